@@ -1,0 +1,184 @@
+// TarBackend driven directly (no FUSE): archives made by GNU tar in a temp folder.
+#include "backends/archive/tar_backend.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "fs/vfs.h"
+
+namespace daqfs {
+namespace {
+
+std::string Slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class TarBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/daqfs-tarbackend-XXXXXX";
+    dir_ = mkdtemp(t);
+    std::string cmd = "set -e; cd " + dir_ +
+                      "; mkdir -p src/sub src/many; head -c 2500000 /dev/urandom > src/big;"
+                      "echo hi > src/sub/hi; ln -s sub/hi src/link; ln src/big src/big2;"
+                      "for i in $(seq 1 300); do echo $i > src/many/m$i; done;"
+                      "tar -cf a.tar -C src . ; tar -cf b.tar -C src sub;"
+                      "echo other > not-a-tar.txt";
+    ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<Vfs> MakeVfs(const std::string& path) {
+    Result<std::unique_ptr<TarBackend>> b = TarBackend::Create("t", path);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    std::vector<Vfs::Source> s;
+    s.push_back({"t", std::move(*b)});
+    VfsOptions o;
+    o.single_source = true;
+    return std::make_unique<Vfs>(std::move(s), o);
+  }
+  uint64_t Walk(Vfs& vfs, const std::string& path) {
+    uint64_t ino = 1;
+    std::stringstream ss(path);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+      Result<Vfs::Entry> e = vfs.Lookup(ino, part);
+      if (!e.ok()) return 0;
+      ino = e->ino;
+    }
+    return ino;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(TarBackendTest, FolderShowsEachArchiveAsDirectory) {
+  auto vfs = MakeVfs(dir_);
+  std::vector<std::string> names;
+  Status s = vfs->ReadDir(1, 0, false, [&](std::string_view n, uint64_t, const Attr&, uint64_t) {
+    names.emplace_back(n);
+    return true;
+  });
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "a.tar", "b.tar"}));
+  EXPECT_NE(Walk(*vfs, "b.tar/sub/hi"), 0u);
+  EXPECT_EQ(Walk(*vfs, "not-a-tar.txt"), 0u);
+}
+
+TEST_F(TarBackendTest, GlobAndSingleFile) {
+  auto glob = MakeVfs(dir_ + "/b*.tar");
+  EXPECT_NE(Walk(*glob, "b.tar/sub/hi"), 0u);
+  EXPECT_EQ(Walk(*glob, "a.tar"), 0u);
+  auto single = MakeVfs(dir_ + "/a.tar");
+  EXPECT_NE(Walk(*single, "a.tar/big"), 0u);
+}
+
+TEST_F(TarBackendTest, MissingPathIsAnError) {
+  Result<std::unique_ptr<TarBackend>> b = TarBackend::Create("t", dir_ + "/nope");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kNotFound);
+  EXPECT_NE(b.status().message().find("nope"), std::string::npos);
+}
+
+TEST_F(TarBackendTest, LookupMissingTwiceAndResumableReaddir) {
+  auto vfs = MakeVfs(dir_ + "/a.tar");
+  uint64_t arch = Walk(*vfs, "a.tar");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(vfs->Lookup(arch, "zzz").status().ToErrno(), ENOENT);
+  uint64_t many = Walk(*vfs, "a.tar/many");
+  std::vector<std::string> all;
+  uint64_t off = 0;
+  for (;;) {  // one entry per call
+    bool got = false;
+    Status s = vfs->ReadDir(many, off, false, [&](std::string_view n, uint64_t, const Attr&,
+                                                  uint64_t next) {
+      if (got) return false;
+      got = true;
+      all.emplace_back(n);
+      off = next;
+      return true;
+    });
+    ASSERT_TRUE(s.ok());
+    if (!got) break;
+  }
+  EXPECT_EQ(all.size(), 302u);
+}
+
+TEST_F(TarBackendTest, ReadsAtStartMiddleEndAndPastEnd) {
+  auto vfs = MakeVfs(dir_ + "/a.tar");
+  std::string want = Slurp(dir_ + "/src/big");
+  auto f = vfs->Open(Walk(*vfs, "a.tar/big"), O_RDONLY, {});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)->source->Size(), want.size());
+  std::vector<uint8_t> buf(100000);
+  for (uint64_t off : {uint64_t{0}, uint64_t{1234567}, want.size() - 10, want.size(),
+                       want.size() + 5}) {
+    Result<size_t> n = vfs->Read(**f, off, buf);
+    ASSERT_TRUE(n.ok());
+    size_t expect = off >= want.size() ? 0 : std::min<size_t>(buf.size(), want.size() - off);
+    ASSERT_EQ(*n, expect);
+    EXPECT_EQ(0, memcmp(buf.data(), want.data() + std::min<size_t>(off, want.size()), *n));
+  }
+  // Blocks give the same bytes.
+  std::vector<uint8_t> block((*f)->source->BlockRangeOf(1).length);
+  ASSERT_TRUE((*f)->source->ReadBlock(1, block).ok());
+  EXPECT_EQ(0, memcmp(block.data(), want.data() + ByteSource::kDefaultBlockSize, block.size()));
+}
+
+TEST_F(TarBackendTest, HardLinkSharesNodeAndSymlinkReadsBack) {
+  auto vfs = MakeVfs(dir_ + "/a.tar");
+  uint64_t a = Walk(*vfs, "a.tar/big"), b = Walk(*vfs, "a.tar/big2");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(vfs->GetAttr(a)->nlink, 2u);
+  EXPECT_EQ(*vfs->ReadLink(Walk(*vfs, "a.tar/link")), "sub/hi");
+}
+
+TEST_F(TarBackendTest, ConcurrentReadersMatchSource) {
+  auto vfs = MakeVfs(dir_ + "/a.tar");
+  std::string want = Slurp(dir_ + "/src/big");
+  uint64_t ino = Walk(*vfs, "a.tar/big");
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t) {
+    ts.emplace_back([&, t] {
+      auto f = vfs->Open(ino, O_RDONLY, {});
+      std::mt19937 rng(t);
+      std::vector<uint8_t> buf(70000);
+      for (int i = 0; i < 100; ++i) {
+        uint64_t off = rng() % want.size();
+        Result<size_t> n = vfs->Read(**f, off, buf);
+        if (!n.ok() || memcmp(buf.data(), want.data() + off, *n) != 0) bad++;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(TarBackendTest, OpenNeedsReadAccessToArchive) {
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0600), 0);
+  auto vfs = MakeVfs(dir_ + "/a.tar");
+  uint64_t ino = Walk(*vfs, "a.tar/sub/hi");
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/a.tar").c_str(), &st), 0);
+  Caller nobody;
+  nobody.uid = nobody.gid = 65534;
+  EXPECT_EQ(vfs->Open(ino, O_RDONLY, nobody).status().ToErrno(), EACCES);
+  Caller owner;
+  owner.uid = st.st_uid;
+  owner.gid = 1;
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, owner).ok());
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, Caller{}).ok());
+}
+
+}  // namespace
+}  // namespace daqfs

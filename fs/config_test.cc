@@ -1,0 +1,513 @@
+#include "fs/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace daqfs {
+namespace {
+
+// A minimal valid source section, for tests about [mount].
+constexpr const char* kSource = "[source s]\ntype = archive\npath = /data\n";
+
+// The message of a config that must fail; fails the test if it parses.
+std::string Error(std::string_view text, const std::string& file = "t.ini") {
+  Result<Config> r = ParseConfig(text, file);
+  EXPECT_FALSE(r.ok()) << "parsed unexpectedly:\n" << text;
+  if (r.ok()) return "";
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  return r.status().message();
+}
+
+Config Parse(std::string_view text) {
+  Result<Config> r = ParseConfig(text, "t.ini");
+  EXPECT_TRUE(r.ok()) << r.status().ToString() << "\n" << text;
+  return r.ok() ? *r : Config{};
+}
+
+std::string MountError(const std::string& mount_body) {
+  return Error("[mount]\n" + mount_body + "\n" + kSource);
+}
+
+void ExpectSameValues(const Config& a, const Config& b) {
+  EXPECT_EQ(a.mount.threads, b.mount.threads);
+  EXPECT_EQ(a.mount.read_ahead_kb, b.mount.read_ahead_kb);
+  EXPECT_EQ(a.mount.allow_other, b.mount.allow_other);
+  EXPECT_EQ(a.mount.uid, b.mount.uid);
+  EXPECT_EQ(a.mount.gid, b.mount.gid);
+  EXPECT_EQ(a.mount.log_level, b.mount.log_level);
+  EXPECT_EQ(a.mount.log, b.mount.log);
+  EXPECT_EQ(a.mount.entry_timeout, b.mount.entry_timeout);  // exact: must round-trip
+  EXPECT_EQ(a.mount.max_background, b.mount.max_background);
+  ASSERT_EQ(a.sources.size(), b.sources.size());
+  for (size_t i = 0; i < a.sources.size(); i++) {
+    EXPECT_EQ(a.sources[i].name, b.sources[i].name);
+    EXPECT_EQ(a.sources[i].type, b.sources[i].type);
+    EXPECT_EQ(a.sources[i].path, b.sources[i].path);
+  }
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = ::testing::TempDir() + "config_test.XXXXXX";
+    char* p = mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    for (const std::string& f : files_) std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << text;
+    files_.push_back(p);
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+TEST(ConfigTest, FullValidConfig) {
+  Config c = Parse(
+      "; daqfs\n"
+      "[mount]\n"
+      "threads = 8\n"
+      "read_ahead_kb = 1024\n"
+      "allow_other = yes\n"
+      "uid = 1000\n"
+      "gid = 100\n"
+      "log_level = debug\n"
+      "log = syslog\n"
+      "entry_timeout = 0.5\n"
+      "max_background = 128\n"
+      "\n"
+      "[source mwa]\n"
+      "type = archive\n"
+      "path = /data/mwa/*.tar\n"
+      "[source  other data ]\n"
+      "path: /srv/x\n"
+      "type=archive\n");
+  EXPECT_EQ(c.file, "t.ini");
+  EXPECT_EQ(c.mount.threads, 8u);
+  EXPECT_EQ(c.mount.read_ahead_kb, 1024u);
+  EXPECT_TRUE(c.mount.allow_other);
+  EXPECT_EQ(c.mount.uid, 1000u);
+  EXPECT_EQ(c.mount.gid, 100u);
+  EXPECT_EQ(c.mount.log_level, LogLevel::kDebug);
+  EXPECT_EQ(c.mount.log, "syslog");
+  EXPECT_EQ(c.mount.entry_timeout, 0.5);
+  EXPECT_EQ(c.mount.max_background, 128u);
+  ASSERT_EQ(c.sources.size(), 2u);
+  EXPECT_EQ(c.sources[0].name, "mwa");
+  EXPECT_EQ(c.sources[0].type, "archive");
+  EXPECT_EQ(c.sources[0].path, "/data/mwa/*.tar");
+  EXPECT_EQ(c.sources[0].line, 13);
+  EXPECT_EQ(c.sources[1].name, "other data");
+  EXPECT_EQ(c.sources[1].path, "/srv/x");
+  EXPECT_EQ(c.sources[1].line, 16);
+}
+
+TEST(ConfigTest, DefaultsWithoutMountSection) {
+  Config c = Parse(kSource);
+  MountConfig d;
+  EXPECT_EQ(c.mount.threads, d.threads);
+  EXPECT_EQ(c.mount.read_ahead_kb, 4096u);
+  EXPECT_FALSE(c.mount.allow_other);
+  EXPECT_FALSE(c.mount.uid.has_value());
+  EXPECT_FALSE(c.mount.gid.has_value());
+  EXPECT_EQ(c.mount.log_level, LogLevel::kInfo);
+  EXPECT_EQ(c.mount.log, "stderr");
+  EXPECT_EQ(c.mount.entry_timeout, 3600);
+  EXPECT_EQ(c.mount.max_background, 64u);
+}
+
+TEST(ConfigTest, RangeLimitsAccepted) {
+  Config c = Parse(
+      "[mount]\nthreads = 1024\nread_ahead_kb = 1048576\nuid = 4294967294\ngid = 0\n"
+      "entry_timeout = 0\nmax_background = 65535\n" +
+      std::string(kSource));
+  EXPECT_EQ(c.mount.threads, 1024u);
+  EXPECT_EQ(c.mount.read_ahead_kb, 1048576u);
+  EXPECT_EQ(c.mount.uid, 4294967294u);
+  EXPECT_EQ(c.mount.gid, 0u);
+  EXPECT_EQ(c.mount.entry_timeout, 0);
+  EXPECT_EQ(c.mount.max_background, 65535u);
+  EXPECT_EQ(Parse("[mount]\nmax_background = 1\n" + std::string(kSource)).mount.max_background, 1u);
+  EXPECT_EQ(Parse("[mount]\nentry_timeout = 1e3\n" + std::string(kSource)).mount.entry_timeout,
+            1000);
+  EXPECT_EQ(Parse("[mount]\nlog_level = warning\n" + std::string(kSource)).mount.log_level,
+            LogLevel::kWarn);
+}
+
+struct BadValueCase {
+  const char* key;
+  const char* value;
+  const char* reason;
+};
+
+TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
+  const BadValueCase cases[] = {
+      {"threads", "-1", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"threads", "1025", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"threads", "4x", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"threads", "", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"threads", "99999999999999999999", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"read_ahead_kb", "1048577", "expected a whole number of KiB from 0 to 1048576"},
+      {"read_ahead_kb", "4M", "expected a whole number of KiB from 0 to 1048576"},
+      {"read_ahead_kb", "+4", "expected a whole number of KiB from 0 to 1048576"},
+      {"allow_other", "maybe", "expected true/false, yes/no, on/off or 1/0"},
+      {"allow_other", "", "expected true/false, yes/no, on/off or 1/0"},
+      {"uid", "root", "expected a numeric id from 0 to 4294967294"},
+      {"uid", "4294967295", "expected a numeric id from 0 to 4294967294"},
+      {"uid", "-1", "expected a numeric id from 0 to 4294967294"},
+      {"gid", "4294967296", "expected a numeric id from 0 to 4294967294"},
+      {"gid", "1.5", "expected a numeric id from 0 to 4294967294"},
+      {"log_level", "verbose", "expected error, warn, info or debug"},
+      {"log_level", "INFO", "expected error, warn, info or debug"},
+      {"log", "file", "expected stderr or syslog"},
+      {"entry_timeout", "-1", "expected a non-negative number of seconds"},
+      {"entry_timeout", "inf", "expected a non-negative number of seconds"},
+      {"entry_timeout", "nan", "expected a non-negative number of seconds"},
+      {"entry_timeout", "1e999", "expected a non-negative number of seconds"},
+      {"entry_timeout", "10s", "expected a non-negative number of seconds"},
+      {"entry_timeout", "0x10", "expected a non-negative number of seconds"},
+      {"max_background", "0", "expected an integer from 1 to 65535"},
+      {"max_background", "65536", "expected an integer from 1 to 65535"},
+  };
+  for (const BadValueCase& c : cases) {
+    EXPECT_EQ(MountError(std::string(c.key) + " = " + c.value),
+              std::string("t.ini:2: bad value '") + c.value + "' for " + c.key + ": " + c.reason);
+  }
+}
+
+TEST(ConfigTest, SourceKeysRejectBadValues) {
+  EXPECT_EQ(Error("[source s]\ntype = hdf5\npath = /d\n"),
+            "t.ini:2: bad value 'hdf5' for type: expected one of: archive");
+  EXPECT_EQ(Error("[source s]\ntype = \npath = /d\n"),
+            "t.ini:2: bad value '' for type: expected one of: archive");
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath =\n"),
+            "t.ini:3: bad value '' for path: must not be empty");
+}
+
+TEST(ConfigTest, ValuesAreTrimmed) {
+  Config c = Parse(
+      "[mount]\nthreads =   7   \t\nlog=  syslog\n[source s]\ntype=archive\n"
+      "path =   /a b/c  \n");
+  EXPECT_EQ(c.mount.threads, 7u);
+  EXPECT_EQ(c.mount.log, "syslog");
+  EXPECT_EQ(c.sources[0].path, "/a b/c");
+}
+
+TEST(ConfigTest, UnknownKeyAndSectionWithExactLines) {
+  EXPECT_EQ(Error("; comment\n\n# another\n[mount]\n\n  ; indented comment\nthreads = 2\n"
+                  "colour = blue\n" +
+                  std::string(kSource)),
+            "t.ini:8: unknown key 'colour' in [mount]");
+  EXPECT_EQ(Error(std::string(kSource) + "\n; c\nlayout = merged\n"),
+            "t.ini:6: unknown key 'layout' in [source s]");
+  EXPECT_EQ(Error(std::string(kSource) + "\n\n[cache]\n"), "t.ini:6: unknown section [cache]");
+  // An empty unknown section is found too (inih does not call the handler for headers).
+  EXPECT_EQ(Error("[Mount]\n" + std::string(kSource)), "t.ini:1: unknown section [Mount]");
+  EXPECT_EQ(Error("[sources x]\n"), "t.ini:1: unknown section [sources x]");
+  // CRLF line ends count once.
+  EXPECT_EQ(Error("[mount]\r\n\r\nbogus = 1\r\n"), "t.ini:3: unknown key 'bogus' in [mount]");
+}
+
+TEST(ConfigTest, MultiLineValuesAreRejected) {
+  // inih continues a value on an indented line, even after blank lines and comments.
+  EXPECT_EQ(MountError("threads = 4\n\n; c\n  8"),
+            "t.ini:5: indented line continues the value of 'threads' (multi-line values are "
+            "not supported); remove the indentation");
+  // An indented key after a key would become part of the first key's value.
+  EXPECT_EQ(Error("[source s]\n    type = archive\n    path = /d\n"),
+            "t.ini:2: indented line (inih reads an indented line after a key as part of that "
+            "key's value); remove the indentation");
+  EXPECT_EQ(Error("[mount]\nthreads = 1\n\t[source s]\n"),
+            "t.ini:3: indented line continues the value of 'threads' (multi-line values are "
+            "not supported); remove the indentation");
+}
+
+TEST(ConfigTest, DuplicateKeysAndSections) {
+  EXPECT_EQ(MountError("threads = 1\nlog = stderr\nthreads = 2"),
+            "t.ini:4: duplicate key 'threads' in [mount]");
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath = /a\npath = /b\n"),
+            "t.ini:4: duplicate key 'path' in [source s]");
+  EXPECT_EQ(Error("[mount]\n[mount]\n" + std::string(kSource)),
+            "t.ini:2: duplicate section [mount] (first at line 1)");
+  EXPECT_EQ(Error(std::string(kSource) + "[source s]\ntype = archive\npath = /b\n"),
+            "t.ini:4: duplicate source name 's' (first at line 1)");
+  EXPECT_EQ(Error(std::string(kSource) + "[source  s ]\n"),
+            "t.ini:4: duplicate source name 's' (first at line 1)");
+}
+
+TEST(ConfigTest, SourceNames) {
+  EXPECT_EQ(Error("[source]\ntype = archive\n"),
+            "t.ini:1: [source] needs a name: write [source NAME]");
+  EXPECT_EQ(Error("[source   ]\n"), "t.ini:1: [source] needs a name: write [source NAME]");
+  EXPECT_EQ(Error("[source a/b]\n"), "t.ini:1: source name 'a/b' must not contain '/'");
+  EXPECT_EQ(Error("[source .hidden]\n"), "t.ini:1: source name '.hidden' must not start with '.'");
+  EXPECT_EQ(Error("[source ..]\n"), "t.ini:1: source name '..' must not start with '.'");
+  EXPECT_EQ(Parse("[source a.b-c_d]\ntype=archive\npath=/x\n").sources[0].name, "a.b-c_d");
+}
+
+TEST(ConfigTest, MissingRequiredKeysNameTheHeaderLine) {
+  EXPECT_EQ(Error("[mount]\n\n[source mwa]\npath = /d\n\n[source b]\ntype = archive\npath = /e\n"),
+            "t.ini:3: [source mwa] needs 'type'");
+  EXPECT_EQ(Error("[source mwa]\ntype = archive\n"), "t.ini:1: [source mwa] needs 'path'");
+  EXPECT_EQ(Error(std::string(kSource) + "[source empty]\n; nothing\n"),
+            "t.ini:4: [source empty] needs 'type'");
+}
+
+TEST(ConfigTest, NoSource) {
+  EXPECT_EQ(Error("[mount]\nthreads = 2\n"), "t.ini: no [source NAME] section");
+  EXPECT_EQ(Error(""), "t.ini: no [source NAME] section");
+  EXPECT_EQ(Error("; only a comment\n", ""), "<config>: no [source NAME] section");
+}
+
+TEST(ConfigTest, SyntaxErrors) {
+  EXPECT_EQ(Error("threads = 2\n" + std::string(kSource)),
+            "t.ini:1: key 'threads' outside any section; put it under [mount] or [source NAME]");
+  EXPECT_EQ(Error("[mount]\nthreads\n"),
+            "t.ini:2: expected '[section]', 'key = value' or a comment, got 'threads'");
+  EXPECT_EQ(Error("[mount]\n= 4\n"), "t.ini:2: missing key name before '='");
+  EXPECT_EQ(Error("[mount\n"), "t.ini:1: missing ']' in section header '[mount'");
+  // ';' after whitespace starts a comment inside a header too, hiding the ']'.
+  EXPECT_EQ(Error("[source a ;x]\n"), "t.ini:1: missing ']' in section header '[source a ;x]'");
+  EXPECT_EQ(Error("[mount] threads = 1\n"), "t.ini:1: unexpected text after ']': 'threads = 1'");
+  // inih would end the line at a NUL byte and read "threads = 1".
+  EXPECT_EQ(Error(std::string_view("[mount]\nthreads = 1\0 2\n", 23)), "t.ini:2: NUL byte in line");
+}
+
+TEST(ConfigTest, SectionNameLimit) {
+  std::string name49(49 - 7, 'n');  // "source " + 42 = 49 bytes
+  Config c = Parse("[source " + name49 + "]\ntype = archive\npath = /d\n");
+  EXPECT_EQ(c.sources[0].name, name49);
+  // inih would cut a longer section name to 49 bytes without a word.
+  EXPECT_EQ(Error("[source " + name49 + "x]\ntype = archive\npath = /d\n"),
+            "t.ini:1: section name longer than 49 bytes");
+}
+
+TEST(ConfigTest, InlineComments) {
+  Config c = Parse(
+      "[mount] ; the mount\n"
+      "threads = 3 ; three\n"
+      "log = syslog\t; tab before ';' counts as whitespace\n"
+      "[source s]\n"
+      "type = archive\n"
+      "path = /data/a;b\n");
+  EXPECT_EQ(c.mount.threads, 3u);
+  EXPECT_EQ(c.mount.log, "syslog");
+  EXPECT_EQ(c.sources[0].path, "/data/a;b");  // ';' without whitespace before it is data
+  EXPECT_EQ(Parse("[source s]\ntype = archive\npath = /x ; note\n").sources[0].path, "/x");
+  // '#' is a comment only at the start of a line.
+  EXPECT_EQ(MountError("threads = 4 # four"),
+            "t.ini:2: bad value '4 # four' for threads: expected an integer from 0 to 1024 "
+            "(0 = automatic)");
+  // A value that is only a comment is empty.
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath = ; none\n"),
+            "t.ini:3: bad value '' for path: must not be empty");
+}
+
+TEST(ConfigTest, ColonSeparatorAndByteOrderMark) {
+  Config c = Parse("\xEF\xBB\xBF[mount]\nthreads: 5\n[source s]\ntype = archive\npath = C:/x=y\n");
+  EXPECT_EQ(c.mount.threads, 5u);
+  EXPECT_EQ(c.sources[0].path, "C:/x=y");
+  EXPECT_EQ(Error("\xEF\xBB\xBF[mount]\nx = 1\n"), "t.ini:2: unknown key 'x' in [mount]");
+}
+
+TEST(ConfigTest, OverLongLine) {
+  std::string pad = "path = /";
+  std::string ok = pad + std::string(199 - pad.size(), 'p');
+  ASSERT_EQ(ok.size(), 199u);
+  Config c = Parse("[source s]\ntype = archive\n" + ok + "\n");
+  EXPECT_EQ(c.sources[0].path.size(), 199u - 7u);
+  EXPECT_EQ(Error("[source s]\ntype = archive\n" + ok + "p\n"),
+            "t.ini:3: line longer than 199 bytes");
+  // The "\r" of a CRLF line end does not count; a long comment is still too long.
+  EXPECT_TRUE(ParseConfig("[source s]\r\ntype = archive\r\n" + ok + "\r\n", "t.ini").ok());
+  EXPECT_EQ(Error("[source s]\n; " + std::string(300, 'c') + "\n"),
+            "t.ini:2: line longer than 199 bytes");
+  // The last line without a newline is checked as well.
+  EXPECT_EQ(Error("[source s]\ntype = archive\n" + ok + "p"),
+            "t.ini:3: line longer than 199 bytes");
+}
+
+TEST(ConfigTest, LoadConfigReadsFiles) {
+  TempDir dir;
+  std::string p = dir.Write("daqfs.ini", "[mount]\nthreads = 2\n" + std::string(kSource));
+  Result<Config> c = LoadConfig(p);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->file, p);
+  EXPECT_EQ(c->mount.threads, 2u);
+
+  std::string bad = dir.Write("bad.ini", "[mount]\nthreads = x\n");
+  Result<Config> b = LoadConfig(bad);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(
+      b.status().message(),
+      bad + ":2: bad value 'x' for threads: expected an integer from 0 to 1024 (0 = automatic)");
+}
+
+TEST(ConfigTest, LoadConfigMissingFileOrDirectory) {
+  TempDir dir;
+  std::string missing = dir.path() + "/nope.ini";
+  Result<Config> r = LoadConfig(missing);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  EXPECT_EQ(r.status().message(), missing + ": cannot read: No such file or directory");
+  Result<Config> d = LoadConfig(dir.path());
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), dir.path() + ": cannot read: Is a directory");
+}
+
+TEST(ConfigTest, ExampleConfigParses) {
+  std::string path = std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini";
+  Result<Config> c = LoadConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Config defaults;
+  defaults.sources.push_back(SourceConfig{"mwa", "archive", "/data/mwa", 0});
+  ExpectSameValues(*c, defaults);  // the example shows the defaults
+}
+
+TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
+  std::ifstream in(std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Config all;
+  all.mount.uid = 1;
+  all.mount.gid = 1;
+  all.sources.push_back(SourceConfig{"s", "archive", "/p", 0});
+  // Every key FormatConfig writes appears in the example, set or commented out.
+  std::string formatted = FormatConfig(all);
+  size_t pos = 0;
+  while ((pos = formatted.find(" = ", pos)) != std::string::npos) {
+    size_t start = formatted.rfind('\n', pos) + 1;
+    std::string key = formatted.substr(start, pos - start);
+    bool shown = text.find("\n" + key + " = ") != std::string::npos ||
+                 text.find("\n; " + key + " = ") != std::string::npos;
+    EXPECT_TRUE(shown) << key << " is missing from the example";
+    pos += 3;
+  }
+}
+
+TEST(ConfigTest, FormatConfigRoundTrip) {
+  Config c = Parse(
+      "[mount]\nthreads = 12\nread_ahead_kb = 0\nallow_other = on\nuid = 0\ngid = 4294967294\n"
+      "log_level = error\nlog = syslog\nentry_timeout = 0.1\nmax_background = 9\n"
+      "[source a]\ntype = archive\npath = /x/*.tar\n[source b c]\ntype = archive\npath = /y;z\n");
+  std::string text = FormatConfig(c);
+  Result<Config> again = ParseConfig(text, "formatted");
+  ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << text;
+  ExpectSameValues(c, *again);
+
+  // Defaults: every key is written except uid/gid, which are unset.
+  Config d = Parse(kSource);
+  std::string dt = FormatConfig(d);
+  EXPECT_NE(dt.find("\nthreads = 0\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nread_ahead_kb = 4096\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nallow_other = false\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nlog_level = info\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nlog = stderr\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nentry_timeout = 3600\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nmax_background = 64\n"), std::string::npos) << dt;
+  EXPECT_EQ(dt.find("uid"), std::string::npos) << dt;
+  EXPECT_EQ(dt.find("gid"), std::string::npos) << dt;
+  Result<Config> d2 = ParseConfig(dt, "formatted");
+  ASSERT_TRUE(d2.ok()) << d2.status().ToString();
+  ExpectSameValues(d, *d2);
+
+  // Awkward doubles still read back exactly.
+  for (double t : {1.0 / 3.0, 1e-7, 1e20, 0.0, 123456.789}) {
+    Config x = d;
+    x.mount.entry_timeout = t;
+    Result<Config> y = ParseConfig(FormatConfig(x), "formatted");
+    ASSERT_TRUE(y.ok()) << y.status().ToString();
+    EXPECT_EQ(y->mount.entry_timeout, t);
+  }
+}
+
+TEST(ParseSizeTest, Valid) {
+  struct Case {
+    const char* text;
+    uint64_t value;
+  } cases[] = {
+      {"0", 0},
+      {"4096", 4096},
+      {"7B", 7},
+      {"7b", 7},
+      {"64K", 64ull << 10},
+      {"64k", 64ull << 10},
+      {"64KB", 64ull << 10},
+      {"64KiB", 64ull << 10},
+      {"64kib", 64ull << 10},
+      {"64 KiB", 64ull << 10},
+      {" 64M ", 64ull << 20},
+      {"64MiB", 64ull << 20},
+      {"2G", 2ull << 30},
+      {"2gb", 2ull << 30},
+      {"1T", 1ull << 40},
+      {"1TiB", 1ull << 40},
+      {"18446744073709551615", std::numeric_limits<uint64_t>::max()},
+      {"16777215T", 16777215ull << 40},
+      {"17179869183G", 17179869183ull << 30},
+  };
+  for (const Case& c : cases) {
+    Result<uint64_t> r = ParseSize(c.text);
+    ASSERT_TRUE(r.ok()) << c.text << ": " << r.status().ToString();
+    EXPECT_EQ(*r, c.value) << c.text;
+  }
+}
+
+TEST(ParseSizeTest, Overflow) {
+  for (const char* t : {"18446744073709551616", "99999999999999999999999", "16777216T",
+                        "17179869184G", "17592186044416M", "18014398509481984K"}) {
+    Result<uint64_t> r = ParseSize(t);
+    ASSERT_FALSE(r.ok()) << t;
+    EXPECT_EQ(r.status().code(), Code::kInvalid);
+    EXPECT_EQ(r.status().message(), "too large") << t;
+  }
+}
+
+TEST(ParseSizeTest, Junk) {
+  for (const char* t : {"", " ", "K", "-1", "+1", "1.5G", "0x10", "10 X", "10KK", "10iB", "10Bi",
+                        "10KiBs", "10 K B", "10P", "10E", "ten", "1,000"}) {
+    Result<uint64_t> r = ParseSize(t);
+    ASSERT_FALSE(r.ok()) << "'" << t << "' parsed as " << *r;
+    EXPECT_EQ(r.status().message(), "expected a whole number with an optional K, M, G or T suffix")
+        << t;
+  }
+}
+
+TEST(ParseBoolTest, Values) {
+  for (const char* t : {"true", "TRUE", "True", "yes", "Yes", "on", "ON", "1", " true "}) {
+    Result<bool> r = ParseBool(t);
+    ASSERT_TRUE(r.ok()) << t;
+    EXPECT_TRUE(*r) << t;
+  }
+  for (const char* t : {"false", "FALSE", "no", "NO", "off", "Off", "0"}) {
+    Result<bool> r = ParseBool(t);
+    ASSERT_TRUE(r.ok()) << t;
+    EXPECT_FALSE(*r) << t;
+  }
+  for (const char* t : {"", "2", "y", "n", "t", "f", "enable", "00", "truee"}) {
+    Result<bool> r = ParseBool(t);
+    ASSERT_FALSE(r.ok()) << t;
+    EXPECT_EQ(r.status().message(), "expected true/false, yes/no, on/off or 1/0");
+  }
+}
+
+}  // namespace
+}  // namespace daqfs

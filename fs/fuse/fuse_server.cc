@@ -1,0 +1,550 @@
+#define FUSE_USE_VERSION 312
+#include "fs/fuse/fuse_server.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <thread>
+
+#include "fs/log.h"
+
+namespace daqfs {
+namespace {
+
+FuseServer* Self(fuse_req_t req) { return static_cast<FuseServer*>(fuse_req_userdata(req)); }
+Vfs& V(fuse_req_t req) { return Self(req)->vfs(); }
+
+constexpr double kMutableTimeout = 1.0;
+
+struct stat ToStat(uint64_t ino, const Attr& a) {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  st.st_ino = ino;
+  switch (a.type) {
+    case NodeType::kDirectory: st.st_mode = S_IFDIR; break;
+    case NodeType::kSymlink: st.st_mode = S_IFLNK; break;
+    case NodeType::kFile: st.st_mode = S_IFREG; break;
+  }
+  st.st_mode |= a.mode & 07777;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_blksize = a.type == NodeType::kFile ? (1 << 20) : 4096;
+  st.st_mtim = a.mtime;
+  st.st_ctim = a.mtime;
+  st.st_atim = a.mtime;
+  return st;
+}
+
+double TimeoutFor(fuse_req_t req, const Attr& a) {
+  return a.immutable ? Self(req)->options().entry_timeout : kMutableTimeout;
+}
+
+void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.ToErrno()); }
+
+// Runs a handler body with the catch-all every request needs; `op` is counted in the stats.
+template <typename Fn>
+void Guard(fuse_req_t req, Op op, bool replies, Fn&& body) {
+  Vfs& vfs = V(req);  // the request is freed by its reply: read it before
+  bool error = false;
+  try {
+    error = !body();
+  } catch (const std::bad_alloc&) {
+    LogError(std::string(OpName(op)) + ": out of memory");
+    error = true;
+    if (replies) fuse_reply_err(req, ENOMEM);
+  } catch (const std::exception& e) {
+    LogError(std::string(OpName(op)) + ": unexpected exception: " + e.what());
+    error = true;
+    if (replies) fuse_reply_err(req, EIO);
+  } catch (...) {
+    LogError(std::string(OpName(op)) + ": unexpected exception");
+    error = true;
+    if (replies) fuse_reply_err(req, EIO);
+  }
+  vfs.stats().Count(op, error);
+}
+
+void OpInit(void* userdata, struct fuse_conn_info* conn) {
+  auto* self = static_cast<FuseServer*>(userdata);
+  conn->max_background = self->options().max_background;
+  conn->congestion_threshold = self->options().max_background * 3 / 4;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Guard(req, Op::kLookup, true, [&] {
+    Result<Vfs::Entry> e = V(req).Lookup(parent, name);
+    if (!e.ok()) {
+      if (e.status().code() == Code::kNotFound) {
+        // Negative entries of immutable directories may be cached by the kernel.
+        Result<Attr> pa = V(req).GetAttr(parent);
+        if (pa.ok() && pa->immutable) {
+          fuse_entry_param ne;
+          std::memset(&ne, 0, sizeof ne);
+          ne.entry_timeout = TimeoutFor(req, *pa);
+          fuse_reply_entry(req, &ne);
+          return false;
+        }
+      }
+      ReplyStatus(req, e.status());
+      return false;
+    }
+    fuse_entry_param ep;
+    std::memset(&ep, 0, sizeof ep);
+    ep.ino = e->ino;
+    ep.generation = 1;
+    ep.attr = ToStat(e->ino, e->attr);
+    ep.attr_timeout = TimeoutFor(req, e->attr);
+    ep.entry_timeout = ep.attr_timeout;
+    Vfs& vfs = V(req);
+    if (fuse_reply_entry(req, &ep) != 0) vfs.Forget(e->ino, 1);  // request was interrupted
+    return true;
+  });
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Guard(req, Op::kForget, false, [&] {
+    V(req).Forget(ino, nlookup);
+    fuse_reply_none(req);
+    return true;
+  });
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data* forgets) {
+  Guard(req, Op::kForget, false, [&] {
+    for (size_t i = 0; i < count; ++i) V(req).Forget(forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+    return true;
+  });
+}
+
+void OpGetAttr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
+  Guard(req, Op::kGetAttr, true, [&] {
+    Result<Attr> a = V(req).GetAttr(ino);
+    if (!a.ok()) {
+      ReplyStatus(req, a.status());
+      return false;
+    }
+    struct stat st = ToStat(ino, *a);
+    fuse_reply_attr(req, &st, TimeoutFor(req, *a));
+    return true;
+  });
+}
+
+void OpRefuse(fuse_req_t req) {
+  Guard(req, Op::kWrite, true, [&] {
+    fuse_reply_err(req, EROFS);
+    return false;
+  });
+}
+
+void OpSetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, struct fuse_file_info*) {
+  OpRefuse(req);
+}
+void OpMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { OpRefuse(req); }
+void OpMkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { OpRefuse(req); }
+void OpUnlink(fuse_req_t req, fuse_ino_t, const char*) { OpRefuse(req); }
+void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { OpRefuse(req); }
+void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned int) {
+  OpRefuse(req);
+}
+void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { OpRefuse(req); }
+void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, struct fuse_file_info*) {
+  OpRefuse(req);
+}
+void OpCreate(fuse_req_t req, fuse_ino_t, const char*, mode_t, struct fuse_file_info*) {
+  OpRefuse(req);
+}
+void OpSetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+  OpRefuse(req);
+}
+void OpRemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { OpRefuse(req); }
+void OpFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, struct fuse_file_info*) {
+  OpRefuse(req);
+}
+
+void OpAccess(fuse_req_t req, fuse_ino_t ino, int mask) {
+  Guard(req, Op::kAccess, true, [&] {
+    Result<Attr> a = V(req).GetAttr(ino);
+    if (!a.ok()) {
+      ReplyStatus(req, a.status());
+      return false;
+    }
+    fuse_reply_err(req, (mask & W_OK) ? EROFS : 0);
+    return (mask & W_OK) == 0;
+  });
+}
+
+void OpReadLink(fuse_req_t req, fuse_ino_t ino) {
+  Guard(req, Op::kReadLink, true, [&] {
+    Result<std::string> t = V(req).ReadLink(ino);
+    if (!t.ok()) {
+      ReplyStatus(req, t.status());
+      return false;
+    }
+    fuse_reply_readlink(req, t->c_str());
+    return true;
+  });
+}
+
+void OpOpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Guard(req, Op::kOpenDir, true, [&] {
+    Result<Attr> a = V(req).GetAttr(ino);
+    if (!a.ok()) {
+      ReplyStatus(req, a.status());
+      return false;
+    }
+    if (a->type != NodeType::kDirectory) {
+      fuse_reply_err(req, ENOTDIR);
+      return false;
+    }
+    fi->fh = 0;
+    fi->cache_readdir = a->immutable;
+    fi->keep_cache = a->immutable;
+    fuse_reply_open(req, fi);
+    return true;
+  });
+}
+
+void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  Guard(req, Op::kReadDir, true, [&] {
+    std::vector<char> buf(size);
+    size_t used = 0;
+    Status s = V(req).ReadDir(
+        ino, static_cast<uint64_t>(off), plus,
+        [&](std::string_view name, uint64_t child, const Attr& attr, uint64_t next) {
+          std::string n(name);
+          struct stat st = ToStat(child, attr);
+          size_t need;
+          if (plus) {
+            fuse_entry_param ep;
+            std::memset(&ep, 0, sizeof ep);
+            bool dot = (n == "." || n == "..");
+            ep.ino = dot ? 0 : child;  // "." and ".." carry no lookup reference
+            ep.generation = 1;
+            ep.attr = st;
+            ep.attr_timeout = dot ? 0 : TimeoutFor(req, attr);
+            ep.entry_timeout = ep.attr_timeout;
+            if (dot) ep.attr.st_ino = child;
+            need = fuse_add_direntry_plus(req, buf.data() + used, size - used, n.c_str(), &ep,
+                                          static_cast<off_t>(next));
+          } else {
+            need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(), &st,
+                                     static_cast<off_t>(next));
+          }
+          if (need > size - used) return false;
+          used += need;
+          return true;
+        });
+    if (!s.ok()) {
+      ReplyStatus(req, s);
+      return false;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+    return true;
+  });
+}
+
+void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info*) {
+  DoReadDir(req, ino, size, off, false);
+}
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   struct fuse_file_info*) {
+  DoReadDir(req, ino, size, off, true);
+}
+void OpReleaseDir(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
+  Guard(req, Op::kReleaseDir, true, [&] {
+    fuse_reply_err(req, 0);
+    return true;
+  });
+}
+
+Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  Caller c;
+  c.uid = ctx->uid;
+  c.gid = ctx->gid;
+  if (c.uid != 0) {
+    gid_t groups[64];
+    int n = fuse_req_getgroups(req, 64, groups);
+    if (n > 64) {
+      c.groups.resize(n);
+      n = fuse_req_getgroups(req, n, c.groups.data());
+      if (n < 0) c.groups.clear();
+    } else if (n > 0) {
+      c.groups.assign(groups, groups + n);
+    }
+  }
+  return c;
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Guard(req, Op::kOpen, true, [&] {
+    Result<std::unique_ptr<OpenFile>> f = V(req).Open(ino, fi->flags, CallerOf(req));
+    if (!f.ok()) {
+      ReplyStatus(req, f.status());
+      return false;
+    }
+    fi->keep_cache = (*f)->attr.immutable;
+    fi->direct_io = (*f)->attr.dynamic;
+    fi->noflush = 1;
+    OpenFile* raw = f->release();
+    fi->fh = reinterpret_cast<uint64_t>(raw);
+    if (fuse_reply_open(req, fi) != 0) delete raw;  // interrupted: no release will come
+    return true;
+  });
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info* fi) {
+  Guard(req, Op::kRead, true, [&] {
+    auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < size) buf.resize(size);
+    Result<size_t> n = V(req).Read(*file, static_cast<uint64_t>(off), std::span(buf.data(), size));
+    if (!n.ok()) {
+      ReplyStatus(req, n.status());
+      return false;
+    }
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+    return true;
+  });
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
+  Guard(req, Op::kRelease, true, [&] {
+    delete reinterpret_cast<OpenFile*>(fi->fh);
+    fuse_reply_err(req, 0);
+    return true;
+  });
+}
+
+void OpStatFs(fuse_req_t req, fuse_ino_t) {
+  Guard(req, Op::kStatFs, true, [&] {
+    Vfs::FsTotals t = V(req).Totals();
+    struct statvfs sv;
+    std::memset(&sv, 0, sizeof sv);
+    sv.f_bsize = 4096;
+    sv.f_frsize = 4096;
+    sv.f_blocks = (t.bytes + 4095) / 4096;
+    sv.f_files = t.nodes;
+    sv.f_namemax = 255;
+    sv.f_flag = ST_RDONLY;
+    fuse_reply_statfs(req, &sv);
+    return true;
+  });
+}
+
+void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Guard(req, Op::kGetXattr, true, [&] {
+    Result<std::string> v = V(req).GetXattr(ino, name);
+    if (!v.ok()) {
+      ReplyStatus(req, v.status());
+      return v.status().code() == Code::kNoAttr;  // a missing attribute is no error of ours
+    }
+    if (size == 0) {
+      fuse_reply_xattr(req, v->size());
+    } else if (size < v->size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, v->data(), v->size());
+    }
+    return true;
+  });
+}
+
+void OpListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Guard(req, Op::kListXattr, true, [&] {
+    Result<std::vector<std::string>> names = V(req).ListXattr(ino);
+    if (!names.ok()) {
+      ReplyStatus(req, names.status());
+      return false;
+    }
+    std::string all;
+    for (const std::string& n : *names) {
+      all += n;
+      all.push_back('\0');
+    }
+    if (size == 0) {
+      fuse_reply_xattr(req, all.size());
+    } else if (size < all.size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, all.data(), all.size());
+    }
+    return true;
+  });
+}
+
+const fuse_lowlevel_ops kOps = [] {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof ops);
+  ops.init = OpInit;
+  ops.lookup = OpLookup;
+  ops.forget = OpForget;
+  ops.forget_multi = OpForgetMulti;
+  ops.getattr = OpGetAttr;
+  ops.setattr = OpSetAttr;
+  ops.readlink = OpReadLink;
+  ops.mknod = OpMknod;
+  ops.mkdir = OpMkdir;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpUnlink;
+  ops.symlink = OpSymlink;
+  ops.rename = OpRename;
+  ops.link = OpLink;
+  ops.open = OpOpen;
+  ops.read = OpRead;
+  ops.write = OpWrite;
+  ops.release = OpRelease;
+  ops.opendir = OpOpenDir;
+  ops.readdir = OpReadDir;
+  ops.readdirplus = OpReadDirPlus;
+  ops.releasedir = OpReleaseDir;
+  ops.statfs = OpStatFs;
+  ops.setxattr = OpSetXattr;
+  ops.getxattr = OpGetXattr;
+  ops.listxattr = OpListXattr;
+  ops.removexattr = OpRemoveXattr;
+  ops.access = OpAccess;
+  ops.create = OpCreate;
+  ops.fallocate = OpFallocate;
+  return ops;
+}();
+
+// Undoes the octal escapes (\040 etc.) of /proc/self/mountinfo fields.
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out.push_back(static_cast<char>(std::strtol(s.substr(i + 1, 3).c_str(), nullptr, 8)));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+FuseServer::FuseServer(Vfs& vfs, FuseOptions options) : vfs_(vfs), options_(std::move(options)) {}
+
+FuseServer::~FuseServer() {
+  if (se_) {
+    if (signals_set_) fuse_remove_signal_handlers(se_);
+    if (mounted_) fuse_session_unmount(se_);
+    fuse_session_destroy(se_);
+  }
+}
+
+Status FuseServer::Mount() {
+  char real[PATH_MAX];
+  if (!realpath(options_.mountpoint.c_str(), real)) {
+    return ErrnoStatus(errno, "mount point " + options_.mountpoint);
+  }
+  options_.mountpoint = real;
+
+  std::string opts = "fsname=daqfs,subtype=daqfs";
+  bool allow_other = options_.allow_other;
+  for (const std::string& o : options_.mount_options) {
+    if (o.empty()) continue;
+    if (o == "allow_other") allow_other = true;
+    else opts += "," + o;
+  }
+  if (allow_other) opts += ",allow_other,default_permissions";
+  std::vector<std::string> argv_s = {"daqfs", "-o", opts};
+  if (options_.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& s : argv_s) argv.push_back(s.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  se_ = fuse_session_new(&args, &kOps, sizeof kOps, this);
+  fuse_opt_free_args(&args);
+  if (!se_) return Status(Code::kUnavailable, "cannot create FUSE session (bad -o option?)");
+  if (fuse_session_mount(se_, options_.mountpoint.c_str()) != 0) {
+    return Status(Code::kUnavailable, "cannot mount on " + options_.mountpoint);
+  }
+  mounted_ = true;
+  bdi_ = FindBdi();
+  return Status::Ok();
+}
+
+std::string FuseServer::FindBdi() const {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mnt;
+    ls >> id >> parent >> devno >> root >> mnt;
+    if (Unescape(mnt) != options_.mountpoint) continue;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    if (line.compare(dash + 3, 4, "fuse") == 0) found = devno;  // the last one is ours
+  }
+  return found;
+}
+
+void FuseServer::SetReadAhead(const std::string& bdi) const {
+  if (options_.read_ahead_kb == 0) return;
+  if (bdi.empty()) {
+    LogWarn("cannot find the mount's device in /proc/self/mountinfo; read-ahead left as is");
+    return;
+  }
+  std::string path = "/sys/class/bdi/" + bdi + "/read_ahead_kb";
+  std::ofstream out(path);
+  out << options_.read_ahead_kb << "\n";
+  out.flush();
+  if (!out) {
+    LogWarn("cannot write " + path + " (not root?); kernel read-ahead stays at its default");
+  } else {
+    LogInfo("read-ahead of " + options_.mountpoint + " set to " +
+            std::to_string(options_.read_ahead_kb) + " KiB (" + path + ")");
+  }
+}
+
+Status FuseServer::Run(const std::function<void()>& ready) {
+  if (fuse_set_signal_handlers(se_) != 0) return Status(Code::kUnavailable, "signal handlers");
+  signals_set_ = true;
+
+  std::thread waiter([this, ready] {
+    // Blocks until the loop has answered INIT; then the read-ahead sticks.
+    struct stat st;
+    if (stat(options_.mountpoint.c_str(), &st) != 0) {
+      LogWarn("mount point not ready: " + std::string(std::strerror(errno)));
+      return;
+    }
+    SetReadAhead(bdi_);
+    if (ready) ready();
+  });
+
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, options_.threads);
+  fuse_loop_cfg_set_idle_threads(cfg, options_.threads);
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  int rc = fuse_session_loop_mt(se_, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  fuse_session_unmount(se_);  // ends a stat still waiting in `waiter`
+  mounted_ = false;
+  waiter.join();
+  fuse_remove_signal_handlers(se_);
+  signals_set_ = false;
+  if (rc < 0) return Status(Code::kIo, std::string("FUSE loop failed: ") + std::strerror(-rc));
+  if (rc > 0) LogInfo("signal " + std::to_string(rc) + " received; unmounted");
+  return Status::Ok();
+}
+
+}  // namespace daqfs

@@ -1,0 +1,68 @@
+// FuseServer: the libfuse3 low-level adapter. The only part of daqfs that includes
+// <fuse_lowlevel.h>.
+//
+// Each request becomes one Vfs call and one fuse_reply_*; no lock is held across a reply. Every
+// handler catches anything escaping (bad_alloc -> ENOMEM, anything else -> EIO, logged). Writes of
+// every kind are refused with EROFS by the daemon itself, whatever the mount options.
+//
+// Start-up (Run): fuse_session_new -> fuse_session_mount -> the bdi of the new mount is read from
+// /proc/self/mountinfo -> the multi-threaded loop starts; a helper thread waits until the kernel's
+// INIT has been answered (a stat of the mount point blocks until then), writes
+// /sys/class/bdi/<major:minor>/read_ahead_kb (the INIT reply would otherwise clamp it back), and
+// then calls the readiness callback. SIGINT, SIGTERM and SIGHUP end the loop; the mount is removed
+// and Run returns 0. An external unmount also returns 0.
+//
+// Thread safety: one FuseServer per mount; Run() is called once.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fs/status.h"
+#include "fs/vfs.h"
+
+struct fuse_session;
+
+namespace daqfs {
+
+struct FuseOptions {
+  std::string mountpoint;
+  std::vector<std::string> mount_options;  // the -o list, split at commas
+  unsigned threads = 8;                    // maximum worker threads
+  unsigned max_background = 64;
+  uint64_t read_ahead_kb = 4096;           // 0 = leave the kernel's default
+  double entry_timeout = 3600;             // seconds, for immutable content
+  bool allow_other = false;                // adds allow_other + default_permissions
+  bool debug = false;                      // libfuse's request trace
+};
+
+class FuseServer {
+ public:
+  FuseServer(Vfs& vfs, FuseOptions options);
+  ~FuseServer();
+  FuseServer(const FuseServer&) = delete;
+  FuseServer& operator=(const FuseServer&) = delete;
+
+  // Mounts. Errors: Code::kUnavailable with libfuse's reason (bad option, mount refused).
+  Status Mount();
+  // Serves requests until unmounted or signalled. `ready` is called once, from a helper thread,
+  // after the kernel's INIT is answered and the read-ahead is set. Returns ok on a clean end.
+  Status Run(const std::function<void()>& ready);
+
+  Vfs& vfs() { return vfs_; }
+  const FuseOptions& options() const { return options_; }
+
+ private:
+  std::string FindBdi() const;
+  void SetReadAhead(const std::string& bdi) const;
+
+  Vfs& vfs_;
+  FuseOptions options_;
+  ::fuse_session* se_ = nullptr;
+  bool mounted_ = false;
+  bool signals_set_ = false;
+  std::string bdi_;
+};
+
+}  // namespace daqfs

@@ -1,0 +1,55 @@
+#include "fs/inode_table.h"
+
+namespace daqfs {
+
+InodeTable::InodeTable(InodeKey root) {
+  by_ino_[kRootIno] = Entry{root, 1};
+  by_key_[root] = kRootIno;
+}
+
+uint64_t InodeTable::Acquire(InodeKey key, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_key_.find(key);
+  if (it != by_key_.end()) {
+    by_ino_[it->second].lookups += count;
+    return it->second;
+  }
+  uint64_t ino = next_ino_++;
+  by_ino_[ino] = Entry{key, count};
+  by_key_[key] = ino;
+  return ino;
+}
+
+std::optional<InodeKey> InodeTable::Resolve(uint64_t ino) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return std::nullopt;
+  return it->second.key;
+}
+
+std::optional<uint64_t> InodeTable::Find(InodeKey key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+void InodeTable::Forget(uint64_t ino, uint64_t count) {
+  if (ino == kRootIno) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return;
+  if (it->second.lookups > count) {
+    it->second.lookups -= count;
+    return;
+  }
+  by_key_.erase(it->second.key);
+  by_ino_.erase(it);
+}
+
+size_t InodeTable::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_ino_.size();
+}
+
+}  // namespace daqfs

@@ -1,0 +1,84 @@
+#include "fs/log.h"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace daqfs {
+namespace {
+
+// Output configuration of the process (like the stderr stream itself), set once at start-up.
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_syslog{false};
+std::mutex g_write_mu;
+
+const char* LevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "?";
+}
+
+}  // namespace
+
+bool ParseLogLevel(const std::string& t, LogLevel* out) {
+  if (t == "error") *out = LogLevel::kError;
+  else if (t == "warn" || t == "warning") *out = LogLevel::kWarn;
+  else if (t == "info") *out = LogLevel::kInfo;
+  else if (t == "debug") *out = LogLevel::kDebug;
+  else return false;
+  return true;
+}
+
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
+
+void UseSyslog(bool on) {
+  if (on && !g_syslog) openlog("daqfs", LOG_PID, LOG_DAEMON);
+  g_syslog = on;
+}
+
+void Log(LogLevel level, const std::string& message) {
+  if (static_cast<int>(level) > g_level.load(std::memory_order_relaxed)) return;
+  if (g_syslog) {
+    int prio = level == LogLevel::kError  ? LOG_ERR
+               : level == LogLevel::kWarn ? LOG_WARNING
+               : level == LogLevel::kInfo ? LOG_INFO
+                                          : LOG_DEBUG;
+    syslog(prio, "%s", message.c_str());
+    return;
+  }
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm tmv;
+  gmtime_r(&ts.tv_sec, &tmv);
+  char stamp[40];
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tmv);
+  std::lock_guard<std::mutex> lock(g_write_mu);
+  std::fprintf(stderr, "%s.%03ldZ daqfs[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
+               static_cast<int>(getpid()), LevelName(level), message.c_str());
+  std::fflush(stderr);
+}
+
+void RateLimitedLog::Log(LogLevel level, const std::string& message) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t next = next_ms_.load();
+  if (now < next || !next_ms_.compare_exchange_strong(next, now + interval_ms_)) {
+    suppressed_++;
+    return;
+  }
+  uint64_t dropped = suppressed_.exchange(0);
+  daqfs::Log(level, dropped ? message + " (" + std::to_string(dropped) +
+                                  " similar messages suppressed)"
+                            : message);
+}
+
+}  // namespace daqfs

@@ -1,0 +1,42 @@
+// Leveled logging to stderr (default) or syslog.
+//
+// The logger is process-wide output configuration, not state: tests may create many Vfs
+// instances and all log through it. Thread safety: all functions are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace daqfs {
+
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+// Parses "error", "warn", "info", "debug".
+bool ParseLogLevel(const std::string& text, LogLevel* out);
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+// Sends log lines to syslog (ident "daqfs") instead of stderr.
+void UseSyslog(bool on);
+
+void Log(LogLevel level, const std::string& message);
+inline void LogError(const std::string& m) { Log(LogLevel::kError, m); }
+inline void LogWarn(const std::string& m) { Log(LogLevel::kWarn, m); }
+inline void LogInfo(const std::string& m) { Log(LogLevel::kInfo, m); }
+inline void LogDebug(const std::string& m) { Log(LogLevel::kDebug, m); }
+
+// Lets one line through per `interval`, counting the ones it suppressed; used for errors that a
+// hot read path can hit many times (a corrupt block read by many requests).
+class RateLimitedLog {
+ public:
+  explicit RateLimitedLog(std::chrono::milliseconds interval = std::chrono::seconds(5))
+      : interval_ms_(interval.count()) {}
+  void Log(LogLevel level, const std::string& message);
+
+ private:
+  int64_t interval_ms_;
+  std::atomic<int64_t> next_ms_{0};
+  std::atomic<uint64_t> suppressed_{0};
+};
+
+}  // namespace daqfs

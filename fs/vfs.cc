@@ -1,0 +1,204 @@
+#include "fs/vfs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace daqfs {
+
+Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
+    : options_(options),
+      control_(std::make_unique<ControlBackend>()),
+      sources_(std::move(sources)),
+      inodes_(options.single_source ? InodeKey{1, kRootNode} : InodeKey{kVirtualRoot, kRootNode}) {
+  clock_gettime(CLOCK_REALTIME, &start_);
+  control_->AddFile("stats", [this] { return stats_.Format(); });
+}
+
+Backend* Vfs::BackendOf(uint32_t index) const {
+  if (index == kControl) return control_.get();
+  if (index - 1 < sources_.size()) return sources_[index - 1].backend.get();
+  return nullptr;
+}
+
+Result<InodeKey> Vfs::Resolve(uint64_t ino) const {
+  std::optional<InodeKey> key = inodes_.Resolve(ino);
+  if (!key) return NotFound("stale inode " + std::to_string(ino));
+  return *key;
+}
+
+void Vfs::ApplyOwner(Attr* attr) const {
+  if (options_.uid) attr->uid = *options_.uid;
+  if (options_.gid) attr->gid = *options_.gid;
+}
+
+Attr Vfs::RootAttr() const {
+  Attr a;
+  a.type = NodeType::kDirectory;
+  a.mode = 0555;
+  a.nlink = 2;
+  a.uid = geteuid();
+  a.gid = getegid();
+  a.mtime = start_;
+  return a;
+}
+
+Result<Attr> Vfs::AttrOf(InodeKey key) {
+  Result<Attr> attr = key.backend == kVirtualRoot ? Result<Attr>(RootAttr())
+                                                  : BackendOf(key.backend)->GetAttr(key.node);
+  if (attr.ok()) ApplyOwner(&attr.value());
+  return attr;
+}
+
+Result<InodeKey> Vfs::Child(InodeKey parent, std::string_view name) {
+  bool at_root = (parent.backend == kVirtualRoot) ||
+                 (options_.single_source && parent.backend == 1 && parent.node == kRootNode);
+  if (at_root && name == ControlBackend::kDirName) return InodeKey{kControl, kRootNode};
+  if (parent.backend == kVirtualRoot) {
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      if (sources_[i].name == name) return InodeKey{static_cast<uint32_t>(i + 1), kRootNode};
+    }
+    return NotFound(std::string(name));
+  }
+  Backend* b = BackendOf(parent.backend);
+  if (!b) return NotFound(std::string(name));
+  Result<NodeId> node = b->Lookup(parent.node, name);
+  if (!node.ok()) return node.status();
+  return InodeKey{parent.backend, *node};
+}
+
+Result<Vfs::Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
+  Result<InodeKey> pkey = Resolve(parent);
+  if (!pkey.ok()) return pkey.status();
+  Result<InodeKey> key = Child(*pkey, name);
+  if (!key.ok()) return key.status();
+  Result<Attr> attr = AttrOf(*key);
+  if (!attr.ok()) return attr.status();
+  return Entry{inodes_.Acquire(*key), *attr};
+}
+
+void Vfs::Forget(uint64_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+
+Result<Attr> Vfs::GetAttr(uint64_t ino) {
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  return AttrOf(*key);
+}
+
+uint64_t Vfs::ReaddirIno(InodeKey key, bool plus) {
+  if (plus) return inodes_.Acquire(key);
+  if (std::optional<uint64_t> ino = inodes_.Find(key)) return *ino;
+  // Plain readdir only fills d_ino, which the kernel does not use to find the node again: give a
+  // stable number from a range that Acquire never reaches.
+  return (1ull << 63) | ((static_cast<uint64_t>(key.backend) << 40) ^ key.node);
+}
+
+Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emit) {
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  Result<Attr> self = AttrOf(*key);
+  if (!self.ok()) return self.status();
+  if (self->type != NodeType::kDirectory) return Status(Code::kNotDir, std::to_string(ino));
+
+  // "." and ".." carry no lookup reference (the kernel does not count them).
+  if (offset == 0) {
+    if (!emit(".", ino, *self, 1)) return Status::Ok();
+    offset = 1;
+  }
+  if (offset == 1) {
+    if (!emit("..", ino, *self, 2)) return Status::Ok();
+    offset = 2;
+  }
+  // Emits an entry, with a lookup reference when plus and taken.
+  auto give = [&](std::string_view name, InodeKey child, const Attr& attr, uint64_t next) {
+    Attr a = attr;
+    ApplyOwner(&a);
+    uint64_t child_ino = ReaddirIno(child, plus);
+    bool taken = emit(name, child_ino, a, next);
+    if (!taken && plus) inodes_.Forget(child_ino, 1);
+    return taken;
+  };
+
+  bool at_root = key->backend == kVirtualRoot ||
+                 (options_.single_source && key->backend == 1 && key->node == kRootNode);
+  uint64_t shift = 2;
+  if (at_root) {
+    if (offset == 2) {
+      Result<Attr> ca = control_->GetAttr(kRootNode);
+      if (!give(ControlBackend::kDirName, InodeKey{kControl, kRootNode}, *ca, 3)) {
+        return Status::Ok();
+      }
+      offset = 3;
+    }
+    shift = 3;
+    if (key->backend == kVirtualRoot) {
+      for (uint64_t i = offset - 3; i < sources_.size(); ++i) {
+        Result<Attr> sa = sources_[i].backend->GetAttr(kRootNode);
+        if (!sa.ok()) continue;
+        if (!give(sources_[i].name, InodeKey{static_cast<uint32_t>(i + 1), kRootNode}, *sa,
+                  i + 4)) {
+          break;
+        }
+      }
+      return Status::Ok();
+    }
+  }
+  Backend* b = BackendOf(key->backend);
+  return b->ReadDir(key->node, offset - shift, [&](const DirEntry& e, uint64_t next) {
+    return give(e.name, InodeKey{key->backend, e.node}, e.attr, next + shift);
+  });
+}
+
+Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Caller& caller) {
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND | O_CREAT))) {
+    return Status(Code::kReadOnly, "daqfs is read-only");
+  }
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  Result<Attr> attr = AttrOf(*key);
+  if (!attr.ok()) return attr.status();
+  if (attr->type == NodeType::kDirectory) return Status(Code::kIsDir, std::to_string(ino));
+  Result<std::shared_ptr<ByteSource>> src = BackendOf(key->backend)->Open(key->node, caller);
+  if (!src.ok()) return src.status();
+  auto file = std::make_unique<OpenFile>();
+  file->source = std::move(*src);
+  file->attr = *attr;
+  return file;
+}
+
+Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out) {
+  Result<size_t> n = file.source->ReadAt(offset, out);
+  if (n.ok()) stats_.AddBytesRead(*n);
+  return n;
+}
+
+Result<std::string> Vfs::ReadLink(uint64_t ino) {
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  if (key->backend == kVirtualRoot) return Status(Code::kNotLink, "root");
+  return BackendOf(key->backend)->ReadLink(key->node);
+}
+
+Result<std::vector<std::string>> Vfs::ListXattr(uint64_t ino) {
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  if (key->backend == kVirtualRoot) return std::vector<std::string>{};
+  return BackendOf(key->backend)->ListXattr(key->node);
+}
+
+Result<std::string> Vfs::GetXattr(uint64_t ino, const std::string& name) {
+  Result<InodeKey> key = Resolve(ino);
+  if (!key.ok()) return key.status();
+  if (key->backend == kVirtualRoot) return Status(Code::kNoAttr, name);
+  return BackendOf(key->backend)->GetXattr(key->node, name);
+}
+
+Vfs::FsTotals Vfs::Totals() const {
+  FsTotals t;
+  for (const Source& s : sources_) {
+    t.bytes += s.backend->TotalBytes();
+    t.nodes += s.backend->TotalNodes();
+  }
+  return t;
+}
+
+}  // namespace daqfs

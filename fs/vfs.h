@@ -1,0 +1,104 @@
+// Vfs: the FUSE-free filesystem facade. The FUSE adapter turns each kernel request into one Vfs
+// call; unit tests drive the same calls directly.
+//
+// The mount root lists one directory per source (the config's section names) plus the hidden
+// `.daqfs/` control folder. With a single source (`--source PATH`) the root is that source's own
+// root, with `.daqfs/` added. Kernel inode numbers map to (backend, node) through the InodeTable;
+// backend 0 is the control backend, backends 1..N the sources in config order.
+//
+// Directory offsets: 0 -> ".", 1 -> "..", then the backend's cookies shifted by 2 (at a single
+// source's root, `.daqfs` takes offset 2 and the backend's cookies are shifted by 3).
+//
+// Thread safety: every method is thread-safe; no lock is held while a backend works.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fs/backend.h"
+#include "fs/control_backend.h"
+#include "fs/inode_table.h"
+#include "fs/stats.h"
+
+namespace daqfs {
+
+struct VfsOptions {
+  bool single_source = false;      // root = the only source's root
+  std::optional<uint32_t> uid;     // report every node as owned by this uid
+  std::optional<uint32_t> gid;
+};
+
+// One open file: what a FUSE file handle points to.
+struct OpenFile {
+  std::shared_ptr<ByteSource> source;
+  Attr attr;
+};
+
+class Vfs {
+ public:
+  struct Source {
+    std::string name;
+    std::unique_ptr<Backend> backend;
+  };
+  struct Entry {
+    uint64_t ino = 0;
+    Attr attr;
+  };
+  // Emits one directory entry; returns false when the caller's buffer is full (the entry was not
+  // taken). `ino` is a live inode only when ReadDir was called with plus = true.
+  using DirEmit = std::function<bool(std::string_view name, uint64_t ino, const Attr& attr,
+                                     uint64_t next_offset)>;
+  struct FsTotals {
+    uint64_t bytes = 0;
+    uint64_t nodes = 0;
+  };
+
+  Vfs(std::vector<Source> sources, VfsOptions options);
+
+  ControlBackend& control() { return *control_; }
+  Stats& stats() { return stats_; }
+  const InodeTable& inodes() const { return inodes_; }
+
+  // Looks `name` up in directory `parent` and adds one kernel lookup reference to the result.
+  Result<Entry> Lookup(uint64_t parent, std::string_view name);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  Result<Attr> GetAttr(uint64_t ino);
+  // Lists directory `ino` from `offset`. With plus = true every entry the caller takes gets one
+  // lookup reference (readdirplus semantics).
+  Status ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emit);
+  // Opens a file read-only. Any write access mode gives kReadOnly.
+  Result<std::unique_ptr<OpenFile>> Open(uint64_t ino, int flags, const Caller& caller);
+  Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out);
+  Result<std::string> ReadLink(uint64_t ino);
+  Result<std::vector<std::string>> ListXattr(uint64_t ino);
+  Result<std::string> GetXattr(uint64_t ino, const std::string& name);
+  FsTotals Totals() const;
+
+ private:
+  static constexpr uint32_t kControl = 0;
+  static constexpr uint32_t kVirtualRoot = 0xFFFFFFFFu;
+
+  Result<InodeKey> Resolve(uint64_t ino) const;
+  Backend* BackendOf(uint32_t index) const;
+  Result<Attr> AttrOf(InodeKey key);
+  Attr RootAttr() const;
+  void ApplyOwner(Attr* attr) const;
+  // Resolves `name` under `parent` to a key, without touching lookup counts.
+  Result<InodeKey> Child(InodeKey parent, std::string_view name);
+  uint64_t ReaddirIno(InodeKey key, bool plus);
+
+  VfsOptions options_;
+  std::unique_ptr<ControlBackend> control_;
+  std::vector<Source> sources_;  // index i is backend i + 1
+  InodeTable inodes_;
+  Stats stats_;
+  timespec start_{};
+};
+
+}  // namespace daqfs

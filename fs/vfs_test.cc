@@ -1,0 +1,219 @@
+#include "fs/vfs.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace daqfs {
+namespace {
+
+// A tiny in-memory tree: root -> {a.txt, sub/ -> {b.txt}, many/ -> 500 files, link}.
+class FakeBackend : public Backend {
+ public:
+  FakeBackend() {
+    Add(1, 0, "", NodeType::kDirectory, "");
+    Add(2, 1, "a.txt", NodeType::kFile, "alpha");
+    Add(3, 1, "sub", NodeType::kDirectory, "");
+    Add(4, 3, "b.txt", NodeType::kFile, "bravo!");
+    Add(5, 1, "many", NodeType::kDirectory, "");
+    Add(6, 1, "link", NodeType::kSymlink, "a.txt");
+    for (NodeId i = 0; i < 500; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "f%llu", static_cast<unsigned long long>(i));
+      Add(100 + i, 5, name, NodeType::kFile, "x");
+    }
+  }
+  Result<NodeId> Lookup(NodeId parent, std::string_view name) override {
+    for (auto& [id, n] : nodes_)
+      if (n.parent == parent && n.name == name) return id;
+    return NotFound(std::string(name));
+  }
+  Result<Attr> GetAttr(NodeId node) override {
+    auto it = nodes_.find(node);
+    if (it == nodes_.end()) return NotFound("node");
+    return it->second.attr;
+  }
+  Status ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) override {
+    std::vector<NodeId> kids;
+    for (auto& [id, n] : nodes_)
+      if (n.parent == dir && id != 1) kids.push_back(id);
+    for (uint64_t i = cookie; i < kids.size(); ++i) {
+      const FakeNode& n = nodes_[kids[i]];
+      if (!emit(DirEntry{n.name, kids[i], n.attr}, i + 1)) break;
+    }
+    return Status::Ok();
+  }
+  Result<std::shared_ptr<ByteSource>> Open(NodeId node, const Caller& caller) override {
+    if (caller.uid == 4242) return Status(Code::kPermission, "denied");
+    return std::shared_ptr<ByteSource>(std::make_shared<MemorySource>(nodes_[node].data, "id"));
+  }
+  Result<std::string> ReadLink(NodeId node) override {
+    if (nodes_[node].attr.type != NodeType::kSymlink) return Status(Code::kNotLink, "");
+    return nodes_[node].data;
+  }
+
+ private:
+  struct FakeNode {
+    NodeId parent;
+    std::string name;
+    Attr attr;
+    std::string data;
+  };
+  void Add(NodeId id, NodeId parent, std::string name, NodeType t, std::string data) {
+    Attr a;
+    a.type = t;
+    a.mode = t == NodeType::kDirectory ? 0755 : 0644;
+    a.size = data.size();
+    a.uid = 1000;
+    nodes_[id] = FakeNode{parent, std::move(name), a, std::move(data)};
+  }
+  std::map<NodeId, FakeNode> nodes_;
+};
+
+std::vector<Vfs::Source> TwoSources() {
+  std::vector<Vfs::Source> s;
+  s.push_back({"one", std::make_unique<FakeBackend>()});
+  s.push_back({"two", std::make_unique<FakeBackend>()});
+  return s;
+}
+
+std::vector<std::string> ListAll(Vfs& vfs, uint64_t ino, bool plus, size_t batch) {
+  std::vector<std::string> names;
+  uint64_t off = 0;
+  for (;;) {
+    size_t taken = 0;
+    uint64_t next_off = off;
+    Status s = vfs.ReadDir(ino, off, plus, [&](std::string_view n, uint64_t, const Attr&,
+                                               uint64_t next) {
+      if (taken == batch) return false;
+      names.emplace_back(n);
+      ++taken;
+      next_off = next;
+      return true;
+    });
+    EXPECT_TRUE(s.ok());
+    if (taken == 0) break;
+    off = next_off;
+  }
+  return names;
+}
+
+TEST(VfsTest, RootListsSourcesAndControlFolder) {
+  Vfs vfs(TwoSources(), {});
+  auto names = ListAll(vfs, 1, false, 100);
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "one", "two"}));
+  Result<Vfs::Entry> one = vfs.Lookup(1, "one");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->attr.type, NodeType::kDirectory);
+  Result<Vfs::Entry> a = vfs.Lookup(one->ino, "a.txt");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->attr.size, 5u);
+}
+
+TEST(VfsTest, SingleSourceRootIsTheSourceWithControlFolder) {
+  std::vector<Vfs::Source> s;
+  s.push_back({"only", std::make_unique<FakeBackend>()});
+  VfsOptions o;
+  o.single_source = true;
+  Vfs vfs(std::move(s), o);
+  auto names = ListAll(vfs, 1, false, 100);
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "a.txt", "sub", "many", "link"}));
+  EXPECT_TRUE(vfs.Lookup(1, "a.txt").ok());
+  EXPECT_TRUE(vfs.Lookup(1, ".daqfs").ok());
+}
+
+TEST(VfsTest, NotFoundTwiceAndStaleInode) {
+  Vfs vfs(TwoSources(), {});
+  for (int i = 0; i < 2; ++i) {
+    Result<Vfs::Entry> e = vfs.Lookup(1, "missing");
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.status().ToErrno(), ENOENT);
+  }
+  EXPECT_EQ(vfs.GetAttr(999999).status().ToErrno(), ENOENT);
+}
+
+TEST(VfsTest, ReaddirIsResumableInAnyBatchSize) {
+  Vfs vfs(TwoSources(), {});
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  uint64_t many = vfs.Lookup(one, "many")->ino;
+  auto full = ListAll(vfs, many, false, 1000);
+  ASSERT_EQ(full.size(), 502u);
+  for (size_t batch : {1, 7, 64}) EXPECT_EQ(ListAll(vfs, many, false, batch), full);
+}
+
+TEST(VfsTest, ReaddirPlusTakesOneLookupPerTakenEntry) {
+  Vfs vfs(TwoSources(), {});
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  size_t before = vfs.inodes().size();
+  auto names = ListAll(vfs, one, true, 2);  // batches of 2 force refused entries
+  EXPECT_EQ(names.size(), 6u);  // . .. a.txt sub many link
+  EXPECT_EQ(vfs.inodes().size(), before + 4);
+  // One forget per readdirplus entry releases them all.
+  uint64_t a = vfs.Lookup(one, "a.txt")->ino;  // now 2 references
+  vfs.Forget(a, 2);
+  EXPECT_FALSE(vfs.GetAttr(a).ok());
+}
+
+TEST(VfsTest, OpenRefusesWritesAndDirectories) {
+  Vfs vfs(TwoSources(), {});
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  uint64_t a = vfs.Lookup(one, "a.txt")->ino;
+  for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC, O_RDONLY | O_APPEND}) {
+    EXPECT_EQ(vfs.Open(a, flags, {}).status().ToErrno(), EROFS) << flags;
+  }
+  EXPECT_EQ(vfs.Open(one, O_RDONLY, {}).status().ToErrno(), EISDIR);
+  Caller other;
+  other.uid = 4242;
+  EXPECT_EQ(vfs.Open(a, O_RDONLY, other).status().ToErrno(), EACCES);
+  Result<std::unique_ptr<OpenFile>> f = vfs.Open(a, O_RDONLY, {});
+  ASSERT_TRUE(f.ok());
+  std::vector<uint8_t> buf(16);
+  Result<size_t> n = vfs.Read(**f, 1, buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf.begin(), buf.begin() + *n), "lpha");
+  EXPECT_EQ(vfs.stats().bytes_read(), 4u);
+}
+
+TEST(VfsTest, ControlStatsFileRendersCounters) {
+  Vfs vfs(TwoSources(), {});
+  vfs.stats().Count(Op::kRead, false);
+  uint64_t ctl = vfs.Lookup(1, ".daqfs")->ino;
+  Result<Vfs::Entry> st = vfs.Lookup(ctl, "stats");
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->attr.dynamic);
+  auto f = vfs.Open(st->ino, O_RDONLY, {});
+  ASSERT_TRUE(f.ok());
+  std::vector<uint8_t> buf(4096);
+  size_t n = *vfs.Read(**f, 0, buf);
+  std::string text(buf.begin(), buf.begin() + n);
+  EXPECT_NE(text.find("op_read 1 errors 0"), std::string::npos) << text;
+}
+
+TEST(VfsTest, OwnerOverrideAppliesEverywhere) {
+  VfsOptions o;
+  o.uid = 7;
+  o.gid = 8;
+  Vfs vfs(TwoSources(), o);
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  Result<Vfs::Entry> a = vfs.Lookup(one, "a.txt");
+  EXPECT_EQ(a->attr.uid, 7u);
+  EXPECT_EQ(a->attr.gid, 8u);
+  Status s = vfs.ReadDir(one, 0, false, [](std::string_view, uint64_t, const Attr& attr, uint64_t) {
+    EXPECT_EQ(attr.uid, 7u);
+    return true;
+  });
+  EXPECT_TRUE(s.ok());
+}
+
+TEST(VfsTest, ReadLink) {
+  Vfs vfs(TwoSources(), {});
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  EXPECT_EQ(*vfs.ReadLink(vfs.Lookup(one, "link")->ino), "a.txt");
+  EXPECT_EQ(vfs.ReadLink(vfs.Lookup(one, "a.txt")->ino).status().ToErrno(), EINVAL);
+}
+
+}  // namespace
+}  // namespace daqfs

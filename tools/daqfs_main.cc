@@ -1,0 +1,328 @@
+// daqfs: the daemon. Parses the command line, loads the configuration, builds the sources, mounts
+// and serves. Everything with state lives in objects the tests can build themselves; this file
+// only wires them.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/archive/tar_backend.h"
+#include "fs/config.h"
+#include "fs/fuse/fuse_server.h"
+#include "fs/log.h"
+#include "fs/vfs.h"
+
+namespace daqfs {
+namespace {
+
+// Exit codes (documented in README and --help).
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitConfig = 2;
+constexpr int kExitSource = 3;
+constexpr int kExitMount = 4;
+constexpr int kExitRuntime = 5;
+
+constexpr const char* kUsage = R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] CONFIG.ini MOUNTPOINT
+       daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] --source PATH MOUNTPOINT
+
+Mounts facility data (tar archives; HDF5 and live streams in later releases) read-only at
+MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the mount root;
+with --source, the root is that one source (type detected from PATH: a tar file, a folder of
+*.tar files or a quoted glob). Options may come before or after the positional arguments.
+
+options:
+  -f                 stay in the foreground (default: detach once the mount is ready)
+  -d                 foreground plus libfuse's request trace on stderr
+  -o OPT[,OPT...]    mount options: ro, allow_other (adds default_permissions), dev, suid, ...
+                     as mount.fuse3 passes them from /etc/fstab
+  --source PATH      serve one source without a configuration file
+  --ready-fd N       write "ready\n" to file descriptor N once the mount serves requests
+  --log-level L      error | warn | info | debug (overrides [mount] log_level)
+  -h, --help         this text
+  -V, --version      version
+
+/etc/fstab:  /etc/daqfs.ini  /mnt/daq  fuse.daqfs  ro,allow_other  0 0
+
+exit status: 0 clean unmount (fusermount3 -u, umount, SIGINT, SIGTERM); 1 bad command line;
+2 bad configuration; 3 a source cannot be opened; 4 mounting failed; 5 FUSE loop failed.
+)";
+
+struct Args {
+  bool foreground = false;
+  bool debug = false;
+  std::vector<std::string> mount_options;
+  std::string source;
+  std::vector<std::string> positional;
+  int ready_fd = -1;
+  std::string log_level;
+};
+
+void SplitOptions(const std::string& list, std::vector<std::string>* out) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    std::string o = list.substr(pos, comma - pos);
+    // Options that belong to mount(8) or fstab, not to the kernel or libfuse.
+    bool skip = o.empty() || o == "defaults" || o == "auto" || o == "noauto" || o == "nofail" ||
+                o == "user" || o == "users" || o == "_netdev" || o.rfind("x-", 0) == 0 ||
+                o.rfind("comment=", 0) == 0;
+    if (!skip) out->push_back(o);
+    pos = comma + 1;
+  }
+}
+
+// Returns -1 to go on, else an exit code.
+int ParseArgs(int argc, char** argv, Args* a) {
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const std::string& flag) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "daqfs: %s needs a value\n%s", flag.c_str(), kUsage);
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    if (s == "-h" || s == "--help") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (s == "-V" || s == "--version") {
+      std::printf("daqfs %s\n", DAQFS_VERSION);
+      return kExitOk;
+    } else if (s == "-f") {
+      a->foreground = true;
+    } else if (s == "-d") {
+      a->foreground = a->debug = true;
+    } else if (s == "-o") {
+      const char* v = value(s);
+      if (!v) return kExitUsage;
+      SplitOptions(v, &a->mount_options);
+    } else if (s.rfind("-o", 0) == 0) {
+      SplitOptions(s.substr(2), &a->mount_options);
+    } else if (s == "--source" || s.rfind("--source=", 0) == 0) {
+      const char* v = s == "--source" ? value(s) : argv[i] + 9;
+      if (!v) return kExitUsage;
+      a->source = v;
+    } else if (s == "--ready-fd" || s.rfind("--ready-fd=", 0) == 0) {
+      const char* v = s == "--ready-fd" ? value(s) : argv[i] + 11;
+      if (!v) return kExitUsage;
+      char* end;
+      long fd = std::strtol(v, &end, 10);
+      if (*end || fd < 0 || fd > INT_MAX) {
+        std::fprintf(stderr, "daqfs: bad --ready-fd '%s'\n", v);
+        return kExitUsage;
+      }
+      a->ready_fd = static_cast<int>(fd);
+    } else if (s == "--log-level") {
+      const char* v = value(s);
+      if (!v) return kExitUsage;
+      a->log_level = v;
+    } else if (s.size() > 1 && s[0] == '-') {
+      std::fprintf(stderr, "daqfs: unknown option '%s'\n%s", s.c_str(), kUsage);
+      return kExitUsage;
+    } else {
+      a->positional.push_back(s);
+    }
+  }
+  size_t want = a->source.empty() ? 2 : 1;
+  if (a->positional.size() != want) {
+    std::fprintf(stderr, "daqfs: expected %s\n%s",
+                 want == 2 ? "CONFIG.ini and MOUNTPOINT" : "MOUNTPOINT (with --source)", kUsage);
+    return kExitUsage;
+  }
+  return -1;
+}
+
+std::string Absolute(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path[0] == '/') return path;
+  return base_dir + "/" + path;
+}
+
+std::string DirOf(const std::string& file) {
+  char real[PATH_MAX];
+  std::string abs = realpath(file.c_str(), real) ? std::string(real) : file;
+  size_t slash = abs.find_last_of('/');
+  return slash == std::string::npos ? "." : abs.substr(0, slash == 0 ? 1 : slash);
+}
+
+std::string Cwd() {
+  char buf[PATH_MAX];
+  return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
+}
+
+Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc) {
+  if (sc.type == "archive") {
+    Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path);
+    if (!b.ok()) return b.status();
+    return std::unique_ptr<Backend>(std::move(*b));
+  }
+  return Invalid("source " + sc.name + ": unknown type '" + sc.type + "'");
+}
+
+void RaiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    ssize_t n = write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+int Main(int argc, char** argv) {
+  Args args;
+  if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+
+  Config config;
+  std::string mountpoint;
+  if (!args.source.empty()) {
+    SourceConfig sc;
+    sc.name = "source";
+    sc.type = "archive";
+    sc.path = Absolute(args.source, Cwd());
+    config.sources.push_back(sc);
+    mountpoint = args.positional[0];
+  } else {
+    Result<Config> loaded = LoadConfig(args.positional[0]);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", loaded.status().message().c_str());
+      return kExitConfig;
+    }
+    config = std::move(*loaded);
+    std::string base = DirOf(args.positional[0]);
+    for (SourceConfig& sc : config.sources) sc.path = Absolute(sc.path, base);
+    mountpoint = args.positional[1];
+  }
+  if (!args.log_level.empty() && !ParseLogLevel(args.log_level, &config.mount.log_level)) {
+    std::fprintf(stderr, "daqfs: bad --log-level '%s'\n", args.log_level.c_str());
+    return kExitUsage;
+  }
+  SetLogLevel(config.mount.log_level);
+  if (config.mount.log == "syslog") UseSyslog(true);
+  RaiseFileLimit();
+
+  struct stat mst;
+  if (stat(mountpoint.c_str(), &mst) != 0 || !S_ISDIR(mst.st_mode)) {
+    std::fprintf(stderr, "daqfs: mount point %s is not a folder\n", mountpoint.c_str());
+    return kExitMount;
+  }
+
+  std::vector<Vfs::Source> sources;
+  for (const SourceConfig& sc : config.sources) {
+    Result<std::unique_ptr<Backend>> b = MakeBackend(sc);
+    if (!b.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", b.status().message().c_str());
+      return kExitSource;
+    }
+    sources.push_back(Vfs::Source{sc.name, std::move(*b)});
+  }
+  VfsOptions vo;
+  vo.single_source = !args.source.empty();
+  vo.uid = config.mount.uid;
+  vo.gid = config.mount.gid;
+  Vfs vfs(std::move(sources), vo);
+  std::string config_text = FormatConfig(config);
+  vfs.control().AddFile("config", [config_text] { return config_text; });
+
+  // Background mode: the parent waits until the child's mount is ready (or failed) and exits
+  // with the child's verdict, so `mount` and scripts see a usable mount when we return.
+  int status_pipe[2] = {-1, -1};
+  if (!args.foreground) {
+    if (pipe2(status_pipe, O_CLOEXEC) != 0) {
+      std::perror("daqfs: pipe");
+      return kExitRuntime;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      std::perror("daqfs: fork");
+      return kExitRuntime;
+    }
+    if (pid > 0) {
+      close(status_pipe[1]);
+      char code = kExitRuntime;
+      ssize_t n;
+      do n = read(status_pipe[0], &code, 1);
+      while (n < 0 && errno == EINTR);
+      return n == 1 ? code : kExitMount;
+    }
+    close(status_pipe[0]);
+    setsid();
+  }
+  auto report = [&](int code) {
+    if (status_pipe[1] >= 0) {
+      char c = static_cast<char>(code);
+      WriteAll(status_pipe[1], std::string(1, c));
+      close(status_pipe[1]);
+      status_pipe[1] = -1;
+    }
+  };
+
+  FuseOptions fo;
+  fo.mountpoint = mountpoint;
+  fo.mount_options = args.mount_options;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  fo.threads = config.mount.threads ? config.mount.threads : std::max(4u, 2 * cores);
+  fo.max_background = config.mount.max_background;
+  fo.read_ahead_kb = config.mount.read_ahead_kb;
+  fo.entry_timeout = config.mount.entry_timeout;
+  fo.allow_other = config.mount.allow_other;
+  fo.debug = args.debug;
+  FuseServer server(vfs, fo);
+  if (Status s = server.Mount(); !s.ok()) {
+    std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
+    report(kExitMount);
+    return kExitMount;
+  }
+  LogInfo("mounted on " + server.options().mountpoint);
+  int ready_fd = args.ready_fd;
+  bool background = !args.foreground;
+  bool to_syslog = config.mount.log != "syslog" && background;
+  Status run = server.Run([&] {
+    if (ready_fd >= 0) {
+      WriteAll(ready_fd, "ready\n");
+      close(ready_fd);
+    }
+    if (background) {
+      // Detach from the terminal: logs go to syslog from here on.
+      if (to_syslog) UseSyslog(true);
+      int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+      }
+      if (chdir("/") != 0) LogWarn("chdir / failed");
+    }
+    report(kExitOk);
+  });
+  report(run.ok() ? kExitOk : kExitRuntime);
+  if (!run.ok()) {
+    LogError(run.message());
+    return kExitRuntime;
+  }
+  LogInfo("unmounted " + server.options().mountpoint);
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace daqfs
+
+int main(int argc, char** argv) { return daqfs::Main(argc, argv); }
