@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -31,8 +32,8 @@ constexpr uint64_t kMaxArchiveSize = uint64_t{1} << 62;
 
 // Header field offsets (ustar layout; GNU and v7 agree on everything they share).
 constexpr size_t kNameOff = 0, kModeOff = 100, kUidOff = 108, kGidOff = 116, kSizeOff = 124,
-                 kMtimeOff = 136, kChksumOff = 148, kTypeOff = 156, kLinkOff = 157,
-                 kMagicOff = 257, kPrefixOff = 345, kGnuExtendedOff = 482, kSparseExtOff = 504;
+                 kMtimeOff = 136, kChksumOff = 148, kTypeOff = 156, kLinkOff = 157, kMagicOff = 257,
+                 kPrefixOff = 345, kGnuExtendedOff = 482, kSparseExtOff = 504;
 
 using Block = std::array<uint8_t, kBlock>;
 using PaxRecords = std::vector<std::pair<std::string, std::string>>;
@@ -52,14 +53,9 @@ std::string_view Field(const Block& h, size_t off, size_t len) {
 std::string Quote(std::string_view s) {
   std::string out = "'";
   for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
+    char escaped[8];
+    std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+    out += (c < 0x20 || c == 0x7f) ? escaped : std::string(1, static_cast<char>(c));
   }
   return out + "'";
 }
@@ -179,44 +175,24 @@ struct PaxFields {
   bool sparse = false;
 };
 
-template <typename T>
-bool SetOrErase(std::optional<T>* field, const std::string& value, bool (*parse)(std::string_view,
-                                                                                 T*)) {
-  if (value.empty()) {
-    field->reset();
-    return true;
-  }
-  T v{};
-  if (!parse(value, &v)) return false;
-  *field = v;
-  return true;
-}
-
-bool ParseId(std::string_view s, uint64_t* v) {
-  return ParseDecimal(s, std::numeric_limits<uint32_t>::max(), v);
-}
-bool ParseSize(std::string_view s, uint64_t* v) {
-  return ParseDecimal(s, std::numeric_limits<uint64_t>::max(), v);
-}
-
 // An empty value removes the key, reverting to the header's (or the global) value, as POSIX says.
 // Returns false for a value that does not parse.
 bool ApplyPaxRecord(const std::string& key, const std::string& value, PaxFields* f) {
   static constexpr std::string_view kXattr = "SCHILY.xattr.";
-  if (key == "path") {
-    f->path = value;
-    if (value.empty()) f->path.reset();
-  } else if (key == "linkpath") {
-    f->linkpath = value;
-    if (value.empty()) f->linkpath.reset();
+  const bool set = !value.empty();
+  uint64_t n = 0;
+  timespec t{};
+  if (key == "path" || key == "linkpath") {
+    (key == "path" ? f->path : f->linkpath) = set ? std::optional(value) : std::nullopt;
   } else if (key == "size") {
-    return SetOrErase(&f->size, value, ParseSize);
-  } else if (key == "uid") {
-    return SetOrErase(&f->uid, value, ParseId);
-  } else if (key == "gid") {
-    return SetOrErase(&f->gid, value, ParseId);
+    if (set && !ParseDecimal(value, std::numeric_limits<uint64_t>::max(), &n)) return false;
+    f->size = set ? std::optional(n) : std::nullopt;
+  } else if (key == "uid" || key == "gid") {
+    if (set && !ParseDecimal(value, std::numeric_limits<uint32_t>::max(), &n)) return false;
+    (key == "uid" ? f->uid : f->gid) = set ? std::optional(n) : std::nullopt;
   } else if (key == "mtime") {
-    return SetOrErase(&f->mtime, value, ParsePaxTime);
+    if (set && !ParsePaxTime(value, &t)) return false;
+    f->mtime = set ? std::optional(t) : std::nullopt;
   } else if (key.size() > kXattr.size() && key.starts_with(kXattr)) {
     const std::string name = key.substr(kXattr.size());
     auto it = std::find_if(f->xattrs.begin(), f->xattrs.end(),
@@ -234,17 +210,15 @@ bool ApplyPaxRecord(const std::string& key, const std::string& value, PaxFields*
   return true;
 }
 
-const char* UnsupportedTypeName(char type) {
-  switch (type) {
-    case '3': return "character device";
-    case '4': return "block device";
-    case '6': return "fifo";
-    case 'S': return "GNU sparse file";
-    case 'V': return "volume label";
-    case 'M': return "multi-volume continuation";
-    case 'D': return "GNU dump directory";
-    default: return "unknown type";
+std::string UnsupportedType(char type) {
+  static constexpr std::pair<char, const char*> kNames[] = {
+      {'3', "character device"},  {'4', "block device"}, {'6', "fifo"},
+      {'S', "GNU sparse file"},   {'V', "volume label"}, {'M', "multi-volume continuation"},
+      {'D', "GNU dump directory"}};
+  for (const auto& [t, name] : kNames) {
+    if (t == type) return std::string("unsupported ") + name;
   }
+  return "unsupported type " + Quote(std::string_view(&type, 1));
 }
 
 enum class PathCheck { kOk, kEmpty, kHostile };
@@ -288,6 +262,10 @@ class Indexer {
   Status HandleHeader(uint64_t pos, const Block& h, uint64_t* next);
   Status HandleMember(uint64_t pos, const Block& h, uint64_t header_size, uint64_t* next);
   void EndOfArchive(uint64_t pos);
+  Status ReadError(uint64_t off, const Status& s) const {
+    return Status(s.code(),
+                  name_ + ": read failed at offset " + std::to_string(off) + ": " + s.message());
+  }
   Status Damage(const std::string& what, uint64_t off) const {
     return Corrupt(name_ + ": " + what + " at offset " + std::to_string(off));
   }
@@ -314,15 +292,13 @@ Status Indexer::Get(uint64_t off, size_t len, const char* what, const uint8_t** 
     *out = window_.data() + (off - window_off_);
     return Status::Ok();
   }
-  if (off > size_ || len > size_ - off) return Damage(std::string("archive truncated in ") + what, off);
+  if (off > size_ || len > size_ - off)
+    return Damage(std::string("archive truncated in ") + what, off);
   const size_t want = static_cast<size_t>(std::min<uint64_t>(kWindow, size_ - off));
   window_.resize(kWindow);
   window_len_ = 0;
   Result<size_t> got = read_(off, std::span<uint8_t>(window_.data(), want));
-  if (!got.ok()) {
-    return Status(got.status().code(), name_ + ": read failed at offset " + std::to_string(off) +
-                                           ": " + got.status().message());
-  }
+  if (!got.ok()) return ReadError(off, got.status());
   read_ok_ = true;
   window_off_ = off;
   window_len_ = std::min(*got, want);
@@ -341,18 +317,9 @@ Status Indexer::ReadMeta(uint64_t off, uint64_t len, std::string* out) {
     return s;
   }
   // Too big for the window (huge pax xattrs): read straight into the buffer.
-  for (uint64_t done = 0; done < len;) {
-    auto* dst = reinterpret_cast<uint8_t*>(out->data()) + done;
-    Result<size_t> got = read_(off + done, std::span<uint8_t>(dst, len - done));
-    if (!got.ok()) {
-      return Status(got.status().code(), name_ + ": read failed at offset " +
-                                             std::to_string(off + done) + ": " +
-                                             got.status().message());
-    }
-    if (*got == 0) return Damage("archive truncated in extended header", off);
-    done += std::min<uint64_t>(*got, len - done);
-  }
-  return Status::Ok();
+  Result<size_t> got = read_(off, std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), len));
+  if (!got.ok()) return ReadError(off, got.status());
+  return *got < len ? Damage("archive truncated in extended header", off) : Status::Ok();
 }
 
 Result<TarIndex> Indexer::Run() {
@@ -369,7 +336,8 @@ Result<TarIndex> Indexer::Run() {
       return std::move(index_);
     }
     s = HandleHeader(pos, h, &pos);
-    if (s.ok()) index_.end_offset = std::min(pos, size_);
+    // end_offset marks complete members only, so L/K/x headers count with their member.
+    if (s.ok() && !pending_.active) index_.end_offset = std::min(pos, size_);
   }
   if (s.ok() && pos > size_) s = Damage("archive truncated in member padding", size_);
   if (s.ok() && pending_.active) {
@@ -399,8 +367,7 @@ void Indexer::EndOfArchive(uint64_t pos) {
 Status Indexer::HandleHeader(uint64_t pos, const Block& h, uint64_t* next) {
   if (!ChecksumOk(h)) return Damage("bad header checksum", pos);
   int64_t header_size = 0;
-  if (!ParseNumber(h.data() + kSizeOff, 12, 0, std::numeric_limits<int64_t>::max(),
-                   &header_size)) {
+  if (!ParseNumber(h.data() + kSizeOff, 12, 0, std::numeric_limits<int64_t>::max(), &header_size)) {
     return Damage("bad size field", pos);
   }
   const char type = static_cast<char>(h[kTypeOff]);
@@ -409,7 +376,8 @@ Status Indexer::HandleHeader(uint64_t pos, const Block& h, uint64_t* next) {
   }
   const uint64_t data_off = pos + kBlock;  // <= size_: the header block was read
   const uint64_t len = static_cast<uint64_t>(header_size);
-  if (len > size_ - data_off) return Damage("extended header runs past the end of the archive", pos);
+  if (len > size_ - data_off)
+    return Damage("extended header runs past the end of the archive", pos);
   if (len > kMaxMetaSize) return Damage("oversized extended header", pos);
   std::string data;
   Status s = ReadMeta(data_off, len, &data);
@@ -438,8 +406,7 @@ Status Indexer::HandleHeader(uint64_t pos, const Block& h, uint64_t* next) {
   return Status::Ok();
 }
 
-Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size,
-                             uint64_t* next) {
+Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size, uint64_t* next) {
   Pending pending = std::move(pending_);
   pending_ = Pending();
   const uint64_t first_header = pending.active ? pending.first_header : pos;
@@ -464,7 +431,7 @@ Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size,
     }
     raw_path.append(Field(h, kNameOff, 100));
   }
-  const std::string raw_link = pax.linkpath          ? *pax.linkpath
+  const std::string raw_link = pax.linkpath        ? *pax.linkpath
                                : pending.long_link ? *pending.long_link
                                                    : std::string(Field(h, kLinkOff, 100));
 
@@ -488,19 +455,16 @@ Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size,
   }
   *next = data_off + RoundUp(skip);
 
+  using Kind = TarMember::Kind;
   TarMember m;
-  switch (type) {
-    case '0': case '\0': case '7':
-      // v7 archives mark directories only by a trailing slash.
-      m.kind = raw_path.ends_with('/') ? TarMember::Kind::kDirectory : TarMember::Kind::kFile;
-      break;
-    case '1': m.kind = TarMember::Kind::kHardLink; break;
-    case '2': m.kind = TarMember::Kind::kSymlink; break;
-    case '5': m.kind = TarMember::Kind::kDirectory; break;
-    default:
-      Warn(first_header, raw_path, std::string("unsupported ") + UnsupportedTypeName(type) + " " +
-                                       Quote(std::string_view(&type, 1)));
-      return Status::Ok();
+  if (type == '0' || type == '\0' || type == '7') {
+    // v7 archives mark directories only by a trailing slash.
+    m.kind = raw_path.ends_with('/') ? Kind::kDirectory : Kind::kFile;
+  } else if (type == '1' || type == '2' || type == '5') {
+    m.kind = type == '1' ? Kind::kHardLink : type == '2' ? Kind::kSymlink : Kind::kDirectory;
+  } else {
+    Warn(first_header, raw_path, UnsupportedType(type));
+    return Status::Ok();
   }
   if (pax.sparse) {
     Warn(first_header, raw_path, "unsupported GNU sparse file (pax)");
@@ -512,17 +476,19 @@ Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size,
       return Status::Ok();
     case PathCheck::kEmpty:
       // "./" is the archive root, which every tar of "." starts with: nothing to report.
-      if (m.kind != TarMember::Kind::kDirectory) Warn(first_header, raw_path, "empty path");
+      if (m.kind != Kind::kDirectory) Warn(first_header, raw_path, "empty path");
       return Status::Ok();
-    case PathCheck::kOk: break;
+    case PathCheck::kOk:
+      break;
   }
-  if (m.kind == TarMember::Kind::kHardLink) {
+  if (m.kind == Kind::kHardLink) {
     if (Normalize(raw_link, &m.link_target) != PathCheck::kOk) {
-      Warn(first_header, raw_path, "hostile or empty hard-link target " + Quote(raw_link) +
-                                       " (absolute or escapes with '..')");
+      Warn(first_header, raw_path,
+           "hostile or empty hard-link target " + Quote(raw_link) +
+               " (absolute or escapes with '..')");
       return Status::Ok();
     }
-  } else if (m.kind == TarMember::Kind::kSymlink) {
+  } else if (m.kind == Kind::kSymlink) {
     m.link_target = raw_link;
   }
 
@@ -533,13 +499,12 @@ Status Indexer::HandleMember(uint64_t pos, const Block& h, uint64_t header_size,
       (!pax.uid && !ParseNumber(h.data() + kUidOff, 8, 0, kU32, &uid)) ||
       (!pax.gid && !ParseNumber(h.data() + kGidOff, 8, 0, kU32, &gid)) ||
       (!pax.mtime &&
-       !ParseNumber(h.data() + kMtimeOff, 12, std::numeric_limits<int64_t>::min(), kMax,
-                    &mtime))) {
+       !ParseNumber(h.data() + kMtimeOff, 12, std::numeric_limits<int64_t>::min(), kMax, &mtime))) {
     return Damage("bad numeric field in header", pos);
   }
   m.header_offset = first_header;
   m.data_offset = data_off;
-  m.size = m.kind == TarMember::Kind::kFile ? data_size : 0;
+  m.size = m.kind == Kind::kFile ? data_size : 0;
   m.mode = static_cast<uint32_t>(mode & 07777);
   m.uid = static_cast<uint32_t>(pax.uid.value_or(static_cast<uint64_t>(uid)));
   m.gid = static_cast<uint32_t>(pax.gid.value_or(static_cast<uint64_t>(gid)));

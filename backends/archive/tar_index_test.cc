@@ -104,15 +104,20 @@ std::string Paths(const TarIndex& index) {
 // A header to build; chained setters, because g++ 12 warns on partial designated initializers.
 struct Hdr {
   explicit Hdr(std::string n) : name(std::move(n)) {}
-  Hdr& Type(char v) { type = v; return *this; }
-  Hdr& Size(uint64_t v) { size = v; return *this; }
-  Hdr& Link(std::string v) { link = std::move(v); return *this; }
-  Hdr& Mode(uint32_t v) { mode = v; return *this; }
-  Hdr& Uid(uint32_t v) { uid = v; return *this; }
-  Hdr& Gid(uint32_t v) { gid = v; return *this; }
-  Hdr& Mtime(uint64_t v) { mtime = v; return *this; }
-  Hdr& Prefix(std::string v) { prefix = std::move(v); return *this; }
-  Hdr& GnuMagic() { gnu_magic = true; return *this; }
+  Hdr& Type(char v) { return Set(type, v); }
+  Hdr& Size(uint64_t v) { return Set(size, v); }
+  Hdr& Link(std::string v) { return Set(link, std::move(v)); }
+  Hdr& Mode(uint32_t v) { return Set(mode, v); }
+  Hdr& Uid(uint32_t v) { return Set(uid, v); }
+  Hdr& Gid(uint32_t v) { return Set(gid, v); }
+  Hdr& Mtime(uint64_t v) { return Set(mtime, v); }
+  Hdr& Prefix(std::string v) { return Set(prefix, std::move(v)); }
+  Hdr& GnuMagic() { return Set(gnu_magic, true); }
+  template <typename T, typename V>
+  Hdr& Set(T& field, V v) {
+    field = std::move(v);
+    return *this;
+  }
 
   std::string name;
   char type = '0';
@@ -195,7 +200,7 @@ struct Tool {
   const char* program;
   std::string args;  // format and ownership
   int max_level;
-  bool nanos;     // mtime keeps nanoseconds
+  bool nanos;  // mtime keeps nanoseconds
   uint32_t uid, gid;
 };
 
@@ -212,7 +217,9 @@ std::vector<Entry> SourceEntries() {
       {"data.bin", Kind::kFile, "", 04755, 0},
       {"data_hard.bin", Kind::kHardLink, "data.bin", 04755, 0},
       {"link", Kind::kSymlink, "dir/sub/nested.txt", 0777, 0},
-      {"donn\xc3\xa9" "es_\xc3\xa9.txt", Kind::kFile, "accents\n", 0644, 0},
+      {"donn\xc3\xa9"
+       "es_\xc3\xa9.txt",
+       Kind::kFile, "accents\n", 0644, 0},
       {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.txt", Kind::kFile, "nihongo\n", 0644, 0},
       {"mid", Kind::kDirectory, "", 0755, 1},
       {mid, Kind::kDirectory, "", 0755, 1},
@@ -233,10 +240,18 @@ void BuildTree(const std::string& root, const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
     const std::string p = root + "/" + e.path;
     switch (e.kind) {
-      case Kind::kDirectory: stdfs::create_directory(p); break;
-      case Kind::kFile: WriteFile(p, e.content); break;
-      case Kind::kSymlink: stdfs::create_symlink(e.content, p); break;
-      case Kind::kHardLink: stdfs::create_hard_link(root + "/" + e.content, p); break;
+      case Kind::kDirectory:
+        stdfs::create_directory(p);
+        break;
+      case Kind::kFile:
+        WriteFile(p, e.content);
+        break;
+      case Kind::kSymlink:
+        stdfs::create_symlink(e.content, p);
+        break;
+      case Kind::kHardLink:
+        stdfs::create_hard_link(root + "/" + e.content, p);
+        break;
     }
     if (e.kind != Kind::kSymlink) {
       ASSERT_EQ(::chmod(p.c_str(), e.mode), 0) << p;
@@ -307,20 +322,24 @@ TEST_P(RealTarTest, MembersMatchSource) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, RealTarTest,
-    ::testing::Values(
-        Tool{"gnu_tar_gnu", "tar", "--format=gnu --numeric-owner --owner=u:3000000 --group=g:4000000",
-             2, false, 3000000, 4000000},
-        Tool{"gnu_tar_pax", "tar", "--format=pax --numeric-owner --owner=u:3000000 --group=g:4000000",
-             2, true, 3000000, 4000000},
-        Tool{"gnu_tar_ustar", "tar", "--format=ustar --numeric-owner --owner=u:1234 --group=g:5678",
-             1, false, 1234, 5678},
-        Tool{"gnu_tar_v7", "tar", "--format=v7 --numeric-owner --owner=u:1234 --group=g:5678", 0,
-             false, 1234, 5678},
-        Tool{"bsdtar_ustar", "bsdtar", "--format=ustar --uid 1234 --gid 5678", 1, false, 1234, 5678},
-        Tool{"bsdtar_pax", "bsdtar", "--format=pax --uid 3000000 --gid 4000000", 2, true, 3000000,
-             4000000},
-        Tool{"bsdtar_gnutar", "bsdtar", "--format=gnutar --uid 3000000 --gid 4000000", 2, false,
-             3000000, 4000000}),
+    ::testing::Values(Tool{"gnu_tar_gnu", "tar",
+                           "--format=gnu --numeric-owner --owner=u:3000000 --group=g:4000000", 2,
+                           false, 3000000, 4000000},
+                      Tool{"gnu_tar_pax", "tar",
+                           "--format=pax --numeric-owner --owner=u:3000000 --group=g:4000000", 2,
+                           true, 3000000, 4000000},
+                      Tool{"gnu_tar_ustar", "tar",
+                           "--format=ustar --numeric-owner --owner=u:1234 --group=g:5678", 1, false,
+                           1234, 5678},
+                      Tool{"gnu_tar_v7", "tar",
+                           "--format=v7 --numeric-owner --owner=u:1234 --group=g:5678", 0, false,
+                           1234, 5678},
+                      Tool{"bsdtar_ustar", "bsdtar", "--format=ustar --uid 1234 --gid 5678", 1,
+                           false, 1234, 5678},
+                      Tool{"bsdtar_pax", "bsdtar", "--format=pax --uid 3000000 --gid 4000000", 2,
+                           true, 3000000, 4000000},
+                      Tool{"bsdtar_gnutar", "bsdtar", "--format=gnutar --uid 3000000 --gid 4000000",
+                           2, false, 3000000, 4000000}),
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST(TarIndexRealTest, ArchiveOfDotSkipsRootSilently) {
@@ -374,8 +393,8 @@ TEST(TarIndexRealTest, TenThousandMembers) {
     WriteFile(src + "/" + name, std::string(i % 700, 'a' + i % 26));
   }
   const std::string archive = tmp.path() + "/many.tar";
-  ASSERT_EQ(std::system(("cd " + src + " && ls | tar --format=gnu -cf " + archive + " -T -").c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("cd " + src + " && ls | tar --format=gnu -cf " + archive + " -T -").c_str()), 0);
   MemArchive mem(Slurp(archive));
   Result<TarIndex> r = IndexTar(mem.Reader(), mem.bytes.size(), "many.tar");
   ASSERT_TRUE(r.ok());
@@ -420,7 +439,8 @@ TEST(TarIndexTest, EndVariantsAreNotDamage) {
 }
 
 TEST(TarIndexTest, LoneZeroBlockStopsWithWarning) {
-  const TarIndex index = IndexBytes(File("a", "x") + std::string(512, '\0') + File("b", "y") + kEnd);
+  const TarIndex index =
+      IndexBytes(File("a", "x") + std::string(512, '\0') + File("b", "y") + kEnd);
   EXPECT_TRUE(index.damage.ok());
   EXPECT_EQ(Paths(index), "a;");
   ASSERT_EQ(index.warnings.size(), 1u);
@@ -436,8 +456,8 @@ TEST(TarIndexTest, UstarPrefixOnlyWithPosixMagic) {
 }
 
 TEST(TarIndexTest, HeaderFieldsAndKinds) {
-  const std::string a = Header(Hdr("./x//y/./f.txt").Size(3).Mode(0107644).Uid(7).Gid(8).Mtime(0123))
-                        + Pad("abc");
+  const std::string a =
+      Header(Hdr("./x//y/./f.txt").Size(3).Mode(0107644).Uid(7).Gid(8).Mtime(0123)) + Pad("abc");
   const std::string d = Header(Hdr("dir/").Type('5').Size(1024).Mode(0755));
   const std::string v7dir = Header(Hdr("olddir/").Type('\0'));
   const std::string s = Header(Hdr("sym").Type('2').Link("../../anywhere"));
@@ -481,12 +501,11 @@ TEST(TarIndexTest, SignedChecksumAccepted) {
 TEST(TarIndexTest, GnuLongNameAndLinkSpanningBlocks) {
   const std::string name = Repeat('n', 700) + "/file";
   const std::string target = Repeat('t', 600);
-  const std::string archive =
-      Header(Hdr("././@LongLink").Type('L').Size(name.size() + 1)) +
-      Pad(name + '\0') + Header(Hdr("short-name").Size(2)) + Pad("ok") +
-      Header(Hdr("././@LongLink").Type('K').Size(target.size() + 3)) +
-      Pad(target + std::string(3, '\0')) + Header(Hdr("sym").Type('2').Link("short")) +
-      kEnd;
+  const std::string archive = Header(Hdr("././@LongLink").Type('L').Size(name.size() + 1)) +
+                              Pad(name + '\0') + Header(Hdr("short-name").Size(2)) + Pad("ok") +
+                              Header(Hdr("././@LongLink").Type('K').Size(target.size() + 3)) +
+                              Pad(target + std::string(3, '\0')) +
+                              Header(Hdr("sym").Type('2').Link("short")) + kEnd;
   const TarIndex index = IndexBytes(archive);
   EXPECT_TRUE(index.damage.ok()) << index.damage.ToString();
   ASSERT_EQ(index.members.size(), 2u);
@@ -524,9 +543,9 @@ TEST(TarIndexTest, PaxOverridesHeaderAndLongName) {
                               PaxRecord("mtime", "-1.25") + PaxRecord("linkpath", "ignored") +
                               PaxRecord("SCHILY.xattr.user.bin", std::string("a\0\nb", 4)) +
                               PaxRecord("atime", "1") + PaxRecord("comment", "x y=z");
-  const std::string archive = Header(Hdr("././@LongLink").Type('L').Size(9)) +
-                              Pad("longname") + Extended(records) +
-                              Header(Hdr("header-name").Size(0)) + Pad("12345") + kEnd;
+  const std::string archive = Header(Hdr("././@LongLink").Type('L').Size(9)) + Pad("longname") +
+                              Extended(records) + Header(Hdr("header-name").Size(0)) +
+                              Pad("12345") + kEnd;
   const TarIndex index = IndexBytes(archive);
   EXPECT_TRUE(index.damage.ok()) << index.damage.ToString();
   ASSERT_EQ(index.members.size(), 1u);
@@ -547,7 +566,7 @@ TEST(TarIndexTest, PaxOverridesHeaderAndLongName) {
 
 TEST(TarIndexTest, PaxMtimeFractions) {
   const std::vector<std::pair<std::string, timespec>> cases = {
-      {"12", {12, 0}}, {"12.5", {12, 500000000}}, {"12.0000000019", {12, 1}},
+      {"12", {12, 0}}, {"12.5", {12, 500000000}},         {"12.0000000019", {12, 1}},
       {"-3", {-3, 0}}, {"-0.000000001", {-1, 999999999}}, {"7.", {7, 0}}};
   std::string archive;
   for (const auto& [text, want] : cases) {
@@ -589,12 +608,11 @@ TEST(TarIndexTest, UnsupportedTypesSkippedWithWarning) {
   FixChecksum(&sparse);
   std::string ext(512, '\0');
   ext[504] = 0;
-  const std::string archive = sparse + ext + Pad(std::string(600, 's')) +
-                              Header(Hdr("fifo").Type('6')) +
-                              Header(Hdr("chr").Type('3')) +
-                              Extended(PaxRecord("GNU.sparse.major", "1") +
-                                       PaxRecord("GNU.sparse.name", "pax-sparse")) +
-                              File("GNUSparseFile.0/pax-sparse", "map") + File("after", "ok") + kEnd;
+  const std::string archive =
+      sparse + ext + Pad(std::string(600, 's')) + Header(Hdr("fifo").Type('6')) +
+      Header(Hdr("chr").Type('3')) +
+      Extended(PaxRecord("GNU.sparse.major", "1") + PaxRecord("GNU.sparse.name", "pax-sparse")) +
+      File("GNUSparseFile.0/pax-sparse", "map") + File("after", "ok") + kEnd;
   const TarIndex index = IndexBytes(archive);
   EXPECT_TRUE(index.damage.ok()) << index.damage.ToString();
   ASSERT_EQ(Paths(index), "after;");
@@ -610,11 +628,10 @@ TEST(TarIndexTest, UnsupportedTypesSkippedWithWarning) {
 // ---- hostile and damaged archives ----
 
 TEST(TarIndexTest, HostileMembersSkipped) {
-  const std::string archive = File("../evil", "e") + File("/etc/passwd", "p") +
-                              File("a/../../b", "b") + File("ok/./../x", "x") +
-                              Header(Hdr("hl").Type('1').Link("../../etc/shadow")) +
-                              Header(Hdr("hl2").Type('1').Link("/etc/shadow")) +
-                              File("fine", "f") + kEnd;
+  const std::string archive =
+      File("../evil", "e") + File("/etc/passwd", "p") + File("a/../../b", "b") +
+      File("ok/./../x", "x") + Header(Hdr("hl").Type('1').Link("../../etc/shadow")) +
+      Header(Hdr("hl2").Type('1').Link("/etc/shadow")) + File("fine", "f") + kEnd;
   const TarIndex index = IndexBytes(archive);
   EXPECT_TRUE(index.damage.ok());
   ASSERT_EQ(Paths(index), "fine;");
@@ -638,7 +655,8 @@ TEST(TarIndexTest, ControlCharactersInWarningsEscaped) {
 TEST(TarIndexTest, BadChecksumKeepsEarlierMembers) {
   std::string bad = Header(Hdr("b").Size(1));
   bad[0] = 'c';  // checksum now wrong
-  const TarIndex index = IndexBytes(File("a", "hello") + bad + Pad("x") + kEnd, std::nullopt, "archive.tar");
+  const TarIndex index =
+      IndexBytes(File("a", "hello") + bad + Pad("x") + kEnd, std::nullopt, "archive.tar");
   EXPECT_EQ(Paths(index), "a;");
   EXPECT_EQ(index.damage.code(), Code::kCorrupt);
   EXPECT_EQ(index.damage.message(), "archive.tar: bad header checksum at offset 1024");
@@ -655,8 +673,8 @@ TEST(TarIndexTest, TruncatedInHeader) {
 }
 
 TEST(TarIndexTest, TruncatedInData) {
-  const std::string archive = File("a", "hello") + Header(Hdr("b").Size(10000)) +
-                              std::string(600, 'x');
+  const std::string archive =
+      File("a", "hello") + Header(Hdr("b").Size(10000)) + std::string(600, 'x');
   const TarIndex index = IndexBytes(archive);
   EXPECT_EQ(Paths(index), "a;");
   EXPECT_EQ(index.damage.code(), Code::kCorrupt);
@@ -675,6 +693,7 @@ TEST(TarIndexTest, TruncatedAfterExtendedHeader) {
   const TarIndex index = IndexBytes(File("a", "") + Extended(PaxRecord("path", "b")));
   EXPECT_EQ(Paths(index), "a;");
   EXPECT_EQ(index.damage.code(), Code::kCorrupt);
+  EXPECT_EQ(index.end_offset, 512u);  // the dangling extended header is not counted
 }
 
 TEST(TarIndexTest, MalformedPaxRecords) {
@@ -711,18 +730,18 @@ TEST(TarIndexTest, MalformedPaxRecords) {
 }
 
 TEST(TarIndexTest, PaxTrailingNulPaddingTolerated) {
-  const TarIndex index = IndexBytes(
-      Extended(PaxRecord("path", "p") + std::string(20, '\0')) + File("x", "") + kEnd);
+  const TarIndex index =
+      IndexBytes(Extended(PaxRecord("path", "p") + std::string(20, '\0')) + File("x", "") + kEnd);
   EXPECT_TRUE(index.damage.ok()) << index.damage.ToString();
   EXPECT_EQ(Paths(index), "p;");
 }
 
 TEST(TarIndexTest, Base256OverflowAndNegativeSizes) {
   const std::vector<std::string> sizes = {
-      std::string("\x80") + std::string(11, '\xff'),  // far beyond 64 bits
+      std::string("\x80") + std::string(11, '\xff'),    // far beyond 64 bits
       std::string("\x80\0\0\0\x80\0\0\0\0\0\0\0", 12),  // 2^63: beyond int64
-      std::string(12, '\xff'),                            // -1
-      std::string("12345678901x"),                        // not octal
+      std::string(12, '\xff'),                          // -1
+      std::string("12345678901x"),                      // not octal
   };
   for (const std::string& size : sizes) {
     std::string b = Header(Hdr("b"));
@@ -753,8 +772,7 @@ TEST(TarIndexTest, UidOutOfRangeIsDamage) {
 }
 
 TEST(TarIndexTest, EnormousLongName) {
-  const std::string l = Header(Hdr("././@LongLink").Type('L').Size(077777777777)) +
-                        Pad("name");
+  const std::string l = Header(Hdr("././@LongLink").Type('L').Size(077777777777)) + Pad("name");
   // Past the end of a small archive; and within a (claimed) huge one, too big to buffer.
   for (uint64_t size : {uint64_t{0}, std::numeric_limits<uint64_t>::max()}) {
     const std::string bytes = File("a", "") + l + kEnd;
@@ -789,9 +807,9 @@ TEST(TarIndexTest, GarbageIsDamageNotCrash) {
 
 TEST(TarIndexTest, MutatedArchivesNeverCrash) {
   const std::string base = Extended(PaxRecord("path", "p") + PaxRecord("mtime", "1.5"), 'g') +
-                           Header(Hdr("././@LongLink").Type('L').Size(6)) +
-                           Pad("long1") + File("a", "hello") +
-                           Header(Hdr("l").Type('1').Link("a")) + File("b", "") + kEnd;
+                           Header(Hdr("././@LongLink").Type('L').Size(6)) + Pad("long1") +
+                           File("a", "hello") + Header(Hdr("l").Type('1').Link("a")) +
+                           File("b", "") + kEnd;
   std::mt19937 rng(1);
   for (int i = 0; i < 3000; ++i) {
     std::string bytes = base;
@@ -838,8 +856,14 @@ TEST(TarIndexTest, ReadErrors) {
 
 TEST(NormalizeMemberPathTest, Normalizes) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"a", "a"},          {"./a", "a"},        {"a/b/", "a/b"},       {"a//b", "a/b"},
-      {"./a/./b/.", "a/b"}, {".../x", ".../x"}, {"a/..b/c..", "a/..b/c.."}, {"././a", "a"},
+      {"a", "a"},
+      {"./a", "a"},
+      {"a/b/", "a/b"},
+      {"a//b", "a/b"},
+      {"./a/./b/.", "a/b"},
+      {".../x", ".../x"},
+      {"a/..b/c..", "a/..b/c.."},
+      {"././a", "a"},
   };
   for (const auto& [raw, want] : cases) {
     std::string out;
