@@ -4,6 +4,21 @@
 
 namespace daqfs {
 
+std::vector<DirEntry> Backend::NextSiblings(NodeId dir, std::string_view name, size_t max) {
+  std::vector<DirEntry> out;
+  bool found = false;
+  Status s = ReadDir(dir, 0, [&](const DirEntry& e, uint64_t) {
+    if (found) {
+      if (e.attr.type == NodeType::kFile) out.push_back(e);
+      return out.size() < max;
+    }
+    found = e.name == name;
+    return true;
+  });
+  (void)s;  // a listing error only means no sibling prefetch
+  return out;
+}
+
 bool MayRead(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode) {
   if (caller.uid == 0) return true;
   if (caller.uid == file_uid) return (file_mode & 0400) != 0;

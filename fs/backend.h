@@ -81,6 +81,10 @@ class Backend {
     return Status(Code::kNoAttr, name);
   }
 
+  // Up to `max` entries that follow `name` in `dir`'s listing order (sibling prefetch). The
+  // default scans ReadDir; backends with sorted children override it.
+  virtual std::vector<DirEntry> NextSiblings(NodeId dir, std::string_view name, size_t max);
+
   // Totals for statfs: bytes of all files, number of nodes.
   virtual uint64_t TotalBytes() const { return 0; }
   virtual uint64_t TotalNodes() const { return 0; }

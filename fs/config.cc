@@ -19,11 +19,15 @@
 #include "fs/config.h"
 
 #include <ini.h>
+#include <pwd.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -39,9 +43,14 @@ constexpr uint64_t kMaxFileBytes = 1 << 20;         // a config this big is a mi
 constexpr unsigned kMaxThreads = 1024;
 constexpr uint64_t kMaxReadAheadKb = 1 << 20;  // 1 GiB
 constexpr unsigned kMaxBackground = 65535;
+constexpr uint64_t kMinPrefetchWindow = 1 << 20;          // 1 MiB
+constexpr uint64_t kMaxDefaultMemoryCache = 16ull << 30;  // 16 GiB
+constexpr uint64_t kUnknownRamMemoryCache = 1ull << 30;   // when sysconf cannot tell the RAM
+constexpr unsigned kMaxLatencyMs = 60000;
 // (uid_t)-1 means "unchanged" to chown(2) and friends; it is not a usable owner.
 constexpr uint64_t kMaxId = std::numeric_limits<uint32_t>::max() - 1;
 constexpr const char* kSourceTypes[] = {"archive"};
+constexpr const char* kCacheModes[] = {"auto", "none", "memory", "disk"};
 
 std::string_view Trim(std::string_view s) {
   size_t b = s.find_first_not_of(kSpace);
@@ -82,14 +91,60 @@ std::optional<double> ParseSeconds(std::string_view s) {
   return v;
 }
 
-std::string ValidSourceTypes() {
+// "a, b, c" from one of the lists above.
+template <size_t N>
+std::string JoinNames(const char* const (&names)[N]) {
   std::string out;
-  for (const char* t : kSourceTypes) out += (out.empty() ? "" : ", ") + std::string(t);
+  for (const char* t : names) out += (out.empty() ? "" : ", ") + std::string(t);
   return out;
 }
 
+template <size_t N>
+bool IsOneOf(std::string_view v, const char* const (&names)[N]) {
+  for (const char* t : names) {
+    if (v == t) return true;
+  }
+  return false;
+}
+
+// Sizes as FormatConfig writes them: the largest suffix that divides exactly ("64G", "1536K").
+std::string FormatSize(uint64_t n) {
+  static constexpr struct {
+    int shift;
+    char suffix;
+  } kUnits[] = {{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}};
+  if (n == 0) return "0";
+  for (const auto& u : kUnits) {
+    if (n % (uint64_t{1} << u.shift) == 0) return std::to_string(n >> u.shift) + u.suffix;
+  }
+  return std::to_string(n);
+}
+
+// `base` + "/" + `rest`, without doubling a trailing '/' of base ("/" + ".cache" is "/.cache").
+std::string JoinPath(std::string_view base, std::string_view rest) {
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  return std::string(base) + "/" + std::string(rest);
+}
+
+bool IsAbsolute(const char* path) { return path != nullptr && path[0] == '/'; }
+
+// The home folder of the effective uid in the password database, or "".
+std::string PasswdHome() {
+  std::vector<char> buf(16384);
+  while (true) {
+    passwd pw;
+    passwd* found = nullptr;
+    int err = getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1u << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    return err == 0 && found != nullptr && found->pw_dir != nullptr ? found->pw_dir : "";
+  }
+}
+
 // What one [section] header opened.
-enum class SectionKind { kNone, kMount, kSource };
+enum class SectionKind { kNone, kMount, kCache, kSource };
 
 class Parser {
  public:
@@ -222,13 +277,14 @@ class Parser {
     key_since_header_ = false;
     last_key_.clear();
 
-    if (title == "mount") {
-      if (mount_line_ != 0) {
-        return Fail("duplicate section [mount] (first at line " + std::to_string(mount_line_) +
+    if (title == "mount" || title == "cache") {
+      int& first = title == "mount" ? mount_line_ : cache_line_;
+      if (first != 0) {
+        return Fail("duplicate section [" + section_ + "] (first at line " + std::to_string(first) +
                     ")");
       }
-      mount_line_ = line_;
-      kind_ = SectionKind::kMount;
+      first = line_;
+      kind_ = title == "mount" ? SectionKind::kMount : SectionKind::kCache;
       return true;
     }
     if (title.substr(0, 6) == "source" && (title.size() == 6 || IsSpace(title[6]))) {
@@ -270,7 +326,8 @@ class Parser {
   bool Handle(std::string_view section, const std::string& key, std::string_view value) {
     if (!error_.empty()) return false;
     if (kind_ == SectionKind::kNone) {
-      return Fail("key '" + key + "' outside any section; put it under [mount] or [source NAME]");
+      return Fail("key '" + key +
+                  "' outside any section; put it under [mount], [cache] or [source NAME]");
     }
     if (section != raw_section_) {  // the reader and inih disagree: a bug here, not in the file
       return Fail("internal error: inih reports section [" + std::string(section) +
@@ -282,7 +339,17 @@ class Parser {
     }
     last_key_ = key;
     value = Trim(value);  // inih trims already; keep the contract independent of it
-    return kind_ == SectionKind::kMount ? MountKey(key, value) : SourceKey(key, value);
+    switch (kind_) {
+      case SectionKind::kMount:
+        return MountKey(key, value);
+      case SectionKind::kCache:
+        return CacheKey(key, value);
+      case SectionKind::kSource:
+        return SourceKey(key, value);
+      case SectionKind::kNone:
+        break;
+    }
+    return Fail("internal error: key '" + key + "' in no section");
   }
 
   bool MountKey(const std::string& key, std::string_view v) {
@@ -324,19 +391,65 @@ class Parser {
     return true;
   }
 
+  bool CacheKey(const std::string& key, std::string_view v) {
+    CacheConfig& c = config_.cache;
+    if (key == "dir") {
+      if (v.empty()) return BadValue(key, v, "must not be empty");
+      if (v[0] != '/') return BadValue(key, v, "must be an absolute path");
+      c.dir = std::string(v);
+    } else if (key == "memory") {
+      return SizeValue(key, v, &c.memory);
+    } else if (key == "disk") {
+      return SizeValue(key, v, &c.disk);
+    } else if (key == "prefetch_window") {
+      if (!SizeValue(key, v, &c.prefetch_window)) return false;
+      if (c.prefetch_window != 0 && c.prefetch_window < kMinPrefetchWindow) {
+        return BadValue(key, v, "expected 0 (prefetch off) or a size of at least 1M");
+      }
+    } else if (key == "prefetch_budget") {
+      return SizeValue(key, v, &c.prefetch_budget);
+    } else if (key == "decode_threads") {
+      auto n = ParseUint(v, kMaxThreads);
+      if (!n) return BadValue(key, v, "expected an integer from 0 to 1024 (0 = number of cores)");
+      c.decode_threads = static_cast<unsigned>(*n);
+    } else {
+      return Fail("unknown key '" + key + "' in [cache]");
+    }
+    return true;
+  }
+
   bool SourceKey(const std::string& key, std::string_view v) {
     SourceConfig& s = config_.sources.back();
     if (key == "type") {
-      bool known = false;
-      for (const char* t : kSourceTypes) known = known || v == t;
-      if (!known) return BadValue(key, v, "expected one of: " + ValidSourceTypes());
+      if (!IsOneOf(v, kSourceTypes)) {
+        return BadValue(key, v, "expected one of: " + JoinNames(kSourceTypes));
+      }
       s.type = std::string(v);
     } else if (key == "path") {
       if (v.empty()) return BadValue(key, v, "must not be empty");
       s.path = std::string(v);
+    } else if (key == "cache") {
+      if (!IsOneOf(v, kCacheModes)) {
+        return BadValue(key, v, "expected one of: " + JoinNames(kCacheModes));
+      }
+      s.cache = std::string(v);
+    } else if (key == "simulate_latency_ms") {
+      auto n = ParseUint(v, kMaxLatencyMs);
+      if (!n) {
+        return BadValue(key, v, "expected an integer from 0 to 60000 (milliseconds; 0 = off)");
+      }
+      s.simulate_latency_ms = static_cast<unsigned>(*n);
     } else {
       return Fail("unknown key '" + key + "' in [" + section_ + "]");
     }
+    return true;
+  }
+
+  // A size with ParseSize's syntax into *out.
+  bool SizeValue(const std::string& key, std::string_view v, uint64_t* out) {
+    Result<uint64_t> n = ParseSize(v);
+    if (!n.ok()) return BadValue(key, v, n.status().message());
+    *out = *n;
     return true;
   }
 
@@ -363,12 +476,44 @@ class Parser {
   std::string section_;      // trimmed, for messages: "mount", "source mwa"
   int section_line_ = 0;
   int mount_line_ = 0;          // line of [mount], 0 before it
+  int cache_line_ = 0;          // line of [cache], 0 before it
   std::set<std::string> keys_;  // keys seen in the current section
   bool key_since_header_ = false;
   std::string last_key_;
 };
 
 }  // namespace
+
+std::string DefaultCacheDirFor(bool root, const char* xdg_cache_home, const char* home) {
+  if (root) return "/var/cache/daqfs";
+  if (IsAbsolute(xdg_cache_home)) return JoinPath(xdg_cache_home, "daqfs");
+  if (IsAbsolute(home)) return JoinPath(home, ".cache/daqfs");
+  return "";
+}
+
+std::string DefaultCacheDir() {
+  bool root = geteuid() == 0;
+  if (root) return DefaultCacheDirFor(true, nullptr, nullptr);
+  const char* home = std::getenv("HOME");
+  std::string passwd_home;
+  if (!IsAbsolute(home)) {
+    passwd_home = PasswdHome();
+    home = passwd_home.c_str();
+  }
+  return DefaultCacheDirFor(false, std::getenv("XDG_CACHE_HOME"), home);
+}
+
+uint64_t DefaultMemoryCacheFor(uint64_t physical_bytes) {
+  if (physical_bytes == 0) return kUnknownRamMemoryCache;
+  return std::min(physical_bytes / 8, kMaxDefaultMemoryCache);
+}
+
+uint64_t DefaultMemoryCache() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return DefaultMemoryCacheFor(0);
+  return DefaultMemoryCacheFor(static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size));
+}
 
 Result<Config> ParseConfig(std::string_view text, const std::string& file) {
   return Parser(text, file).Run();
@@ -482,10 +627,22 @@ std::string FormatConfig(const Config& config) {
   out += "log = " + m.log + "\n";
   out += "entry_timeout = " + std::string(seconds, tc.ptr) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";
+  const CacheConfig& c = config.cache;
+  out += "\n[cache]\n";
+  // An empty dir (no home folder for the default) would not read back: leave it commented out.
+  out += c.dir.empty() ? "; dir is not set (no home folder to put a default in)\n"
+                       : "dir = " + c.dir + "\n";
+  out += "memory = " + FormatSize(c.memory) + "\n";
+  out += "disk = " + FormatSize(c.disk) + "\n";
+  out += "prefetch_window = " + FormatSize(c.prefetch_window) + "\n";
+  out += "prefetch_budget = " + FormatSize(c.prefetch_budget) + "\n";
+  out += "decode_threads = " + std::to_string(c.decode_threads) + "\n";
   for (const SourceConfig& s : config.sources) {
     out += "\n[source " + s.name + "]\n";
     out += "type = " + s.type + "\n";
     out += "path = " + s.path + "\n";
+    out += "cache = " + s.cache + "\n";
+    out += "simulate_latency_ms = " + std::to_string(s.simulate_latency_ms) + "\n";
   }
   return out;
 }

@@ -1,12 +1,13 @@
 // daqfs configuration: the INI file (read with inih), its defaults, and size parsing.
 //
-// Sections: [mount], [cache] (added with the cache issue), and one [source NAME] per source.
+// Sections: [mount], [cache] and one [source NAME] per source.
 // Every key is documented in configs/daqfs.example.ini. Loading stops at the first unknown key,
 // unknown section, bad value, duplicate key or over-long line with "file:line: message".
 // Debian's inih cuts lines at 200 bytes silently and does not pass line numbers to the handler,
 // so the file is fed through ini_parse_stream by a reader that counts lines and rejects long ones.
 //
-// Thread safety: plain value types and pure functions.
+// Thread safety: plain value types and pure functions, except that DefaultCacheDir() (and so
+// constructing a CacheConfig or Config) reads the environment: do not call setenv() meanwhile.
 #pragma once
 
 #include <cstdint>
@@ -32,16 +33,50 @@ struct MountConfig {
   unsigned max_background = 64;   // FUSE max_background (>= 1)
 };
 
+// The default [cache] dir: DefaultCacheDirFor(geteuid() == 0, $XDG_CACHE_HOME, home), where home
+// is $HOME if that is an absolute path, else the home folder of the effective uid in the
+// password database.
+std::string DefaultCacheDir();
+// The rule behind DefaultCacheDir(), apart for tests: "/var/cache/daqfs" for root, else
+// "XDG_CACHE_HOME/daqfs" if xdg_cache_home is an absolute path (the XDG spec ignores a relative
+// one), else "HOME/.cache/daqfs" if home is an absolute path, else "" (no usable default: the
+// disk tier then needs an explicit dir). Null pointers count as unset.
+std::string DefaultCacheDirFor(bool root, const char* xdg_cache_home, const char* home);
+// The default [cache] memory: DefaultMemoryCacheFor(sysconf(_SC_PHYS_PAGES) *
+// sysconf(_SC_PAGESIZE)), or DefaultMemoryCacheFor(0) if sysconf cannot tell. Container memory
+// limits (cgroups) are not taken into account.
+uint64_t DefaultMemoryCache();
+// min(physical_bytes / 8, 16 GiB); 1 GiB if physical_bytes is 0 (unknown).
+uint64_t DefaultMemoryCacheFor(uint64_t physical_bytes);
+
+struct CacheConfig {
+  std::string dir = DefaultCacheDir();      // SSD tier folder: absolute, or "" when no default
+                                            // could be found (no home folder)
+  uint64_t memory = DefaultMemoryCache();   // bytes of decoded blocks kept in RAM; 0 = none
+  uint64_t disk = 64ull << 30;              // bytes of blocks kept in dir; 0 = no SSD tier
+  uint64_t prefetch_window = 64ull << 20;   // bytes read ahead of a sequential reader; 0 = off,
+                                            // else at least 1 MiB
+  uint64_t prefetch_budget = 256ull << 20;  // bytes of prefetch in flight over all readers
+  unsigned decode_threads = 0;              // decode pool size; 0 = number of cores; <= 1024
+};
+
 struct SourceConfig {
   std::string name;               // the INI section's NAME; the directory at the mount root
   std::string type;               // "archive" (later: "hdf5", "stream")
   std::string path;               // archive: a tar file, a folder of them, or a glob
   int line = 0;                   // line of the [source NAME] header, for messages
+  // Cache tiers for this source's blocks: "auto" (plain byte ranges skip the SSD tier, decoded
+  // data uses every tier), "none", "memory" (RAM only) or "disk" (RAM and SSD for everything).
+  std::string cache = "auto";
+  // FOR BENCHMARKS AND TESTS ONLY: every block read of this source first sleeps this many
+  // milliseconds (0..60000), simulating a slow parallel filesystem. 0 = off (the default).
+  unsigned simulate_latency_ms = 0;
 };
 
 struct Config {
   std::string file;               // where it was read from ("" for built-in/--source)
   MountConfig mount;
+  CacheConfig cache;
   std::vector<SourceConfig> sources;
 };
 
@@ -58,7 +93,8 @@ Result<uint64_t> ParseSize(std::string_view text);
 Result<bool> ParseBool(std::string_view text);
 
 // The effective configuration as INI text (every key with its value, defaults included), served
-// as .daqfs/config.
+// as .daqfs/config. Unset keys (uid, gid, an empty cache dir) are left out or commented out, so
+// the text always reads back with ParseConfig.
 std::string FormatConfig(const Config& config);
 
 }  // namespace daqfs

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,24 @@ std::string MountError(const std::string& mount_body) {
   return Error("[mount]\n" + mount_body + "\n" + kSource);
 }
 
+std::string CacheError(const std::string& cache_body) {
+  return Error("[cache]\n" + cache_body + "\n" + kSource);
+}
+
+// An error about a key on line 4, after kSource's three lines.
+std::string SourceError(const std::string& key_line) {
+  return Error(std::string(kSource) + key_line + "\n");
+}
+
+void ExpectSameCacheValues(const CacheConfig& a, const CacheConfig& b) {
+  EXPECT_EQ(a.dir, b.dir);
+  EXPECT_EQ(a.memory, b.memory);
+  EXPECT_EQ(a.disk, b.disk);
+  EXPECT_EQ(a.prefetch_window, b.prefetch_window);
+  EXPECT_EQ(a.prefetch_budget, b.prefetch_budget);
+  EXPECT_EQ(a.decode_threads, b.decode_threads);
+}
+
 void ExpectSameValues(const Config& a, const Config& b) {
   EXPECT_EQ(a.mount.threads, b.mount.threads);
   EXPECT_EQ(a.mount.read_ahead_kb, b.mount.read_ahead_kb);
@@ -45,13 +66,41 @@ void ExpectSameValues(const Config& a, const Config& b) {
   EXPECT_EQ(a.mount.log, b.mount.log);
   EXPECT_EQ(a.mount.entry_timeout, b.mount.entry_timeout);  // exact: must round-trip
   EXPECT_EQ(a.mount.max_background, b.mount.max_background);
+  ExpectSameCacheValues(a.cache, b.cache);
   ASSERT_EQ(a.sources.size(), b.sources.size());
   for (size_t i = 0; i < a.sources.size(); i++) {
     EXPECT_EQ(a.sources[i].name, b.sources[i].name);
     EXPECT_EQ(a.sources[i].type, b.sources[i].type);
     EXPECT_EQ(a.sources[i].path, b.sources[i].path);
+    EXPECT_EQ(a.sources[i].cache, b.sources[i].cache);
+    EXPECT_EQ(a.sources[i].simulate_latency_ms, b.sources[i].simulate_latency_ms);
   }
 }
+
+// Sets an environment variable for one scope (nullptr: unsets it), then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old) old_ = old;
+    Set(value);
+  }
+  ~ScopedEnv() { Set(old_ ? old_->c_str() : nullptr); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+  void Set(const char* value) {
+    if (value) {
+      setenv(name_.c_str(), value, 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 class TempDir {
  public:
@@ -135,6 +184,150 @@ TEST(ConfigTest, DefaultsWithoutMountSection) {
   EXPECT_EQ(c.mount.max_background, 64u);
 }
 
+TEST(ConfigTest, CacheSection) {
+  Config c = Parse(
+      "[mount]\nthreads = 2\n"
+      "[cache]\n"
+      "dir = /ssd/daqfs cache\n"
+      "memory = 8G\n"
+      "disk = 2T\n"
+      "prefetch_window = 128M\n"
+      "prefetch_budget = 1GiB\n"
+      "decode_threads = 16\n" +
+      std::string(kSource));
+  EXPECT_EQ(c.mount.threads, 2u);
+  EXPECT_EQ(c.cache.dir, "/ssd/daqfs cache");
+  EXPECT_EQ(c.cache.memory, 8ull << 30);
+  EXPECT_EQ(c.cache.disk, 2ull << 40);
+  EXPECT_EQ(c.cache.prefetch_window, 128ull << 20);
+  EXPECT_EQ(c.cache.prefetch_budget, 1ull << 30);
+  EXPECT_EQ(c.cache.decode_threads, 16u);
+  // Any order of sections; sizes in plain bytes.
+  Config d = Parse(std::string(kSource) + "[cache]\nmemory = 1000000\nprefetch_budget = 5K\n");
+  EXPECT_EQ(d.cache.memory, 1000000u);
+  EXPECT_EQ(d.cache.prefetch_budget, 5120u);
+}
+
+TEST(ConfigTest, CacheRangeLimitsAccepted) {
+  Config c = Parse(
+      "[cache]\ndir = /\nmemory = 0\ndisk = 0\nprefetch_window = 1M\nprefetch_budget = 0\n"
+      "decode_threads = 1024\n" +
+      std::string(kSource));
+  EXPECT_EQ(c.cache.dir, "/");
+  EXPECT_EQ(c.cache.memory, 0u);
+  EXPECT_EQ(c.cache.disk, 0u);
+  EXPECT_EQ(c.cache.prefetch_window, 1u << 20);
+  EXPECT_EQ(c.cache.prefetch_budget, 0u);
+  EXPECT_EQ(c.cache.decode_threads, 1024u);
+  Config d = Parse(
+      "[cache]\nmemory = 18446744073709551615\ndisk = 16777215T\nprefetch_window = 0\n"
+      "prefetch_budget = 1048576\ndecode_threads = 0\n" +
+      std::string(kSource));
+  EXPECT_EQ(d.cache.memory, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(d.cache.disk, 16777215ull << 40);
+  EXPECT_EQ(d.cache.prefetch_window, 0u);  // prefetch off
+  EXPECT_EQ(d.cache.prefetch_budget, 1u << 20);
+  EXPECT_EQ(d.cache.decode_threads, 0u);
+  EXPECT_EQ(
+      Parse("[cache]\nprefetch_window = 1048576\n" + std::string(kSource)).cache.prefetch_window,
+      1u << 20);
+}
+
+TEST(ConfigTest, CacheDefaults) {
+  Config c = Parse(kSource);
+  EXPECT_EQ(c.cache.dir, DefaultCacheDir());
+  EXPECT_EQ(c.cache.memory, DefaultMemoryCache());
+  EXPECT_EQ(c.cache.disk, 64ull << 30);
+  EXPECT_EQ(c.cache.prefetch_window, 64ull << 20);
+  EXPECT_EQ(c.cache.prefetch_budget, 256ull << 20);
+  EXPECT_EQ(c.cache.decode_threads, 0u);
+  // An empty [cache] section changes nothing.
+  ExpectSameCacheValues(Parse("[cache]\n; nothing\n" + std::string(kSource)).cache, c.cache);
+  // Keys not given keep their defaults.
+  Config d = Parse("[cache]\ndisk = 0\n" + std::string(kSource));
+  EXPECT_EQ(d.cache.disk, 0u);
+  EXPECT_EQ(d.cache.dir, DefaultCacheDir());
+  EXPECT_EQ(d.cache.prefetch_window, 64ull << 20);
+}
+
+TEST(ConfigTest, DefaultCacheDirFor) {
+  EXPECT_EQ(DefaultCacheDirFor(true, "/x", "/home/u"), "/var/cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(true, nullptr, nullptr), "/var/cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, "/x/cache", "/home/u"), "/x/cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, "/x/cache/", "/home/u"), "/x/cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, nullptr, "/home/u"), "/home/u/.cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, "", "/home/u"), "/home/u/.cache/daqfs");
+  // The XDG spec ignores a relative XDG_CACHE_HOME.
+  EXPECT_EQ(DefaultCacheDirFor(false, "rel/cache", "/home/u"), "/home/u/.cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, nullptr, "/"), "/.cache/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, "/", "/home/u"), "/daqfs");
+  EXPECT_EQ(DefaultCacheDirFor(false, nullptr, nullptr), "");
+  EXPECT_EQ(DefaultCacheDirFor(false, nullptr, ""), "");
+  EXPECT_EQ(DefaultCacheDirFor(false, "rel", "home/u"), "");
+}
+
+TEST(ConfigTest, DefaultCacheDirReadsTheEnvironment) {
+  ScopedEnv xdg("XDG_CACHE_HOME", "/xdg/cache");
+  ScopedEnv home("HOME", "/home/someone");
+  if (geteuid() == 0) {
+    EXPECT_EQ(DefaultCacheDir(), "/var/cache/daqfs");
+    EXPECT_EQ(CacheConfig().dir, "/var/cache/daqfs");
+    return;
+  }
+  EXPECT_EQ(DefaultCacheDir(), "/xdg/cache/daqfs");
+  EXPECT_EQ(CacheConfig().dir, "/xdg/cache/daqfs");
+  xdg.Set(nullptr);
+  EXPECT_EQ(DefaultCacheDir(), "/home/someone/.cache/daqfs");
+  xdg.Set("relative");
+  EXPECT_EQ(DefaultCacheDir(), "/home/someone/.cache/daqfs");
+  // Without a usable $HOME the password database's home folder is used (if there is one).
+  home.Set(nullptr);
+  std::string d = DefaultCacheDir();
+  EXPECT_TRUE(d.empty() ||
+              (d[0] == '/' && d.size() > 13 && d.substr(d.size() - 13) == "/.cache/daqfs"))
+      << d;
+}
+
+TEST(ConfigTest, DefaultMemoryCache) {
+  EXPECT_EQ(DefaultMemoryCacheFor(8ull << 30), 1ull << 30);
+  EXPECT_EQ(DefaultMemoryCacheFor(1000), 125u);
+  EXPECT_EQ(DefaultMemoryCacheFor(128ull << 30), 16ull << 30);
+  EXPECT_EQ(DefaultMemoryCacheFor(4ull << 40), 16ull << 30);
+  EXPECT_EQ(DefaultMemoryCacheFor(std::numeric_limits<uint64_t>::max()), 16ull << 30);
+  EXPECT_EQ(DefaultMemoryCacheFor(0), 1ull << 30);  // RAM unknown
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  ASSERT_GT(pages, 0);
+  ASSERT_GT(page_size, 0);
+  uint64_t ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+  EXPECT_EQ(DefaultMemoryCache(), std::min<uint64_t>(ram / 8, 16ull << 30));
+  EXPECT_EQ(CacheConfig().memory, DefaultMemoryCache());
+}
+
+TEST(ConfigTest, SourceCacheAndSimulatedLatency) {
+  Config c = Parse(
+      "[source a]\ntype = archive\npath = /a\ncache = none\nsimulate_latency_ms = 25\n"
+      "[source b]\ntype = archive\npath = /b\ncache = memory\n"
+      "[source c]\ncache = disk\nsimulate_latency_ms = 60000\ntype = archive\npath = /c\n"
+      "[source d]\ntype = archive\npath = /d\ncache = auto\nsimulate_latency_ms = 0\n"
+      "[source e]\ntype = archive\npath = /e\n");
+  ASSERT_EQ(c.sources.size(), 5u);
+  EXPECT_EQ(c.sources[0].cache, "none");
+  EXPECT_EQ(c.sources[0].simulate_latency_ms, 25u);
+  EXPECT_EQ(c.sources[1].cache, "memory");
+  EXPECT_EQ(c.sources[1].simulate_latency_ms, 0u);
+  EXPECT_EQ(c.sources[2].cache, "disk");
+  EXPECT_EQ(c.sources[2].simulate_latency_ms, 60000u);
+  EXPECT_EQ(c.sources[3].cache, "auto");
+  EXPECT_EQ(c.sources[3].simulate_latency_ms, 0u);
+  // Defaults.
+  EXPECT_EQ(c.sources[4].cache, "auto");
+  EXPECT_EQ(c.sources[4].simulate_latency_ms, 0u);
+  SourceConfig d;
+  EXPECT_EQ(d.cache, "auto");
+  EXPECT_EQ(d.simulate_latency_ms, 0u);
+}
+
 TEST(ConfigTest, RangeLimitsAccepted) {
   Config c = Parse(
       "[mount]\nthreads = 1024\nread_ahead_kb = 1048576\nuid = 4294967294\ngid = 0\n"
@@ -194,6 +387,44 @@ TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
   }
 }
 
+TEST(ConfigTest, EveryCacheKeyRejectsBadValues) {
+  const std::string kSize = "expected a whole number with an optional K, M, G or T suffix";
+  const BadValueCase cases[] = {
+      {"dir", "", "must not be empty"},
+      {"dir", "var/cache/daqfs", "must be an absolute path"},
+      {"dir", "~/.cache/daqfs", "must be an absolute path"},
+      {"dir", "$HOME/.cache", "must be an absolute path"},
+      {"dir", "./cache", "must be an absolute path"},
+      {"memory", "", kSize.c_str()},
+      {"memory", "-1", kSize.c_str()},
+      {"memory", "1.5G", kSize.c_str()},
+      {"memory", "4P", kSize.c_str()},
+      {"memory", "lots", kSize.c_str()},
+      {"memory", "16777216T", "too large"},
+      {"disk", "64 GB x", kSize.c_str()},
+      {"disk", "18446744073709551616", "too large"},
+      {"prefetch_window", "1048575", "expected 0 (prefetch off) or a size of at least 1M"},
+      {"prefetch_window", "1023K", "expected 0 (prefetch off) or a size of at least 1M"},
+      {"prefetch_window", "1", "expected 0 (prefetch off) or a size of at least 1M"},
+      {"prefetch_window", "off", kSize.c_str()},
+      {"prefetch_window", "99999999999999999999", "too large"},
+      {"prefetch_budget", "-256M", kSize.c_str()},
+      {"prefetch_budget", "256X", kSize.c_str()},
+      {"decode_threads", "1025", "expected an integer from 0 to 1024 (0 = number of cores)"},
+      {"decode_threads", "-1", "expected an integer from 0 to 1024 (0 = number of cores)"},
+      {"decode_threads", "auto", "expected an integer from 0 to 1024 (0 = number of cores)"},
+      {"decode_threads", "4K", "expected an integer from 0 to 1024 (0 = number of cores)"},
+      {"decode_threads", "", "expected an integer from 0 to 1024 (0 = number of cores)"},
+  };
+  for (const BadValueCase& c : cases) {
+    EXPECT_EQ(CacheError(std::string(c.key) + " = " + c.value),
+              std::string("t.ini:2: bad value '") + c.value + "' for " + c.key + ": " + c.reason);
+  }
+  // The line of the bad key, not of the section.
+  EXPECT_EQ(Error(std::string(kSource) + "\n[cache]\nmemory = 1G\n; c\n\ndir = rel\n"),
+            "t.ini:9: bad value 'rel' for dir: must be an absolute path");
+}
+
 TEST(ConfigTest, SourceKeysRejectBadValues) {
   EXPECT_EQ(Error("[source s]\ntype = hdf5\npath = /d\n"),
             "t.ini:2: bad value 'hdf5' for type: expected one of: archive");
@@ -201,6 +432,20 @@ TEST(ConfigTest, SourceKeysRejectBadValues) {
             "t.ini:2: bad value '' for type: expected one of: archive");
   EXPECT_EQ(Error("[source s]\ntype = archive\npath =\n"),
             "t.ini:3: bad value '' for path: must not be empty");
+  const std::string kModes = "expected one of: auto, none, memory, disk";
+  for (const char* v : {"", "ssd", "Auto", "DISK", "memory,disk", "off", "0"}) {
+    EXPECT_EQ(SourceError(std::string("cache = ") + v),
+              std::string("t.ini:4: bad value '") + v + "' for cache: " + kModes);
+  }
+  const std::string kLatency = "expected an integer from 0 to 60000 (milliseconds; 0 = off)";
+  for (const char* v : {"", "60001", "-1", "10ms", "0.5", "1e3", "99999999999999999999"}) {
+    EXPECT_EQ(SourceError(std::string("simulate_latency_ms = ") + v),
+              std::string("t.ini:4: bad value '") + v + "' for simulate_latency_ms: " + kLatency);
+  }
+  // Checked in every source, on the line of the key.
+  std::string second = "[source t]\ntype = archive\nsimulate_latency_ms = 5\ncache = tape\n";
+  EXPECT_EQ(Error(std::string(kSource) + "cache = none\n" + second + "path = /t\n"),
+            "t.ini:8: bad value 'tape' for cache: " + kModes);
 }
 
 TEST(ConfigTest, ValuesAreTrimmed) {
@@ -219,7 +464,17 @@ TEST(ConfigTest, UnknownKeyAndSectionWithExactLines) {
             "t.ini:8: unknown key 'colour' in [mount]");
   EXPECT_EQ(Error(std::string(kSource) + "\n; c\nlayout = merged\n"),
             "t.ini:6: unknown key 'layout' in [source s]");
-  EXPECT_EQ(Error(std::string(kSource) + "\n\n[cache]\n"), "t.ini:6: unknown section [cache]");
+  EXPECT_EQ(Error(std::string(kSource) + "\n\n[caches]\n"), "t.ini:6: unknown section [caches]");
+  EXPECT_EQ(Error("[Cache]\n" + std::string(kSource)), "t.ini:1: unknown section [Cache]");
+  EXPECT_EQ(Error("[cache]\nmemory = 1G\nsize = 2G\n" + std::string(kSource)),
+            "t.ini:3: unknown key 'size' in [cache]");
+  // Each section takes only its own keys.
+  EXPECT_EQ(Error("[cache]\nthreads = 2\n" + std::string(kSource)),
+            "t.ini:2: unknown key 'threads' in [cache]");
+  EXPECT_EQ(Error("[cache]\ncache = none\n" + std::string(kSource)),
+            "t.ini:2: unknown key 'cache' in [cache]");
+  EXPECT_EQ(MountError("decode_threads = 2"), "t.ini:2: unknown key 'decode_threads' in [mount]");
+  EXPECT_EQ(SourceError("memory = 1G"), "t.ini:4: unknown key 'memory' in [source s]");
   // An empty unknown section is found too (inih does not call the handler for headers).
   EXPECT_EQ(Error("[Mount]\n" + std::string(kSource)), "t.ini:1: unknown section [Mount]");
   EXPECT_EQ(Error("[sources x]\n"), "t.ini:1: unknown section [sources x]");
@@ -248,6 +503,14 @@ TEST(ConfigTest, DuplicateKeysAndSections) {
             "t.ini:4: duplicate key 'path' in [source s]");
   EXPECT_EQ(Error("[mount]\n[mount]\n" + std::string(kSource)),
             "t.ini:2: duplicate section [mount] (first at line 1)");
+  EXPECT_EQ(Error("[mount]\n[cache]\ndisk = 0\n" + std::string(kSource) + "[cache]\n"),
+            "t.ini:7: duplicate section [cache] (first at line 2)");
+  EXPECT_EQ(CacheError("disk = 1G\nmemory = 1G\ndisk = 2G"),
+            "t.ini:4: duplicate key 'disk' in [cache]");
+  EXPECT_EQ(SourceError("cache = none\ncache = disk"),
+            "t.ini:5: duplicate key 'cache' in [source s]");
+  EXPECT_EQ(SourceError("simulate_latency_ms = 1\nsimulate_latency_ms = 1"),
+            "t.ini:5: duplicate key 'simulate_latency_ms' in [source s]");
   EXPECT_EQ(Error(std::string(kSource) + "[source s]\ntype = archive\npath = /b\n"),
             "t.ini:4: duplicate source name 's' (first at line 1)");
   EXPECT_EQ(Error(std::string(kSource) + "[source  s ]\n"),
@@ -280,7 +543,8 @@ TEST(ConfigTest, NoSource) {
 
 TEST(ConfigTest, SyntaxErrors) {
   EXPECT_EQ(Error("threads = 2\n" + std::string(kSource)),
-            "t.ini:1: key 'threads' outside any section; put it under [mount] or [source NAME]");
+            "t.ini:1: key 'threads' outside any section; put it under [mount], [cache] or "
+            "[source NAME]");
   EXPECT_EQ(Error("[mount]\nthreads\n"),
             "t.ini:2: expected '[section]', 'key = value' or a comment, got 'threads'");
   EXPECT_EQ(Error("[mount]\n= 4\n"), "t.ini:2: missing key name before '='");
@@ -389,6 +653,7 @@ TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
   Config all;
   all.mount.uid = 1;
   all.mount.gid = 1;
+  all.cache.dir = "/c";  // written even where no default could be found
   all.sources.push_back(SourceConfig{"s", "archive", "/p", 0});
   // Every key FormatConfig writes appears in the example, set or commented out.
   std::string formatted = FormatConfig(all);
@@ -407,7 +672,10 @@ TEST(ConfigTest, FormatConfigRoundTrip) {
   Config c = Parse(
       "[mount]\nthreads = 12\nread_ahead_kb = 0\nallow_other = on\nuid = 0\ngid = 4294967294\n"
       "log_level = error\nlog = syslog\nentry_timeout = 0.1\nmax_background = 9\n"
-      "[source a]\ntype = archive\npath = /x/*.tar\n[source b c]\ntype = archive\npath = /y;z\n");
+      "[cache]\ndir = /ssd/c;d\nmemory = 12345\ndisk = 1536K\nprefetch_window = 1T\n"
+      "prefetch_budget = 18446744073709551615\ndecode_threads = 1024\n"
+      "[source a]\ntype = archive\npath = /x/*.tar\ncache = disk\nsimulate_latency_ms = 60000\n"
+      "[source b c]\ntype = archive\npath = /y;z\ncache = none\n");
   std::string text = FormatConfig(c);
   Result<Config> again = ParseConfig(text, "formatted");
   ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << text;
@@ -423,11 +691,50 @@ TEST(ConfigTest, FormatConfigRoundTrip) {
   EXPECT_NE(dt.find("\nlog = stderr\n"), std::string::npos) << dt;
   EXPECT_NE(dt.find("\nentry_timeout = 3600\n"), std::string::npos) << dt;
   EXPECT_NE(dt.find("\nmax_background = 64\n"), std::string::npos) << dt;
+  // [cache] follows [mount], before the sources; sizes use the largest exact suffix.
+  size_t cache_at = dt.find("\n[cache]\n");
+  EXPECT_NE(cache_at, std::string::npos) << dt;
+  EXPECT_LT(dt.find("\n[mount]\n"), cache_at) << dt;
+  EXPECT_LT(cache_at, dt.find("\n[source s]\n")) << dt;
+  EXPECT_NE(dt.find("\ndir = " + DefaultCacheDir() + "\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nmemory = "), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\ndisk = 64G\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nprefetch_window = 64M\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\nprefetch_budget = 256M\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\ndecode_threads = 0\n"), std::string::npos) << dt;
+  EXPECT_NE(dt.find("\npath = /data\ncache = auto\nsimulate_latency_ms = 0\n"), std::string::npos)
+      << dt;
   EXPECT_EQ(dt.find("uid"), std::string::npos) << dt;
   EXPECT_EQ(dt.find("gid"), std::string::npos) << dt;
   Result<Config> d2 = ParseConfig(dt, "formatted");
   ASSERT_TRUE(d2.ok()) << d2.status().ToString();
   ExpectSameValues(d, *d2);
+
+  // Sizes: a suffix only where it is exact.
+  Config s = d;
+  s.cache.memory = 3ull << 30;
+  s.cache.disk = (1ull << 40) + (1ull << 30);
+  s.cache.prefetch_window = (1ull << 20) + 1;
+  s.cache.prefetch_budget = 0;
+  std::string st = FormatConfig(s);
+  EXPECT_NE(st.find("\nmemory = 3G\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\ndisk = 1025G\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\nprefetch_window = 1048577\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\nprefetch_budget = 0\n"), std::string::npos) << st;
+  Result<Config> s2 = ParseConfig(st, "formatted");
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString() << "\n" << st;
+  ExpectSameValues(s, *s2);
+
+  // No default dir (no home folder): commented out, so the text still reads back.
+  Config e = d;
+  e.cache.dir.clear();
+  std::string et = FormatConfig(e);
+  EXPECT_EQ(et.find("dir ="), std::string::npos) << et;
+  EXPECT_NE(et.find("\n; dir is not set"), std::string::npos) << et;
+  Result<Config> e2 = ParseConfig(et, "formatted");
+  ASSERT_TRUE(e2.ok()) << e2.status().ToString() << "\n" << et;
+  EXPECT_EQ(e2->cache.dir, DefaultCacheDir());
+  EXPECT_EQ(e2->cache.memory, e.cache.memory);
 
   // Awkward doubles still read back exactly.
   for (double t : {1.0 / 3.0, 1e-7, 1e20, 0.0, 123456.789}) {

@@ -3,11 +3,12 @@
 namespace daqfs {
 
 InodeTable::InodeTable(InodeKey root) {
-  by_ino_[kRootIno] = Entry{root, 1};
+  by_ino_[kRootIno] = Entry{root, 1, {}};
   by_key_[root] = kRootIno;
 }
 
-uint64_t InodeTable::Acquire(InodeKey key, uint64_t count) {
+uint64_t InodeTable::Acquire(InodeKey key, uint64_t count, InodeKey parent,
+                             std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_key_.find(key);
   if (it != by_key_.end()) {
@@ -15,7 +16,7 @@ uint64_t InodeTable::Acquire(InodeKey key, uint64_t count) {
     return it->second;
   }
   uint64_t ino = next_ino_++;
-  by_ino_[ino] = Entry{key, count};
+  by_ino_[ino] = Entry{key, count, Origin{parent, std::string(name)}};
   by_key_[key] = ino;
   return ino;
 }
@@ -25,6 +26,13 @@ std::optional<InodeKey> InodeTable::Resolve(uint64_t ino) const {
   auto it = by_ino_.find(ino);
   if (it == by_ino_.end()) return std::nullopt;
   return it->second.key;
+}
+
+std::optional<InodeTable::Origin> InodeTable::OriginOf(uint64_t ino) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end() || it->second.origin.name.empty()) return std::nullopt;
+  return it->second.origin;
 }
 
 std::optional<uint64_t> InodeTable::Find(InodeKey key) const {

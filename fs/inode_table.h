@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "fs/backend.h"
@@ -31,7 +33,16 @@ class InodeTable {
   explicit InodeTable(InodeKey root);
 
   // Returns the inode number of `key` (allocating one if it has none) and adds `count` lookups.
-  uint64_t Acquire(InodeKey key, uint64_t count = 1);
+  // `parent` and `name` record where it was found (kept from the first lookup), for sibling
+  // prefetch.
+  uint64_t Acquire(InodeKey key, uint64_t count = 1, InodeKey parent = {},
+                   std::string_view name = {});
+  struct Origin {
+    InodeKey parent;
+    std::string name;
+  };
+  // Where a live inode was first looked up (parent and name); nullopt if unknown.
+  std::optional<Origin> OriginOf(uint64_t ino) const;
   // The key of a live inode number, or nullopt if unknown (never issued or already forgotten).
   std::optional<InodeKey> Resolve(uint64_t ino) const;
   // The inode number `key` has now, if any, without adding a lookup.
@@ -50,6 +61,7 @@ class InodeTable {
   struct Entry {
     InodeKey key;
     uint64_t lookups = 0;
+    Origin origin;
   };
 
   mutable std::mutex mu_;  // guards everything below

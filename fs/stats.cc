@@ -26,7 +26,24 @@ const char* OpName(Op op) {
   return "?";
 }
 
-Stats::Stats() : start_(std::chrono::steady_clock::now()) {}
+Stats::Stats() : start_(std::chrono::steady_clock::now()) {
+  metrics_.AddGauge("daqfs_uptime_seconds", "Seconds since the mount started", [this] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  });
+  metrics_.AddGauge("daqfs_read_bytes_total", "Bytes returned by read requests",
+                    [this] { return static_cast<double>(bytes_read()); });
+  for (size_t i = 0; i < kOps; ++i) {
+    std::string label = std::string("op=\"") + OpName(static_cast<Op>(i)) + "\"";
+    metrics_.AddGauge("daqfs_fuse_requests_total", "FUSE requests by operation",
+                      [this, i] { return static_cast<double>(ops_[i].load()); }, label);
+    metrics_.AddGauge("daqfs_fuse_errors_total", "FUSE requests answered with an error",
+                      [this, i] { return static_cast<double>(errors_[i].load()); }, label);
+    latency_[i] = &metrics_.AddHistogram("daqfs_fuse_request_seconds",
+                                         "FUSE request handling time", label);
+  }
+}
+
+std::string Stats::Prometheus() const { return metrics_.Prometheus(); }
 
 std::string Stats::Format() const {
   std::string out;
@@ -48,6 +65,7 @@ std::string Stats::Format() const {
                   static_cast<unsigned long long>(errors(op)));
     out += line;
   }
+  out += metrics_.Text();
   return out;
 }
 

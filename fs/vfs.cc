@@ -12,6 +12,7 @@ Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
       inodes_(options.single_source ? InodeKey{1, kRootNode} : InodeKey{kVirtualRoot, kRootNode}) {
   clock_gettime(CLOCK_REALTIME, &start_);
   control_->AddFile("stats", [this] { return stats_.Format(); });
+  control_->AddFile("metrics", [this] { return stats_.Prometheus(); });
 }
 
 Backend* Vfs::BackendOf(uint32_t index) const {
@@ -73,7 +74,7 @@ Result<Vfs::Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
   if (!key.ok()) return key.status();
   Result<Attr> attr = AttrOf(*key);
   if (!attr.ok()) return attr.status();
-  return Entry{inodes_.Acquire(*key), *attr};
+  return Entry{inodes_.Acquire(*key, 1, *pkey, name), *attr};
 }
 
 void Vfs::Forget(uint64_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
@@ -84,8 +85,8 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
   return AttrOf(*key);
 }
 
-uint64_t Vfs::ReaddirIno(InodeKey key, bool plus) {
-  if (plus) return inodes_.Acquire(key);
+uint64_t Vfs::ReaddirIno(InodeKey key, bool plus, InodeKey parent, std::string_view name) {
+  if (plus) return inodes_.Acquire(key, 1, parent, name);
   if (std::optional<uint64_t> ino = inodes_.Find(key)) return *ino;
   // Plain readdir only fills d_ino, which the kernel does not use to find the node again: give a
   // stable number from a range that Acquire never reaches.
@@ -112,7 +113,7 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
   auto give = [&](std::string_view name, InodeKey child, const Attr& attr, uint64_t next) {
     Attr a = attr;
     ApplyOwner(&a);
-    uint64_t child_ino = ReaddirIno(child, plus);
+    uint64_t child_ino = ReaddirIno(child, plus, *key, name);
     bool taken = emit(name, child_ino, a, next);
     if (!taken && plus) inodes_.Forget(child_ino, 1);
     return taken;
@@ -162,11 +163,33 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   auto file = std::make_unique<OpenFile>();
   file->source = std::move(*src);
   file->attr = *attr;
+  if (read_path_ && key->backend != kControl) {
+    FileContext ctx;
+    ctx.source = key->backend;
+    if (std::optional<InodeTable::Origin> origin = inodes_.OriginOf(ino)) {
+      InodeKey parent = origin->parent;
+      Backend* backend = BackendOf(key->backend);
+      if (parent.backend == key->backend && backend) {
+        ctx.dir = std::to_string(parent.backend) + ":" + std::to_string(parent.node);
+        ctx.name = origin->name;
+        std::string name = origin->name;
+        ctx.next_siblings = [backend, parent, name, caller](size_t max) {
+          std::vector<Sibling> out;
+          for (const DirEntry& e : backend->NextSiblings(parent.node, name, max)) {
+            Result<std::shared_ptr<ByteSource>> s = backend->Open(e.node, caller);
+            if (s.ok()) out.push_back(Sibling{e.name, std::move(*s)});
+          }
+          return out;
+        };
+      }
+    }
+    file->reader = read_path_->Open(file->source, std::move(ctx));
+  }
   return file;
 }
 
 Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out) {
-  Result<size_t> n = file.source->ReadAt(offset, out);
+  Result<size_t> n = file.reader ? file.reader->Read(offset, out) : file.source->ReadAt(offset, out);
   if (n.ok()) stats_.AddBytesRead(*n);
   return n;
 }

@@ -24,6 +24,8 @@
 #include "fs/backend.h"
 #include "fs/control_backend.h"
 #include "fs/inode_table.h"
+#include "fs/metrics.h"
+#include "fs/read_path.h"
 #include "fs/stats.h"
 
 namespace daqfs {
@@ -37,6 +39,7 @@ struct VfsOptions {
 // One open file: what a FUSE file handle points to.
 struct OpenFile {
   std::shared_ptr<ByteSource> source;
+  std::unique_ptr<FileReader> reader;  // the cache path; null = read `source` directly
   Attr attr;
 };
 
@@ -60,6 +63,10 @@ class Vfs {
   };
 
   Vfs(std::vector<Source> sources, VfsOptions options);
+
+  // Sets the read path (cache + prefetcher) used by every later Open; not owned. Call before
+  // serving requests.
+  void SetReadPath(ReadPath* read_path) { read_path_ = read_path; }
 
   ControlBackend& control() { return *control_; }
   Stats& stats() { return stats_; }
@@ -91,12 +98,13 @@ class Vfs {
   void ApplyOwner(Attr* attr) const;
   // Resolves `name` under `parent` to a key, without touching lookup counts.
   Result<InodeKey> Child(InodeKey parent, std::string_view name);
-  uint64_t ReaddirIno(InodeKey key, bool plus);
+  uint64_t ReaddirIno(InodeKey key, bool plus, InodeKey parent, std::string_view name);
 
   VfsOptions options_;
   std::unique_ptr<ControlBackend> control_;
   std::vector<Source> sources_;  // index i is backend i + 1
   InodeTable inodes_;
+  ReadPath* read_path_ = nullptr;
   Stats stats_;
   timespec start_{};
 };

@@ -2,6 +2,7 @@
 // and serves. Everything with state lives in objects the tests can build themselves; this file
 // only wires them.
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,9 +16,14 @@
 #include <vector>
 
 #include "backends/archive/tar_backend.h"
+#include "cache/cached_read_path.h"
+#include "cache/disk_block_cache.h"
+#include "cache/memory_block_cache.h"
+#include "cache/thread_pool.h"
 #include "fs/config.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/log.h"
+#include "fs/source_decorators.h"
 #include "fs/vfs.h"
 
 namespace daqfs {
@@ -30,6 +36,7 @@ constexpr int kExitConfig = 2;
 constexpr int kExitSource = 3;
 constexpr int kExitMount = 4;
 constexpr int kExitRuntime = 5;
+constexpr int kExitCache = 6;
 
 constexpr const char* kUsage = R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] CONFIG.ini MOUNTPOINT
        daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] --source PATH MOUNTPOINT
@@ -53,7 +60,8 @@ options:
 /etc/fstab:  /etc/daqfs.ini  /mnt/daq  fuse.daqfs  ro,allow_other  0 0
 
 exit status: 0 clean unmount (fusermount3 -u, umount, SIGINT, SIGTERM); 1 bad command line;
-2 bad configuration; 3 a source cannot be opened; 4 mounting failed; 5 FUSE loop failed.
+2 bad configuration; 3 a source cannot be opened; 4 mounting failed; 5 FUSE loop failed;
+6 the cache folder is in use by another daqfs.
 )";
 
 struct Args {
@@ -160,12 +168,71 @@ std::string Cwd() {
 }
 
 Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc) {
+  std::unique_ptr<Backend> backend;
   if (sc.type == "archive") {
     Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path);
     if (!b.ok()) return b.status();
-    return std::unique_ptr<Backend>(std::move(*b));
+    backend = std::move(*b);
+  } else {
+    return Invalid("source " + sc.name + ": unknown type '" + sc.type + "'");
   }
-  return Invalid("source " + sc.name + ": unknown type '" + sc.type + "'");
+  if (sc.simulate_latency_ms > 0) {
+    auto latency = std::chrono::milliseconds(sc.simulate_latency_ms);
+    LogWarn("source " + sc.name + ": simulate_latency_ms = " +
+            std::to_string(sc.simulate_latency_ms) + " (benchmarks and tests only)");
+    backend = std::make_unique<WrappingBackend>(
+        std::move(backend), [latency](std::shared_ptr<ByteSource> s) {
+          return std::shared_ptr<ByteSource>(std::make_shared<LatencySource>(std::move(s), latency));
+        });
+  }
+  return backend;
+}
+
+// The cache layer of one mount: decode pool, memory and SSD tiers, read path. Built after the
+// daemon has forked (it owns threads and the cache folder's lock).
+// Members are destroyed bottom-up: the pool's workers stop before the path and the caches
+// their tasks use.
+struct CacheLayer {
+  std::unique_ptr<MemoryBlockCache> memory;
+  std::unique_ptr<DiskBlockCache> disk;
+  std::unique_ptr<CachedReadPath> path;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
+  CacheLayer c;
+  const CacheConfig& cc = config.cache;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads : cores);
+  if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
+  if (cc.disk > 0 && !cc.dir.empty()) {
+    DiskCacheOptions o;
+    o.dir = cc.dir;
+    o.budget_bytes = cc.disk;
+    // Queued writes hold blocks the memory tier may already have dropped: keep the queue small
+    // so the daemon's memory stays within memory + prefetch_budget + a little.
+    o.write_queue_bytes = 32ull << 20;
+    Result<std::unique_ptr<DiskBlockCache>> d = DiskBlockCache::Open(o, &metrics);
+    if (d.ok()) {
+      c.disk = std::move(*d);
+    } else if (d.status().code() == Code::kUnavailable) {
+      return d.status();  // in use by another daemon: refuse
+    } else {
+      LogWarn("SSD cache disabled: " + d.status().message());
+    }
+  }
+  ReadPathOptions ro;
+  ro.prefetch_window_bytes = cc.prefetch_window;
+  ro.prefetch_budget_bytes = cc.prefetch_budget;
+  if (cc.prefetch_budget == 0) ro.prefetch_window_bytes = 0;
+  c.path = std::make_unique<CachedReadPath>(ro, c.memory.get(), c.disk.get(), c.pool.get(),
+                                            &metrics);
+  for (size_t i = 0; i < config.sources.size(); ++i) {
+    CachePolicy p = CachePolicy::kAuto;
+    ParseCachePolicy(config.sources[i].cache, &p);
+    c.path->SetPolicy(static_cast<uint32_t>(i + 1), p);
+  }
+  return c;
 }
 
 void RaiseFileLimit() {
@@ -217,6 +284,10 @@ int Main(int argc, char** argv) {
   SetLogLevel(config.mount.log_level);
   if (config.mount.log == "syslog") UseSyslog(true);
   RaiseFileLimit();
+  // Blocks are 1 MiB buffers freed in any order by any thread: serve them from mmap so that
+  // freeing returns the memory (glibc would otherwise raise the threshold and keep freed
+  // blocks in its arenas, growing the RSS past the cache budgets).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   struct stat mst;
   if (stat(mountpoint.c_str(), &mst) != 0 || !S_ISDIR(mst.st_mode)) {
@@ -274,6 +345,14 @@ int Main(int argc, char** argv) {
     }
   };
 
+  Result<CacheLayer> cache = MakeCacheLayer(config, vfs.stats().metrics());
+  if (!cache.ok()) {
+    std::fprintf(stderr, "daqfs: %s\n", cache.status().message().c_str());
+    report(kExitCache);
+    return kExitCache;
+  }
+  vfs.SetReadPath(cache->path.get());
+
   FuseOptions fo;
   fo.mountpoint = mountpoint;
   fo.mount_options = args.mount_options;
@@ -319,6 +398,7 @@ int Main(int argc, char** argv) {
     return kExitRuntime;
   }
   LogInfo("unmounted " + server.options().mountpoint);
+  vfs.SetReadPath(nullptr);
   return kExitOk;
 }
 

@@ -364,6 +364,19 @@ Status TarBackend::ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) {
   return Status::Ok();
 }
 
+std::vector<DirEntry> TarBackend::NextSiblings(NodeId dir, std::string_view name, size_t max) {
+  std::vector<DirEntry> out;
+  const Node* d = Get(dir);
+  if (!d || d->attr.type != NodeType::kDirectory) return out;
+  auto it = std::upper_bound(d->children.begin(), d->children.end(), name,
+                             [](std::string_view n, const auto& kid) { return n < kid.first; });
+  for (; it != d->children.end() && out.size() < max; ++it) {
+    const Attr& a = nodes_[it->second].attr;
+    if (a.type == NodeType::kFile) out.push_back(DirEntry{it->first, it->second, a});
+  }
+  return out;
+}
+
 Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& caller) {
   const Node* n = Get(node);
   if (!n) return NotFound("node " + std::to_string(node));

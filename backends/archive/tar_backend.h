@@ -46,6 +46,7 @@ class TarBackend final : public Backend {
   Result<std::string> ReadLink(NodeId node) override;
   Result<std::vector<std::string>> ListXattr(NodeId node) override;
   Result<std::string> GetXattr(NodeId node, const std::string& name) override;
+  std::vector<DirEntry> NextSiblings(NodeId dir, std::string_view name, size_t max) override;
   uint64_t TotalBytes() const override { return total_bytes_; }
   uint64_t TotalNodes() const override { return nodes_.size() - 1; }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +58,7 @@ void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.ToErrn
 template <typename Fn>
 void Guard(fuse_req_t req, Op op, bool replies, Fn&& body) {
   Vfs& vfs = V(req);  // the request is freed by its reply: read it before
+  auto start = std::chrono::steady_clock::now();
   bool error = false;
   try {
     error = !body();
@@ -73,7 +75,8 @@ void Guard(fuse_req_t req, Op op, bool replies, Fn&& body) {
     error = true;
     if (replies) fuse_reply_err(req, EIO);
   }
-  vfs.stats().Count(op, error);
+  vfs.stats().Count(op, error,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void OpInit(void* userdata, struct fuse_conn_info* conn) {

@@ -1,0 +1,44 @@
+// BlockCache: where decoded blocks are kept between reads.
+//
+// A block is named by its source's Identity() (which changes whenever the content can) and its
+// index in the source's block layout. Blocks are immutable and shared: a Get hands out a
+// reference to the same bytes every concurrent reader sees. A miss is not an error; Put is best
+// effort (a cache may drop anything, at any time, and must never fail a read).
+//
+// Implementations: MemoryBlockCache (sharded LRU, byte budget), DiskBlockCache (SSD folder,
+// byte budget, survives restarts, checksummed), TieredBlockCache (memory over disk).
+//
+// Thread safety: every implementation is safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace daqfs {
+
+struct BlockKey {
+  std::string source;  // ByteSource::Identity()
+  uint64_t index = 0;  // block index in the source
+
+  // "source\nindex": the full key as stored in memory maps and disk block headers.
+  std::string Serialize() const;
+  // 64-bit XXH3 of Serialize(): shards and file names.
+  uint64_t Hash() const;
+};
+
+using Block = std::shared_ptr<const std::vector<uint8_t>>;
+
+class BlockCache {
+ public:
+  virtual ~BlockCache() = default;
+  // The block, or nullptr on a miss.
+  virtual Block Get(const BlockKey& key) = 0;
+  // Stores a block (best effort).
+  virtual void Put(const BlockKey& key, const Block& block) = 0;
+  // True if Get would probably hit (no I/O, no statistics); used to skip needless prefetches.
+  virtual bool Contains(const BlockKey& key) = 0;
+};
+
+}  // namespace daqfs

@@ -1,0 +1,80 @@
+#include "cache/block_fetcher.h"
+
+#include <chrono>
+
+namespace daqfs {
+
+BlockFetcher::BlockFetcher(Metrics* metrics) {
+  if (!metrics) return;
+  decodes_ = &metrics->AddCounter("daqfs_decodes_total", "Blocks decoded (cache misses served)");
+  errors_ = &metrics->AddCounter("daqfs_decode_errors_total", "Block decodes that failed");
+  joined_ = &metrics->AddCounter("daqfs_decode_shared_total",
+                                 "Requests that waited for a decode already under way");
+  decode_seconds_ = &metrics->AddHistogram("daqfs_decode_seconds", "Time to decode one block");
+}
+
+Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identity,
+                                  uint64_t index, BlockCache* cache) {
+  BlockKey key{identity, index};
+  if (cache) {
+    if (Block b = cache->Get(key)) return b;
+  }
+  std::string k = key.Serialize();
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = flights_.find(k);
+    if (it != flights_.end()) {
+      flight = it->second;
+    } else {
+      flight = std::make_shared<Flight>();
+      flights_.emplace(k, flight);
+      leader = true;
+    }
+  }
+  if (!leader) {
+    joined_->Add();
+    std::unique_lock<std::mutex> lock(flight->mu);
+    flight->cv.wait(lock, [&] { return flight->done; });
+    if (!flight->status.ok()) return flight->status;
+    return flight->block;
+  }
+
+  // A decode that finished between our cache miss and our flight registration left its block
+  // in the cache: look once more before decoding again.
+  Block block = cache && cache->Contains(key) ? cache->Get(key) : nullptr;
+  Status status;
+  if (!block) {
+    BlockRange r = source.BlockRangeOf(index);
+    auto buf = std::make_shared<std::vector<uint8_t>>(r.length);
+    auto start = std::chrono::steady_clock::now();
+    status = source.ReadBlock(index, *buf);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    decodes_->Add();
+    if (decode_seconds_) decode_seconds_->Observe(secs);
+    if (status.ok()) {
+      block = std::move(buf);
+      if (cache) cache->Put(key, block);
+    } else {
+      errors_->Add();
+      error_log_.Log(LogLevel::kError, "block " + std::to_string(index) + " of " + identity +
+                                           ": " + status.ToString());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    flights_.erase(k);
+  }
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    flight->done = true;
+    flight->status = status;
+    flight->block = block;
+  }
+  flight->cv.notify_all();
+  if (!status.ok()) return status;
+  return block;
+}
+
+}  // namespace daqfs

@@ -1,0 +1,96 @@
+// CachedReadPath: the ReadPath of a mount with a block cache and a prefetcher.
+//
+// Per source it applies a cache policy (none | memory | disk | auto). Decoded sources (zstd
+// frames, HDF5 chunks...) are read block by block through the BlockFetcher: from the cache, or
+// from one decode shared by every concurrent reader. Plain sources (tar members: byte ranges of
+// a backing file) take a block from the cache when it is there (prefetched) and otherwise read
+// just the requested bytes directly, so a 4 KiB random read never costs a 1 MiB block read.
+//
+// Each open file has a PrefetchPlanner; the blocks it asks for are decoded on the Executor
+// (the decode pool) into the cache, within a global in-flight byte budget. Releasing the file
+// cancels its queued prefetches. Sibling prefetch: when a file has been read whole and in order
+// and the reader then starts on the next file of the same directory, the files after it are
+// prefetched too (up to one window of bytes), as a frame-by-frame reader of a series does.
+//
+// Thread safety: Open is thread-safe; a FileReader handles concurrent Reads (its planner is
+// guarded by a per-file mutex that is never held while decoding or copying).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "cache/block_fetcher.h"
+#include "fs/metrics.h"
+#include "fs/read_path.h"
+
+namespace daqfs {
+
+enum class CachePolicy { kAuto, kNone, kMemory, kDisk };
+// "auto", "none", "memory", "disk".
+bool ParseCachePolicy(const std::string& text, CachePolicy* out);
+
+struct ReadPathOptions {
+  uint64_t prefetch_window_bytes = 64ull << 20;  // cap of the per-file window; 0 = no prefetch
+  uint64_t prefetch_budget_bytes = 256ull << 20;  // all prefetches in flight at once
+};
+
+class CachedReadPath final : public ReadPath {
+ public:
+  // `memory` and `disk` may be null (tier absent); `executor` runs prefetches. None is owned;
+  // all must outlive this object and every FileReader it opened.
+  CachedReadPath(ReadPathOptions options, BlockCache* memory, BlockCache* disk,
+                 Executor* executor, Metrics* metrics);
+  ~CachedReadPath() override;
+
+  // Sets the policy of source index `source` (default kAuto).
+  void SetPolicy(uint32_t source, CachePolicy policy);
+
+  std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source,
+                                   FileContext context) override;
+
+  BlockFetcher& fetcher() { return fetcher_; }
+  uint64_t prefetch_issued() const { return issued_->Get(); }
+  uint64_t prefetch_used() const { return used_->Get(); }
+  uint64_t prefetch_wasted() const { return wasted_->Get(); }
+  uint64_t inflight_bytes() const { return inflight_.load(); }
+
+ private:
+  friend class CachedFileReader;
+  BlockCache* CacheFor(uint32_t source, bool decoded);
+  // Queues a prefetch of `index`; false when the budget is full or the pool refused it.
+  bool Prefetch(const std::shared_ptr<ByteSource>& source, const std::string& identity,
+                uint64_t index, BlockCache* cache,
+                const std::shared_ptr<std::atomic<bool>>& cancelled);
+  // A file of `dir` named `name` was read whole and in order / has started being read.
+  void FileCompleted(const FileContext& context);
+  void FileStarted(const FileContext& context, BlockCache* cache_plain, BlockCache* cache_decoded);
+
+  ReadPathOptions options_;
+  BlockCache* memory_;
+  BlockCache* disk_;
+  std::unique_ptr<BlockCache> tiered_;
+  Executor* executor_;
+  BlockFetcher fetcher_;
+  std::atomic<uint64_t> inflight_{0};
+  std::shared_ptr<std::atomic<bool>> shutdown_;
+
+  std::mutex policy_mu_;  // guards policies_
+  std::map<uint32_t, CachePolicy> policies_;
+  std::mutex dirs_mu_;  // guards next_in_dir_
+  std::map<std::string, std::string> next_in_dir_;  // dir -> name expected to be read next
+
+  Counter own_issued_, own_used_, own_wasted_, own_skipped_;
+  Counter* issued_ = &own_issued_;
+  Counter* used_ = &own_used_;
+  Counter* wasted_ = &own_wasted_;
+  Counter* over_budget_ = &own_skipped_;
+  Counter* sibling_ = nullptr;
+  Counter own_sibling_;
+};
+
+}  // namespace daqfs

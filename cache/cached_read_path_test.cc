@@ -1,0 +1,227 @@
+#include "cache/cached_read_path.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "cache/memory_block_cache.h"
+#include "cache/test_sources.h"
+#include "cache/thread_pool.h"
+#include "fs/source_decorators.h"
+
+namespace daqfs {
+namespace {
+
+using testing::PatternByte;
+using testing::PatternSource;
+constexpr uint64_t kMiB = 1 << 20;
+
+bool Check(const std::vector<uint8_t>& buf, uint64_t off, size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    if (buf[k] != PatternByte(off + k)) return false;
+  }
+  return true;
+}
+
+class CachedReadPathTest : public ::testing::Test {
+ protected:
+  void Make(uint64_t window = 16 * kMiB, uint64_t budget = 64 * kMiB) {
+    ReadPathOptions o;
+    o.prefetch_window_bytes = window;
+    o.prefetch_budget_bytes = budget;
+    path_ = std::make_unique<CachedReadPath>(o, &memory_, nullptr, &pool_, &metrics_);
+  }
+  void WaitIdle() {
+    for (int i = 0; i < 5000 && (path_->inflight_bytes() > 0 || pool_.queued() > 0); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  Metrics metrics_;
+  MemoryBlockCache memory_{256 * kMiB, nullptr};
+  ThreadPool pool_{4};
+  std::unique_ptr<CachedReadPath> path_;
+};
+
+TEST_F(CachedReadPathTest, SequentialReadDecodesEachBlockOnceMostlyPrefetched) {
+  Make();
+  const uint64_t n_blocks = 40;
+  auto src = std::make_shared<PatternSource>(n_blocks * kMiB, true, "seq",
+                                             std::chrono::milliseconds(2));
+  auto reader = path_->Open(src, FileContext{});
+  std::vector<uint8_t> buf(128 * 1024);
+  for (uint64_t off = 0; off < src->Size(); off += buf.size()) {
+    Result<size_t> n = reader->Read(off, buf);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, buf.size());
+    ASSERT_TRUE(Check(buf, off, *n)) << off;
+  }
+  reader.reset();
+  WaitIdle();
+  EXPECT_LE(src->decodes.load(), n_blocks);
+  EXPECT_GE(path_->prefetch_used(), n_blocks * 3 / 4);
+  EXPECT_GE(path_->prefetch_issued(), path_->prefetch_used());
+}
+
+TEST_F(CachedReadPathTest, RandomReadsTriggerNoPrefetch) {
+  Make();
+  auto src = std::make_shared<PatternSource>(2000 * kMiB, false, "rand");
+  auto reader = path_->Open(src, FileContext{});
+  std::mt19937_64 rng(7);
+  std::vector<uint8_t> buf(4096);
+  for (int i = 0; i < 300; ++i) {
+    uint64_t off = 16 * kMiB + rng() % (src->Size() - 32 * kMiB);
+    Result<size_t> n = reader->Read(off, buf);
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE(Check(buf, off, *n));
+  }
+  EXPECT_EQ(path_->prefetch_issued(), 0u);
+  // Plain source: each 4 KiB read went straight to the backing bytes, no 1 MiB block read.
+  EXPECT_EQ(src->decodes.load(), 0u);
+  EXPECT_GE(src->direct_reads.load(), 300u);  // one per read, two where a read crosses blocks
+  EXPECT_LE(src->direct_reads.load(), 310u);
+}
+
+TEST_F(CachedReadPathTest, PlainSourceSequentialIsServedFromPrefetchedBlocks) {
+  Make();
+  auto src = std::make_shared<PatternSource>(30 * kMiB, false, "plain");
+  auto reader = path_->Open(src, FileContext{});
+  std::vector<uint8_t> buf(kMiB);
+  for (uint64_t off = 0; off < src->Size(); off += buf.size()) {
+    ASSERT_TRUE(reader->Read(off, buf).ok());
+    ASSERT_TRUE(Check(buf, off, buf.size()));
+    WaitIdle();
+  }
+  EXPECT_GE(path_->prefetch_used(), 25u);
+  EXPECT_LE(src->direct_reads.load(), 2u);
+}
+
+TEST_F(CachedReadPathTest, ConcurrentReordered1MiBRequestsStaySequential) {
+  Make();
+  auto src = std::make_shared<PatternSource>(64 * kMiB, true, "reorder");
+  auto reader = path_->Open(src, FileContext{});
+  // Like the kernel's read-ahead through a multi-threaded loop: 4 requests in flight at a time.
+  std::atomic<int> bad{0};
+  for (uint64_t group = 0; group < 16; ++group) {
+    std::vector<std::thread> ts;
+    for (uint64_t k : {3, 1, 0, 2}) {
+      ts.emplace_back([&, group, k] {
+        std::vector<uint8_t> buf(kMiB);
+        uint64_t off = (group * 4 + k) * kMiB;
+        Result<size_t> n = reader->Read(off, buf);
+        if (!n.ok() || !Check(buf, off, *n)) bad++;
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_LE(src->decodes.load(), 64u);
+  EXPECT_GE(path_->prefetch_used(), 40u);
+}
+
+TEST_F(CachedReadPathTest, BudgetBoundsInFlightPrefetch) {
+  Make(64 * kMiB, 4 * kMiB);
+  auto src = std::make_shared<PatternSource>(100 * kMiB, true, "budget",
+                                             std::chrono::milliseconds(20));
+  auto reader = path_->Open(src, FileContext{});
+  std::vector<uint8_t> buf(kMiB);
+  uint64_t peak = 0;
+  for (uint64_t b = 0; b < 20; ++b) {
+    ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
+    peak = std::max(peak, path_->inflight_bytes());
+  }
+  EXPECT_LE(peak, 4 * kMiB);
+}
+
+TEST_F(CachedReadPathTest, ReleaseCancelsQueuedPrefetches) {
+  Make(64 * kMiB, 64 * kMiB);
+  auto src = std::make_shared<PatternSource>(200 * kMiB, true, "cancel",
+                                             std::chrono::milliseconds(30));
+  {
+    auto reader = path_->Open(src, FileContext{});
+    std::vector<uint8_t> buf(kMiB);
+    for (uint64_t b = 0; b < 8; ++b) ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
+  }
+  WaitIdle();
+  // 4 workers x ~the time of the reads: far fewer decodes than the 64+ blocks asked for.
+  EXPECT_LT(src->decodes.load(), path_->prefetch_issued());
+}
+
+TEST_F(CachedReadPathTest, CorruptBlockFailsOnlyItsReads) {
+  Make();
+  auto inner = std::make_shared<PatternSource>(10 * kMiB, true, "bad");
+  FaultySource::Faults f;
+  f.fail_block = 3;
+  auto src = std::make_shared<FaultySource>(inner, f);
+  auto reader = path_->Open(src, FileContext{});
+  std::vector<uint8_t> buf(kMiB);
+  for (uint64_t b = 0; b < 10; ++b) {
+    Result<size_t> n = reader->Read(b * kMiB, buf);
+    if (b == 3) {
+      ASSERT_FALSE(n.ok());
+      EXPECT_EQ(n.status().ToErrno(), EIO);
+    } else {
+      ASSERT_TRUE(n.ok()) << b;
+      EXPECT_TRUE(Check(buf, b * kMiB, *n));
+    }
+  }
+}
+
+TEST_F(CachedReadPathTest, PolicyNoneReadsDirectlyAndMemoryCaches) {
+  Make();
+  path_->SetPolicy(1, CachePolicy::kNone);
+  path_->SetPolicy(2, CachePolicy::kMemory);
+  auto a = std::make_shared<PatternSource>(4 * kMiB, true, "none");
+  FileContext c1;
+  c1.source = 1;
+  auto r1 = path_->Open(a, c1);
+  std::vector<uint8_t> buf(kMiB);
+  ASSERT_TRUE(r1->Read(0, buf).ok());
+  ASSERT_TRUE(r1->Read(0, buf).ok());
+  EXPECT_EQ(a->decodes.load(), 2u);
+  EXPECT_EQ(path_->prefetch_issued(), 0u);
+  auto b = std::make_shared<PatternSource>(4 * kMiB, true, "mem");
+  FileContext c2;
+  c2.source = 2;
+  auto r2 = path_->Open(b, c2);
+  ASSERT_TRUE(r2->Read(2 * kMiB, buf).ok());
+  ASSERT_TRUE(r2->Read(2 * kMiB, buf).ok());
+  EXPECT_EQ(b->decodes.load(), 1u);
+}
+
+TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccessor) {
+  Make(64 * kMiB, 64 * kMiB);
+  std::vector<std::shared_ptr<PatternSource>> files;
+  for (int i = 0; i < 6; ++i) {
+    files.push_back(std::make_shared<PatternSource>(2 * kMiB, true, "frame" + std::to_string(i)));
+  }
+  auto context = [&](int i) {
+    FileContext c;
+    c.source = 1;
+    c.dir = "frames";
+    c.name = "f" + std::to_string(i);
+    c.next_siblings = [&, i](size_t max) {
+      std::vector<Sibling> out;
+      for (int k = i + 1; k < 6 && out.size() < max; ++k) {
+        out.push_back(Sibling{"f" + std::to_string(k), files[k]});
+      }
+      return out;
+    };
+    return c;
+  };
+  std::vector<uint8_t> buf(2 * kMiB);
+  for (int i = 0; i < 2; ++i) {
+    auto r = path_->Open(files[i], context(i));
+    ASSERT_TRUE(r->Read(0, buf).ok());
+  }
+  WaitIdle();
+  // Files 2..5 were decoded ahead, before anyone opened them.
+  for (int k = 2; k < 6; ++k) EXPECT_GE(files[k]->decodes.load(), 1u) << k;
+  auto r = path_->Open(files[4], context(4));
+  ASSERT_TRUE(r->Read(0, buf).ok());
+  EXPECT_TRUE(Check(buf, 0, buf.size()));
+  EXPECT_EQ(files[4]->decodes.load(), 2u);  // both blocks came from the cache
+}
+
+}  // namespace
+}  // namespace daqfs

@@ -1,0 +1,1030 @@
+// DiskBlockCache: how it works (the header holds the format and the contract).
+//
+// One mutex, index_mu_, guards the in-memory index (hash -> data length, LRU position), the LRU
+// list, the write queue and the error/pause state. It is held only for map and list operations,
+// never across a system call on the folder.
+//
+// Get looks the hash up (a block still in the write queue is answered from memory), then reads
+// the file with one preadv straight into the new block's vector, plus one spare byte so that a
+// file longer than its header says is noticed without an fstat. Everything is verified before
+// the block is handed out; a bad file is unlinked and reported as a miss.
+//
+// Put only enqueues the caller's shared block (no copy of the data) with its serialized key; the
+// queue is bounded in bytes. The writer thread writes the header and the data with one pwritev
+// into v1/tmp/<pid>-<n>, renames it into blocks/HH/ and only then publishes it in the index, so
+// a crash at any point leaves either no block or a complete one (temp files are removed at the
+// next Open). Blocks are not fsync()ed: after a power loss a renamed file may hold garbage, which
+// the checksums catch. Eviction victims are chosen under the lock and unlinked outside it, by
+// the writer, before Flush() returns.
+//
+// Accounting: a block counts as its data length (headers, keys and file-system rounding are not
+// counted), so the total can be rebuilt from file names alone at start-up.
+//
+// Errors on the folder (ENOSPC, EROFS, EACCES, a vanished folder, EIO) drop the write, count an
+// error, log once per distinct (operation, errno) per 10 minutes, and pause writes (Put drops and
+// counts while paused). The first write after the pause re-creates missing folders; if
+// v1/blocks itself had to be created again, its old content is gone and the index is cleared.
+//
+// Metrics: the counters live in the Metrics registry and the two gauges read a small state shared
+// with the cache by shared_ptr, so rendering metrics is safe at any time, also after the cache is
+// destroyed (the gauges then show the last values).
+#include "cache/disk_block_cache.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <bitset>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <new>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fs/log.h"
+
+namespace daqfs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kMagic[8] = {'D', 'Q', 'F', 'S', 'B', 'L', 'K', '1'};
+constexpr size_t kHeaderSize = 40;
+constexpr size_t kHeaderSummed = 32;  // header bytes covered by the header checksum
+constexpr auto kLruSaveInterval = std::chrono::seconds(30);
+constexpr auto kErrorLogInterval = std::chrono::minutes(10);
+// Blocks are a few MiB at most; a longer length in a file name is checked with fstat first.
+constexpr uint64_t kTrustedBlockBytes = 64ull << 20;
+
+void StoreLe32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void StoreLe64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint32_t LoadLe32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t LoadLe64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// XXH64 of the first 32 header bytes followed by the key.
+uint64_t HeaderChecksum(const uint8_t* header, std::string_view key) {
+  std::string buf(reinterpret_cast<const char*>(header), kHeaderSummed);
+  buf.append(key);
+  return XXH64(buf.data(), buf.size(), 0);
+}
+
+uint64_t KeyHash(const std::string& serialized) {
+  return XXH3_64bits(serialized.data(), serialized.size());
+}
+
+unsigned ShardOf(uint64_t hash) { return static_cast<unsigned>(hash >> 56); }
+
+std::string ShardName(unsigned shard) {
+  char buf[3];
+  std::snprintf(buf, sizeof buf, "%02x", shard);
+  return buf;
+}
+
+std::string BlockName(uint64_t hash, uint64_t len) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64 ".%" PRIu64, hash, len);
+  return buf;
+}
+
+bool ParseLowerHex(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 16) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    unsigned d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      return false;
+    v = (v << 4) | d;
+  }
+  *out = v;
+  return true;
+}
+
+// Plain decimal without sign or leading zeros; false on overflow.
+bool ParseDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// "HASH16.LEN" -> hash, len.
+bool ParseBlockName(std::string_view name, uint64_t* hash, uint64_t* len) {
+  return name.size() >= 18 && name[16] == '.' && ParseLowerHex(name.substr(0, 16), hash) &&
+         ParseDecimal(name.substr(17), len);
+}
+
+// "00".."ff" -> shard.
+bool ParseShardName(std::string_view name, unsigned* shard) {
+  uint64_t v;
+  if (name.size() != 2 || !ParseLowerHex(name, &v)) return false;
+  *shard = static_cast<unsigned>(v);
+  return true;
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
+
+// Calls fn(name, d_type) for every entry of `path` except "." and "..". Returns 0 or an errno.
+template <typename Fn>
+int ForEachEntry(const std::string& path, Fn fn) {
+  UniqueDir dir(opendir(path.c_str()));
+  if (!dir) return errno;
+  for (;;) {
+    errno = 0;
+    dirent* e = readdir(dir.get());
+    if (e == nullptr) return errno;
+    std::string_view name(e->d_name);
+    if (name == "." || name == "..") continue;
+    fn(name, e->d_type);
+  }
+}
+
+// Removes a file or a whole tree. Returns 0 (also when it did not exist) or an errno.
+int RemoveTree(const std::string& path) {
+  if (unlink(path.c_str()) == 0 || errno == ENOENT) return 0;
+  if (errno != EISDIR && errno != EPERM) return errno;
+  std::vector<std::string> children;
+  int err =
+      ForEachEntry(path, [&](std::string_view n, unsigned char) { children.emplace_back(n); });
+  if (err != 0) return err;
+  for (const std::string& c : children) {
+    if (int e = RemoveTree(path + "/" + c); e != 0) return e;
+  }
+  if (rmdir(path.c_str()) != 0 && errno != ENOENT) return errno;
+  return 0;
+}
+
+// mkdir -p: missing parents get 0777 (less umask), `path` itself `mode`. Existing folders keep
+// their mode. Returns 0 or an errno.
+int MakeDirs(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) == 0) return 0;
+  if (errno == EEXIST) return 0;
+  if (errno != ENOENT) return errno;
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return ENOENT;
+  if (int err = MakeDirs(path.substr(0, slash), 0777); err != 0) return err;
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return 0;
+  return errno;
+}
+
+// mkdir that tells whether it created the folder. Returns 0 or an errno.
+int MakeDir(const std::string& path, mode_t mode, bool* created) {
+  *created = mkdir(path.c_str(), mode) == 0;
+  if (*created || errno == EEXIST) return 0;
+  return errno;
+}
+
+// Advances an iovec array past `n` bytes.
+void Advance(iovec** iov, int* count, size_t n) {
+  while (*count > 0 && n >= (*iov)->iov_len) {
+    n -= (*iov)->iov_len;
+    ++*iov;
+    --*count;
+  }
+  if (*count > 0 && n > 0) {
+    (*iov)->iov_base = static_cast<char*>((*iov)->iov_base) + n;
+    (*iov)->iov_len -= n;
+  }
+}
+
+// preadv until the iovecs are full or end of file. Returns the bytes read or -1 (errno set).
+ssize_t PreadvFull(int fd, iovec* iov, int count, off_t offset) {
+  ssize_t done = 0;
+  Advance(&iov, &count, 0);  // drops empty leading entries
+  while (count > 0) {
+    ssize_t n = preadv(fd, iov, count, offset + done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    done += n;
+    Advance(&iov, &count, static_cast<size_t>(n));
+  }
+  return done;
+}
+
+// pwritev everything. Returns 0 or an errno.
+int PwritevFull(int fd, iovec* iov, int count) {
+  off_t offset = 0;
+  Advance(&iov, &count, 0);  // drops empty leading entries
+  while (count > 0) {
+    ssize_t n = pwritev(fd, iov, count, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    offset += n;
+    Advance(&iov, &count, static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+// Reads the pid a lock file's owner wrote into it; 0 if none.
+long ReadLockPid(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return 0;
+  char buf[32] = {};
+  ssize_t n = pread(fd.get(), buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  return std::strtol(buf, nullptr, 10);
+}
+
+}  // namespace
+
+struct DiskBlockCache::Impl {
+  enum CounterId {
+    kHits,
+    kMisses,
+    kWrites,
+    kBytesRead,
+    kBytesWritten,
+    kEvictions,
+    kChecksumFailures,
+    kErrors,
+    kDroppedWrites,
+    kNumCounters
+  };
+  // Read by the gauges; shared so that metrics outliving the cache stay valid.
+  struct GaugeState {
+    std::atomic<uint64_t> blocks{0}, bytes{0};
+  };
+  struct Entry {
+    uint64_t len;
+    uint64_t gen;  // tells a re-inserted entry from the one a reader looked up
+    std::list<uint64_t>::iterator lru;
+  };
+  struct Pending {
+    uint64_t hash;
+    std::string key;  // serialized
+    Block block;
+  };
+  struct Victim {
+    uint64_t hash, len;
+  };
+
+  explicit Impl(const DiskCacheOptions& o)
+      : opt(o),
+        v1(o.dir + "/v1"),
+        blocks_dir(v1 + "/blocks"),
+        tmp_dir(v1 + "/tmp"),
+        lru_path(v1 + "/lru"),
+        lock_path(v1 + "/lock"),
+        pid(getpid()) {
+    opt.low_watermark = std::clamp(opt.low_watermark, 0.0, 1.0);
+    low_bytes = static_cast<uint64_t>(static_cast<double>(opt.budget_bytes) * opt.low_watermark);
+    for (int i = 0; i < kNumCounters; ++i) c[i] = &own[i];
+  }
+
+  Status Init();
+  Status Lock();
+  Status Scan();
+  void RegisterMetrics(Metrics* metrics);
+  void Shutdown();
+
+  Block Get(const BlockKey& key);
+  // A block file that does not verify: counted, unlinked, a miss.
+  Block Dropped(uint64_t hash, uint64_t gen, const std::string& path, const char* why);
+  void Put(const BlockKey& key, const Block& block);
+  bool Contains(const BlockKey& key);
+  void Flush();
+  void SaveLru();
+  Counters Snapshot() const;
+
+  void WriterLoop();
+  bool WriteBlock(const Pending& p);
+  bool EnsureDirs();
+  void EvictLocked(std::vector<Victim>* victims);
+  void InsertLocked(uint64_t hash, uint64_t len, std::vector<Victim>* stale);
+  void RemoveLocked(uint64_t hash);
+  void RemoveIfGen(uint64_t hash, uint64_t gen);
+  void UnlinkBlocks(const std::vector<Victim>& victims);
+  void UpdateGaugesLocked() {
+    gauges->blocks.store(index.size(), std::memory_order_relaxed);
+    gauges->bytes.store(total_bytes, std::memory_order_relaxed);
+  }
+  std::string BlockPath(uint64_t hash, uint64_t len) const {
+    return blocks_dir + "/" + ShardName(ShardOf(hash)) + "/" + BlockName(hash, len);
+  }
+  // Counts an error on the folder and logs it (once per operation and errno per 10 minutes).
+  // With `pause`, block writes stop for retry_after_error_ms and folders are re-created later.
+  void ReportError(const std::string& op, const std::string& path, int err, bool pause);
+
+  // Fixed after Open.
+  DiskCacheOptions opt;
+  const std::string v1, blocks_dir, tmp_dir, lru_path, lock_path;
+  const pid_t pid;
+  uint64_t low_bytes = 0;
+  Counter own[kNumCounters];  // used when there is no Metrics registry
+  Counter* c[kNumCounters];
+  std::shared_ptr<GaugeState> gauges = std::make_shared<GaugeState>();
+  RateLimitedLog read_log{std::chrono::seconds(10)};
+  RateLimitedLog recovered_log{kErrorLogInterval};
+  std::atomic<uint64_t> temp_seq{0};
+  std::atomic<bool> need_dirs{false};  // re-create the folders before the next write
+
+  // Lock order: index_mu_ only (never held with another lock or across a system call).
+  mutable std::mutex index_mu_;
+  std::unordered_map<uint64_t, Entry> index;   // guarded by index_mu_
+  std::list<uint64_t> lru;                     // guarded; front = most recently used
+  uint64_t total_bytes = 0;                    // guarded; sum of index lengths
+  uint64_t next_gen = 1;                       // guarded
+  bool lru_dirty = false;                      // guarded
+  std::deque<std::shared_ptr<Pending>> queue;  // guarded
+  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued or writing
+  uint64_t queued_bytes = 0;                                       // guarded
+  bool writing = false;                                            // guarded
+  bool stop = false;                                               // guarded
+  bool failing = false;              // guarded; an error since the last good write
+  Clock::time_point paused_until{};  // guarded
+  std::map<std::pair<std::string, int>, std::unique_ptr<RateLimitedLog>> error_logs;  // guarded
+  std::condition_variable work_cv;  // writer: work queued, or stop
+  std::condition_variable idle_cv;  // Flush: queue empty and nothing being written
+
+  // Writer thread only (and Open before the thread starts).
+  std::bitset<256> shard_ok;  // blocks/HH known to exist
+  UniqueFd lock_fd;           // also replaced by EnsureDirs on the writer thread
+  std::thread writer;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Open
+
+Status DiskBlockCache::Impl::Init() {
+  if (opt.dir.empty()) return Invalid("disk cache folder is not set");
+  if (int err = MakeDirs(opt.dir, 0700); err != 0) {
+    return ErrnoStatus(err, "cannot create cache folder " + opt.dir);
+  }
+  bool created;
+  for (const std::string* d : {&v1, &blocks_dir, &tmp_dir}) {
+    if (int err = MakeDir(*d, 0700, &created); err != 0) {
+      return ErrnoStatus(err, "cannot create cache folder " + *d);
+    }
+  }
+  if (Status s = Lock(); !s.ok()) return s;
+
+  // Temp files are leftovers of a crash: nobody else can be writing (we hold the lock).
+  std::vector<std::string> stale;
+  int err =
+      ForEachEntry(tmp_dir, [&](std::string_view n, unsigned char) { stale.emplace_back(n); });
+  if (err != 0) return ErrnoStatus(err, "cannot read cache folder " + tmp_dir);
+  for (const std::string& n : stale) {
+    if (int e = RemoveTree(tmp_dir + "/" + n); e != 0)
+      ReportError("remove", tmp_dir + "/" + n, e, false);
+  }
+  return Scan();
+}
+
+Status DiskBlockCache::Impl::Lock() {
+  // Read-only descriptor: flock does not need write access, and an fd open for writing would
+  // keep an administrator from remounting the folder read-only.
+  UniqueFd fd(open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus(errno, "cannot open " + lock_path);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      long owner = ReadLockPid(lock_path);
+      return Status(Code::kUnavailable, "cache folder " + opt.dir +
+                                            " is in use by another daqfs (pid " +
+                                            (owner > 0 ? std::to_string(owner) : "unknown") + ")");
+    }
+    return ErrnoStatus(errno, "cannot lock " + lock_path);
+  }
+  UniqueFd w(open(lock_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (w.valid()) {
+    std::string text = std::to_string(pid) + "\n";
+    if (write(w.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      LogDebug("disk cache: cannot write pid into " + lock_path);
+    }
+  }
+  lock_fd = std::move(fd);
+  return Status::Ok();
+}
+
+Status DiskBlockCache::Impl::Scan() {
+  // Names only (readdir): opening or stat()ing 100,000 files would make start-up slow.
+  std::unordered_map<uint64_t, uint64_t> found;  // hash -> len
+  std::vector<std::string> junk;
+  std::vector<unsigned> shards;
+  int err = ForEachEntry(blocks_dir, [&](std::string_view n, unsigned char type) {
+    unsigned shard;
+    if (ParseShardName(n, &shard) && (type == DT_DIR || type == DT_UNKNOWN)) {
+      shards.push_back(shard);
+    } else {
+      junk.push_back(blocks_dir + "/" + std::string(n));
+    }
+  });
+  if (err != 0) return ErrnoStatus(err, "cannot read cache folder " + blocks_dir);
+  for (unsigned shard : shards) {
+    std::string sdir = blocks_dir + "/" + ShardName(shard);
+    int e = ForEachEntry(sdir, [&](std::string_view n, unsigned char) {
+      uint64_t hash, len;
+      if (ParseBlockName(n, &hash, &len) && ShardOf(hash) == shard &&
+          found.emplace(hash, len).second) {
+        return;
+      }
+      junk.push_back(sdir + "/" + std::string(n));  // not ours, or a second length of a hash
+    });
+    if (e == ENOTDIR) {
+      junk.push_back(sdir);
+    } else if (e != 0) {
+      ReportError("read", sdir, e, false);
+    } else {
+      shard_ok.set(shard);
+    }
+  }
+  for (const std::string& j : junk) {
+    if (int e = RemoveTree(j); e != 0) ReportError("remove", j, e, false);
+  }
+
+  // LRU order: hashes of the last save, oldest first; anything else is newer than that save.
+  std::vector<uint8_t> saved;
+  if (UniqueFd fd(open(lru_path.c_str(), O_RDONLY | O_CLOEXEC)); fd.valid()) {
+    uint8_t buf[1 << 16];
+    for (;;) {
+      ssize_t n = read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      saved.insert(saved.end(), buf, buf + n);
+    }
+  }
+
+  std::vector<Victim> victims;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    index.reserve(found.size());
+    auto add = [&](uint64_t hash, uint64_t len) {
+      lru.push_front(hash);
+      index.emplace(hash, Entry{len, next_gen++, lru.begin()});
+      total_bytes += len;
+    };
+    for (size_t off = 0; off + 8 <= saved.size(); off += 8) {
+      auto it = found.find(LoadLe64(&saved[off]));  // garbage and duplicates simply miss
+      if (it == found.end()) continue;
+      add(it->first, it->second);
+      found.erase(it);
+    }
+    for (const auto& [hash, len] : found) add(hash, len);
+    EvictLocked(&victims);
+    UpdateGaugesLocked();
+  }
+  UnlinkBlocks(victims);
+  return Status::Ok();
+}
+
+void DiskBlockCache::Impl::RegisterMetrics(Metrics* metrics) {
+  static constexpr const char* kNames[kNumCounters][2] = {
+      {"daqfs_disk_cache_hits_total", "Disk cache lookups that found the block"},
+      {"daqfs_disk_cache_misses_total", "Disk cache lookups that did not find a valid block"},
+      {"daqfs_disk_cache_writes_total", "Blocks written to the disk cache"},
+      {"daqfs_disk_cache_read_bytes_total", "Block data bytes read from the disk cache"},
+      {"daqfs_disk_cache_written_bytes_total", "Block data bytes written to the disk cache"},
+      {"daqfs_disk_cache_evictions_total", "Blocks evicted from the disk cache"},
+      {"daqfs_disk_cache_checksum_failures_total",
+       "Disk cache block files dropped because they did not verify"},
+      {"daqfs_disk_cache_errors_total", "Failed system calls on the disk cache folder"},
+      {"daqfs_disk_cache_dropped_writes_total",
+       "Disk cache writes dropped (queue full, paused after an error, or larger than the budget)"},
+  };
+  for (int i = 0; i < kNumCounters; ++i) {
+    Counter& m = metrics->AddCounter(kNames[i][0], kNames[i][1]);
+    m.Add(own[i].Get());  // what Open already counted
+    c[i] = &m;
+  }
+  std::shared_ptr<GaugeState> g = gauges;
+  metrics->AddGauge("daqfs_disk_cache_blocks", "Blocks in the disk cache",
+                    [g] { return static_cast<double>(g->blocks.load(std::memory_order_relaxed)); });
+  metrics->AddGauge("daqfs_disk_cache_bytes", "Block data bytes in the disk cache",
+                    [g] { return static_cast<double>(g->bytes.load(std::memory_order_relaxed)); });
+}
+
+void DiskBlockCache::Impl::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    stop = true;
+  }
+  work_cv.notify_all();
+  if (writer.joinable()) writer.join();  // the writer drains the queue first
+  SaveLru();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index
+
+void DiskBlockCache::Impl::EvictLocked(std::vector<Victim>* victims) {
+  if (total_bytes <= opt.budget_bytes) return;
+  uint64_t n = 0;
+  while (total_bytes > low_bytes && !lru.empty()) {
+    uint64_t hash = lru.back();
+    auto it = index.find(hash);
+    victims->push_back(Victim{hash, it->second.len});
+    total_bytes -= it->second.len;
+    index.erase(it);
+    lru.pop_back();
+    ++n;
+  }
+  c[kEvictions]->Add(n);
+  lru_dirty = true;
+}
+
+// Publishes a block just written. A previous file of the same hash with another length
+// (a key collision) goes to `stale`; overflowing the budget adds eviction victims.
+void DiskBlockCache::Impl::InsertLocked(uint64_t hash, uint64_t len, std::vector<Victim>* stale) {
+  auto it = index.find(hash);
+  if (it != index.end()) {
+    if (it->second.len != len) stale->push_back(Victim{hash, it->second.len});
+    total_bytes -= it->second.len;
+    lru.erase(it->second.lru);
+    index.erase(it);
+  }
+  lru.push_front(hash);
+  index.emplace(hash, Entry{len, next_gen++, lru.begin()});
+  total_bytes += len;
+  lru_dirty = true;
+  EvictLocked(stale);
+  UpdateGaugesLocked();
+}
+
+void DiskBlockCache::Impl::RemoveLocked(uint64_t hash) {
+  auto it = index.find(hash);
+  if (it == index.end()) return;
+  total_bytes -= it->second.len;
+  lru.erase(it->second.lru);
+  index.erase(it);
+  lru_dirty = true;
+  UpdateGaugesLocked();
+}
+
+void DiskBlockCache::Impl::RemoveIfGen(uint64_t hash, uint64_t gen) {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = index.find(hash);
+  if (it != index.end() && it->second.gen == gen) RemoveLocked(hash);
+}
+
+void DiskBlockCache::Impl::UnlinkBlocks(const std::vector<Victim>& victims) {
+  for (const Victim& v : victims) {
+    std::string path = BlockPath(v.hash, v.len);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) ReportError("unlink", path, errno, false);
+  }
+}
+
+void DiskBlockCache::Impl::ReportError(const std::string& op, const std::string& path, int err,
+                                       bool pause) {
+  c[kErrors]->Add();
+  RateLimitedLog* log;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    std::unique_ptr<RateLimitedLog>& slot = error_logs[{op, err}];
+    if (!slot) slot = std::make_unique<RateLimitedLog>(kErrorLogInterval);
+    log = slot.get();  // entries are never erased
+    if (pause) {
+      paused_until = Clock::now() + std::chrono::milliseconds(opt.retry_after_error_ms);
+      failing = true;
+    }
+  }
+  if (pause) need_dirs = true;
+  std::string msg = "disk cache " + opt.dir + ": " + op + " " + path + ": " + std::strerror(err);
+  if (pause) msg += "; cache writes pause for " + std::to_string(opt.retry_after_error_ms) + " ms";
+  log->Log(LogLevel::kWarn, msg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+Block DiskBlockCache::Impl::Get(const BlockKey& key) {
+  std::string skey = key.Serialize();
+  uint64_t hash = KeyHash(skey);
+  uint64_t len, gen;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
+      c[kHits]->Add();
+      return p->second->block;
+    }
+    auto it = index.find(hash);
+    if (it == index.end()) {
+      c[kMisses]->Add();
+      return nullptr;
+    }
+    len = it->second.len;
+    gen = it->second.gen;
+  }
+
+  std::string path = BlockPath(hash, len);
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    if (err != ENOENT) {  // a vanished file is just a miss
+      c[kErrors]->Add();
+      read_log.Log(LogLevel::kWarn,
+                   "disk cache " + opt.dir + ": open " + path + ": " + std::strerror(err));
+    }
+    RemoveIfGen(hash, gen);
+    c[kMisses]->Add();
+    return nullptr;
+  }
+
+  // A length from a file name is trusted for an allocation only when it is modest or the file
+  // really is that large.
+  uint64_t expected = kHeaderSize + skey.size() + len;
+  if (len > kTrustedBlockBytes) {
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != expected) {
+      return Dropped(hash, gen, path, "file size does not match its name");
+    }
+  }
+  std::shared_ptr<std::vector<uint8_t>> data;
+  try {
+    data = std::make_shared<std::vector<uint8_t>>(len);
+  } catch (const std::bad_alloc&) {
+    read_log.Log(LogLevel::kWarn, "disk cache " + opt.dir + ": no memory to read " + path);
+    c[kMisses]->Add();
+    return nullptr;
+  }
+
+  // One preadv: header, key, data straight into the block, and one spare byte that must stay
+  // unread (a longer file is as wrong as a shorter one).
+  uint8_t header[kHeaderSize];
+  std::string file_key(skey.size(), '\0');
+  uint8_t spare;
+  iovec iov[4] = {{header, kHeaderSize},
+                  {file_key.data(), file_key.size()},
+                  {data->data(), data->size()},
+                  {&spare, 1}};
+  ssize_t n = PreadvFull(fd.get(), iov, 4, 0);
+  fd.Reset();
+  if (n < 0) {
+    int err = errno;
+    c[kErrors]->Add();
+    read_log.Log(LogLevel::kWarn,
+                 "disk cache " + opt.dir + ": read " + path + ": " + std::strerror(err));
+    RemoveIfGen(hash, gen);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) c[kErrors]->Add();
+    c[kMisses]->Add();
+    return nullptr;
+  }
+
+  const char* bad = nullptr;
+  if (static_cast<uint64_t>(n) < expected)
+    bad = "file too short";
+  else if (static_cast<uint64_t>(n) > expected)
+    bad = "file too long";
+  else if (std::memcmp(header, kMagic, sizeof kMagic) != 0)
+    bad = "bad magic";
+  else if (LoadLe32(header + 8) != skey.size() || LoadLe32(header + 12) != 0)
+    bad = "bad key length";
+  else if (LoadLe64(header + 16) != len)
+    bad = "bad data length";
+  else if (LoadLe64(header + 32) != HeaderChecksum(header, file_key))
+    bad = "bad header checksum";
+  else if (file_key != skey)
+    bad = "block of another key";
+  else if (LoadLe64(header + 24) != XXH64(data->data(), data->size(), 0))
+    bad = "bad data checksum";
+  if (bad != nullptr) return Dropped(hash, gen, path, bad);
+
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = index.find(hash);
+    if (it != index.end() && it->second.gen == gen) {
+      lru.splice(lru.begin(), lru, it->second.lru);
+      lru_dirty = true;
+    }
+  }
+  c[kHits]->Add();
+  c[kBytesRead]->Add(len);
+  return data;
+}
+
+Block DiskBlockCache::Impl::Dropped(uint64_t hash, uint64_t gen, const std::string& path,
+                                    const char* why) {
+  c[kChecksumFailures]->Add();
+  read_log.Log(LogLevel::kWarn,
+               "disk cache " + opt.dir + ": dropping block file " + path + ": " + why);
+  RemoveIfGen(hash, gen);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) c[kErrors]->Add();
+  c[kMisses]->Add();
+  return nullptr;
+}
+
+bool DiskBlockCache::Impl::Contains(const BlockKey& key) {
+  std::string skey = key.Serialize();
+  uint64_t hash = KeyHash(skey);
+  std::lock_guard<std::mutex> lock(index_mu_);
+  if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) return true;
+  return index.count(hash) != 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block) {
+  if (!block) return;
+  std::string skey = key.Serialize();
+  uint64_t hash = KeyHash(skey);
+  uint64_t size = block->size();
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (auto it = index.find(hash); it != index.end() && it->second.len == size) {
+      lru.splice(lru.begin(), lru, it->second.lru);  // already on disk: just a use
+      lru_dirty = true;
+      return;
+    }
+    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) return;
+    if (size > low_bytes || queued_bytes + size > opt.write_queue_bytes ||
+        Clock::now() < paused_until) {
+      c[kDroppedWrites]->Add();
+      return;
+    }
+    auto item = std::make_shared<Pending>(Pending{hash, std::move(skey), block});
+    pending[hash] = item;
+    queue.push_back(std::move(item));
+    queued_bytes += size;
+  }
+  work_cv.notify_one();
+}
+
+void DiskBlockCache::Impl::Flush() {
+  std::unique_lock<std::mutex> lock(index_mu_);
+  idle_cv.wait(lock, [&] { return queue.empty() && !writing; });
+}
+
+void DiskBlockCache::Impl::WriterLoop() {
+  Clock::time_point next_save = Clock::now() + kLruSaveInterval;
+  std::unique_lock<std::mutex> lock(index_mu_);
+  for (;;) {
+    work_cv.wait_until(lock, next_save, [&] { return stop || !queue.empty(); });
+    if (queue.empty()) {
+      if (stop) break;
+      if (Clock::now() >= next_save) {
+        next_save = Clock::now() + kLruSaveInterval;
+        if (lru_dirty) {
+          lock.unlock();
+          SaveLru();
+          lock.lock();
+        }
+      }
+      continue;
+    }
+    std::shared_ptr<Pending> item = std::move(queue.front());
+    queue.pop_front();
+    writing = true;
+    bool paused = Clock::now() < paused_until;
+    lock.unlock();
+
+    bool ok = false;
+    if (paused) {
+      c[kDroppedWrites]->Add();
+    } else {
+      ok = WriteBlock(*item);
+    }
+
+    std::vector<Victim> victims;
+    lock.lock();
+    bool recovered = ok && failing;
+    if (ok) {
+      failing = false;
+      InsertLocked(item->hash, item->block->size(), &victims);
+    }
+    if (auto p = pending.find(item->hash); p != pending.end() && p->second == item) {
+      pending.erase(p);
+    }
+    queued_bytes -= item->block->size();
+    lock.unlock();
+    item.reset();  // the caller may be the last owner of the data
+    if (recovered)
+      recovered_log.Log(LogLevel::kInfo, "disk cache " + opt.dir + ": writes work again");
+    UnlinkBlocks(victims);
+    lock.lock();
+    writing = false;
+    if (queue.empty()) idle_cv.notify_all();
+  }
+}
+
+bool DiskBlockCache::Impl::EnsureDirs() {
+  if (int err = MakeDirs(opt.dir, 0700); err != 0) {
+    ReportError("create folder", opt.dir, err, true);
+    return false;
+  }
+  bool v1_new = false, blocks_new = false, tmp_new = false;
+  std::pair<const std::string*, bool*> dirs[] = {
+      {&v1, &v1_new}, {&blocks_dir, &blocks_new}, {&tmp_dir, &tmp_new}};
+  for (auto& [dir, created] : dirs) {
+    if (int err = MakeDir(*dir, 0700, created); err != 0) {
+      ReportError("create folder", *dir, err, true);
+      return false;
+    }
+  }
+  shard_ok.reset();
+  if (v1_new && Lock().ok()) {
+    LogDebug("disk cache " + opt.dir + ": locked the re-created folder again");
+  }
+  if (blocks_new) {
+    // The old blocks went with the old folder.
+    std::lock_guard<std::mutex> lock(index_mu_);
+    index.clear();
+    lru.clear();
+    total_bytes = 0;
+    lru_dirty = true;
+    UpdateGaugesLocked();
+  }
+  if (v1_new || blocks_new || tmp_new) {
+    LogWarn("disk cache " + opt.dir + ": the cache folder had vanished; created it again");
+  }
+  return true;
+}
+
+bool DiskBlockCache::Impl::WriteBlock(const Pending& p) {
+  if (need_dirs.exchange(false) && !EnsureDirs()) return false;
+  const std::vector<uint8_t>& data = *p.block;
+  std::string tmp = tmp_dir + "/" + std::to_string(pid) + "-" + std::to_string(temp_seq++);
+  UniqueFd fd(open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    ReportError("create", tmp, errno, true);
+    return false;
+  }
+  std::vector<uint8_t> head(kHeaderSize + p.key.size());
+  std::memcpy(head.data(), kMagic, sizeof kMagic);
+  StoreLe32(&head[8], static_cast<uint32_t>(p.key.size()));
+  StoreLe32(&head[12], 0);
+  StoreLe64(&head[16], data.size());
+  StoreLe64(&head[24], XXH64(data.data(), data.size(), 0));
+  std::memcpy(&head[kHeaderSize], p.key.data(), p.key.size());
+  StoreLe64(&head[32], HeaderChecksum(head.data(), p.key));
+  iovec iov[2] = {{head.data(), head.size()}, {const_cast<uint8_t*>(data.data()), data.size()}};
+  int err = PwritevFull(fd.get(), iov, 2);
+  if (err == 0 && close(fd.Release()) != 0) err = errno;
+  if (err != 0) {
+    unlink(tmp.c_str());
+    ReportError("write", tmp, err, true);
+    return false;
+  }
+  fd.Reset();
+
+  unsigned shard = ShardOf(p.hash);
+  std::string shard_dir = blocks_dir + "/" + ShardName(shard);
+  std::string final_path = shard_dir + "/" + BlockName(p.hash, data.size());
+  bool created;
+  if (!shard_ok[shard] && (err = MakeDir(shard_dir, 0700, &created)) != 0) {
+    unlink(tmp.c_str());
+    ReportError("create folder", shard_dir, err, true);
+    return false;
+  }
+  shard_ok.set(shard);
+  if (rename(tmp.c_str(), final_path.c_str()) != 0) {
+    err = errno;
+    // blocks/HH may have been removed behind our back: create it once more.
+    if (err == ENOENT && MakeDir(shard_dir, 0700, &created) == 0 && created &&
+        rename(tmp.c_str(), final_path.c_str()) == 0) {
+      err = 0;
+    }
+    if (err != 0) {
+      unlink(tmp.c_str());
+      ReportError("rename", final_path, err, true);
+      return false;
+    }
+  }
+  c[kWrites]->Add();
+  c[kBytesWritten]->Add(data.size());
+  return true;
+}
+
+void DiskBlockCache::Impl::SaveLru() {
+  std::vector<uint8_t> bytes;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    bytes.resize(lru.size() * 8);
+    size_t off = 0;
+    for (auto it = lru.rbegin(); it != lru.rend(); ++it, off += 8) StoreLe64(&bytes[off], *it);
+    lru_dirty = false;
+  }
+  // A unique temp name: concurrent saves never write into one file; the last rename wins.
+  std::string tmp = tmp_dir + "/lru-" + std::to_string(pid) + "-" + std::to_string(temp_seq++);
+  const char* op = "create";
+  int err = 0;
+  UniqueFd fd(open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    err = errno;
+  } else {
+    iovec iov{bytes.data(), bytes.size()};
+    op = "write";
+    err = PwritevFull(fd.get(), &iov, 1);
+    if (err == 0 && close(fd.Release()) != 0) err = errno;
+    if (err == 0 && rename(tmp.c_str(), lru_path.c_str()) != 0) {
+      op = "rename";
+      err = errno;
+    }
+    if (err != 0) unlink(tmp.c_str());
+  }
+  if (err != 0) {
+    {
+      std::lock_guard<std::mutex> lock(index_mu_);
+      lru_dirty = true;  // try again at the next periodic save
+    }
+    ReportError(op, std::string(op) == "rename" ? lru_path : tmp, err, true);
+  }
+}
+
+DiskBlockCache::Counters DiskBlockCache::Impl::Snapshot() const {
+  Counters s;
+  s.hits = c[kHits]->Get();
+  s.misses = c[kMisses]->Get();
+  s.writes = c[kWrites]->Get();
+  s.bytes_read = c[kBytesRead]->Get();
+  s.bytes_written = c[kBytesWritten]->Get();
+  s.evictions = c[kEvictions]->Get();
+  s.checksum_failures = c[kChecksumFailures]->Get();
+  s.errors = c[kErrors]->Get();
+  s.dropped_writes = c[kDroppedWrites]->Get();
+  std::lock_guard<std::mutex> lock(index_mu_);
+  s.blocks = index.size();
+  s.bytes = total_bytes;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+DiskBlockCache::DiskBlockCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DiskBlockCache::~DiskBlockCache() {
+  if (impl_) impl_->Shutdown();
+}
+
+Result<std::unique_ptr<DiskBlockCache>> DiskBlockCache::Open(const DiskCacheOptions& options,
+                                                             Metrics* metrics) {
+  auto impl = std::make_unique<Impl>(options);
+  if (Status s = impl->Init(); !s.ok()) return s;
+  if (metrics != nullptr) impl->RegisterMetrics(metrics);
+  Impl* p = impl.get();
+  p->writer = std::thread([p] { p->WriterLoop(); });
+  return std::unique_ptr<DiskBlockCache>(new DiskBlockCache(std::move(impl)));
+}
+
+Block DiskBlockCache::Get(const BlockKey& key) { return impl_->Get(key); }
+void DiskBlockCache::Put(const BlockKey& key, const Block& block) { impl_->Put(key, block); }
+bool DiskBlockCache::Contains(const BlockKey& key) { return impl_->Contains(key); }
+void DiskBlockCache::Flush() { impl_->Flush(); }
+void DiskBlockCache::SaveLru() { impl_->SaveLru(); }
+DiskBlockCache::Counters DiskBlockCache::counters() const { return impl_->Snapshot(); }
+
+Result<DiskCacheSummary> SummarizeDiskCache(const std::string& dir) {
+  DiskCacheSummary sum;
+  sum.version_dir = dir + "/v1";
+  std::string blocks_dir = sum.version_dir + "/blocks";
+  std::vector<std::string> shards;
+  int err = ForEachEntry(blocks_dir, [&](std::string_view n, unsigned char) {
+    unsigned shard;
+    if (ParseShardName(n, &shard)) shards.emplace_back(n);
+  });
+  if (err == ENOENT) return NotFound("no daqfs disk cache in " + dir);
+  if (err != 0) return ErrnoStatus(err, "cannot read cache folder " + blocks_dir);
+  for (const std::string& s : shards) {
+    ForEachEntry(blocks_dir + "/" + s, [&](std::string_view n, unsigned char) {
+      uint64_t hash, len;
+      if (ParseBlockName(n, &hash, &len)) {
+        sum.blocks++;
+        sum.bytes += len;
+      }
+    });
+  }
+  ForEachEntry(sum.version_dir + "/tmp",
+               [&](std::string_view, unsigned char) { sum.temp_files++; });
+  return sum;
+}
+
+}  // namespace daqfs

@@ -1,0 +1,57 @@
+// ReadPath: how the Vfs reads an opened file. The cache layer implements it (block cache,
+// single-flight decoding, prefetcher) without fs/ knowing about cache/; without one, the Vfs
+// reads the ByteSource directly.
+//
+// Thread safety: ReadPath::Open is thread-safe. A FileReader may receive concurrent Read calls
+// (the kernel sends several reads of one handle at once); it must handle them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "fs/byte_source.h"
+#include "fs/status.h"
+
+namespace daqfs {
+
+// Runs tasks on other threads (the decode pool).
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Queues `task`; returns false when the executor is shutting down (the task is dropped).
+  virtual bool Submit(std::function<void()> task) = 0;
+};
+
+class FileReader {
+ public:
+  virtual ~FileReader() = default;  // release: cancels this handle's prefetches
+  // Reads up to out.size() bytes at `offset` (short only at end of file).
+  virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+};
+
+struct Sibling {
+  std::string name;
+  std::shared_ptr<ByteSource> source;
+};
+
+// Where an opened file comes from, for cache policy and sibling prefetch.
+struct FileContext {
+  uint32_t source = 0;  // Vfs backend index (1..N for sources)
+  std::string dir;      // identity of the directory it was looked up in ("" if unknown)
+  std::string name;     // its name there
+  // Opens up to `max` files that follow this one in directory order (for sibling prefetch).
+  std::function<std::vector<Sibling>(size_t max)> next_siblings;
+};
+
+class ReadPath {
+ public:
+  virtual ~ReadPath() = default;
+  virtual std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source,
+                                           FileContext context) = 0;
+};
+
+}  // namespace daqfs

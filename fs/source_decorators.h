@@ -1,0 +1,101 @@
+// ByteSource decorators: a slow source (simulate_latency_ms, for benchmarks and tests) and the
+// fault injectors the tests use (fail the Nth block, short reads, flipped bytes), plus a Backend
+// decorator that applies a source decorator to every file it opens.
+//
+// Thread safety: as the wrapped source; the counters are atomic.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "fs/backend.h"
+#include "fs/byte_source.h"
+
+namespace daqfs {
+
+// Forwards everything to `inner`.
+class ForwardingSource : public ByteSource {
+ public:
+  explicit ForwardingSource(std::shared_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
+  uint64_t Size() const override { return inner_->Size(); }
+  std::string Identity() const override { return inner_->Identity(); }
+  bool IsDecoded() const override { return inner_->IsDecoded(); }
+  uint64_t BlockCount() const override { return inner_->BlockCount(); }
+  BlockRange BlockRangeOf(uint64_t i) const override { return inner_->BlockRangeOf(i); }
+  uint64_t BlockOf(uint64_t off) const override { return inner_->BlockOf(off); }
+  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override { return inner_->ReadBlock(i, out); }
+  Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override {
+    return inner_->ReadAt(off, out);
+  }
+
+ protected:
+  std::shared_ptr<ByteSource> inner_;
+};
+
+// Sleeps `latency` before every block decode and every direct read: a slow parallel
+// filesystem or a slow decoder (latency, not CPU).
+class LatencySource final : public ForwardingSource {
+ public:
+  LatencySource(std::shared_ptr<ByteSource> inner, std::chrono::milliseconds latency)
+      : ForwardingSource(std::move(inner)), latency_(latency) {}
+  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
+  Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
+
+ private:
+  std::chrono::milliseconds latency_;
+};
+
+// Fault injection for tests: counts block decodes; fails decode number `fail_nth` (1-based,
+// 0 = never) or every decode of block `fail_block`; flips byte 0 of block `flip_block`.
+class FaultySource final : public ForwardingSource {
+ public:
+  struct Faults {
+    uint64_t fail_nth = 0;
+    int64_t fail_block = -1;
+    int64_t flip_block = -1;
+    bool short_reads = false;  // ReadAt returns at most 1000 bytes per call (not at EOF only)
+  };
+  FaultySource(std::shared_ptr<ByteSource> inner, Faults faults)
+      : ForwardingSource(std::move(inner)), faults_(faults) {}
+  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
+  Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
+  uint64_t decodes() const { return decodes_.load(); }
+
+ private:
+  Faults faults_;
+  std::atomic<uint64_t> decodes_{0};
+};
+
+// A Backend that forwards every call and passes each opened source through `wrap`.
+class WrappingBackend final : public Backend {
+ public:
+  using WrapFn = std::function<std::shared_ptr<ByteSource>(std::shared_ptr<ByteSource>)>;
+  WrappingBackend(std::unique_ptr<Backend> inner, WrapFn wrap)
+      : inner_(std::move(inner)), wrap_(std::move(wrap)) {}
+  Result<NodeId> Lookup(NodeId p, std::string_view n) override { return inner_->Lookup(p, n); }
+  Result<Attr> GetAttr(NodeId n) override { return inner_->GetAttr(n); }
+  Status ReadDir(NodeId d, uint64_t c, const EmitFn& e) override { return inner_->ReadDir(d, c, e); }
+  Result<std::shared_ptr<ByteSource>> Open(NodeId n, const Caller& c) override {
+    Result<std::shared_ptr<ByteSource>> s = inner_->Open(n, c);
+    if (!s.ok()) return s;
+    return wrap_(std::move(*s));
+  }
+  Result<std::string> ReadLink(NodeId n) override { return inner_->ReadLink(n); }
+  Result<std::vector<std::string>> ListXattr(NodeId n) override { return inner_->ListXattr(n); }
+  Result<std::string> GetXattr(NodeId n, const std::string& k) override {
+    return inner_->GetXattr(n, k);
+  }
+  std::vector<DirEntry> NextSiblings(NodeId d, std::string_view n, size_t m) override {
+    return inner_->NextSiblings(d, n, m);
+  }
+  uint64_t TotalBytes() const override { return inner_->TotalBytes(); }
+  uint64_t TotalNodes() const override { return inner_->TotalNodes(); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  WrapFn wrap_;
+};
+
+}  // namespace daqfs

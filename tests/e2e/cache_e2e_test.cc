@@ -1,0 +1,237 @@
+// End-to-end tests of the block cache and prefetcher on a real mount: the SSD cache survives
+// remounts and kill -9, damaged cache files are never served, a full, read-only or vanished
+// cache folder never fails a read, two daemons cannot share a folder, memory stays bounded.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/e2e/e2e_harness.h"
+
+namespace daqfs::e2e {
+namespace {
+
+// Sum of every sample of metric `name` (any labels) in Prometheus text.
+double Metric(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  std::string line;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.compare(0, name.size(), name) != 0) continue;
+    char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != ' ' && next != '{') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+class CacheE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
+    data_ = dir_ / "data";
+    mnt_ = dir_ / "mnt";
+    cache_ = dir_ / "cache";
+    ASSERT_EQ(Sh("mkdir -p " + Q(data_) + " " + Q(mnt_) + " " + Q(dir_ / "src")).exit_code, 0);
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_.pid() > 0) {
+      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
+    }
+    Sh("grep -qs " + Q(dir_ / "tmpfs") + " /proc/mounts && umount -l " + Q(dir_ / "tmpfs"));
+  }
+  // An archive with `files` members of `mib` MiB of random bytes each.
+  void MakeArchive(int files, int mib) {
+    ASSERT_EQ(Sh("cd " + Q(dir_ / "src") + " && for i in $(seq 1 " + std::to_string(files) +
+                 "); do head -c " + std::to_string(mib) + "M /dev/urandom > f$i.bin; done && "
+                 "tar -cf " + Q(data_ + "/a.tar") + " f*.bin")
+                  .exit_code,
+              0);
+  }
+  std::string Config(const std::string& extra_cache = "", const std::string& extra_source = "") {
+    std::string cfg = dir_ / "daqfs.ini";
+    WriteFile(cfg, "[cache]\ndir = " + cache_ + "\nmemory = 64M\ndisk = 1G\n" + extra_cache +
+                       "[source s]\ntype = archive\npath = " + data_ + "\ncache = disk\n" +
+                       extra_source);
+    return cfg;
+  }
+  void Mount(const std::string& cfg) {
+    ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+  }
+  std::string Metrics() { return ReadFile(mnt_ + "/.daqfs/metrics"); }
+  bool SameBytes(const std::string& member) {
+    return Sh("cmp " + Q(mnt_ + "/s/a.tar/" + member) + " " + Q(dir_ / ("src/" + member)))
+               .exit_code == 0;
+  }
+  void Drop() { Sh("sync; echo 3 > /proc/sys/vm/drop_caches"); }
+
+  TempDir dir_;
+  std::string data_, mnt_, cache_;
+  DaqfsProcess daemon_;
+};
+
+TEST_F(CacheE2eTest, RemountServesSsdBlocksWithoutDecoding) {
+  MakeArchive(2, 24);
+  std::string cfg = Config();
+  Mount(cfg);
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  EXPECT_TRUE(SameBytes("f2.bin"));
+  std::string m1 = Metrics();
+  EXPECT_GE(Metric(m1, "daqfs_decodes_total"), 40);
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+  CmdResult stats = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache stats --dir " + Q(cache_));
+  EXPECT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("blocks      48"), std::string::npos) << stats.output;
+
+  Drop();
+  Mount(cfg);
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  EXPECT_TRUE(SameBytes("f2.bin"));
+  std::string m2 = Metrics();
+  EXPECT_EQ(Metric(m2, "daqfs_decodes_total"), 0) << m2;
+  EXPECT_GE(Metric(m2, "daqfs_disk_cache_hits_total"), 40) << m2;
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(CacheE2eTest, PlantedDamageIsNeverServed) {
+  MakeArchive(1, 16);
+  std::string cfg = Config();
+  Mount(cfg);
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  EXPECT_EQ(daemon_.Unmount(), 0);
+  // Damage: flip a data byte, truncate, empty, garbage, one block under another's name, temp.
+  std::string blocks = cache_ + "/v1/blocks";
+  ASSERT_EQ(Sh("set -e; cd " + Q(blocks) + "; files=($(find . -type f | sort)); "
+               "printf '\\xff' | dd of=${files[0]} bs=1 seek=70000 conv=notrunc status=none; "
+               "truncate -s 1000 ${files[1]}; : > ${files[2]}; "
+               "head -c 4096 /dev/urandom > ${files[3]}; cp ${files[4]} ${files[5]}; "
+               "printf '\\x00' | dd of=${files[6]} bs=1 seek=3 conv=notrunc status=none; "
+               "head -c 1M /dev/urandom > ../tmp/123-4")
+                .exit_code,
+            0);
+  Drop();
+  Mount(cfg);
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  std::string m = Metrics();
+  EXPECT_GE(Metric(m, "daqfs_disk_cache_checksum_failures_total"), 6) << m;
+  EXPECT_FALSE(access((cache_ + "/v1/tmp/123-4").c_str(), F_OK) == 0);
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(CacheE2eTest, KillDashNineDuringCacheWritesThenRestartVerifies) {
+  MakeArchive(1, 200);
+  std::string cfg = Config();
+  Mount(cfg);
+  // Read in the background and kill the daemon while blocks are being written.
+  CmdResult bg = Sh("(cat " + Q(mnt_ + "/s/a.tar/f1.bin") + " > /dev/null 2>&1 &) ; sleep 0.7");
+  ASSERT_GT(daemon_.pid(), 0);
+  daemon_.Signal(SIGKILL);  // kills and reaps
+  Sh("fusermount3 -u -z " + Q(mnt_));
+  Drop();
+  DaqfsProcess again;
+  ASSERT_TRUE(again.Start({cfg, mnt_}, mnt_, dir_ / "daqfs2.log"));
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  EXPECT_EQ(again.Unmount(), 0) << again.Log();
+}
+
+TEST_F(CacheE2eTest, FullTinyCacheFolderNeverFailsReads) {
+  MakeArchive(1, 40);
+  ASSERT_EQ(Sh("mkdir -p " + Q(dir_ / "tmpfs") + " && mount -t tmpfs -o size=4m tmpfs " +
+               Q(dir_ / "tmpfs"))
+                .exit_code,
+            0);
+  cache_ = dir_ / "tmpfs/cache";
+  Mount(Config());
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  std::string m = Metrics();
+  EXPECT_GE(Metric(m, "daqfs_disk_cache_errors_total") +
+                Metric(m, "daqfs_disk_cache_evictions_total"),
+            1)
+      << m;
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(CacheE2eTest, ReadOnlyAndVanishedCacheFolderNeverFailReads) {
+  MakeArchive(3, 8);
+  ASSERT_EQ(Sh("mkdir -p " + Q(dir_ / "tmpfs") + " && mount -t tmpfs -o size=64m tmpfs " +
+               Q(dir_ / "tmpfs"))
+                .exit_code,
+            0);
+  cache_ = dir_ / "tmpfs/cache";
+  Mount(Config());
+  ASSERT_EQ(Sh("mount -o remount,ro " + Q(dir_ / "tmpfs")).exit_code, 0);
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  ASSERT_EQ(Sh("mount -o remount,rw " + Q(dir_ / "tmpfs") + " && rm -rf " + Q(cache_)).exit_code,
+            0);
+  EXPECT_TRUE(SameBytes("f2.bin"));
+  EXPECT_TRUE(SameBytes("f3.bin"));
+  EXPECT_GE(Metric(Metrics(), "daqfs_disk_cache_errors_total"), 1);
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(CacheE2eTest, SecondDaemonOnSameCacheFolderRefuses) {
+  MakeArchive(1, 1);
+  std::string cfg = Config();
+  Mount(cfg);
+  std::string mnt2 = dir_ / "mnt2";
+  Sh("mkdir -p " + Q(mnt2));
+  CmdResult second = Sh(std::string(DaqfsBinary()) + " -f " + Q(cfg) + " " + Q(mnt2));
+  EXPECT_EQ(second.exit_code, 6) << second.output;
+  EXPECT_NE(second.output.find("in use"), std::string::npos) << second.output;
+  EXPECT_FALSE(IsMounted(mnt2));
+  CmdResult clear = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache clear --dir " + Q(cache_));
+  EXPECT_EQ(clear.exit_code, 3) << clear.output;
+  EXPECT_EQ(daemon_.Unmount(), 0);
+  clear = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache clear --dir " + Q(cache_));
+  EXPECT_EQ(clear.exit_code, 0) << clear.output;
+  CmdResult stats = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache stats --dir " + Q(cache_));
+  EXPECT_NE(stats.output.find("blocks      0"), std::string::npos) << stats.output;
+}
+
+TEST_F(CacheE2eTest, WarmPutsBlocksInTheSsdCache) {
+  MakeArchive(2, 4);
+  Mount(Config());
+  CmdResult warm = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache warm " + Q(mnt_ + "/s"));
+  EXPECT_EQ(warm.exit_code, 0) << warm.output;
+  EXPECT_NE(warm.output.find("warmed 2 files"), std::string::npos) << warm.output;
+  EXPECT_EQ(daemon_.Unmount(), 0);
+  CmdResult stats = Sh(std::string(DAQFS_BINARY_DIR) + "/daqfs-cache stats --dir " + Q(cache_));
+  EXPECT_NE(stats.output.find("blocks      8"), std::string::npos) << stats.output;
+}
+
+TEST_F(CacheE2eTest, SequentialReadsUsePrefetchRandomReadsDoNot) {
+  MakeArchive(2, 200);
+  Mount(Config("", "simulate_latency_ms = 2\n"));
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  std::string m = Metrics();
+  EXPECT_GE(Metric(m, "daqfs_prefetch_used_total"), 32) << m;
+  double issued = Metric(m, "daqfs_prefetch_issued_total");
+  CmdResult fio = Sh("fio --name=r --filename=" + Q(mnt_ + "/s/a.tar/f2.bin") +
+                     " --readonly --rw=randread --bs=4k --ioengine=psync --size=180M "
+                     "--number_ios=200 --offset=8M --invalidate=0 --output-format=terse");
+  ASSERT_EQ(fio.exit_code, 0) << fio.output;
+  EXPECT_LE(Metric(Metrics(), "daqfs_prefetch_issued_total") - issued, 4);
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(CacheE2eTest, PeakMemoryStaysWithinBudgets) {
+  MakeArchive(16, 24);
+  Mount(Config("prefetch_budget = 64M\n", ""));
+  std::string cmd = "for i in $(seq 1 16); do cat " + Q(mnt_ + "/s/a.tar") +
+                    "/f$i.bin > /dev/null & done; wait";
+  EXPECT_EQ(Sh(cmd).exit_code, 0);
+  std::string status = ReadFile("/proc/" + std::to_string(daemon_.pid()) + "/status");
+  size_t at = status.find("VmHWM:");
+  ASSERT_NE(at, std::string::npos);
+  long kb = std::stol(status.substr(at + 6));
+  std::printf("daqfs VmHWM %ld KiB (memory 64M + prefetch budget 64M + 64M allowed)\n", kb);
+  EXPECT_LT(kb, (64 + 64 + 64) * 1024);
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+}  // namespace
+}  // namespace daqfs::e2e

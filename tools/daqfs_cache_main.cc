@@ -1,0 +1,247 @@
+// daqfs-cache: look after a daqfs SSD cache folder, and warm it through a mount.
+//   daqfs-cache stats [--dir DIR | --config FILE]
+//   daqfs-cache clear [--dir DIR | --config FILE]
+//   daqfs-cache warm PATH...
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cache/disk_block_cache.h"
+#include "fs/config.h"
+
+namespace daqfs {
+namespace {
+
+constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config FILE]
+       daqfs-cache clear [--dir DIR | --config FILE]
+       daqfs-cache warm PATH...
+
+  stats   count the blocks and bytes in a cache folder (reads names only, safe while mounted)
+  clear   delete every cached block (refused while a daqfs daemon uses the folder)
+  warm    read every file under PATH (files or folders inside a daqfs mount) so that their
+          decoded blocks land in the cache, with a progress bar and a summary
+
+  --dir DIR       the cache folder (default: [cache] dir of --config, else the built-in default)
+  --config FILE   a daqfs configuration to take [cache] dir from
+
+exit status: 0 ok; 1 bad command line; 2 bad configuration; 3 folder unusable or in use;
+4 some files could not be read (warm).
+)";
+
+std::string HumanBytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", b, units[u]);
+  return buf;
+}
+
+int Stats(const std::string& dir) {
+  Result<DiskCacheSummary> s = SummarizeDiskCache(dir);
+  if (!s.ok()) {
+    std::fprintf(stderr, "daqfs-cache: %s\n", s.status().message().c_str());
+    return 3;
+  }
+  std::printf("folder      %s\nformat      %s\nblocks      %llu\nbytes       %llu (%s)\n"
+              "temp files  %llu\n",
+              dir.c_str(), s->version_dir.c_str(), static_cast<unsigned long long>(s->blocks),
+              static_cast<unsigned long long>(s->bytes), HumanBytes(s->bytes).c_str(),
+              static_cast<unsigned long long>(s->temp_files));
+  return 0;
+}
+
+// Removes everything below `path` (not `path` itself). Returns files removed.
+uint64_t RemoveBelow(const std::string& path) {
+  uint64_t n = 0;
+  DIR* d = opendir(path.c_str());
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string full = path + "/" + name;
+    struct stat st;
+    if (lstat(full.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      n += RemoveBelow(full);
+      rmdir(full.c_str());
+    } else if (unlink(full.c_str()) == 0) {
+      ++n;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+int Clear(const std::string& dir) {
+  std::string v1 = dir + "/v1";
+  int fd = open((v1 + "/lock").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      char pid[32] = {0};
+      ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+      (void)n;
+      std::fprintf(stderr, "daqfs-cache: %s is in use by daqfs (pid %s); unmount it first\n",
+                   dir.c_str(), pid[0] ? pid : "?");
+      close(fd);
+      return 3;
+    }
+  } else if (access(dir.c_str(), F_OK) != 0) {
+    std::fprintf(stderr, "daqfs-cache: %s: %s\n", dir.c_str(), std::strerror(errno));
+    return 3;
+  }
+  uint64_t removed = RemoveBelow(v1 + "/blocks") + RemoveBelow(v1 + "/tmp");
+  unlink((v1 + "/lru").c_str());
+  if (fd >= 0) close(fd);
+  std::printf("removed %llu files from %s\n", static_cast<unsigned long long>(removed), dir.c_str());
+  return 0;
+}
+
+struct WarmState {
+  std::vector<std::pair<std::string, uint64_t>> files;
+  uint64_t total = 0, done = 0, failed = 0;
+  std::chrono::steady_clock::time_point start, last_draw;
+};
+
+void Collect(const std::string& path, WarmState* w) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    std::fprintf(stderr, "daqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
+    w->failed++;
+    return;
+  }
+  if (S_ISREG(st.st_mode)) {
+    w->files.emplace_back(path, st.st_size);
+    w->total += st.st_size;
+  } else if (S_ISDIR(st.st_mode)) {
+    DIR* d = opendir(path.c_str());
+    if (!d) return;
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != ".." && n != ".daqfs") names.push_back(n);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& n : names) Collect(path + "/" + n, w);
+  }
+}
+
+void Draw(WarmState* w, bool final) {
+  auto now = std::chrono::steady_clock::now();
+  if (!final && now - w->last_draw < std::chrono::milliseconds(200)) return;
+  w->last_draw = now;
+  double secs = std::chrono::duration<double>(now - w->start).count();
+  double frac = w->total ? static_cast<double>(w->done) / w->total : 1.0;
+  int bar = static_cast<int>(frac * 30);
+  std::fprintf(stderr, "\r[%-30s] %5.1f%% %s / %s  %.0f MB/s", std::string(bar, '#').c_str(),
+               frac * 100, HumanBytes(w->done).c_str(), HumanBytes(w->total).c_str(),
+               secs > 0 ? w->done / secs / 1e6 : 0.0);
+  if (final) std::fprintf(stderr, "\n");
+}
+
+int Warm(const std::vector<std::string>& paths) {
+  WarmState w;
+  for (const std::string& p : paths) Collect(p, &w);
+  w.start = w.last_draw = std::chrono::steady_clock::now();
+  std::vector<char> buf(1 << 20);
+  bool tty = isatty(2);
+  for (const auto& [path, size] : w.files) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "\ndaqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
+      w.failed++;
+      continue;
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    for (;;) {
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        std::fprintf(stderr, "\ndaqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
+        w.failed++;
+        break;
+      }
+      if (n == 0) break;
+      w.done += n;
+      if (tty) Draw(&w, false);
+    }
+    close(fd);
+  }
+  Draw(&w, true);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - w.start).count();
+  std::printf("warmed %zu files, %s in %.1f s (%.0f MB/s), %llu failed\n", w.files.size(),
+              HumanBytes(w.done).c_str(), secs, secs > 0 ? w.done / secs / 1e6 : 0.0,
+              static_cast<unsigned long long>(w.failed));
+  return w.failed ? 4 : 0;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 1;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::string dir, config;
+  std::vector<std::string> rest;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--dir" || a == "--config") && i + 1 < argc) {
+      (a == "--dir" ? dir : config) = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "daqfs-cache: unknown option %s\n%s", a.c_str(), kUsage);
+      return 1;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (cmd == "warm") {
+    if (rest.empty()) {
+      std::fprintf(stderr, "daqfs-cache: warm needs at least one PATH\n%s", kUsage);
+      return 1;
+    }
+    return Warm(rest);
+  }
+  if (cmd != "stats" && cmd != "clear") {
+    std::fprintf(stderr, "daqfs-cache: unknown command %s\n%s", cmd.c_str(), kUsage);
+    return 1;
+  }
+  if (!rest.empty()) {
+    std::fprintf(stderr, "daqfs-cache: %s takes no PATH\n", cmd.c_str());
+    return 1;
+  }
+  if (dir.empty() && !config.empty()) {
+    Result<Config> c = LoadConfig(config);
+    if (!c.ok()) {
+      std::fprintf(stderr, "daqfs-cache: %s\n", c.status().message().c_str());
+      return 2;
+    }
+    dir = c->cache.dir;
+  }
+  if (dir.empty()) dir = DefaultCacheDir();
+  return cmd == "stats" ? Stats(dir) : Clear(dir);
+}
+
+}  // namespace
+}  // namespace daqfs
+
+int main(int argc, char** argv) { return daqfs::Main(argc, argv); }
