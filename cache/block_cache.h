@@ -37,7 +37,8 @@ class BlockCache {
   virtual Block Get(const BlockKey& key) = 0;
   // Stores a block (best effort).
   virtual void Put(const BlockKey& key, const Block& block) = 0;
-  // True if Get would probably hit (no I/O, no statistics); used to skip needless prefetches.
+  // True if Get would probably hit without slow I/O (no statistics); used to skip needless
+  // prefetches. A tiered cache answers for its fast tier only.
   virtual bool Contains(const BlockKey& key) = 0;
 };
 

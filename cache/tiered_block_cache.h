@@ -23,9 +23,9 @@ class TieredBlockCache final : public BlockCache {
     upper_->Put(key, block);
     lower_->Put(key, block);
   }
-  bool Contains(const BlockKey& key) override {
-    return upper_->Contains(key) || lower_->Contains(key);
-  }
+  // Only the upper tier counts: a block on the lower tier still costs I/O, so prefetching it
+  // (promoting it ahead of the reader) is worth doing.
+  bool Contains(const BlockKey& key) override { return upper_->Contains(key); }
 
  private:
   BlockCache* upper_;

@@ -410,7 +410,7 @@ class Parser {
       return SizeValue(key, v, &c.prefetch_budget);
     } else if (key == "decode_threads") {
       auto n = ParseUint(v, kMaxThreads);
-      if (!n) return BadValue(key, v, "expected an integer from 0 to 1024 (0 = number of cores)");
+      if (!n) return BadValue(key, v, "expected an integer from 0 to 1024 (0 = automatic)");
       c.decode_threads = static_cast<unsigned>(*n);
     } else {
       return Fail("unknown key '" + key + "' in [cache]");

@@ -57,7 +57,7 @@ struct CacheConfig {
   uint64_t prefetch_window = 64ull << 20;   // bytes read ahead of a sequential reader; 0 = off,
                                             // else at least 1 MiB
   uint64_t prefetch_budget = 256ull << 20;  // bytes of prefetch in flight over all readers
-  unsigned decode_threads = 0;              // decode pool size; 0 = number of cores; <= 1024
+  unsigned decode_threads = 0;              // decode pool size; 0 = max(16, 2 x cores); <= 1024
 };
 
 struct SourceConfig {

@@ -410,11 +410,11 @@ TEST(ConfigTest, EveryCacheKeyRejectsBadValues) {
       {"prefetch_window", "99999999999999999999", "too large"},
       {"prefetch_budget", "-256M", kSize.c_str()},
       {"prefetch_budget", "256X", kSize.c_str()},
-      {"decode_threads", "1025", "expected an integer from 0 to 1024 (0 = number of cores)"},
-      {"decode_threads", "-1", "expected an integer from 0 to 1024 (0 = number of cores)"},
-      {"decode_threads", "auto", "expected an integer from 0 to 1024 (0 = number of cores)"},
-      {"decode_threads", "4K", "expected an integer from 0 to 1024 (0 = number of cores)"},
-      {"decode_threads", "", "expected an integer from 0 to 1024 (0 = number of cores)"},
+      {"decode_threads", "1025", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"decode_threads", "-1", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"decode_threads", "auto", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"decode_threads", "4K", "expected an integer from 0 to 1024 (0 = automatic)"},
+      {"decode_threads", "", "expected an integer from 0 to 1024 (0 = automatic)"},
   };
   for (const BadValueCase& c : cases) {
     EXPECT_EQ(CacheError(std::string(c.key) + " = " + c.value),

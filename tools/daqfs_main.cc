@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -203,15 +204,17 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   CacheLayer c;
   const CacheConfig& cc = config.cache;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads : cores);
+  c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads
+                                                         : std::max(16u, 2 * cores));
   if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
   if (cc.disk > 0 && !cc.dir.empty()) {
     DiskCacheOptions o;
     o.dir = cc.dir;
     o.budget_bytes = cc.disk;
-    // Queued writes hold blocks the memory tier may already have dropped: keep the queue small
-    // so the daemon's memory stays within memory + prefetch_budget + a little.
-    o.write_queue_bytes = 32ull << 20;
+    // Queued writes hold blocks the memory tier may already have dropped: a quarter of the
+    // memory budget (8 MiB..256 MiB) keeps the daemon within memory + prefetch_budget + a
+    // little, and lets the writer absorb bursts of fast sequential reads.
+    o.write_queue_bytes = std::clamp<uint64_t>(cc.memory / 4, 8ull << 20, 256ull << 20);
     Result<std::unique_ptr<DiskBlockCache>> d = DiskBlockCache::Open(o, &metrics);
     if (d.ok()) {
       c.disk = std::move(*d);
