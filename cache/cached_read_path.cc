@@ -67,9 +67,15 @@ class CachedFileReader final : public FileReader {
       if (block) {
         std::memcpy(out.data() + done, block->data() + in_block, n);
       } else {
-        Result<size_t> got = source_->ReadAt(pos, out.subspan(done, n));
-        if (!got.ok()) return got.status();
-        if (*got != n) return Corrupt(identity_ + ": short read inside the file");
+        // A source may return short reads: keep reading until the range is full.
+        size_t got_total = 0;
+        while (got_total < n) {
+          Result<size_t> got = source_->ReadAt(pos + got_total,
+                                               out.subspan(done + got_total, n - got_total));
+          if (!got.ok()) return got.status();
+          if (*got == 0) return Corrupt(identity_ + ": file ends before its size");
+          got_total += *got;
+        }
       }
       done += n;
       pos += n;

@@ -223,5 +223,37 @@ TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccess
   EXPECT_EQ(files[4]->decodes.load(), 2u);  // both blocks came from the cache
 }
 
+TEST_F(CachedReadPathTest, ShortReadsAndFailingNthDecodeAreHandled) {
+  Make();
+  auto inner = std::make_shared<PatternSource>(8 * kMiB, false, "short");
+  FaultySource::Faults f;
+  f.short_reads = true;
+  f.fail_nth = 2;  // the second block decode fails once
+  auto src = std::make_shared<FaultySource>(inner, f);
+  auto reader = path_->Open(src, FileContext{});
+  std::vector<uint8_t> buf(300000);
+  // A random read goes direct; the source's short reads are continued.
+  Result<size_t> n = reader->Read(5 * kMiB + 17, buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, buf.size());
+  EXPECT_TRUE(Check(buf, 5 * kMiB + 17, *n));
+  // A sequential pass: one decode fails (that read gets EIO), a retry of the range works.
+  auto seq = path_->Open(src, FileContext{});
+  int failures = 0;
+  std::vector<uint8_t> block(kMiB);
+  for (uint64_t b = 0; b < 8; ++b) {
+    Result<size_t> r = seq->Read(b * kMiB, block);
+    if (!r.ok()) {
+      ++failures;
+      r = seq->Read(b * kMiB, block);
+    }
+    ASSERT_TRUE(r.ok()) << b;
+    EXPECT_TRUE(Check(block, b * kMiB, *r)) << b;
+  }
+  WaitIdle();
+  EXPECT_LE(failures, 1);
+  EXPECT_GE(src->decodes(), 2u);
+}
+
 }  // namespace
 }  // namespace daqfs
