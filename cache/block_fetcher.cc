@@ -19,7 +19,10 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
   if (cache) {
     if (Block b = cache->Get(key)) return b;
   }
-  std::string k = key.Serialize();
+  // One flight per decode group: a reader of any sub-block of a huge frame waits for the one
+  // streaming decode that fills them all.
+  ByteSource::Group group = source.GroupOf(index);
+  std::string k = BlockKey{identity, group.first}.Serialize();
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
@@ -38,6 +41,9 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
     std::unique_lock<std::mutex> lock(flight->mu);
     flight->cv.wait(lock, [&] { return flight->done; });
     if (!flight->status.ok()) return flight->status;
+    if (index - group.first < flight->group_blocks.size()) {
+      return flight->group_blocks[index - group.first];
+    }
     return flight->block;
   }
 
@@ -45,18 +51,34 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
   // in the cache: look once more before decoding again.
   Block block = cache && cache->Contains(key) ? cache->Get(key) : nullptr;
   Status status;
+  std::vector<Block> group_blocks;
   if (!block) {
-    BlockRange r = source.BlockRangeOf(index);
-    auto buf = std::make_shared<std::vector<uint8_t>>(r.length);
     auto start = std::chrono::steady_clock::now();
-    status = source.ReadBlock(index, *buf);
+    if (group.count == 1) {
+      BlockRange r = source.BlockRangeOf(index);
+      auto buf = std::make_shared<std::vector<uint8_t>>(r.length);
+      status = source.ReadBlock(index, *buf);
+      if (status.ok()) block = std::move(buf);
+    } else {
+      group_blocks.resize(group.count);
+      status = source.ReadGroup(index, [&](uint64_t i, std::vector<uint8_t>&& bytes) {
+        if (i < group.first || i - group.first >= group.count) return;
+        auto b = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+        if (cache) cache->Put(BlockKey{identity, i}, b);
+        group_blocks[i - group.first] = std::move(b);
+      });
+      if (status.ok()) {
+        block = group_blocks[index - group.first];
+        if (!block) status = Corrupt(identity + ": decode produced no block " + std::to_string(index));
+      }
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     decodes_->Add();
     if (decode_seconds_) decode_seconds_->Observe(secs);
     if (status.ok()) {
-      block = std::move(buf);
-      if (cache) cache->Put(key, block);
+      if (cache && group.count == 1) cache->Put(key, block);
     } else {
+      block = nullptr;
       errors_->Add();
       error_log_.Log(LogLevel::kError, "block " + std::to_string(index) + " of " + identity +
                                            ": " + status.ToString());
@@ -71,6 +93,7 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
     flight->done = true;
     flight->status = status;
     flight->block = block;
+    flight->group_blocks = std::move(group_blocks);
   }
   flight->cv.notify_all();
   if (!status.ok()) return status;

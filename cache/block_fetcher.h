@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/block_cache.h"
 #include "fs/byte_source.h"
@@ -40,6 +41,7 @@ class BlockFetcher {
     bool done = false;
     Status status;
     Block block;
+    std::vector<Block> group_blocks;  // every block of a multi-block decode group
   };
 
   std::mutex mu_;  // guards flights_

@@ -58,6 +58,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
+  // Starts the backend's own background work (indexing, rescans, a stream's receiver), after
+  // the daemon has forked. Lookups may wait for work started here. Default: nothing.
+  virtual void Start() {}
+
   virtual Result<NodeId> Lookup(NodeId parent, std::string_view name) = 0;
   virtual Result<Attr> GetAttr(NodeId node) = 0;
 

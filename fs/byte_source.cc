@@ -19,6 +19,13 @@ BlockRange ByteSource::BlockRangeOf(uint64_t index) const {
 
 uint64_t ByteSource::BlockOf(uint64_t offset) const { return offset / kDefaultBlockSize; }
 
+Status ByteSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
+  std::vector<uint8_t> buf(BlockRangeOf(index).length);
+  Status s = ReadBlock(index, buf);
+  if (s.ok()) emit(index, std::move(buf));
+  return s;
+}
+
 Result<size_t> ByteSource::ReadAt(uint64_t offset, std::span<uint8_t> out) {
   uint64_t size = Size();
   if (offset >= size || out.empty()) return size_t{0};

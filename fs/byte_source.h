@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "fs/status.h"
 
@@ -48,6 +50,19 @@ class ByteSource {
 
   // Fills `out` (exactly BlockRangeOf(index).length bytes) with block `index`.
   virtual Status ReadBlock(uint64_t index, std::span<uint8_t> out) = 0;
+
+  // Blocks that one decode produces together: a decode unit larger than a few MiB (one huge
+  // zstd frame) is exposed as 1 MiB sub-blocks filled by one streaming decode. Returns the
+  // group [first, first + count) holding `index`; the default is the block alone.
+  struct Group {
+    uint64_t first = 0;
+    uint64_t count = 1;
+  };
+  virtual Group GroupOf(uint64_t index) const { return Group{index, 1}; }
+  // Decodes the whole group holding `index`, handing every block of it to `emit` in order
+  // (index, bytes). The default decodes the single block with ReadBlock.
+  using BlockEmit = std::function<void(uint64_t index, std::vector<uint8_t>&& bytes)>;
+  virtual Status ReadGroup(uint64_t index, const BlockEmit& emit);
 
   // Reads up to out.size() bytes at `offset`; short only at end of file (0 at or past the end).
   virtual Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> out);

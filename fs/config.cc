@@ -439,6 +439,18 @@ class Parser {
         return BadValue(key, v, "expected an integer from 0 to 60000 (milliseconds; 0 = off)");
       }
       s.simulate_latency_ms = static_cast<unsigned>(*n);
+    } else if (key == "layout") {
+      if (v != "per-archive" && v != "merged") {
+        return BadValue(key, v, "expected one of: per-archive, merged");
+      }
+      s.layout = std::string(v);
+    } else if (key == "strip_suffix") {
+      if (v.find('/') != std::string_view::npos) return BadValue(key, v, "must not contain '/'");
+      s.strip_suffix = std::string(v);
+    } else if (key == "rescan") {
+      auto d = ParseSeconds(v);
+      if (!d) return BadValue(key, v, "expected a non-negative number of seconds (0 = off)");
+      s.rescan = *d;
     } else {
       return Fail("unknown key '" + key + "' in [" + section_ + "]");
     }
@@ -643,6 +655,11 @@ std::string FormatConfig(const Config& config) {
     out += "path = " + s.path + "\n";
     out += "cache = " + s.cache + "\n";
     out += "simulate_latency_ms = " + std::to_string(s.simulate_latency_ms) + "\n";
+    out += "layout = " + s.layout + "\n";
+    out += "strip_suffix = " + s.strip_suffix + "\n";
+    char rescan[64];
+    auto rc = std::to_chars(rescan, rescan + sizeof rescan, s.rescan);
+    out += "rescan = " + std::string(rescan, rc.ptr) + "\n";
   }
   return out;
 }

@@ -71,6 +71,13 @@ struct SourceConfig {
   // FOR BENCHMARKS AND TESTS ONLY: every block read of this source first sleeps this many
   // milliseconds (0..60000), simulating a slow parallel filesystem. 0 = off (the default).
   unsigned simulate_latency_ms = 0;
+  // archive: "per-archive" (a folder per archive) or "merged" (one tree of all members).
+  std::string layout = "per-archive";
+  // archive: a member NAME + strip_suffix stored zstd-compressed is shown as NAME, decompressed.
+  // "" = show compressed members as stored.
+  std::string strip_suffix = ".zst";
+  // Seconds between looks at the folder or glob for new, changed or removed archives; 0 = off.
+  double rescan = 0;
 };
 
 struct Config {

@@ -15,6 +15,10 @@ Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
   control_->AddFile("metrics", [this] { return stats_.Prometheus(); });
 }
 
+void Vfs::Start() {
+  for (Source& s : sources_) s.backend->Start();
+}
+
 Backend* Vfs::BackendOf(uint32_t index) const {
   if (index == kControl) return control_.get();
   if (index - 1 < sources_.size()) return sources_[index - 1].backend.get();

@@ -68,6 +68,9 @@ class Vfs {
   // serving requests.
   void SetReadPath(ReadPath* read_path) { read_path_ = read_path; }
 
+  // Starts every source's background work (Backend::Start). Call once, after forking.
+  void Start();
+
   ControlBackend& control() { return *control_; }
   Stats& stats() { return stats_; }
   const InodeTable& inodes() const { return inodes_; }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -44,8 +45,8 @@ constexpr const char* kUsage = R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-f
 
 Mounts facility data (tar archives; HDF5 and live streams in later releases) read-only at
 MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the mount root;
-with --source, the root is that one source (type detected from PATH: a tar file, a folder of
-*.tar files or a quoted glob). Options may come before or after the positional arguments.
+with --source, the root is that one source (type detected from PATH: an archive, a folder of
+*.tar / *.tar.zst files or a quoted glob). Options may come before or after the positional arguments.
 
 options:
   -f                 stay in the foreground (default: detach once the mount is ready)
@@ -54,6 +55,8 @@ options:
                      as mount.fuse3 passes them from /etc/fstab
   --source PATH      serve one source without a configuration file
   --ready-fd N       write "ready\n" to file descriptor N once the mount serves requests
+  --cache-dir DIR    with --source: keep the SSD cache and archive indexes in DIR (without
+                     it a --source mount caches in memory only)
   --log-level L      error | warn | info | debug (overrides [mount] log_level)
   -h, --help         this text
   -V, --version      version
@@ -73,6 +76,7 @@ struct Args {
   std::vector<std::string> positional;
   int ready_fd = -1;
   std::string log_level;
+  std::string cache_dir;
 };
 
 void SplitOptions(const std::string& list, std::vector<std::string>* out) {
@@ -131,6 +135,10 @@ int ParseArgs(int argc, char** argv, Args* a) {
         return kExitUsage;
       }
       a->ready_fd = static_cast<int>(fd);
+    } else if (s == "--cache-dir" || s.rfind("--cache-dir=", 0) == 0) {
+      const char* v = s == "--cache-dir" ? value(s) : argv[i] + 12;
+      if (!v) return kExitUsage;
+      a->cache_dir = v;
     } else if (s == "--log-level") {
       const char* v = value(s);
       if (!v) return kExitUsage;
@@ -168,10 +176,31 @@ std::string Cwd() {
   return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
 }
 
-Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc) {
+// A folder under the cache folder for `what` (index-v1, spill-v1), created 0700; "" if the
+// cache folder is not in use or the folder cannot be made.
+std::string StateDir(const Config& config, const std::string& what) {
+  if (config.cache.dir.empty() || config.cache.disk == 0) return "";
+  std::string dir = config.cache.dir;
+  std::string sub = dir + "/" + what;
+  if ((mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ||
+      (mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST)) {
+    LogWarn("cannot create " + sub + ": " + std::strerror(errno) + "; " + what + " not kept");
+    return "";
+  }
+  return sub;
+}
+
+Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc, const Config& config) {
   std::unique_ptr<Backend> backend;
   if (sc.type == "archive") {
-    Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path);
+    ArchiveSourceOptions o;
+    o.merged = sc.layout == "merged";
+    o.strip_suffix = sc.strip_suffix;
+    o.rescan_seconds = sc.rescan;
+    o.index_dir = StateDir(config, "index-v1");
+    o.spill_dir = StateDir(config, "spill-v1");
+    o.background = true;
+    Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path, o);
     if (!b.ok()) return b.status();
     backend = std::move(*b);
   } else {
@@ -268,8 +297,17 @@ int Main(int argc, char** argv) {
     sc.type = "archive";
     sc.path = Absolute(args.source, Cwd());
     config.sources.push_back(sc);
+    // A quick one-source mount keeps its cache in memory unless told where the SSD folder is
+    // (a shared default folder would let only one such mount start).
+    config.cache.dir = args.cache_dir.empty() ? "" : Absolute(args.cache_dir, Cwd());
+    if (args.cache_dir.empty()) config.cache.disk = 0;
     mountpoint = args.positional[0];
   } else {
+    if (!args.cache_dir.empty()) {
+      std::fprintf(stderr, "daqfs: --cache-dir goes with --source; set [cache] dir in %s\n",
+                   args.positional[0].c_str());
+      return kExitUsage;
+    }
     Result<Config> loaded = LoadConfig(args.positional[0]);
     if (!loaded.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", loaded.status().message().c_str());
@@ -300,7 +338,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Vfs::Source> sources;
   for (const SourceConfig& sc : config.sources) {
-    Result<std::unique_ptr<Backend>> b = MakeBackend(sc);
+    Result<std::unique_ptr<Backend>> b = MakeBackend(sc, config);
     if (!b.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", b.status().message().c_str());
       return kExitSource;
@@ -355,6 +393,7 @@ int Main(int argc, char** argv) {
     return kExitCache;
   }
   vfs.SetReadPath(cache->path.get());
+  vfs.Start();  // background indexing of the sources
 
   FuseOptions fo;
   fo.mountpoint = mountpoint;

@@ -3,22 +3,73 @@
 #include <dirent.h>
 #include <glob.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
-#include <map>
+#include <functional>
 
-#include "backends/archive/tar_index.h"
+#include "backends/archive/member_sources.h"
 #include "fs/log.h"
 
 namespace daqfs {
+
+struct TarBackend::Tree {
+  struct Node {
+    bool valid = false;
+    Attr attr;
+    uint32_t slot = 0;      // archive slot of the member (files, symlinks, member dirs)
+    int64_t member = -1;    // index into that slot's ArchiveIndex::members
+    std::string path;       // path inside the tree ("" for its top)
+    std::string link;
+    std::vector<std::pair<std::string, uint64_t>> children;  // sorted by name
+  };
+  std::vector<Node> nodes;  // local id -> node; [1] is the top
+  uint64_t total_bytes = 0;
+  uint64_t count = 0;
+};
+
+struct TarBackend::Slot {
+  uint32_t number = 0;
+  std::string path;
+  std::string dir_name;
+  std::shared_ptr<UniqueFd> fd;
+  std::shared_ptr<UniqueFd> spill_fd;
+  struct stat st {};
+  std::string identity;
+
+  std::mutex mu;  // guards state, error, index, tree
+  std::condition_variable cv;
+  enum class State { kPending, kReady, kFailed } state = State::kPending;
+  Status error;
+  std::shared_ptr<const ArchiveIndex> index;
+  std::shared_ptr<const Tree> tree;
+
+  // Waits for the index; returns it or the indexing error.
+  Status Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return state != State::kPending; });
+    return state == State::kReady ? Status::Ok() : error;
+  }
+};
+
 namespace {
+
+constexpr uint64_t kLocalMask = 0xFFFFFFFFull;
+uint32_t SlotNumber(NodeId id) { return static_cast<uint32_t>(id >> 32); }
+uint64_t LocalId(NodeId id) { return id & kLocalMask; }
+NodeId MakeId(uint32_t slot, uint64_t local) { return (static_cast<uint64_t>(slot) << 32) | local; }
 
 bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool IsArchiveName(const std::string& name) {
+  return EndsWith(name, ".tar") || EndsWith(name, ".tar.zst") || EndsWith(name, ".tzst");
 }
 
 std::string BaseName(const std::string& path) {
@@ -32,42 +83,196 @@ uint32_t DirModeFor(uint32_t file_mode) {
   return m | ((m & 0444) >> 2);
 }
 
-// Reads one member's bytes straight from the archive with pread.
-class TarMemberSource final : public ByteSource {
+Attr DirAttrOf(const struct stat& st) {
+  Attr a;
+  a.type = NodeType::kDirectory;
+  a.mode = DirModeFor(st.st_mode);
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.mtime = st.st_mtim;
+  a.nlink = 2;
+  return a;
+}
+
+// Builds a member tree from one or more archive indexes (children kept in maps while building).
+class TreeBuilder {
  public:
-  TarMemberSource(std::shared_ptr<UniqueFd> fd, std::string archive, uint64_t offset,
-                  uint64_t size, std::string identity)
-      : fd_(std::move(fd)), archive_(std::move(archive)), offset_(offset), size_(size),
-        identity_(std::move(identity)) {}
-
-  uint64_t Size() const override { return size_; }
-  std::string Identity() const override { return identity_; }
-
-  Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> out) override {
-    if (offset >= size_) return size_t{0};
-    size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
-    Result<size_t> n = PreadFull(fd_->get(), offset_ + offset, out.first(want), archive_);
-    if (!n.ok()) return n;
-    if (*n != want) {
-      return Corrupt(archive_ + ": archive ends inside member data at offset " +
-                     std::to_string(offset_ + offset + *n));
-    }
-    return n;
+  // `id_for` gives stable ids by path (merged layout); null = sequential ids.
+  TreeBuilder(Attr top, std::function<uint64_t(const std::string&)> id_for)
+      : tree_(std::make_shared<TarBackend::Tree>()), id_for_(std::move(id_for)) {
+    NewNode("", top);  // id 1 (or id_for(""))
   }
 
-  Status ReadBlock(uint64_t index, std::span<uint8_t> out) override {
-    BlockRange r = BlockRangeOf(index);
-    if (out.size() != r.length) return Invalid("block buffer size mismatch");
-    Result<size_t> n = ReadAt(r.offset, out);
-    return n.ok() ? Status::Ok() : n.status();
+  void AddArchive(const TarBackend::Slot& slot, const ArchiveIndex& index,
+                  const std::string& source, bool merged) {
+    log_prefix_ = source + ": " + slot.path + ": ";
+    for (size_t i = 0; i < index.members.size(); ++i) {
+      AddMember(slot, index, static_cast<int64_t>(i), merged);
+    }
+  }
+
+  std::shared_ptr<TarBackend::Tree> Finish() {
+    auto& nodes = tree_->nodes;
+    for (size_t id = 1; id < nodes.size(); ++id) {
+      auto& n = nodes[id];
+      if (!n.valid) continue;
+      if (n.attr.type == NodeType::kDirectory) {
+        uint32_t subdirs = 0;
+        auto& kids = kids_[id];
+        n.children.assign(kids.begin(), kids.end());
+        for (auto& [name, child] : kids) {
+          if (nodes[child].attr.type == NodeType::kDirectory) ++subdirs;
+        }
+        n.attr.nlink = 2 + subdirs;
+      }
+    }
+    // Count what is reachable (replaced members are not).
+    std::vector<uint64_t> stack = {top_};
+    std::vector<bool> seen(nodes.size());
+    while (!stack.empty()) {
+      uint64_t id = stack.back();
+      stack.pop_back();
+      if (seen[id]) continue;
+      seen[id] = true;
+      tree_->count++;
+      if (nodes[id].attr.type == NodeType::kFile) tree_->total_bytes += nodes[id].attr.size;
+      for (auto& [name, child] : nodes[id].children) stack.push_back(child);
+    }
+    return tree_;
   }
 
  private:
-  std::shared_ptr<UniqueFd> fd_;
-  std::string archive_;
-  uint64_t offset_;
-  uint64_t size_;
-  std::string identity_;
+  uint64_t NewNode(const std::string& path, const Attr& attr) {
+    uint64_t id = id_for_ ? id_for_(path) : (tree_->nodes.empty() ? 1 : tree_->nodes.size());
+    if (tree_->nodes.size() <= id) tree_->nodes.resize(id + 1);
+    if (kids_.size() <= id) kids_.resize(id + 1);
+    auto& n = tree_->nodes[id];
+    n = TarBackend::Tree::Node();
+    n.valid = true;
+    n.attr = attr;
+    n.path = path;
+    kids_[id].clear();
+    if (path.empty()) top_ = id;
+    return id;
+  }
+
+  void Unlink(uint64_t id) {
+    auto& n = tree_->nodes[id];
+    if (n.attr.type != NodeType::kDirectory && n.attr.nlink > 0) n.attr.nlink--;
+  }
+
+  uint64_t DirFor(const TarBackend::Slot& slot, const std::string& path) {
+    uint64_t cur = top_;
+    size_t pos = 0;
+    while (pos < path.size()) {
+      size_t slash = path.find('/', pos);
+      if (slash == std::string::npos) slash = path.size();
+      std::string comp = path.substr(pos, slash - pos);
+      auto it = kids_[cur].find(comp);
+      if (it != kids_[cur].end() && tree_->nodes[it->second].attr.type == NodeType::kDirectory) {
+        cur = it->second;
+      } else {
+        uint64_t replaced = it != kids_[cur].end() ? it->second : 0;
+        Attr a = DirAttrOf(slot.st);
+        a.mode = 0755;
+        uint64_t d = NewNode(path.substr(0, slash), a);  // may reallocate kids_
+        tree_->nodes[d].slot = slot.number;
+        if (replaced) Unlink(replaced);
+        kids_[cur][comp] = d;
+        cur = d;
+      }
+      pos = slash + 1;
+    }
+    return cur;
+  }
+
+  uint64_t Find(const std::string& path) {
+    uint64_t cur = top_;
+    size_t pos = 0;
+    while (pos < path.size()) {
+      size_t slash = path.find('/', pos);
+      if (slash == std::string::npos) slash = path.size();
+      auto it = kids_[cur].find(path.substr(pos, slash - pos));
+      if (it == kids_[cur].end()) return 0;
+      cur = it->second;
+      pos = slash + 1;
+    }
+    return cur;
+  }
+
+  void AddMember(const TarBackend::Slot& slot, const ArchiveIndex& index, int64_t mi,
+                 bool merged) {
+    const ArchiveMember& m = index.members[static_cast<size_t>(mi)];
+    size_t slash = m.path.find_last_of('/');
+    std::string parent_path = slash == std::string::npos ? "" : m.path.substr(0, slash);
+    std::string leaf = slash == std::string::npos ? m.path : m.path.substr(slash + 1);
+    uint64_t parent = DirFor(slot, parent_path);
+    auto existing = kids_[parent].find(leaf);
+    uint64_t replaced = existing != kids_[parent].end() ? existing->second : 0;
+
+    if (m.kind == TarMember::Kind::kHardLink) {
+      uint64_t target = Find(m.link_target);
+      if (target == 0 || tree_->nodes[target].attr.type == NodeType::kDirectory) {
+        LogWarn(log_prefix_ + "hard link " + m.path + " -> " + m.link_target +
+                ": target not found earlier in the archive; skipped");
+        return;
+      }
+      if (replaced == target) return;
+      if (replaced) Unlink(replaced);
+      tree_->nodes[target].attr.nlink++;
+      kids_[parent][leaf] = target;
+      return;
+    }
+    Attr a;
+    a.mode = m.mode & 07777;
+    a.uid = m.uid;
+    a.gid = m.gid;
+    a.mtime = m.mtime;
+    if (m.kind == TarMember::Kind::kDirectory) {
+      a.type = NodeType::kDirectory;
+      if (replaced && tree_->nodes[replaced].attr.type == NodeType::kDirectory) {
+        auto& d = tree_->nodes[replaced];
+        d.attr.mode = a.mode;
+        d.attr.uid = a.uid;
+        d.attr.gid = a.gid;
+        d.attr.mtime = a.mtime;
+        d.slot = slot.number;
+        d.member = mi;
+        return;
+      }
+    } else if (m.kind == TarMember::Kind::kSymlink) {
+      a.type = NodeType::kSymlink;
+      a.size = m.link_target.size();
+    } else {
+      a.type = NodeType::kFile;
+      a.size = m.size;
+    }
+    if (replaced) {
+      const auto& old = tree_->nodes[replaced];
+      if (merged && old.slot != slot.number) {
+        LogInfo(log_prefix_ + m.path + " is also in an earlier archive; this later one is shown");
+      } else {
+        LogDebug(log_prefix_ + m.path + " appears again; the later member wins");
+      }
+      Unlink(replaced);
+      if (id_for_) {
+        // Stable ids are per path: the replacement takes the same id (its kids are gone).
+        kids_[parent].erase(leaf);
+      }
+    }
+    uint64_t id = NewNode(m.path, a);
+    auto& n = tree_->nodes[id];
+    n.slot = slot.number;
+    n.member = mi;
+    if (m.kind == TarMember::Kind::kSymlink) n.link = m.link_target;
+    kids_[parent][leaf] = id;
+  }
+
+  std::shared_ptr<TarBackend::Tree> tree_;
+  std::function<uint64_t(const std::string&)> id_for_;
+  std::vector<std::map<std::string, uint64_t>> kids_;
+  uint64_t top_ = 1;
+  std::string log_prefix_;
 };
 
 }  // namespace
@@ -76,7 +281,7 @@ Result<std::vector<std::string>> FindArchives(const std::string& path) {
   std::vector<std::string> out;
   if (HasGlobChars(path)) {
     glob_t g{};
-    int rc = glob(path.c_str(), GLOB_ERR, nullptr, &g);
+    int rc = glob(path.c_str(), 0, nullptr, &g);
     if (rc == 0) {
       for (size_t i = 0; i < g.gl_pathc; ++i) {
         struct stat st;
@@ -95,7 +300,7 @@ Result<std::vector<std::string>> FindArchives(const std::string& path) {
       if (!d) return ErrnoStatus(errno, "open folder " + path);
       while (dirent* e = readdir(d)) {
         std::string name = e->d_name;
-        if (!EndsWith(name, ".tar")) continue;
+        if (!IsArchiveName(name)) continue;
         std::string full = path + (EndsWith(path, "/") ? "" : "/") + name;
         struct stat fst;
         if (stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) out.push_back(full);
@@ -109,317 +314,580 @@ Result<std::vector<std::string>> FindArchives(const std::string& path) {
   return out;
 }
 
-// Builds the node tree; children are kept in maps while building and flattened at the end.
-class TarBackend::Builder {
- public:
-  explicit Builder(TarBackend* b) : b_(b) {}
-
-  NodeId NewNode(const Attr& attr, uint32_t archive, std::string member_path) {
-    Node n;
-    n.attr = attr;
-    n.archive = archive;
-    n.member_path = std::move(member_path);
-    b_->nodes_.push_back(std::move(n));
-    kids_.emplace_back();
-    return b_->nodes_.size() - 1;
-  }
-
-  // Adds archive `ai` under the root and all its members under that directory.
-  void AddArchive(uint32_t ai, const TarIndex& index) {
-    const Archive& ar = b_->archives_[ai];
-    std::string dir_name = BaseName(ar.path);
-    if (kids_[kRootNode].count(dir_name)) {
-      LogWarn(b_->name_ + ": " + ar.path + ": another archive is already named " + dir_name +
-              "; skipped");
-      return;
-    }
-    Attr dir = ArchiveDirAttr(ar.st);
-    NodeId top = NewNode(dir, ai, "");
-    kids_[kRootNode][dir_name] = top;
-    for (const TarMember& m : index.members) AddMember(ai, top, m);
-  }
-
-  void Finish() {
-    for (size_t id = 1; id < b_->nodes_.size(); ++id) {
-      Node& n = b_->nodes_[id];
-      if (n.attr.type != NodeType::kDirectory) continue;
-      uint32_t subdirs = 0;
-      n.children.reserve(kids_[id].size());
-      for (auto& [name, child] : kids_[id]) {
-        n.children.emplace_back(name, child);
-        if (b_->nodes_[child].attr.type == NodeType::kDirectory) ++subdirs;
-      }
-      n.attr.nlink = 2 + subdirs;
-    }
-    for (const Node& n : b_->nodes_) {
-      if (n.attr.type == NodeType::kFile) b_->total_bytes_ += n.attr.size;
-    }
-  }
-
-  static Attr ArchiveDirAttr(const struct stat& st) {
-    Attr a;
-    a.type = NodeType::kDirectory;
-    a.mode = DirModeFor(st.st_mode);
-    a.uid = st.st_uid;
-    a.gid = st.st_gid;
-    a.mtime = st.st_mtim;
-    return a;
-  }
-
- private:
-  // The directory node for `path` under `top`, creating implied directories on the way. A
-  // non-directory in the way is replaced, as `tar -x` replaces it.
-  NodeId DirFor(uint32_t ai, NodeId top, std::string_view path) {
-    NodeId cur = top;
-    size_t pos = 0;
-    while (pos < path.size()) {
-      size_t slash = path.find('/', pos);
-      if (slash == std::string_view::npos) slash = path.size();
-      std::string comp(path.substr(pos, slash - pos));
-      auto it = kids_[cur].find(comp);
-      if (it != kids_[cur].end() && b_->nodes_[it->second].attr.type == NodeType::kDirectory) {
-        cur = it->second;
-      } else {
-        NodeId replaced = it != kids_[cur].end() ? it->second : 0;
-        Attr a = ArchiveDirAttr(b_->archives_[ai].st);
-        a.mode = 0755;
-        NodeId d = NewNode(a, ai, std::string(path.substr(0, slash)));  // invalidates `it`
-        if (replaced) Unlink(replaced);
-        kids_[cur][comp] = d;
-        cur = d;
-      }
-      pos = slash + 1;
-    }
-    return cur;
-  }
-
-  void Unlink(NodeId id) {
-    Node& n = b_->nodes_[id];
-    if (n.attr.nlink > 0 && n.attr.type != NodeType::kDirectory) n.attr.nlink--;
-  }
-
-  // Finds an existing node by its path inside the archive (for hard links).
-  NodeId Find(NodeId top, std::string_view path) {
-    NodeId cur = top;
-    size_t pos = 0;
-    while (pos < path.size()) {
-      size_t slash = path.find('/', pos);
-      if (slash == std::string_view::npos) slash = path.size();
-      auto it = kids_[cur].find(std::string(path.substr(pos, slash - pos)));
-      if (it == kids_[cur].end()) return 0;
-      cur = it->second;
-      pos = slash + 1;
-    }
-    return cur;
-  }
-
-  void AddMember(uint32_t ai, NodeId top, const TarMember& m) {
-    const std::string& ap = b_->archives_[ai].path;
-    size_t slash = m.path.find_last_of('/');
-    std::string parent_path = slash == std::string::npos ? "" : m.path.substr(0, slash);
-    std::string leaf = slash == std::string::npos ? m.path : m.path.substr(slash + 1);
-    NodeId parent = DirFor(ai, top, parent_path);
-    auto existing = kids_[parent].find(leaf);
-
-    if (m.kind == TarMember::Kind::kHardLink) {
-      NodeId target = Find(top, m.link_target);
-      if (target == 0 || b_->nodes_[target].attr.type == NodeType::kDirectory) {
-        LogWarn(b_->name_ + ": " + ap + ": hard link " + m.path + " -> " + m.link_target +
-                ": target not found earlier in the archive; skipped");
-        return;
-      }
-      if (existing != kids_[parent].end()) {
-        if (existing->second == target) return;
-        Unlink(existing->second);
-      }
-      b_->nodes_[target].attr.nlink++;
-      kids_[parent][leaf] = target;
-      return;
-    }
-
-    Attr a;
-    a.mode = m.mode & 07777;
-    a.uid = m.uid;
-    a.gid = m.gid;
-    a.mtime = m.mtime;
-    if (m.kind == TarMember::Kind::kDirectory) {
-      a.type = NodeType::kDirectory;
-      if (existing != kids_[parent].end() &&
-          b_->nodes_[existing->second].attr.type == NodeType::kDirectory) {
-        // An explicit entry for a directory that exists (implied or repeated): take its attrs.
-        Node& d = b_->nodes_[existing->second];
-        d.attr.mode = a.mode;
-        d.attr.uid = a.uid;
-        d.attr.gid = a.gid;
-        d.attr.mtime = a.mtime;
-        d.xattrs = m.xattrs;
-        return;
-      }
-    } else if (m.kind == TarMember::Kind::kSymlink) {
-      a.type = NodeType::kSymlink;
-      a.size = m.link_target.size();
-    } else {
-      a.type = NodeType::kFile;
-      a.size = m.size;
-    }
-    NodeId replaced = existing != kids_[parent].end() ? existing->second : 0;
-    NodeId id = NewNode(a, ai, m.path);  // invalidates `existing`
-    Node& n = b_->nodes_[id];
-    n.data_offset = m.data_offset;
-    n.xattrs = m.xattrs;
-    if (m.kind == TarMember::Kind::kSymlink) n.link = m.link_target;
-    if (replaced) {
-      LogDebug(b_->name_ + ": " + ap + ": " + m.path + " appears again; the later member wins");
-      Unlink(replaced);
-    }
-    kids_[parent][leaf] = id;
-  }
-
-  TarBackend* b_;
-  std::vector<std::map<std::string, NodeId>> kids_;  // per node id, while building
-};
-
 Result<std::unique_ptr<TarBackend>> TarBackend::Create(const std::string& source_name,
-                                                       const std::string& path) {
+                                                       const std::string& path,
+                                                       ArchiveSourceOptions options) {
   Result<std::vector<std::string>> files = FindArchives(path);
-  if (!files.ok()) return Status(files.status().code(), "source " + source_name + ": " +
-                                                            files.status().message());
+  if (!files.ok()) {
+    return Status(files.status().code(), "source " + source_name + ": " + files.status().message());
+  }
   std::unique_ptr<TarBackend> b(new TarBackend());
   b->name_ = source_name;
-  Builder builder(b.get());
-  builder.NewNode(Attr{}, 0, "");  // id 0: unused
-  Attr root;
-  root.type = NodeType::kDirectory;
-  root.mode = 0555;
-  struct stat pst;
-  if (!HasGlobChars(path) && stat(path.c_str(), &pst) == 0) root = Builder::ArchiveDirAttr(pst);
-  builder.NewNode(root, 0, "");  // id 1: the source root
-
-  for (const std::string& file : *files) {
-    Result<UniqueFd> fd = OpenReadOnly(file);
-    if (!fd.ok()) {
-      LogError(source_name + ": " + fd.status().message() + "; archive skipped");
-      continue;
+  b->path_ = path;
+  b->options_ = options;
+  b->root_stat_ok_ = !HasGlobChars(path) && stat(path.c_str(), &b->root_st_) == 0;
+  b->Discover(true);
+  if (!options.background) {
+    std::vector<std::shared_ptr<Slot>> pending;
+    {
+      std::lock_guard<std::mutex> lock(b->queue_mu_);
+      pending.swap(b->queue_);
     }
-    Archive ar;
-    ar.path = file;
-    ar.fd = std::make_shared<UniqueFd>(std::move(*fd));
-    if (fstat(ar.fd->get(), &ar.st) != 0) {
-      LogError(source_name + ": stat " + file + ": " + std::strerror(errno) + "; skipped");
-      continue;
-    }
-    ar.identity = FileIdentity(ar.st);
-    int rawfd = ar.fd->get();
-    TarReadFn read = [rawfd, &file](uint64_t off, std::span<uint8_t> out) {
-      return PreadFull(rawfd, off, out, file);
-    };
-    Result<TarIndex> index = IndexTar(read, static_cast<uint64_t>(ar.st.st_size), file);
-    if (!index.ok()) {
-      LogError(source_name + ": " + index.status().ToString() + "; archive skipped");
-      continue;
-    }
-    for (const std::string& w : index->warnings) LogWarn(source_name + ": " + file + ": " + w);
-    if (!index->damage.ok()) {
-      LogError(source_name + ": " + index->damage.message() + " (kept " +
-               std::to_string(index->members.size()) + " members before the damage)");
-    }
-    b->archives_.push_back(std::move(ar));
-    builder.AddArchive(static_cast<uint32_t>(b->archives_.size() - 1), *index);
+    for (auto& slot : pending) b->IndexSlot(slot);
+    if (options.merged) b->RebuildMerged();
   }
-  builder.Finish();
-  LogInfo(source_name + ": " + std::to_string(b->archives_.size()) + " archives, " +
-          std::to_string(b->nodes_.size() - 2) + " entries");
   return b;
 }
 
-const TarBackend::Node* TarBackend::Get(NodeId id) const {
-  if (id == 0 || id >= nodes_.size()) return nullptr;
-  return &nodes_[id];
+TarBackend::~TarBackend() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stop_ = true;
+  }
+  queue_cv_.notify_all();
+  if (indexer_.joinable()) indexer_.join();
+  // Wake anyone still waiting for an index that will never come.
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (auto& [n, slot] : slots_) {
+    std::lock_guard<std::mutex> sl(slot->mu);
+    if (slot->state == Slot::State::kPending) {
+      slot->state = Slot::State::kFailed;
+      slot->error = Status(Code::kUnavailable, "daqfs is shutting down");
+      slot->cv.notify_all();
+    }
+  }
+}
+
+void TarBackend::Start() {
+  if (!options_.background || indexer_.joinable()) return;
+  indexer_ = std::thread([this] { IndexerLoop(); });
+}
+
+// Finds archives not seen yet (and archives that changed or vanished); queues new ones.
+void TarBackend::Discover(bool initial) {
+  Result<std::vector<std::string>> files = FindArchives(path_);
+  if (!files.ok()) {
+    if (!initial) LogWarn(name_ + ": rescan of " + path_ + ": " + files.status().message());
+    return;
+  }
+  auto now = std::chrono::system_clock::now();
+  std::vector<std::shared_ptr<Slot>> added;
+  bool removed_any = false;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    std::map<std::string, bool> present;
+    for (const std::string& file : *files) present[file] = true;
+    // Vanished or changed archives leave the listing.
+    for (auto it = by_path_.begin(); it != by_path_.end();) {
+      auto slot = slots_[it->second];
+      struct stat st;
+      bool gone = !present.count(it->first) || stat(it->first.c_str(), &st) != 0;
+      bool changed = !gone && FileIdentity(st) != slot->identity;
+      if (gone || changed) {
+        LogInfo(name_ + ": " + it->first + (gone ? " is gone" : " changed; indexing it again"));
+        by_name_.erase(slot->dir_name);
+        slots_.erase(it->second);
+        it = by_path_.erase(it);
+        removed_any = true;
+      } else {
+        ++it;
+      }
+    }
+    for (const std::string& file : *files) {
+      if (by_path_.count(file)) continue;
+      auto slot = std::make_shared<Slot>();
+      Result<UniqueFd> fd = OpenReadOnly(file);
+      if (!fd.ok()) {
+        LogError(name_ + ": " + fd.status().message() + "; archive skipped");
+        continue;
+      }
+      slot->fd = std::make_shared<UniqueFd>(std::move(*fd));
+      if (fstat(slot->fd->get(), &slot->st) != 0) continue;
+      if (options_.rescan_seconds > 0) {
+        auto changed = std::chrono::system_clock::time_point(
+            std::chrono::seconds(std::max(slot->st.st_mtim.tv_sec, slot->st.st_ctim.tv_sec)));
+        if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
+          LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
+          continue;
+        }
+      }
+      slot->path = file;
+      slot->dir_name = BaseName(file);
+      slot->identity = FileIdentity(slot->st);
+      if (by_name_.count(slot->dir_name)) {
+        LogWarn(name_ + ": " + file + ": another archive is already named " + slot->dir_name +
+                "; skipped");
+        continue;
+      }
+      slot->number = next_slot_++;
+      slots_[slot->number] = slot;
+      by_name_[slot->dir_name] = slot->number;
+      by_path_[file] = slot->number;
+      added.push_back(slot);
+    }
+  }
+  if (!added.empty() || removed_any) {
+    if (initial) {
+      LogInfo(name_ + ": " + std::to_string(added.size()) + " archives found in " + path_);
+    }
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.insert(queue_.end(), added.begin(), added.end());
+    if (removed_any && added.empty()) queue_.push_back(nullptr);  // merged tree must change
+  }
+  queue_cv_.notify_all();
+}
+
+void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
+  auto start = std::chrono::steady_clock::now();
+  Result<ArchiveIndex> index = Status(Code::kNotFound, "no saved index");
+  bool loaded = false;
+  if (!options_.index_dir.empty()) {
+    index = LoadArchiveIndex(options_.index_dir, slot->identity);
+    if (index.ok()) {
+      loaded = true;
+    } else if (index.status().code() != Code::kNotFound) {
+      LogWarn(name_ + ": " + index.status().message() + "; indexing " + slot->path + " again");
+    }
+  }
+  if (!loaded) {
+    ArchiveIndexOptions io;
+    io.strip_suffix = options_.strip_suffix;
+    io.spill_dir = options_.spill_dir;
+    index = BuildArchiveIndex(slot->path, slot->fd->get(), slot->st, io);
+    if (index.ok()) {
+      for (const std::string& w : index->warnings) LogWarn(name_ + ": " + slot->path + ": " + w);
+      if (!index->damage.empty()) {
+        LogError(name_ + ": " + index->damage + " (kept " + std::to_string(index->members.size()) +
+                 " members before the damage)");
+      }
+      if (!options_.index_dir.empty()) {
+        Status s = SaveArchiveIndex(options_.index_dir, *index);
+        if (!s.ok()) LogWarn(name_ + ": cannot save the index of " + slot->path + ": " + s.ToString());
+      }
+    }
+  }
+  std::shared_ptr<const Tree> tree;
+  std::shared_ptr<UniqueFd> spill_fd;
+  if (index.ok() && index->container == ArchiveIndex::Container::kSpilled) {
+    Result<UniqueFd> sfd = OpenReadOnly(index->spill_path);
+    if (sfd.ok()) {
+      spill_fd = std::make_shared<UniqueFd>(std::move(*sfd));
+    } else {
+      index = sfd.status();
+    }
+  }
+  if (index.ok()) {
+    TreeBuilder builder(DirAttrOf(slot->st), nullptr);
+    builder.AddArchive(*slot, *index, name_, false);
+    tree = builder.Finish();
+  } else {
+    LogError(name_ + ": " + slot->path + ": " + index.status().ToString() + "; archive is empty");
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  LogInfo(name_ + ": " + slot->path + ": " +
+          (index.ok() ? std::to_string(index->members.size()) + " members" : "failed") +
+          (loaded ? " (saved index)" : "") + " in " + std::to_string(secs) + " s");
+  std::lock_guard<std::mutex> lock(slot->mu);
+  if (index.ok()) {
+    slot->index = std::make_shared<const ArchiveIndex>(std::move(*index));
+    slot->tree = std::move(tree);
+    slot->spill_fd = std::move(spill_fd);
+    slot->state = Slot::State::kReady;
+  } else {
+    slot->error = index.status();
+    slot->state = Slot::State::kFailed;
+  }
+  slot->cv.notify_all();
+}
+
+void TarBackend::RebuildMerged() {
+  std::vector<std::shared_ptr<Slot>> slots;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (auto& [path, n] : by_path_) slots.push_back(slots_.at(n));  // sorted by path
+  }
+  for (auto& s : slots) (void)s->Wait();
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Attr top = RootAttr();
+  TreeBuilder builder(top, [this](const std::string& p) {
+    auto [it, fresh] = merged_ids_.emplace(p, merged_ids_.size() + 1);
+    return it->second;
+  });
+  for (auto& s : slots) {
+    std::lock_guard<std::mutex> sl(s->mu);
+    if (s->state == Slot::State::kReady) builder.AddArchive(*s, *s->index, name_, true);
+  }
+  merged_ = builder.Finish();
+}
+
+void TarBackend::IndexerLoop() {
+  auto next_scan = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(options_.rescan_seconds));
+  for (;;) {
+    std::vector<std::shared_ptr<Slot>> work;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      auto ready = [&] { return stop_ || !queue_.empty(); };
+      if (options_.rescan_seconds > 0) {
+        queue_cv_.wait_until(lock, next_scan, ready);
+      } else {
+        queue_cv_.wait(lock, ready);
+      }
+      if (stop_) return;
+      work.swap(queue_);
+    }
+    bool changed = false;
+    for (auto& slot : work) {
+      if (slot) IndexSlot(slot);
+      changed = true;
+    }
+    if (changed && options_.merged) RebuildMerged();
+    if (options_.rescan_seconds > 0 && std::chrono::steady_clock::now() >= next_scan) {
+      Discover(false);
+      next_scan = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(options_.rescan_seconds));
+    }
+  }
+}
+
+void TarBackend::WaitIndexed() {
+  std::vector<std::shared_ptr<Slot>> slots;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (auto& [n, s] : slots_) slots.push_back(s);
+  }
+  for (auto& s : slots) (void)s->Wait();
+  if (options_.merged) {
+    for (int i = 0; i < 1000; ++i) {
+      {
+        std::shared_lock<std::shared_mutex> lock(mu_);
+        if (merged_) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+Attr TarBackend::RootAttr() const {
+  Attr root;
+  if (root_stat_ok_) {
+    root = DirAttrOf(root_st_);
+  } else {
+    root.type = NodeType::kDirectory;
+    root.mode = 0555;
+    root.nlink = 2;
+  }
+  // New archives may appear at the root: the kernel must not cache it for long.
+  root.immutable = options_.rescan_seconds <= 0;
+  return root;
+}
+
+std::shared_ptr<TarBackend::Slot> TarBackend::SlotOf(NodeId id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = slots_.find(SlotNumber(id));
+  return it == slots_.end() ? nullptr : it->second;
+}
+
+// The tree holding node `id` (waiting for its index), or null with *status set.
+std::shared_ptr<const TarBackend::Tree> TarBackend::TreeOf(NodeId id, Status* status) const {
+  if (options_.merged) {
+    const_cast<TarBackend*>(this)->WaitIndexed();
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!merged_) *status = Status(Code::kUnavailable, name_ + ": index not ready");
+    return merged_;
+  }
+  std::shared_ptr<Slot> slot = SlotOf(id);
+  if (!slot) {
+    *status = NotFound("node " + std::to_string(id));
+    return nullptr;
+  }
+  Status s = slot->Wait();
+  if (!s.ok()) {
+    *status = s;
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(slot->mu);
+  return slot->tree;
 }
 
 Result<NodeId> TarBackend::Lookup(NodeId parent, std::string_view name) {
-  const Node* p = Get(parent);
-  if (!p) return NotFound(std::string(name));
-  if (p->attr.type != NodeType::kDirectory) return Status(Code::kNotDir, std::string(name));
-  auto it = std::lower_bound(p->children.begin(), p->children.end(), name,
+  if (parent == kRootNode && !options_.merged) {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = by_name_.find(std::string(name));
+    if (it == by_name_.end()) return NotFound(std::string(name));
+    return MakeId(it->second, 1);
+  }
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(parent, &s);
+  if (!tree) return s;
+  uint64_t local = options_.merged && parent == kRootNode ? 1 : LocalId(parent);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound(std::string(name));
+  const auto& p = tree->nodes[local];
+  if (p.attr.type != NodeType::kDirectory) return Status(Code::kNotDir, std::string(name));
+  auto it = std::lower_bound(p.children.begin(), p.children.end(), name,
                              [](const auto& kid, std::string_view n) { return kid.first < n; });
-  if (it == p->children.end() || it->first != name) return NotFound(std::string(name));
-  return it->second;
+  if (it == p.children.end() || it->first != name) return NotFound(std::string(name));
+  return MakeId(options_.merged ? 0 : SlotNumber(parent), it->second);
 }
 
 Result<Attr> TarBackend::GetAttr(NodeId node) {
-  const Node* n = Get(node);
-  if (!n) return NotFound("node " + std::to_string(node));
-  return n->attr;
+  if (node == kRootNode) {
+    Attr a = RootAttr();
+    if (options_.merged) {
+      Status s;
+      std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+      if (tree) a.nlink = tree->nodes[1].attr.nlink;
+    }
+    return a;
+  }
+  if (!options_.merged && LocalId(node) == 1) {
+    // An archive's own folder: known without its index.
+    std::shared_ptr<Slot> slot = SlotOf(node);
+    if (!slot) return NotFound("node " + std::to_string(node));
+    std::lock_guard<std::mutex> lock(slot->mu);
+    if (slot->tree) return slot->tree->nodes[1].attr;
+    return DirAttrOf(slot->st);
+  }
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(node);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) {
+    return NotFound("node " + std::to_string(node));
+  }
+  return tree->nodes[local].attr;
 }
 
 Status TarBackend::ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) {
-  const Node* d = Get(dir);
-  if (!d) return NotFound("node " + std::to_string(dir));
-  if (d->attr.type != NodeType::kDirectory) return Status(Code::kNotDir, d->member_path);
-  for (uint64_t i = cookie; i < d->children.size(); ++i) {
-    const auto& [name, id] = d->children[i];
-    if (!emit(DirEntry{name, id, nodes_[id].attr}, i + 1)) break;
+  if (dir == kRootNode && !options_.merged) {
+    std::vector<std::pair<std::string, std::shared_ptr<Slot>>> list;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (auto& [name, n] : by_name_) list.emplace_back(name, slots_.at(n));
+    }
+    for (uint64_t i = cookie; i < list.size(); ++i) {
+      Result<Attr> a = GetAttr(MakeId(list[i].second->number, 1));
+      if (!a.ok()) continue;
+      if (!emit(DirEntry{list[i].first, MakeId(list[i].second->number, 1), *a}, i + 1)) break;
+    }
+    return Status::Ok();
+  }
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(dir, &s);
+  if (!tree) return s;
+  uint64_t local = options_.merged && dir == kRootNode ? 1 : LocalId(dir);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("directory");
+  const auto& d = tree->nodes[local];
+  if (d.attr.type != NodeType::kDirectory) return Status(Code::kNotDir, d.path);
+  uint32_t slot = options_.merged ? 0 : SlotNumber(dir);
+  for (uint64_t i = cookie; i < d.children.size(); ++i) {
+    const auto& [name, id] = d.children[i];
+    if (!emit(DirEntry{name, MakeId(slot, id), tree->nodes[id].attr}, i + 1)) break;
   }
   return Status::Ok();
 }
 
 std::vector<DirEntry> TarBackend::NextSiblings(NodeId dir, std::string_view name, size_t max) {
   std::vector<DirEntry> out;
-  const Node* d = Get(dir);
-  if (!d || d->attr.type != NodeType::kDirectory) return out;
-  auto it = std::upper_bound(d->children.begin(), d->children.end(), name,
+  if (dir == kRootNode && !options_.merged) return out;
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(dir, &s);
+  if (!tree) return out;
+  uint64_t local = options_.merged && dir == kRootNode ? 1 : LocalId(dir);
+  if (local >= tree->nodes.size()) return out;
+  const auto& d = tree->nodes[local];
+  uint32_t slot = options_.merged ? 0 : SlotNumber(dir);
+  auto it = std::upper_bound(d.children.begin(), d.children.end(), name,
                              [](std::string_view n, const auto& kid) { return n < kid.first; });
-  for (; it != d->children.end() && out.size() < max; ++it) {
-    const Attr& a = nodes_[it->second].attr;
-    if (a.type == NodeType::kFile) out.push_back(DirEntry{it->first, it->second, a});
+  for (; it != d.children.end() && out.size() < max; ++it) {
+    const Attr& a = tree->nodes[it->second].attr;
+    if (a.type == NodeType::kFile) out.push_back(DirEntry{it->first, MakeId(slot, it->second), a});
   }
   return out;
 }
 
 Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& caller) {
-  const Node* n = Get(node);
-  if (!n) return NotFound("node " + std::to_string(node));
-  if (n->attr.type == NodeType::kDirectory) return Status(Code::kIsDir, n->member_path);
-  if (n->attr.type != NodeType::kFile) return Invalid(n->member_path + ": not a regular file");
-  const Archive& ar = archives_[n->archive];
-  if (!MayRead(caller, ar.st.st_uid, ar.st.st_gid, ar.st.st_mode)) {
-    return Status(Code::kPermission, ar.path + ": caller may not read the archive");
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(node);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
+  const auto& n = tree->nodes[local];
+  if (n.attr.type == NodeType::kDirectory) return Status(Code::kIsDir, n.path);
+  if (n.attr.type != NodeType::kFile || n.member < 0) return Invalid(n.path + ": not a file");
+  std::shared_ptr<Slot> slot;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = slots_.find(n.slot);
+    if (it != slots_.end()) slot = it->second;
   }
-  return std::shared_ptr<ByteSource>(std::make_shared<TarMemberSource>(
-      ar.fd, ar.path, n->data_offset, n->attr.size, ar.identity + ":" + n->member_path));
+  if (!slot) return Status(Code::kUnavailable, n.path + ": its archive is gone");
+  if (!MayRead(caller, slot->st.st_uid, slot->st.st_gid, slot->st.st_mode)) {
+    return Status(Code::kPermission, slot->path + ": caller may not read the archive");
+  }
+  std::shared_ptr<const ArchiveIndex> index;
+  std::shared_ptr<UniqueFd> spill;
+  {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    index = slot->index;
+    spill = slot->spill_fd;
+  }
+  if (!index) return Status(Code::kUnavailable, slot->path + ": not indexed");
+  const ArchiveMember& m = index->members[static_cast<size_t>(n.member)];
+  std::string identity = slot->identity + ":" + m.stored_path;
+  std::string what = slot->path + ": " + m.stored_path;
+  std::shared_ptr<ByteSource> src;
+  switch (index->container) {
+    case ArchiveIndex::Container::kTar:
+    case ArchiveIndex::Container::kSpilled: {
+      auto fd = index->container == ArchiveIndex::Container::kTar ? slot->fd : spill;
+      if (m.zstd) {
+        src = std::make_shared<ZstdSliceSource>(fd, what, m.data_offset, m.frames, 0, m.size,
+                                                identity);
+      } else {
+        src = std::make_shared<FileSliceSource>(
+            fd, what, m.data_offset, m.size, identity,
+            index->container == ArchiveIndex::Container::kSpilled);
+      }
+      break;
+    }
+    case ArchiveIndex::Container::kTarZst:
+      src = std::make_shared<ZstdSliceSource>(slot->fd, what, 0, index->archive_frames,
+                                              m.data_offset, m.size, identity);
+      break;
+  }
+  return src;
 }
 
 Result<std::string> TarBackend::ReadLink(NodeId node) {
-  const Node* n = Get(node);
-  if (!n) return NotFound("node " + std::to_string(node));
-  if (n->attr.type != NodeType::kSymlink) return Status(Code::kNotLink, n->member_path);
-  return n->link;
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(node);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
+  const auto& n = tree->nodes[local];
+  if (n.attr.type != NodeType::kSymlink) return Status(Code::kNotLink, n.path);
+  return n.link;
 }
 
+namespace {
+// The member behind a tree node, if any.
+const ArchiveMember* MemberOf(const TarBackend::Tree::Node& n, const ArchiveIndex* index) {
+  if (!index || n.member < 0 || static_cast<size_t>(n.member) >= index->members.size()) return nullptr;
+  return &index->members[static_cast<size_t>(n.member)];
+}
+}  // namespace
+
 Result<std::vector<std::string>> TarBackend::ListXattr(NodeId node) {
-  const Node* n = Get(node);
-  if (!n) return NotFound("node " + std::to_string(node));
   std::vector<std::string> names;
-  for (const auto& [k, v] : n->xattrs) names.push_back(k);
-  if (n->attr.type == NodeType::kFile) {
-    names.push_back("user.daqfs.archive");
-    names.push_back("user.daqfs.offset");
+  if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) return names;
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(node);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
+  const auto& n = tree->nodes[local];
+  std::shared_ptr<Slot> slot;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = slots_.find(n.slot);
+    if (it != slots_.end()) slot = it->second;
+  }
+  if (!slot) return names;
+  std::shared_ptr<const ArchiveIndex> index;
+  {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    index = slot->index;
+  }
+  const ArchiveMember* m = MemberOf(n, index.get());
+  if (!m) return names;
+  for (const auto& [k, v] : m->xattrs) names.push_back(k);
+  if (n.attr.type == NodeType::kFile) {
+    for (const char* k : {"user.daqfs.archive", "user.daqfs.member", "user.daqfs.offset",
+                          "user.daqfs.stored_size"}) {
+      names.push_back(k);
+    }
+    if (m->zstd || index->container == ArchiveIndex::Container::kTarZst) {
+      names.push_back("user.daqfs.frames");
+      names.push_back("user.daqfs.compressed_size");
+    }
   }
   return names;
 }
 
 Result<std::string> TarBackend::GetXattr(NodeId node, const std::string& name) {
-  const Node* n = Get(node);
-  if (!n) return NotFound("node " + std::to_string(node));
-  for (const auto& [k, v] : n->xattrs) {
+  if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) {
+    return Status(Code::kNoAttr, name);
+  }
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(node);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
+  const auto& n = tree->nodes[local];
+  std::shared_ptr<Slot> slot;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = slots_.find(n.slot);
+    if (it != slots_.end()) slot = it->second;
+  }
+  if (!slot) return Status(Code::kNoAttr, name);
+  std::shared_ptr<const ArchiveIndex> index;
+  {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    index = slot->index;
+  }
+  const ArchiveMember* m = MemberOf(n, index.get());
+  if (!m) return Status(Code::kNoAttr, name);
+  for (const auto& [k, v] : m->xattrs) {
     if (k == name) return v;
   }
-  if (n->attr.type == NodeType::kFile) {
-    if (name == "user.daqfs.archive") return archives_[n->archive].path;
-    if (name == "user.daqfs.offset") return std::to_string(n->data_offset);
+  if (n.attr.type == NodeType::kFile) {
+    bool framed = m->zstd || index->container == ArchiveIndex::Container::kTarZst;
+    if (name == "user.daqfs.archive") return slot->path;
+    if (name == "user.daqfs.member") return m->stored_path;
+    if (name == "user.daqfs.offset") return std::to_string(m->data_offset);
+    if (name == "user.daqfs.stored_size") return std::to_string(m->stored_size);
+    if (framed && name == "user.daqfs.frames") {
+      if (m->zstd) {
+        return std::to_string(m->frames.size()) + (m->seek_table ? " (seek table)" : " (walked)");
+      }
+      return std::to_string(index->archive_frames.size()) + " (whole archive)";
+    }
+    if (framed && name == "user.daqfs.compressed_size") {
+      return std::to_string(m->zstd ? m->stored_size : 0);
+    }
   }
   return Status(Code::kNoAttr, name);
+}
+
+uint64_t TarBackend::TotalBytes() const {
+  uint64_t total = 0;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (options_.merged) return merged_ ? merged_->total_bytes : 0;
+  for (auto& [n, slot] : slots_) {
+    std::lock_guard<std::mutex> sl(slot->mu);
+    if (slot->tree) total += slot->tree->total_bytes;
+  }
+  return total;
+}
+
+uint64_t TarBackend::TotalNodes() const {
+  uint64_t total = 0;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (options_.merged) return merged_ ? merged_->count : 0;
+  for (auto& [n, slot] : slots_) {
+    std::lock_guard<std::mutex> sl(slot->mu);
+    if (slot->tree) total += slot->tree->count;
+  }
+  return total;
+}
+
+size_t TarBackend::archive_count() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return slots_.size();
 }
 
 }  // namespace daqfs

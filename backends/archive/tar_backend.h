@@ -1,43 +1,71 @@
-// TarBackend: a source of `type = archive`: tar files shown as directories of their members.
+// TarBackend: a source of `type = archive`: tar archives shown as directories of their members.
 //
-// `path` is a tar file, a folder (its *.tar files, not recursive) or a glob. Each archive becomes
-// a directory named after the archive file; under it, the member tree as GNU tar would extract
-// it: directories implied by member paths are created, a later member of the same path replaces
-// an earlier one, hard links share the node of their target (same bytes, nlink counted), members
-// with hostile paths are skipped (tar_index.h). Modes, owners and mtimes are as stored.
+// `path` is an archive file, a folder (its *.tar, *.tar.zst and *.tzst files, not recursive) or a
+// glob. Archives are plain tar, tar with zstd-compressed members (`X.zst` is shown as `X`,
+// decompressed, with its true size and random access through its frame index), or whole
+// compressed .tar.zst (see archive_index.h).
 //
-// Indexing reads headers only. Member data is read with pread from the archive at its offset,
-// never copied in advance. A damaged archive keeps the members before the damage; the damage is
-// logged with archive and offset and the rest of the mount is unaffected.
+// Layouts: per-archive (default): each archive is a directory named after the archive file,
+// holding its member tree. merged: one tree of all members of all archives, paths as stored; a
+// path found in two archives comes from the later archive in sorted path order (logged).
+// Member trees follow `tar -x`: implied directories are created, a later member of the same path
+// replaces an earlier one, hard links share their target's node (nlink counted), hostile paths
+// are skipped. Modes, owners and mtimes are as stored.
+//
+// Indexing: with `background`, Create() only finds the archives; Start() indexes them on one
+// indexer thread (readiness never waits for it), and a lookup inside an archive waits for that
+// archive's index (merged: for all). Indexes are loaded from / saved to `index_dir` (keyed by the
+// archive's identity), so a remount lists 100,000 members without reading the archive.
+// With `rescan_seconds`, the folder or glob is looked at again that often: new archives appear
+// once they have not changed for `stable_seconds`; removed ones disappear; a changed archive is
+// indexed again under new node ids (old handles keep reading the bytes they opened).
 //
 // Opening a member also requires read access to the archive file itself (checked against the
-// caller), so a mount never lets a user read what the backing file would not let them read.
-//
-// Thread safety: the tree is built in Create() and read-only afterwards; all methods are
-// thread-safe.
+// caller). Thread safety: all methods are thread-safe. Lock order: mu_ (slots) before a slot's
+// own mutex; neither is held while indexing or reading.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
-#include <utility>
+#include <thread>
 #include <vector>
 
+#include "backends/archive/archive_index.h"
 #include "fs/backend.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
 
-// The archive files named by `path` (a file, a folder of *.tar files or a glob), sorted.
+// The archive files named by `path` (a file, a folder of archives or a glob), sorted.
 Result<std::vector<std::string>> FindArchives(const std::string& path);
+
+struct ArchiveSourceOptions {
+  bool merged = false;                // layout = merged
+  std::string strip_suffix = ".zst";  // "" = show zstd members as stored
+  double rescan_seconds = 0;          // 0 = never look again
+  double stable_seconds = 5;          // with rescan: skip files changed more recently
+  std::string index_dir;              // persistent indexes ("" = none)
+  std::string spill_dir;              // decompressed large-frame .tar.zst ("" = none)
+  bool background = false;            // index in Start() on a thread instead of in Create()
+};
 
 class TarBackend final : public Backend {
  public:
-  // Indexes every archive named by `path`. Fails only when `path` names nothing usable (missing,
-  // unreadable); damaged archives are logged and mounted with what survived.
+  // Finds the archives named by `path`; fails only when `path` names nothing usable (missing,
+  // unreadable). Without options.background it also indexes them all before returning.
   static Result<std::unique_ptr<TarBackend>> Create(const std::string& source_name,
-                                                    const std::string& path);
+                                                    const std::string& path,
+                                                    ArchiveSourceOptions options = {});
+  ~TarBackend() override;
+
+  // Starts background indexing and rescanning (options.background). Call once, after forking.
+  void Start() override;
 
   Result<NodeId> Lookup(NodeId parent, std::string_view name) override;
   Result<Attr> GetAttr(NodeId node) override;
@@ -47,36 +75,45 @@ class TarBackend final : public Backend {
   Result<std::vector<std::string>> ListXattr(NodeId node) override;
   Result<std::string> GetXattr(NodeId node, const std::string& name) override;
   std::vector<DirEntry> NextSiblings(NodeId dir, std::string_view name, size_t max) override;
-  uint64_t TotalBytes() const override { return total_bytes_; }
-  uint64_t TotalNodes() const override { return nodes_.size() - 1; }
+  uint64_t TotalBytes() const override;
+  uint64_t TotalNodes() const override;
 
-  size_t archive_count() const { return archives_.size(); }
+  size_t archive_count() const;
+  // Blocks until every archive found so far is indexed (tests, benchmarks).
+  void WaitIndexed();
+
+  struct Tree;  // a member tree (one archive's, or the merged one)
+  struct Slot;  // one archive file
 
  private:
-  struct Archive {
-    std::string path;
-    std::shared_ptr<UniqueFd> fd;
-    struct stat st {};
-    std::string identity;
-  };
-  struct Node {
-    Attr attr;
-    uint32_t archive = 0;       // index into archives_ (files, symlinks, member dirs)
-    uint64_t data_offset = 0;   // files: where the member's data starts in the archive
-    std::string member_path;    // path inside the archive ("" for the source root)
-    std::string link;           // symlink target
-    std::vector<std::pair<std::string, std::string>> xattrs;
-    std::vector<std::pair<std::string, NodeId>> children;  // sorted by name
-  };
-  class Builder;
-
   TarBackend() = default;
-  const Node* Get(NodeId id) const;
+  void Discover(bool initial);
+  void IndexSlot(const std::shared_ptr<Slot>& slot);
+  void RebuildMerged();
+  void IndexerLoop();
+  std::shared_ptr<Slot> SlotOf(NodeId id) const;
+  std::shared_ptr<const Tree> TreeOf(NodeId id, Status* status) const;
+  Attr RootAttr() const;
 
   std::string name_;
-  std::vector<Archive> archives_;
-  std::vector<Node> nodes_;  // index = NodeId; [0] unused, [1] the root
-  uint64_t total_bytes_ = 0;
+  std::string path_;
+  ArchiveSourceOptions options_;
+  struct stat root_st_ {};
+  bool root_stat_ok_ = false;
+
+  mutable std::shared_mutex mu_;  // guards slots_, by_name_, merged_, next_slot_
+  std::map<uint32_t, std::shared_ptr<Slot>> slots_;  // slot number -> archive
+  std::map<std::string, uint32_t> by_name_;          // directory name -> slot number
+  std::map<std::string, uint32_t> by_path_;          // archive path -> slot number
+  uint32_t next_slot_ = 1;
+  std::shared_ptr<const Tree> merged_;
+  std::map<std::string, uint64_t> merged_ids_;  // path -> local id, stable across rebuilds
+
+  std::mutex queue_mu_;  // guards queue_, stop_
+  std::condition_variable queue_cv_;
+  std::vector<std::shared_ptr<Slot>> queue_;
+  bool stop_ = false;
+  std::thread indexer_;
 };
 
 }  // namespace daqfs

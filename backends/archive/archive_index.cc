@@ -1,0 +1,657 @@
+#include "backends/archive/archive_index.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "fs/log.h"
+#include "fs/unique_fd.h"
+
+namespace daqfs {
+namespace {
+
+constexpr char kIndexMagic[8] = {'D', 'Q', 'F', 'S', 'I', 'D', 'X', '1'};
+constexpr uint32_t kIndexVersion = 1;
+// Frames up to this size are decoded whole for random access; larger ones stream.
+constexpr uint64_t kRandomAccessFrame = 16 << 20;
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return !suffix.empty() && s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Decompressed bytes of a zstd stream, read forward through one ZSTD_DStream (a read behind the
+// current position restarts from the beginning). Records each frame's decompressed size.
+class ZstdStreamReader {
+ public:
+  ZstdStreamReader(int fd, uint64_t size, std::string what)
+      : fd_(fd), size_(size), what_(std::move(what)), ds_(ZSTD_createDStream()) {
+    in_.resize(1 << 20);
+  }
+  ~ZstdStreamReader() { ZSTD_freeDStream(ds_); }
+
+  // Fills `out` from decompressed offset `off`; short only at the end of the stream.
+  Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
+    if (off < pos_) Restart();
+    size_t done = 0;
+    while (done < out.size()) {
+      if (buffered_start_ <= off + done && off + done < buffered_start_ + buf_.size()) {
+        size_t at = off + done - buffered_start_;
+        size_t n = std::min(out.size() - done, buf_.size() - at);
+        std::memcpy(out.data() + done, buf_.data() + at, n);
+        done += n;
+        continue;
+      }
+      Result<bool> more = Next();
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+    }
+    return done;
+  }
+
+  // Decodes to the end (learning every frame's size); `sink` gets all bytes if set.
+  Status Drain(const std::function<Status(std::span<const uint8_t>)>& sink) {
+    for (;;) {
+      if (sink && !buf_.empty() && buffered_start_ + buf_.size() > drained_) {
+        size_t at = drained_ > buffered_start_ ? drained_ - buffered_start_ : 0;
+        Status s = sink(std::span<const uint8_t>(buf_).subspan(at));
+        if (!s.ok()) return s;
+        drained_ = buffered_start_ + buf_.size();
+      }
+      Result<bool> more = Next();
+      if (!more.ok()) return more.status();
+      if (!*more) return Status::Ok();
+    }
+  }
+
+  // Decompressed size of the frame ending at each compressed offset seen.
+  const std::map<uint64_t, uint64_t>& frame_ends() const { return frame_ends_; }
+  uint64_t total() const { return pos_; }
+  bool finished() const { return eof_; }
+
+ private:
+  void Restart() {
+    ZSTD_DCtx_reset(ds_, ZSTD_reset_session_only);
+    in_off_ = 0;
+    in_pos_ = in_len_ = 0;
+    pos_ = 0;
+    buffered_start_ = 0;
+    buf_.clear();
+    frame_ends_.clear();
+    frame_out_ = 0;
+    eof_ = false;
+    drained_ = 0;
+  }
+
+  // Decodes the next chunk into buf_; false at the end of the stream.
+  Result<bool> Next() {
+    if (eof_) return false;
+    buffered_start_ = pos_;
+    buf_.resize(1 << 20);
+    size_t produced = 0;
+    while (produced == 0) {
+      if (in_pos_ == in_len_) {
+        if (in_off_ >= size_) {
+          if (frame_out_ > 0 || in_frame_) {
+            return Corrupt(what_ + ": zstd stream ends inside a frame at offset " +
+                           std::to_string(in_off_));
+          }
+          eof_ = true;
+          buf_.clear();
+          return false;
+        }
+        size_t want = static_cast<size_t>(std::min<uint64_t>(in_.size(), size_ - in_off_));
+        Result<size_t> n = PreadFull(fd_, in_off_, std::span(in_.data(), want), what_);
+        if (!n.ok()) return n.status();
+        if (*n == 0) return Corrupt(what_ + ": short read at offset " + std::to_string(in_off_));
+        in_pos_ = 0;
+        in_len_ = *n;
+        in_off_ += *n;
+      }
+      ZSTD_inBuffer in{in_.data(), in_len_, in_pos_};
+      ZSTD_outBuffer out{buf_.data(), buf_.size(), 0};
+      size_t r = ZSTD_decompressStream(ds_, &out, &in);
+      if (ZSTD_isError(r)) {
+        return Corrupt(what_ + ": zstd decode failed near compressed offset " +
+                       std::to_string(in_off_ - in_len_ + in_pos_) + ": " + ZSTD_getErrorName(r));
+      }
+      in_frame_ = r != 0;
+      in_pos_ = in.pos;
+      produced = out.pos;
+      frame_out_ += out.pos;
+      if (r == 0) {  // a frame (data or skippable) ended at this compressed offset
+        frame_ends_[in_off_ - in_len_ + in_pos_] = frame_out_;
+        frame_out_ = 0;
+      }
+      if (produced == 0 && in_pos_ == in_len_ && in_off_ >= size_ && r == 0) {
+        eof_ = true;
+        buf_.clear();
+        return false;
+      }
+    }
+    buf_.resize(produced);
+    pos_ += produced;
+    return true;
+  }
+
+  int fd_;
+  uint64_t size_;
+  std::string what_;
+  ZSTD_DStream* ds_;
+  std::vector<uint8_t> in_;
+  uint64_t in_off_ = 0;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool in_frame_ = false;
+  uint64_t pos_ = 0;             // decompressed bytes produced so far
+  uint64_t buffered_start_ = 0;  // decompressed offset of buf_[0]
+  std::vector<uint8_t> buf_;
+  std::map<uint64_t, uint64_t> frame_ends_;
+  uint64_t frame_out_ = 0;
+  bool eof_ = false;
+  uint64_t drained_ = 0;
+};
+
+// Random access to a stream whose frames are all small and of known size: decodes the frames a
+// read overlaps (remembering the last one, as header reads come in order).
+class FrameReader {
+ public:
+  FrameReader(int fd, std::vector<ZstdFrame> frames, std::string what)
+      : fd_(fd), frames_(std::move(frames)), what_(std::move(what)) {}
+  Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
+    size_t done = 0;
+    while (done < out.size()) {
+      uint64_t at = off + done;
+      auto it = std::upper_bound(frames_.begin(), frames_.end(), at,
+                                 [](uint64_t v, const ZstdFrame& f) { return v < f.decompressed_offset; });
+      if (it == frames_.begin()) break;
+      size_t f = static_cast<size_t>(it - frames_.begin()) - 1;
+      const ZstdFrame& fr = frames_[f];
+      if (at >= fr.decompressed_offset + fr.decompressed_size) break;  // past the end
+      if (memo_frame_ != f) {
+        std::vector<uint8_t> comp(fr.compressed_size);
+        Result<size_t> n = PreadFull(fd_, fr.compressed_offset, comp, what_);
+        if (!n.ok()) return n.status();
+        if (*n != comp.size()) return Corrupt(what_ + ": truncated frame");
+        memo_.resize(fr.decompressed_size);
+        Status s = DecodeZstdFrame(comp, memo_, nullptr,
+                                   what_ + " frame at offset " + std::to_string(fr.compressed_offset));
+        if (!s.ok()) return s;
+        memo_frame_ = f;
+      }
+      size_t in = at - fr.decompressed_offset;
+      size_t n = std::min(out.size() - done, memo_.size() - in);
+      std::memcpy(out.data() + done, memo_.data() + in, n);
+      done += n;
+    }
+    return done;
+  }
+
+ private:
+  int fd_;
+  std::vector<ZstdFrame> frames_;
+  std::string what_;
+  size_t memo_frame_ = SIZE_MAX;
+  std::vector<uint8_t> memo_;
+};
+
+// Fills in the sizes of frames that did not record them, by decoding those frames once.
+Status LearnFrameSizes(int fd, uint64_t base, std::vector<ZstdFrame>* frames,
+                       const std::string& what) {
+  CompressedReadFn read = [fd, what](uint64_t off, std::span<uint8_t> out) {
+    return PreadFull(fd, off, out, what);
+  };
+  uint64_t dpos = 0;
+  for (ZstdFrame& f : *frames) {
+    if (!f.content_size_known) {
+      uint64_t n = 0;
+      Status s = StreamZstdFrame(read, base + f.compressed_offset, f.compressed_size, 1 << 20,
+                                 [&](std::span<const uint8_t> piece) {
+                                   n += piece.size();
+                                   return true;
+                                 },
+                                 what);
+      if (!s.ok()) return s;
+      f.decompressed_size = n;
+      f.content_size_known = true;
+    }
+    f.decompressed_offset = dpos;
+    dpos += f.decompressed_size;
+  }
+  return Status::Ok();
+}
+
+// Turns tar members into archive members; indexes zstd members (their bytes live in `fd` at
+// data_offset, i.e. the container is a plain or spilled tar).
+void AddMembers(const TarIndex& tar, int fd, bool can_index_zstd, const std::string& what,
+                const ArchiveIndexOptions& options, ArchiveIndex* out) {
+  std::unordered_map<std::string, std::string> shown_of;  // stored path -> shown path
+  for (const TarMember& t : tar.members) {
+    ArchiveMember m;
+    m.kind = t.kind;
+    m.path = m.stored_path = t.path;
+    m.data_offset = t.data_offset;
+    m.stored_size = m.size = t.size;
+    m.mode = t.mode;
+    m.uid = t.uid;
+    m.gid = t.gid;
+    m.mtime = t.mtime;
+    m.link_target = t.link_target;
+    m.xattrs = t.xattrs;
+    if (t.kind == TarMember::Kind::kHardLink) {
+      auto it = shown_of.find(t.link_target);
+      if (it != shown_of.end()) m.link_target = it->second;
+    }
+    if (t.kind == TarMember::Kind::kFile && can_index_zstd &&
+        EndsWith(t.path, options.strip_suffix) && t.size >= 4) {
+      uint64_t base = t.data_offset, size = t.size;
+      std::string mwhat = what + ": " + t.path;
+      CompressedReadFn read = [fd, base, size, mwhat](uint64_t off, std::span<uint8_t> buf) {
+        if (off >= size) return Result<size_t>(size_t{0});
+        size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
+        return PreadFull(fd, base + off, buf.first(n), mwhat);
+      };
+      Result<ZstdIndex> z = IndexZstd(read, size, mwhat);
+      Status learned = z.ok() && !z->all_sizes_known
+                           ? LearnFrameSizes(fd, base, &z->frames, mwhat)
+                           : Status::Ok();
+      if (z.ok() && learned.ok()) {
+        if (!z->note.empty()) out->warnings.push_back(t.path + ": " + z->note);
+        m.zstd = true;
+        m.seek_table = z->from_seek_table;
+        m.frames = std::move(z->frames);
+        m.size = 0;
+        for (const ZstdFrame& f : m.frames) m.size += f.decompressed_size;
+        m.path = t.path.substr(0, t.path.size() - options.strip_suffix.size());
+      } else {
+        // Not zstd after all, or damaged: shown as stored, under its own name, and logged.
+        out->warnings.push_back(t.path + ": not served decompressed: " +
+                                (z.ok() ? learned : z.status()).ToString());
+      }
+    }
+    shown_of[m.stored_path] = m.path;
+    out->members.push_back(std::move(m));
+  }
+  for (const std::string& w : tar.warnings) out->warnings.push_back(w);
+  if (!tar.damage.ok()) out->damage = tar.damage.message();
+}
+
+// --- serialization: little-endian, length-prefixed, bounds-checked on read ---
+
+class Writer {
+ public:
+  void U8(uint8_t v) { s_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i))); }
+  void U64(uint64_t v) { for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i))); }
+  void Str(const std::string& v) {
+    U64(v.size());
+    s_ += v;
+  }
+  void Frame(const ZstdFrame& f) {
+    U64(f.compressed_offset);
+    U64(f.compressed_size);
+    U64(f.decompressed_offset);
+    U64(f.decompressed_size);
+    U8(static_cast<uint8_t>(f.content_size_known | (f.has_checksum << 1) |
+                            (f.seek_table_has_checksum << 2)));
+    U32(f.seek_table_checksum);
+  }
+  std::string& str() { return s_; }
+
+ private:
+  std::string s_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool ok() const { return ok_; }
+  uint8_t U8() {
+    if (pos_ + 1 > s_.size()) return Fail();
+    return static_cast<uint8_t>(s_[pos_++]);
+  }
+  uint32_t U32() {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(U8()) << (8 * i);
+    return v;
+  }
+  uint64_t U64() {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(U8()) << (8 * i);
+    return v;
+  }
+  std::string Str() {
+    uint64_t n = U64();
+    if (!ok_ || n > s_.size() - pos_) {
+      Fail();
+      return "";
+    }
+    std::string v(s_.substr(pos_, n));
+    pos_ += n;
+    return v;
+  }
+  // A count of items each at least `min_bytes` long: rejects counts the data cannot hold.
+  uint64_t Count(size_t min_bytes) {
+    uint64_t n = U64();
+    if (!ok_ || (min_bytes && n > (s_.size() - pos_) / min_bytes)) {
+      Fail();
+      return 0;
+    }
+    return n;
+  }
+  ZstdFrame Frame() {
+    ZstdFrame f;
+    f.compressed_offset = U64();
+    f.compressed_size = U64();
+    f.decompressed_offset = U64();
+    f.decompressed_size = U64();
+    uint8_t flags = U8();
+    f.content_size_known = flags & 1;
+    f.has_checksum = flags & 2;
+    f.seek_table_has_checksum = flags & 4;
+    f.seek_table_checksum = U32();
+    return f;
+  }
+  bool AtEnd() const { return pos_ == s_.size(); }
+
+ private:
+  uint8_t Fail() {
+    ok_ = false;
+    pos_ = s_.size();
+    return 0;
+  }
+  std::string_view s_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+std::string IndexFileName(const std::string& dir, const std::string& identity) {
+  char name[40];
+  std::snprintf(name, sizeof name, "/%016llx.idx",
+                static_cast<unsigned long long>(XXH64(identity.data(), identity.size(), 0)));
+  return dir + name;
+}
+
+}  // namespace
+
+Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const struct stat& st,
+                                       const ArchiveIndexOptions& options) {
+  ArchiveIndex index;
+  index.identity = FileIdentity(st);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  uint8_t magic[4] = {0, 0, 0, 0};
+  Result<size_t> mn = PreadFull(fd, 0, magic, path);
+  if (!mn.ok()) return mn.status();
+  // A zstd frame (28 b5 2f fd) or a skippable frame (5? 2a 4d 18, as pzstd starts) first.
+  bool zstd_container =
+      *mn == 4 && ((magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) ||
+                   ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D &&
+                    magic[3] == 0x18));
+  if (!zstd_container) {
+    TarReadFn read = [fd, &path](uint64_t off, std::span<uint8_t> out) {
+      return PreadFull(fd, off, out, path);
+    };
+    Result<TarIndex> tar = IndexTar(read, size, path);
+    if (!tar.ok()) return tar.status();
+    AddMembers(*tar, fd, !options.strip_suffix.empty(), path, options, &index);
+    return index;
+  }
+
+  // A compressed tar: index its frames, then read the tar headers in decompressed space.
+  CompressedReadFn cread = [fd, &path](uint64_t off, std::span<uint8_t> out) {
+    return PreadFull(fd, off, out, path);
+  };
+  Result<ZstdIndex> z = IndexZstd(cread, size, path);
+  if (!z.ok()) return z.status();
+  uint64_t largest = 0;
+  for (const ZstdFrame& f : z->frames) largest = std::max(largest, f.decompressed_size);
+  bool random_access = z->all_sizes_known && largest <= kRandomAccessFrame;
+
+  if (random_access) {
+    index.container = ArchiveIndex::Container::kTarZst;
+    index.archive_frames = z->frames;
+    index.decompressed_size = z->decompressed_size;
+    auto reader = std::make_shared<FrameReader>(fd, z->frames, path);
+    TarReadFn read = [reader](uint64_t off, std::span<uint8_t> out) { return reader->Read(off, out); };
+    Result<TarIndex> tar = IndexTar(read, z->decompressed_size, path);
+    if (!tar.ok()) return tar.status();
+    AddMembers(*tar, fd, false, path, options, &index);
+    return index;
+  }
+
+  if (!options.spill_dir.empty()) {
+    // Decode the whole archive once into the spill folder; serve it as a plain tar.
+    std::string spill = IndexFileName(options.spill_dir, index.identity);
+    spill.replace(spill.size() - 4, 4, ".tar");
+    std::string temp = spill + ".part";
+    UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (out.valid()) {
+      ZstdStreamReader stream(fd, size, path);
+      uint64_t written = 0;
+      Status s = stream.Drain([&](std::span<const uint8_t> bytes) {
+        size_t done = 0;
+        while (done < bytes.size()) {
+          ssize_t n = ::pwrite(out.get(), bytes.data() + done, bytes.size() - done,
+                               static_cast<off_t>(written + done));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) return ErrnoStatus(errno, "write " + temp);
+          done += static_cast<size_t>(n);
+        }
+        written += bytes.size();
+        return Status::Ok();
+      });
+      out.Reset();
+      if (s.ok() && ::rename(temp.c_str(), spill.c_str()) == 0) {
+        Result<UniqueFd> sfd = OpenReadOnly(spill);
+        if (sfd.ok()) {
+          TarReadFn read = [&sfd, &spill](uint64_t off, std::span<uint8_t> buf) {
+            return PreadFull(sfd->get(), off, buf, spill);
+          };
+          Result<TarIndex> tar = IndexTar(read, written, path);
+          if (!tar.ok()) return tar.status();
+          index.container = ArchiveIndex::Container::kSpilled;
+          index.spill_path = spill;
+          index.decompressed_size = written;
+          AddMembers(*tar, sfd->get(), !options.strip_suffix.empty(), path, options, &index);
+          return index;
+        }
+      }
+      ::unlink(temp.c_str());
+      if (!s.ok() && s.code() == Code::kCorrupt) return s;
+      LogWarn(path + ": cannot spill the decompressed archive to " + options.spill_dir + ": " +
+              s.ToString() + "; members will be decoded from the stream");
+    }
+  }
+
+  // No spill: read the headers through one forward streaming decode, learn the frame sizes,
+  // and serve members as windows of the decompressed stream.
+  ZstdStreamReader stream(fd, size, path);
+  TarReadFn read = [&stream](uint64_t off, std::span<uint8_t> out) { return stream.Read(off, out); };
+  // The decompressed size is not known before the end: let the tar parser read until the
+  // stream ends (it stops at the end-of-archive blocks).
+  Result<TarIndex> tar = IndexTar(read, UINT64_MAX / 4, path);
+  if (!tar.ok()) return tar.status();
+  Status drained = stream.Drain(nullptr);
+  if (!drained.ok()) return drained;
+  uint64_t dpos = 0;
+  for (ZstdFrame& f : z->frames) {
+    auto it = stream.frame_ends().find(f.compressed_offset + f.compressed_size);
+    if (it == stream.frame_ends().end()) {
+      return Corrupt(path + ": frame at offset " + std::to_string(f.compressed_offset) +
+                     " did not decode as indexed");
+    }
+    f.decompressed_size = it->second;
+    f.decompressed_offset = dpos;
+    f.content_size_known = true;
+    dpos += it->second;
+  }
+  index.container = ArchiveIndex::Container::kTarZst;
+  index.archive_frames = z->frames;
+  index.decompressed_size = dpos;
+  AddMembers(*tar, fd, false, path, options, &index);
+  // The parser was told a huge size: damage past the real end is just the end of the stream.
+  if (!index.damage.empty() && tar->end_offset >= dpos) index.damage.clear();
+  return index;
+}
+
+std::string SerializeArchiveIndex(const ArchiveIndex& x) {
+  Writer w;
+  w.Str(x.identity);
+  w.U8(static_cast<uint8_t>(x.container));
+  w.U64(x.archive_frames.size());
+  for (const ZstdFrame& f : x.archive_frames) w.Frame(f);
+  w.U64(x.decompressed_size);
+  w.Str(x.spill_path);
+  w.U64(x.members.size());
+  for (const ArchiveMember& m : x.members) {
+    w.U8(static_cast<uint8_t>(m.kind));
+    w.Str(m.path);
+    w.Str(m.stored_path);
+    w.U64(m.data_offset);
+    w.U64(m.stored_size);
+    w.U64(m.size);
+    w.U32(m.mode);
+    w.U32(m.uid);
+    w.U32(m.gid);
+    w.U64(static_cast<uint64_t>(m.mtime.tv_sec));
+    w.U32(static_cast<uint32_t>(m.mtime.tv_nsec));
+    w.Str(m.link_target);
+    w.U64(m.xattrs.size());
+    for (const auto& [k, v] : m.xattrs) {
+      w.Str(k);
+      w.Str(v);
+    }
+    w.U8(static_cast<uint8_t>(m.zstd | (m.seek_table << 1)));
+    w.U64(m.frames.size());
+    for (const ZstdFrame& f : m.frames) w.Frame(f);
+  }
+  w.U64(x.warnings.size());
+  for (const std::string& s : x.warnings) w.Str(s);
+  w.Str(x.damage);
+
+  std::string payload = std::move(w.str());
+  Writer h;
+  for (char c : kIndexMagic) h.U8(static_cast<uint8_t>(c));
+  h.U32(kIndexVersion);
+  h.U64(payload.size());
+  h.U64(XXH64(payload.data(), payload.size(), 0));
+  return h.str() + payload;
+}
+
+Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
+  if (bytes.size() < 28 || std::memcmp(bytes.data(), kIndexMagic, 8) != 0) {
+    return Corrupt("not a daqfs index file");
+  }
+  Reader h(bytes.substr(8, 20));
+  uint32_t version = h.U32();
+  uint64_t len = h.U64();
+  uint64_t sum = h.U64();
+  if (version != kIndexVersion) return Corrupt("index format version " + std::to_string(version));
+  std::string_view payload = bytes.substr(28);
+  if (len != payload.size()) return Corrupt("index file length mismatch");
+  if (XXH64(payload.data(), payload.size(), 0) != sum) return Corrupt("index checksum mismatch");
+  Reader r(payload);
+  ArchiveIndex x;
+  x.identity = r.Str();
+  uint8_t container = r.U8();
+  if (container > 2) return Corrupt("bad container kind");
+  x.container = static_cast<ArchiveIndex::Container>(container);
+  uint64_t nf = r.Count(37);
+  for (uint64_t i = 0; i < nf && r.ok(); ++i) x.archive_frames.push_back(r.Frame());
+  x.decompressed_size = r.U64();
+  x.spill_path = r.Str();
+  uint64_t nm = r.Count(60);
+  x.members.reserve(nm);
+  for (uint64_t i = 0; i < nm && r.ok(); ++i) {
+    ArchiveMember m;
+    uint8_t kind = r.U8();
+    if (kind > 3) return Corrupt("bad member kind");
+    m.kind = static_cast<TarMember::Kind>(kind);
+    m.path = r.Str();
+    m.stored_path = r.Str();
+    m.data_offset = r.U64();
+    m.stored_size = r.U64();
+    m.size = r.U64();
+    m.mode = r.U32();
+    m.uid = r.U32();
+    m.gid = r.U32();
+    m.mtime.tv_sec = static_cast<time_t>(r.U64());
+    m.mtime.tv_nsec = r.U32();
+    m.link_target = r.Str();
+    uint64_t nx = r.Count(16);
+    for (uint64_t k = 0; k < nx && r.ok(); ++k) {
+      std::string key = r.Str();
+      m.xattrs.emplace_back(key, r.Str());
+    }
+    uint8_t flags = r.U8();
+    m.zstd = flags & 1;
+    m.seek_table = flags & 2;
+    uint64_t mf = r.Count(37);
+    for (uint64_t k = 0; k < mf && r.ok(); ++k) m.frames.push_back(r.Frame());
+    x.members.push_back(std::move(m));
+  }
+  uint64_t nw = r.Count(8);
+  for (uint64_t i = 0; i < nw && r.ok(); ++i) x.warnings.push_back(r.Str());
+  x.damage = r.Str();
+  if (!r.ok() || !r.AtEnd()) return Corrupt("index file truncated or malformed");
+  return x;
+}
+
+Status SaveArchiveIndex(const std::string& dir, const ArchiveIndex& index) {
+  std::string data = SerializeArchiveIndex(index);
+  std::string name = IndexFileName(dir, index.identity);
+  std::string temp = name + ".tmp." + std::to_string(getpid());
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus(errno, "create " + temp);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Status s = ErrnoStatus(errno, "write " + temp);
+      ::unlink(temp.c_str());
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  fd.Reset();
+  if (::rename(temp.c_str(), name.c_str()) != 0) {
+    Status s = ErrnoStatus(errno, "rename " + temp);
+    ::unlink(temp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+Result<ArchiveIndex> LoadArchiveIndex(const std::string& dir, const std::string& identity) {
+  std::string name = IndexFileName(dir, identity);
+  Result<UniqueFd> fd = OpenReadOnly(name);
+  if (!fd.ok()) return fd.status();
+  struct stat st;
+  if (fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, "stat " + name);
+  if (st.st_size > (1ll << 34)) return Corrupt(name + ": implausibly large index file");
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  Result<size_t> n = PreadFull(fd->get(), 0, std::span(reinterpret_cast<uint8_t*>(data.data()),
+                                                       data.size()), name);
+  if (!n.ok()) return n.status();
+  Result<ArchiveIndex> x = ParseArchiveIndex(std::string_view(data).substr(0, *n));
+  if (!x.ok()) return Corrupt(name + ": " + x.status().message());
+  if (x->identity != identity) return Corrupt(name + ": belongs to another archive version");
+  if (x->container == ArchiveIndex::Container::kSpilled) {
+    struct stat sst;
+    if (::stat(x->spill_path.c_str(), &sst) != 0 ||
+        static_cast<uint64_t>(sst.st_size) != x->decompressed_size) {
+      return Corrupt(name + ": its spilled archive " + x->spill_path + " is gone or changed");
+    }
+  }
+  return x;
+}
+
+}  // namespace daqfs

@@ -1,0 +1,78 @@
+// ArchiveIndex: everything daqfs needs to serve one archive file, built once and persisted.
+//
+// Building reads tar headers (never member data) and the frame structure of zstd data:
+//  - plain tar: members with their offsets; a member `X.zst` (strip_suffix) becomes `X` with
+//    its decompressed size and frame index (seek table, or a walk over frame and block
+//    headers; a frame that records no content size is decoded once to learn it);
+//  - .tar.zst / .tzst (or a zstd magic at offset 0): the archive's frames are indexed and the
+//    tar headers are read in decompressed space through one forward streaming decode. When the
+//    archive's frames are large or of unknown size and a spill folder is given, that decode
+//    writes the whole decompressed tar there once (members are then plain slices of it);
+//    otherwise members are windows of the archive's decompressed stream (frames decoded on
+//    demand).
+// The index is saved in `index_dir` under a name derived from the archive's identity (device,
+// inode, size, mtime, ctime), with a checksum: a changed archive never matches an old index, a
+// corrupt index file is rejected and rebuilt.
+//
+// Thread safety: functions are reentrant; an ArchiveIndex is a value.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "backends/archive/tar_index.h"
+#include "backends/common/zstd_frames.h"
+#include "fs/status.h"
+
+namespace daqfs {
+
+struct ArchiveIndexOptions {
+  std::string strip_suffix = ".zst";  // "" = show compressed members under their own name
+  std::string spill_dir;              // where large-frame .tar.zst archives are decompressed
+};
+
+struct ArchiveMember {
+  TarMember::Kind kind = TarMember::Kind::kFile;
+  std::string path;         // as shown (strip_suffix removed for zstd members)
+  std::string stored_path;  // as stored in the archive
+  uint64_t data_offset = 0; // in the container's data space (file, or decompressed stream)
+  uint64_t stored_size = 0; // bytes stored in the tar
+  uint64_t size = 0;        // bytes shown (decompressed for zstd members)
+  uint32_t mode = 0, uid = 0, gid = 0;
+  timespec mtime{};
+  std::string link_target;  // symlink target; hard link target path (as shown)
+  std::vector<std::pair<std::string, std::string>> xattrs;
+  bool zstd = false;        // stored zstd-compressed; `frames` is its index
+  bool seek_table = false;
+  std::vector<ZstdFrame> frames;  // compressed offsets relative to data_offset
+};
+
+struct ArchiveIndex {
+  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2 };
+  std::string identity;     // FileIdentity() of the archive when indexed
+  Container container = Container::kTar;
+  std::vector<ZstdFrame> archive_frames;  // kTarZst / kSpilled: frames of the whole archive
+  uint64_t decompressed_size = 0;         // kTarZst / kSpilled
+  std::string spill_path;                 // kSpilled: the decompressed tar
+  std::vector<ArchiveMember> members;     // archive order, duplicates kept
+  std::vector<std::string> warnings;
+  std::string damage;       // "" or what ended indexing early (archive and offset)
+};
+
+Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const struct stat& st,
+                                       const ArchiveIndexOptions& options);
+
+std::string SerializeArchiveIndex(const ArchiveIndex& index);
+Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes);
+// <index_dir>/<16 hex digits of XXH64(identity)>.idx, written to a temp name and renamed.
+Status SaveArchiveIndex(const std::string& index_dir, const ArchiveIndex& index);
+// kNotFound when there is none for this identity; kCorrupt when the file is damaged or belongs
+// to another identity.
+Result<ArchiveIndex> LoadArchiveIndex(const std::string& index_dir, const std::string& identity);
+
+}  // namespace daqfs

@@ -1,0 +1,256 @@
+// Archive indexes of zstd members and compressed tars, their persistence, and reads through
+// TarBackend of every kind, compared with GNU tar + zstd -d.
+#include "backends/archive/archive_index.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "backends/archive/tar_backend.h"
+#include "fs/unique_fd.h"
+#include "fs/vfs.h"
+
+namespace daqfs {
+namespace {
+
+std::string Slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Shell(const std::string& cmd) { return std::system(("bash -c '" + cmd + "'").c_str()); }
+
+class ArchiveIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/daqfs-archidx-XXXXXX";
+    dir_ = mkdtemp(t);
+    // Beamline-like data: 12-bit samples in 16-bit words (compresses to ~0.7).
+    std::mt19937 rng(42);
+    std::string samples(3 * 1024 * 1024 + 123, '\0');
+    for (size_t i = 0; i + 1 < samples.size(); i += 2) {
+      uint16_t v = static_cast<uint16_t>(2048 + (static_cast<int>(rng() % 400) - 200)) & 0x0fff;
+      samples[i] = static_cast<char>(v & 0xff);
+      samples[i + 1] = static_cast<char>(v >> 8);
+    }
+    ASSERT_EQ(Shell("mkdir -p " + dir_ + "/src/sub " + dir_ + "/state"), 0);
+    std::ofstream(dir_ + "/src/big.dat", std::ios::binary) << samples;
+    std::ofstream(dir_ + "/src/sub/small.dat", std::ios::binary) << samples.substr(0, 5000);
+    std::ofstream(dir_ + "/src/sub/empty.dat", std::ios::binary) << "";
+  }
+  void TearDown() override { Shell("rm -rf " + dir_); }
+
+  Result<ArchiveIndex> Index(const std::string& path, const std::string& spill = "") {
+    Result<UniqueFd> fd = OpenReadOnly(path);
+    EXPECT_TRUE(fd.ok());
+    struct stat st;
+    fstat(fd->get(), &st);
+    ArchiveIndexOptions o;
+    o.spill_dir = spill;
+    return BuildArchiveIndex(path, fd->get(), st, o);
+  }
+
+  // Mounts `path` without FUSE and compares every regular file under `prefix` in the mount with
+  // the file of the same relative path under src/.
+  void ExpectMatchesSource(const std::string& path, const std::string& spill,
+                           const std::vector<std::string>& files) {
+    ArchiveSourceOptions o;
+    o.spill_dir = spill;
+    o.index_dir = dir_ + "/state";
+    auto b = TarBackend::Create("t", path, o);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    std::vector<Vfs::Source> s;
+    s.push_back({"t", std::move(*b)});
+    VfsOptions vo;
+    vo.single_source = true;
+    Vfs vfs(std::move(s), vo);
+    std::string archive = path.substr(path.find_last_of('/') + 1);
+    for (const std::string& f : files) {
+      uint64_t ino = vfs.Lookup(1, archive)->ino;
+      std::stringstream parts(f);
+      std::string part;
+      while (std::getline(parts, part, '/')) {
+        Result<Vfs::Entry> e = vfs.Lookup(ino, part);
+        ASSERT_TRUE(e.ok()) << f << ": " << e.status().ToString();
+        ino = e->ino;
+      }
+      std::string want = Slurp(dir_ + "/src/" + f);
+      auto of = vfs.Open(ino, O_RDONLY, {});
+      ASSERT_TRUE(of.ok());
+      ASSERT_EQ((*of)->source->Size(), want.size()) << f;
+      std::string got(want.size(), '\0');
+      // Read in odd pieces to cross frame and block edges.
+      size_t pos = 0, step = 777777;
+      while (pos < got.size()) {
+        Result<size_t> n = vfs.Read(**of, pos, std::span(reinterpret_cast<uint8_t*>(&got[pos]),
+                                                         std::min(step, got.size() - pos)));
+        ASSERT_TRUE(n.ok()) << f << " at " << pos << ": " << n.status().ToString();
+        ASSERT_GT(*n, 0u);
+        pos += *n;
+      }
+      EXPECT_TRUE(got == want) << f;
+    }
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ArchiveIndexTest, ZstdMembersOfEveryKindShowDecompressed) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir z z/sub; "
+                "zstd -q -19 src/big.dat -o z/big.dat.zst; "              // one frame, size known
+                "cat src/sub/small.dat | zstd -q > z/sub/small.dat.zst; "  // size unknown
+                "pzstd -q -p 2 -B 1 src/sub/empty.dat -o z/sub/empty.dat.zst 2>/dev/null || "
+                "zstd -q src/sub/empty.dat -o z/sub/empty.dat.zst; "
+                "tar -cf z.tar -C z ."),
+            0);
+  Result<ArchiveIndex> x = Index(dir_ + "/z.tar");
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  int zstd_members = 0;
+  for (const ArchiveMember& m : x->members) {
+    if (m.zstd) {
+      ++zstd_members;
+      EXPECT_EQ(m.path + ".zst", m.stored_path);
+    }
+  }
+  EXPECT_EQ(zstd_members, 3);
+  ExpectMatchesSource(dir_ + "/z.tar", "", {"big.dat", "sub/small.dat", "sub/empty.dat"});
+}
+
+TEST_F(ArchiveIndexTest, PzstdMultiFrameMember) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir p; pzstd -q -p 2 src/big.dat -o p/big.dat.zst; "
+                "tar -cf p.tar -C p ."),
+            0);
+  Result<ArchiveIndex> x = Index(dir_ + "/p.tar");
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(x->members.size(), 1u);
+  EXPECT_TRUE(x->members[0].zstd);
+  ExpectMatchesSource(dir_ + "/p.tar", "", {"big.dat"});
+}
+
+TEST_F(ArchiveIndexTest, SeekableMemberUsesItsSeekTable) {
+  std::string data = Slurp(dir_ + "/src/big.dat");
+  std::vector<uint8_t> z = CompressSeekable(
+      std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()), 256 * 1024, 3);
+  ASSERT_EQ(Shell("mkdir -p " + dir_ + "/s"), 0);
+  std::ofstream(dir_ + "/s/big.dat.zst", std::ios::binary)
+      .write(reinterpret_cast<const char*>(z.data()), static_cast<std::streamsize>(z.size()));
+  ASSERT_EQ(Shell("tar -cf " + dir_ + "/s.tar -C " + dir_ + "/s ."), 0);
+  Result<ArchiveIndex> x = Index(dir_ + "/s.tar");
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(x->members.size(), 1u);
+  EXPECT_TRUE(x->members[0].seek_table);
+  EXPECT_EQ(x->members[0].frames.size(), (data.size() + 256 * 1024 - 1) / (256 * 1024));
+  EXPECT_EQ(x->members[0].size, data.size());
+  ExpectMatchesSource(dir_ + "/s.tar", "", {"big.dat"});
+}
+
+TEST_F(ArchiveIndexTest, WholeTarZstSingleFrameWithAndWithoutSpill) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; tar --zstd -cf one.tar.zst -C src ."), 0);
+  Result<ArchiveIndex> streamed = Index(dir_ + "/one.tar.zst");
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_EQ(streamed->container, ArchiveIndex::Container::kTarZst);
+  ExpectMatchesSource(dir_ + "/one.tar.zst", "", {"big.dat", "sub/small.dat", "sub/empty.dat"});
+  Shell("mkdir -p " + dir_ + "/spill");
+  Result<ArchiveIndex> spilled = Index(dir_ + "/one.tar.zst", dir_ + "/spill");
+  ASSERT_TRUE(spilled.ok()) << spilled.status().ToString();
+  EXPECT_EQ(spilled->container, ArchiveIndex::Container::kSpilled);
+  Shell("rm -f " + dir_ + "/state/*");
+  ExpectMatchesSource(dir_ + "/one.tar.zst", dir_ + "/spill",
+                      {"big.dat", "sub/small.dat", "sub/empty.dat"});
+}
+
+TEST_F(ArchiveIndexTest, WholeTarZstMultiFrameIsRandomAccess) {
+  // A seekable-format .tar.zst (frames of 256 KiB) and a pzstd one.
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; tar -cf plain.tar -C src .; "
+                  "pzstd -q -p 2 -1 plain.tar -o multi.tar.zst"),
+            0);
+  std::string tar = Slurp(dir_ + "/plain.tar");
+  std::vector<uint8_t> z = CompressSeekable(
+      std::span(reinterpret_cast<const uint8_t*>(tar.data()), tar.size()), 256 * 1024, 3);
+  std::ofstream(dir_ + "/seekable.tar.zst", std::ios::binary)
+      .write(reinterpret_cast<const char*>(z.data()), static_cast<std::streamsize>(z.size()));
+  Result<ArchiveIndex> x = Index(dir_ + "/seekable.tar.zst");
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  EXPECT_EQ(x->container, ArchiveIndex::Container::kTarZst);
+  EXPECT_GT(x->archive_frames.size(), 10u);
+  ExpectMatchesSource(dir_ + "/seekable.tar.zst", "", {"big.dat", "sub/small.dat"});
+  Result<ArchiveIndex> p = Index(dir_ + "/multi.tar.zst");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->container, ArchiveIndex::Container::kTarZst);
+  ExpectMatchesSource(dir_ + "/multi.tar.zst", "", {"big.dat", "sub/small.dat"});
+}
+
+TEST_F(ArchiveIndexTest, SerializationRoundTripAndDamageDetected) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir z; zstd -q src/big.dat -o z/big.dat.zst; "
+                "cp src/sub/small.dat z/; tar --format=pax -cf z.tar -C z ."),
+            0);
+  Result<ArchiveIndex> x = Index(dir_ + "/z.tar");
+  ASSERT_TRUE(x.ok());
+  std::string bytes = SerializeArchiveIndex(*x);
+  Result<ArchiveIndex> y = ParseArchiveIndex(bytes);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(SerializeArchiveIndex(*y), bytes);
+  // Every truncation and every single flipped byte is rejected, never crashes.
+  for (size_t cut = 0; cut < bytes.size(); cut += 7) {
+    EXPECT_FALSE(ParseArchiveIndex(std::string_view(bytes).substr(0, cut)).ok());
+  }
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    std::string bad = bytes;
+    bad[i] ^= 0x5a;
+    EXPECT_FALSE(ParseArchiveIndex(bad).ok()) << i;
+  }
+  // Saved and loaded by identity; another identity or a damaged file is refused.
+  ASSERT_TRUE(SaveArchiveIndex(dir_ + "/state", *x).ok());
+  EXPECT_TRUE(LoadArchiveIndex(dir_ + "/state", x->identity).ok());
+  EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", "other").status().code(), Code::kNotFound);
+  ASSERT_EQ(Shell("for f in " + dir_ + "/state/*.idx; do printf x | dd of=$f bs=1 seek=40 "
+                "conv=notrunc status=none; done"),
+            0);
+  EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", x->identity).status().code(), Code::kCorrupt);
+}
+
+TEST_F(ArchiveIndexTest, CorruptFrameFailsOnlyItsReads) {
+  std::string data = Slurp(dir_ + "/src/big.dat");
+  std::vector<uint8_t> z = CompressSeekable(
+      std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()), 256 * 1024, 3);
+  z[z.size() / 2] ^= 0xff;  // inside some middle frame
+  ASSERT_EQ(Shell("mkdir -p " + dir_ + "/c"), 0);
+  std::ofstream(dir_ + "/c/big.dat.zst", std::ios::binary)
+      .write(reinterpret_cast<const char*>(z.data()), static_cast<std::streamsize>(z.size()));
+  ASSERT_EQ(Shell("tar -cf " + dir_ + "/c.tar -C " + dir_ + "/c ."), 0);
+  auto b = TarBackend::Create("t", dir_ + "/c.tar");
+  ASSERT_TRUE(b.ok());
+  std::vector<Vfs::Source> s;
+  s.push_back({"t", std::move(*b)});
+  VfsOptions vo;
+  vo.single_source = true;
+  Vfs vfs(std::move(s), vo);
+  uint64_t ino = vfs.Lookup(vfs.Lookup(1, "c.tar")->ino, "big.dat")->ino;
+  auto of = vfs.Open(ino, O_RDONLY, {});
+  ASSERT_TRUE(of.ok());
+  std::vector<uint8_t> buf(256 * 1024);
+  int bad = 0, good = 0;
+  for (uint64_t off = 0; off < data.size(); off += buf.size()) {
+    Result<size_t> n = vfs.Read(**of, off, buf);
+    if (!n.ok()) {
+      EXPECT_EQ(n.status().ToErrno(), EIO);
+      EXPECT_NE(n.status().message().find("c.tar"), std::string::npos) << n.status().message();
+      ++bad;
+    } else {
+      EXPECT_EQ(0, memcmp(buf.data(), data.data() + off, *n));
+      ++good;
+    }
+  }
+  EXPECT_EQ(bad, 1);
+  EXPECT_GT(good, 5);
+}
+
+}  // namespace
+}  // namespace daqfs
