@@ -74,6 +74,9 @@ void ExpectSameValues(const Config& a, const Config& b) {
     EXPECT_EQ(a.sources[i].path, b.sources[i].path);
     EXPECT_EQ(a.sources[i].cache, b.sources[i].cache);
     EXPECT_EQ(a.sources[i].simulate_latency_ms, b.sources[i].simulate_latency_ms);
+    EXPECT_EQ(a.sources[i].layout, b.sources[i].layout);
+    EXPECT_EQ(a.sources[i].strip_suffix, b.sources[i].strip_suffix);
+    EXPECT_EQ(a.sources[i].rescan, b.sources[i].rescan);
   }
 }
 
@@ -328,6 +331,31 @@ TEST(ConfigTest, SourceCacheAndSimulatedLatency) {
   EXPECT_EQ(d.simulate_latency_ms, 0u);
 }
 
+TEST(ConfigTest, ArchiveLayoutSuffixAndRescan) {
+  Config c = Parse(
+      "[source a]\ntype = archive\npath = /a\nlayout = merged\nstrip_suffix = .zstd\n"
+      "rescan = 2.5\n"
+      "[source b]\ntype = archive\npath = /b\nstrip_suffix =\nrescan = 0\n"
+      "[source c]\ntype = archive\npath = /c\n");
+  ASSERT_EQ(c.sources.size(), 3u);
+  EXPECT_EQ(c.sources[0].layout, "merged");
+  EXPECT_EQ(c.sources[0].strip_suffix, ".zstd");
+  EXPECT_EQ(c.sources[0].rescan, 2.5);
+  EXPECT_EQ(c.sources[1].strip_suffix, "");
+  EXPECT_EQ(c.sources[1].rescan, 0);
+  EXPECT_EQ(c.sources[2].layout, "per-archive");
+  EXPECT_EQ(c.sources[2].strip_suffix, ".zst");
+  EXPECT_EQ(c.sources[2].rescan, 0);
+  ExpectSameValues(c, Parse(FormatConfig(c)));
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath = /p\nlayout = flat\n"),
+            "t.ini:4: bad value 'flat' for layout: expected one of: per-archive, merged");
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath = /p\nstrip_suffix = a/b\n"),
+            "t.ini:4: bad value 'a/b' for strip_suffix: must not contain '/'");
+  EXPECT_EQ(Error("[source s]\ntype = archive\npath = /p\nrescan = -1\n"),
+            "t.ini:4: bad value '-1' for rescan: expected a non-negative number of seconds "
+            "(0 = off)");
+}
+
 TEST(ConfigTest, RangeLimitsAccepted) {
   Config c = Parse(
       "[mount]\nthreads = 1024\nread_ahead_kb = 1048576\nuid = 4294967294\ngid = 0\n"
@@ -462,8 +490,8 @@ TEST(ConfigTest, UnknownKeyAndSectionWithExactLines) {
                   "colour = blue\n" +
                   std::string(kSource)),
             "t.ini:8: unknown key 'colour' in [mount]");
-  EXPECT_EQ(Error(std::string(kSource) + "\n; c\nlayout = merged\n"),
-            "t.ini:6: unknown key 'layout' in [source s]");
+  EXPECT_EQ(Error(std::string(kSource) + "\n; c\ncolour = blue\n"),
+            "t.ini:6: unknown key 'colour' in [source s]");
   EXPECT_EQ(Error(std::string(kSource) + "\n\n[caches]\n"), "t.ini:6: unknown section [caches]");
   EXPECT_EQ(Error("[Cache]\n" + std::string(kSource)), "t.ini:1: unknown section [Cache]");
   EXPECT_EQ(Error("[cache]\nmemory = 1G\nsize = 2G\n" + std::string(kSource)),

@@ -19,7 +19,8 @@
 namespace daqfs {
 namespace {
 
-constexpr const char* kUsage = R"(usage: daqfs-repack -o DIR [--group REGEX] [--window NAME=N]... [--name TEMPLATE]
+constexpr const char* kUsage =
+    R"(usage: daqfs-repack -o DIR [--group REGEX] [--window NAME=N]... [--name TEMPLATE]
                     [--frame-size SIZE] [--level N] [--threads N] [--force]
                     [--verify] [--dry-run] TAR...
 
@@ -140,16 +141,17 @@ class ProgressBar {
 };
 
 void PrintSummary(const RepackSummary& s, const char* note) {
-  const double ratio = s.output_bytes ? static_cast<double>(s.content_bytes) /
-                                            static_cast<double>(s.output_bytes)
-                                      : 0.0;
+  const double ratio =
+      s.output_bytes ? static_cast<double>(s.content_bytes) / static_cast<double>(s.output_bytes)
+                     : 0.0;
   const double mbps = s.seconds > 0 ? static_cast<double>(s.content_bytes) / 1e6 / s.seconds : 0;
-  std::printf("daqfs-repack: %zu outputs, %llu members, input %llu bytes (%s), output %llu bytes "
-              "(%s), ratio %.2f, %.2f s, %.1f MB/s%s\n",
-              s.outputs.size(), static_cast<unsigned long long>(s.members),
-              static_cast<unsigned long long>(s.content_bytes), Human(s.content_bytes).c_str(),
-              static_cast<unsigned long long>(s.output_bytes), Human(s.output_bytes).c_str(),
-              ratio, s.seconds, mbps, note);
+  std::printf(
+      "daqfs-repack: %zu outputs, %llu members, input %llu bytes (%s), output %llu bytes "
+      "(%s), ratio %.2f, %.2f s, %.1f MB/s%s\n",
+      s.outputs.size(), static_cast<unsigned long long>(s.members),
+      static_cast<unsigned long long>(s.content_bytes), Human(s.content_bytes).c_str(),
+      static_cast<unsigned long long>(s.output_bytes), Human(s.output_bytes).c_str(), ratio,
+      s.seconds, mbps, note);
   std::fflush(stdout);
 }
 

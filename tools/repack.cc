@@ -35,8 +35,8 @@ namespace daqfs {
 namespace {
 
 constexpr const char* kUnmatchedName = "unmatched.tar";
-constexpr size_t kPiece = size_t{1} << 20;            // read and stream granularity
-constexpr uint64_t kDirectFrameLimit = 16u << 20;     // larger zstd frames are streamed
+constexpr size_t kPiece = size_t{1} << 20;         // read and stream granularity
+constexpr uint64_t kDirectFrameLimit = 16u << 20;  // larger zstd frames are streamed
 constexpr uint64_t kMinFrameSize = 1024;
 constexpr uint64_t kMaxFrameSize = uint64_t{1} << 30;  // ZstdSeekableWriter's limit
 
@@ -197,7 +197,7 @@ using Values = std::map<std::string, std::string>;  // placeholder name -> text
 
 class GroupMatcher {
  public:
-  enum class Outcome { kMatch, kNoMatch, kNotNumeric };
+  enum class Outcome { kMatch, kNoMatch, kUnusable };
 
   static Result<std::unique_ptr<GroupMatcher>> Create(const std::string& pattern,
                                                       const std::vector<WindowSpec>& windows) {
@@ -210,8 +210,7 @@ class GroupMatcher {
       PCRE2_UCHAR msg[256];
       pcre2_get_error_message(err, msg, sizeof msg);
       return Invalid("bad --group regex " + Quote(pattern) + ": " +
-                     reinterpret_cast<const char*>(msg) + " at offset " +
-                     std::to_string(err_off));
+                     reinterpret_cast<const char*>(msg) + " at offset " + std::to_string(err_off));
     }
     m->match_.reset(pcre2_match_data_create_from_pattern(m->code_.get(), nullptr));
     uint32_t count = 0, entry_size = 0;
@@ -260,9 +259,15 @@ class GroupMatcher {
   // Fills `values` (every placeholder) and `ordered` (group values in group order) on a match.
   Outcome Match(std::string_view path, Values* values, std::vector<std::string>* ordered,
                 std::string* why) {
-    const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(path.data()),
-                               path.size(), 0, 0, match_.get(), nullptr);
-    if (rc < 0) return Outcome::kNoMatch;  // PCRE2_ERROR_NOMATCH, or a match limit hit
+    const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(path.data()), path.size(),
+                               0, 0, match_.get(), nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) return Outcome::kNoMatch;
+    if (rc < 0) {  // a match or depth limit, say: not silent, the member is still placed
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(rc, msg, sizeof msg);
+      *why = std::string("regex match failed: ") + reinterpret_cast<const char*>(msg);
+      return Outcome::kUnusable;
+    }
     values->clear();
     ordered->clear();
     for (const Group& g : groups_) {
@@ -278,11 +283,12 @@ class GroupMatcher {
       }  // else: the group took no part in the match; its value is empty
       if (g.window != 0) {
         uint64_t n = 0;
-        const bool digits = !v.empty() && v.size() <= 19 &&
-                            std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool digits =
+            !v.empty() && v.size() <= 19 &&
+            std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!digits) {
           *why = "group " + Quote(g.name) + " value " + Quote(v) + " is not a decimal number";
-          return Outcome::kNotNumeric;
+          return Outcome::kUnusable;
         }
         n = std::stoull(v);
         const uint64_t start = n / g.window * g.window;
@@ -339,8 +345,8 @@ Result<std::vector<TemplatePart>> ParseTemplate(const std::string& t,
       if (!known.contains(name)) {
         std::string list;
         for (const std::string& k : known) list += (list.empty() ? "" : ", ") + ("{" + k + "}");
-        return Invalid("--name " + Quote(t) + ": unknown placeholder {" + name + "}; known: " +
-                       (list.empty() ? "none" : list));
+        return Invalid("--name " + Quote(t) + ": unknown placeholder {" + name +
+                       "}; known: " + (list.empty() ? "none" : list));
       }
       if (!literal.empty()) parts.push_back({false, std::move(literal)});
       literal.clear();
@@ -468,8 +474,8 @@ class PendingOutput {
     static std::atomic<uint64_t> counter{0};
     const std::string dir = DirName(final_path);
     if (Status s = MakeDirs(dir); !s.ok()) return s;
-    temp_ = JoinPath(dir, "." + BaseName(final_path) + ".tmp-" + std::to_string(::getpid()) +
-                              "-" + std::to_string(counter.fetch_add(1)));
+    temp_ = JoinPath(dir, "." + BaseName(final_path) + ".tmp-" + std::to_string(::getpid()) + "-" +
+                              std::to_string(counter.fetch_add(1)));
     const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) {
       Status s = ErrnoStatus(errno, "create " + temp_);
@@ -543,8 +549,7 @@ struct Job {
 
 class Executor {
  public:
-  Executor(const RepackPlan& plan, const RepackOptions& options)
-      : plan_(plan), options_(options) {}
+  Executor(const RepackPlan& plan, const RepackOptions& options) : plan_(plan), options_(options) {}
 
   RepackResult Run();
 
@@ -576,8 +581,8 @@ class Executor {
   // mu_ guards queue_, results_ and stop_; nothing is decoded or written while holding it.
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  std::deque<size_t> queue_;                                 // job indexes to compress
-  std::vector<std::unique_ptr<MemberResult>> results_;       // by job index
+  std::deque<size_t> queue_;                            // job indexes to compress
+  std::vector<std::unique_ptr<MemberResult>> results_;  // by job index
   bool stop_ = false;
 };
 
@@ -899,10 +904,15 @@ Result<RepackPlan> PlanRepack(const RepackOptions& options,
     const bool zstd_tar = *h >= 4 && IsZstdMagic(uint32_t{head[0]} | uint32_t{head[1]} << 8 |
                                                  uint32_t{head[2]} << 16 | uint32_t{head[3]} << 24);
     const bool gzip_tar = *h >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-    const bool xz_tar = *h >= 6 && std::memcmp(head, "\xFD" "7zXZ\0", 6) == 0;
+    const bool xz_tar = *h >= 6 && std::memcmp(head,
+                                               "\xFD"
+                                               "7zXZ\0",
+                                               6) == 0;
     if (zstd_tar || gzip_tar || xz_tar) {
       return Corrupt(path + ": a compressed archive (" +
-                     (zstd_tar ? "zstd" : gzip_tar ? "gzip" : "xz") +
+                     (zstd_tar   ? "zstd"
+                      : gzip_tar ? "gzip"
+                                 : "xz") +
                      "); decompress it first, inputs must be plain tar");
     }
     Result<TarIndex> index = IndexTar(
@@ -917,9 +927,9 @@ Result<RepackPlan> PlanRepack(const RepackOptions& options,
     const RepackInput& in = plan.inputs.back();
     const std::vector<TarMember>& members = in.index.members;
 
-    std::unordered_map<std::string, size_t> last;   // path -> latest member so far
-    std::vector<size_t> resolved(members.size());   // hard links: the member holding the data
-    std::map<size_t, ZstdProbe> probes;             // data member -> probe
+    std::unordered_map<std::string, size_t> last;  // path -> latest member so far
+    std::vector<size_t> resolved(members.size());  // hard links: the member holding the data
+    std::map<size_t, ZstdProbe> probes;            // data member -> probe
     for (size_t k = 0; k < members.size(); ++k) {
       const TarMember& m = members[k];
       PlannedMember pm;
@@ -928,8 +938,12 @@ Result<RepackPlan> PlanRepack(const RepackOptions& options,
       pm.data_member = k;
       resolved[k] = k;
       switch (m.kind) {
-        case TarMember::Kind::kFile: pm.kind = TarEntry::Kind::kFile; break;
-        case TarMember::Kind::kDirectory: pm.kind = TarEntry::Kind::kDirectory; break;
+        case TarMember::Kind::kFile:
+          pm.kind = TarEntry::Kind::kFile;
+          break;
+        case TarMember::Kind::kDirectory:
+          pm.kind = TarEntry::Kind::kDirectory;
+          break;
         case TarMember::Kind::kSymlink:
           pm.kind = TarEntry::Kind::kSymlink;
           pm.link_target = m.link_target;
@@ -937,8 +951,8 @@ Result<RepackPlan> PlanRepack(const RepackOptions& options,
         case TarMember::Kind::kHardLink: {
           auto it = last.find(m.link_target);
           if (it == last.end()) {
-            return Corrupt(path + ": hard link " + Quote(m.path) + " to " +
-                           Quote(m.link_target) + ", which comes nowhere before it");
+            return Corrupt(path + ": hard link " + Quote(m.path) + " to " + Quote(m.link_target) +
+                           ", which comes nowhere before it");
           }
           const TarMember& target = members[resolved[it->second]];
           if (target.kind == TarMember::Kind::kDirectory) {
@@ -992,9 +1006,9 @@ Result<RepackPlan> PlanRepack(const RepackOptions& options,
               output += ".tar";
             }
             break;
-          case GroupMatcher::Outcome::kNotNumeric:
-            plan.warnings.push_back(path + ": member " + Quote(m.path) + ": " + why +
-                                    "; sent to " + kUnmatchedName);
+          case GroupMatcher::Outcome::kUnusable:
+            plan.warnings.push_back(path + ": member " + Quote(m.path) + ": " + why + "; sent to " +
+                                    kUnmatchedName);
             [[fallthrough]];
           case GroupMatcher::Outcome::kNoMatch:
             if (pm.kind == TarEntry::Kind::kDirectory) {
@@ -1089,10 +1103,10 @@ std::vector<std::string> VerifyOutput(const WrittenOutput& output) {
       continue;
     }
     const TarMember& m = *it->second;
-    const bool kind_ok = (e.kind == TarEntry::Kind::kFile && m.kind == TarMember::Kind::kFile) ||
-                         (e.kind == TarEntry::Kind::kDirectory &&
-                          m.kind == TarMember::Kind::kDirectory) ||
-                         (e.kind == TarEntry::Kind::kSymlink && m.kind == TarMember::Kind::kSymlink);
+    const bool kind_ok =
+        (e.kind == TarEntry::Kind::kFile && m.kind == TarMember::Kind::kFile) ||
+        (e.kind == TarEntry::Kind::kDirectory && m.kind == TarMember::Kind::kDirectory) ||
+        (e.kind == TarEntry::Kind::kSymlink && m.kind == TarMember::Kind::kSymlink);
     if (!kind_ok) {
       problems.push_back(what + " has the wrong type");
       continue;
@@ -1165,7 +1179,8 @@ std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < n; ++t) {
     pool.emplace_back([&] {
-      for (size_t i; (i = next.fetch_add(1)) < outputs.size();) problems[i] = VerifyOutput(outputs[i]);
+      for (size_t i; (i = next.fetch_add(1)) < outputs.size();)
+        problems[i] = VerifyOutput(outputs[i]);
     });
   }
   for (std::thread& t : pool) t.join();
@@ -1182,7 +1197,8 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   size_t i = 0;
   uint64_t v = 0;
   for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    if (v > (UINT64_MAX - (text[i] - '0')) / 10) return Invalid("size " + Quote(orig) + " is too large");
+    if (v > (UINT64_MAX - (text[i] - '0')) / 10)
+      return Invalid("size " + Quote(orig) + " is too large");
     v = v * 10 + (text[i] - '0');
   }
   if (i == 0) return Invalid("bad size " + Quote(orig) + " (examples: 4096, 512K, 1M, 2G)");
@@ -1199,7 +1215,8 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
       return Invalid("bad size " + Quote(orig) + " (examples: 4096, 512K, 1M, 2G)");
     }
   }
-  if (shift > 0 && v > (UINT64_MAX >> shift)) return Invalid("size " + Quote(orig) + " is too large");
+  if (shift > 0 && v > (UINT64_MAX >> shift))
+    return Invalid("size " + Quote(orig) + " is too large");
   return v << shift;
 }
 

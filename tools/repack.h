@@ -9,8 +9,9 @@
 //      fails the plan.
 //   2. ExecuteRepack writes the planned outputs. Members are read (zstd members decompressed),
 //      hashed (XXH64 of the content) and compressed on a pool of threads; one thread (the
-//      caller's) appends the results to the output in plan order. At most `threads` members are
-//      in flight, so memory stays bounded:
+//      caller's) appends the results to the output in plan order. At most `threads` + 1 members
+//      are in flight (being compressed, or compressed and waiting for their turn), so memory
+//      stays bounded:
 //        - a member whose content is at most `in_memory_limit` bytes is read into memory and
 //          compressed with CompressSeekable (peak about 2 x limit per thread);
 //        - a larger member (or a zstd member whose size its frames do not record) is streamed
@@ -30,7 +31,8 @@
 // The output name comes from `name_template` ({NAME}, {NAME_end}, "{{" and "}}" for braces), by
 // default the values joined by '_' plus ".tar". Members whose names expand alike share an
 // output, whatever their inputs. Files and symlinks that do not match (or whose windowed group
-// is not a decimal number) go to "unmatched.tar". A directory that does not match goes into every
+// is not a decimal number, or whose match fails with a PCRE2 error such as a match limit: these
+// two with a warning) go to "unmatched.tar". A directory that does not match goes into every
 // output holding something beneath it (so modes and mtimes of folders survive), or to
 // "unmatched.tar" when none does. Without a regex each input becomes one output named after the
 // input's base name (template placeholder: {input}, the base name without ".tar").
@@ -76,16 +78,16 @@ struct WindowSpec {
 };
 
 struct RepackOptions {
-  std::string output_dir;                // created (with parents) if missing
-  std::string group_regex;               // "" = one output per input
+  std::string output_dir;   // created (with parents) if missing
+  std::string group_regex;  // "" = one output per input
   std::vector<WindowSpec> windows;
-  std::string name_template;             // "" = the default described above
+  std::string name_template;                // "" = the default described above
   uint64_t frame_size = uint64_t{1} << 20;  // decompressed bytes per zstd frame, 1 KiB .. 1 GiB
-  int level = 3;                         // zstd level (ZSTD_minCLevel() .. ZSTD_maxCLevel())
-  unsigned threads = 0;                  // compressing threads; 0 = number of cores
+  int level = 3;                            // zstd level (ZSTD_minCLevel() .. ZSTD_maxCLevel())
+  unsigned threads = 0;                     // compressing threads; 0 = number of cores
   uint64_t in_memory_limit = uint64_t{64} << 20;  // larger members are streamed (see above)
-  bool force = false;                    // replace existing outputs
-  const std::atomic<bool>* cancel = nullptr;  // when it becomes true, ExecuteRepack stops soon
+  bool force = false;                             // replace existing outputs
+  const std::atomic<bool>* cancel = nullptr;      // when it becomes true, ExecuteRepack stops soon
   // Called on the caller's thread of ExecuteRepack about five times a second and once at the
   // end: input bytes (as stored in the tars) consumed so far, and their total.
   std::function<void(uint64_t done, uint64_t total)> progress;
@@ -96,12 +98,12 @@ struct PlannedMember {
   size_t member = 0;       // index into that input's members: the entry (a hard link itself)
   size_t data_member = 0;  // whose data is read: a hard link's final target, else == member
   TarEntry::Kind kind = TarEntry::Kind::kFile;  // in the output (hard links become kFile)
-  std::string out_path;    // path in the output archive
-  std::string link_target; // symlinks
-  bool zstd = false;       // the data is a zstd stream, decompressed when read
-  uint64_t stored_bytes = 0;        // data bytes in the input tar
-  uint64_t content_bytes = 0;       // decompressed size; valid when content_size_known
-  bool content_size_known = true;   // false: a zstd frame without a recorded size
+  std::string out_path;                         // path in the output archive
+  std::string link_target;                      // symlinks
+  bool zstd = false;                            // the data is a zstd stream, decompressed when read
+  uint64_t stored_bytes = 0;                    // data bytes in the input tar
+  uint64_t content_bytes = 0;                   // decompressed size; valid when content_size_known
+  bool content_size_known = true;               // false: a zstd frame without a recorded size
 };
 
 struct PlannedOutput {
@@ -145,10 +147,10 @@ struct WrittenOutput {
 };
 
 struct RepackSummary {
-  uint64_t members = 0;         // entries written (files, folders, symlinks)
-  uint64_t content_bytes = 0;   // decompressed file content read from the inputs
-  uint64_t stored_bytes = 0;    // file data as stored in the inputs
-  uint64_t output_bytes = 0;    // size of the output archives
+  uint64_t members = 0;        // entries written (files, folders, symlinks)
+  uint64_t content_bytes = 0;  // decompressed file content read from the inputs
+  uint64_t stored_bytes = 0;   // file data as stored in the inputs
+  uint64_t output_bytes = 0;   // size of the output archives
   double seconds = 0;
   std::vector<WrittenOutput> outputs;  // the ones completed
 };
@@ -168,8 +170,7 @@ RepackResult ExecuteRepack(const RepackPlan& plan, const RepackOptions& options)
 std::vector<std::string> VerifyOutput(const WrittenOutput& output);
 
 // VerifyOutput over many outputs on up to `threads` threads (0 = cores); problems in order.
-std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs,
-                                       unsigned threads);
+std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs, unsigned threads);
 
 // "123", "64K", "1M", "2G" (binary multiples, case-insensitive, optional trailing "B" or "iB").
 Result<uint64_t> ParseByteSize(std::string_view text);

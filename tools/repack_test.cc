@@ -1,7 +1,10 @@
 // Tests of the repack engine (PlanRepack, ExecuteRepack, VerifyOutput) and of TarWriter.
 // Inputs are made with the real GNU tar, zstd and pzstd in a temp folder; outputs are checked
 // with the real tools (`tar -x`, `zstd -d`) and with daqfs's own IndexTar and IndexZstd.
+#include "tools/repack.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,12 +19,9 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/unique_fd.h"
-#include "tools/repack.h"
 #include "tools/tar_writer.h"
 
 namespace daqfs {
@@ -59,8 +59,8 @@ std::string ReadFile(const std::string& path) {
 // Compressible data, like detector or visibility dumps: repeated words with random noise.
 std::string Data(uint64_t seed, size_t n) {
   std::mt19937_64 rng(seed);
-  static const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "\x01\x02\x03\x04",
-                                 "chan ", "0000 ", "ffff "};
+  static const char* kWords[] = {"alpha ",           "beta ", "gamma ", "delta ",
+                                 "\x01\x02\x03\x04", "chan ", "0000 ",  "ffff "};
   std::string s;
   s.reserve(n + 16);
   while (s.size() < n) {
@@ -110,9 +110,8 @@ class RepackTest : public ::testing::Test {
   void ExtractAndDecompress(const std::string& out, const std::string& into) {
     fsys::create_directories(P(into));
     ASSERT_EQ(Sh("tar -C " + Shell(P(into)) + " -xf " + Shell(out)), 0) << out;
-    ASSERT_EQ(Sh("find " + Shell(P(into)) +
-                  " -type f -name '*.zst' -exec zstd -d -q --rm {} + 2>&1"),
-              0);
+    ASSERT_EQ(
+        Sh("find " + Shell(P(into)) + " -type f -name '*.zst' -exec zstd -d -q --rm {} + 2>&1"), 0);
   }
 
   // Byte-equal trees, symlinks compared as links.
@@ -144,7 +143,7 @@ class RepackTest : public ::testing::Test {
 
 TEST(TarWriterTest, PaxRecordLengthCountsItself) {
   EXPECT_EQ(PaxRecord("path", "a"), "9 path=a\n");
-  // 8 bytes of body plus two length digits is 10 ... the length must count its own digits.
+  // 100 bytes of body: the length needs three digits, which makes it 103, not 102.
   const std::string r = PaxRecord("path", std::string(93, 'x'));
   EXPECT_EQ(r.size(), static_cast<size_t>(std::stoi(r.substr(0, r.find(' ')))));
   EXPECT_EQ(r.size(), 103u);
@@ -158,7 +157,7 @@ TEST(TarWriterTest, RoundTripsThroughIndexTar) {
   });
   const std::string long_dir(120, 'd');
   const std::string very_long = long_dir + "/" + std::string(200, 'f') + ".dat";  // pax path
-  const std::string split = long_dir + "/" + std::string(90, 'g');               // ustar prefix
+  const std::string split = long_dir + "/" + std::string(90, 'g');                // ustar prefix
   struct Case {
     TarEntry e;
     std::string data;
@@ -192,9 +191,9 @@ TEST(TarWriterTest, RoundTripsThroughIndexTar) {
   for (Case& c : cases) {
     c.e.size = c.data.size();
     ASSERT_TRUE(w.WriteHeader(c.e).ok());
-    ASSERT_TRUE(w.WriteData(std::span(reinterpret_cast<const uint8_t*>(c.data.data()),
-                                      c.data.size()))
-                    .ok());
+    ASSERT_TRUE(
+        w.WriteData(std::span(reinterpret_cast<const uint8_t*>(c.data.data()), c.data.size()))
+            .ok());
     ASSERT_TRUE(w.EndMember().ok());
   }
   ASSERT_TRUE(w.Finish().ok());
@@ -203,9 +202,8 @@ TEST(TarWriterTest, RoundTripsThroughIndexTar) {
 
   Result<TarIndex> idx = IndexTar(
       [&](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
-        const size_t n = off >= archive.size()
-                             ? 0
-                             : std::min<size_t>(out.size(), archive.size() - off);
+        const size_t n =
+            off >= archive.size() ? 0 : std::min<size_t>(out.size(), archive.size() - off);
         std::copy_n(archive.begin() + static_cast<ptrdiff_t>(off), n, out.begin());
         return n;
       },
@@ -392,6 +390,9 @@ TEST_F(RepackTest, PlainInputRoundTripsThroughTarAndZstd) {
           m.size, m.path);
       ASSERT_TRUE(zi.ok()) << zi.status().ToString();
       EXPECT_TRUE(zi->from_seek_table) << m.path << " " << zi->note;
+      if (m.path == "run1/sub/c.bin.zst") {
+        EXPECT_EQ(zi->frames.size(), 3u);  // 1 MiB frames
+      }
       EXPECT_EQ(zi->decompressed_size, in_by_path[src_path]->kind == TarMember::Kind::kHardLink
                                            ? 8u
                                            : in_by_path[src_path]->size);
@@ -402,11 +403,9 @@ TEST_F(RepackTest, PlainInputRoundTripsThroughTarAndZstd) {
   }
   ::close(fd);
   EXPECT_TRUE(std::is_sorted(paths.begin(), paths.end()));
-  EXPECT_EQ(paths, (std::vector<std::string>{"latest", "notes-copy.txt.zst", "notes.txt.zst",
-                                             "run1", "run1/a.dat.zst", "run1/b.dat.zst",
-                                             "run1/empty.dat.zst", "run1/sub",
-                                             "run1/sub/c.bin.zst"}));
-  // c.bin in 1 MiB frames: three of them.
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "latest", "notes-copy.txt.zst", "notes.txt.zst", "run1", "run1/a.dat.zst",
+                       "run1/b.dat.zst", "run1/empty.dat.zst", "run1/sub", "run1/sub/c.bin.zst"}));
   ExtractAndDecompress(P("out/run.tar"), "x");
   ExpectSameTree("src", "x");
   EXPECT_FALSE(fsys::is_symlink(P("x/notes-copy.txt")));
@@ -421,10 +420,10 @@ TEST_F(RepackTest, ZstdMembersAreRecompressedSeekable) {
   WriteFile(P("src/hidden.dat"), Data(14, 50000));
   WriteFile(P("src/plain.txt"), "plain\n");
   ASSERT_EQ(Sh("cd " + Shell(P("src")) +
-                " && zstd -q --rm one.dat"                      // one frame, content size
-                " && zstd -q --rm -B262144 many.dat"            // independent blocks in a frame
-                " && cat piped.dat | zstd -q -c > piped.dat.zst && rm piped.dat"  // no size
-                " && zstd -q -c hidden.dat > hidden.raw && rm hidden.dat"),      // no suffix
+               " && zstd -q --rm one.dat"            // one frame, content size
+               " && zstd -q --rm -B262144 many.dat"  // independent blocks in a frame
+               " && cat piped.dat | zstd -q -c > piped.dat.zst && rm piped.dat"  // no size
+               " && zstd -q -c hidden.dat > hidden.raw && rm hidden.dat"),       // no suffix
             0);
   if (HaveTool("pzstd")) {
     ASSERT_EQ(Sh("cd " + Shell(P("src")) + " && pzstd -q -p 2 --rm pz.dat 2>/dev/null"), 0);
@@ -437,9 +436,9 @@ TEST_F(RepackTest, ZstdMembersAreRecompressedSeekable) {
   ASSERT_EQ(r.failure, RepackFailure::kNone) << r.status.ToString();
 
   // The expected tree: the inputs decompressed (hidden.raw is zstd without the suffix).
-  ASSERT_EQ(Sh("cp -a " + Shell(P("src")) + " " + Shell(P("want")) + " && cd " +
-                Shell(P("want")) + " && zstd -d -q --rm *.zst && zstd -d -q hidden.raw -o " +
-                "hidden.raw.out && mv hidden.raw.out hidden.raw"),
+  ASSERT_EQ(Sh("cp -a " + Shell(P("src")) + " " + Shell(P("want")) + " && cd " + Shell(P("want")) +
+               " && zstd -d -q --rm *.zst && zstd -d -q hidden.raw -o " +
+               "hidden.raw.out && mv hidden.raw.out hidden.raw"),
             0);
   ExtractAndDecompress(P("out/z.tar"), "got");
   ExpectSameTree("want", "got");
@@ -467,7 +466,7 @@ TEST_F(RepackTest, GroupsByRegexIntoWindows) {
   WriteFile(P("a/README"), "mwa\n");
   // Split the inputs across two archives: grouping merges them.
   ASSERT_EQ(Sh("cd " + Shell(P("a")) + " && tar -cf ../in1.tar *_00[0-2]?_* README && " +
-                "tar -cf ../in2.tar *_00[3-5]?_* *metafits*"),
+               "tar -cf ../in2.tar *_00[3-5]?_* *metafits*"),
             0);
 
   RepackOptions o = Options();
@@ -479,10 +478,10 @@ TEST_F(RepackTest, GroupsByRegexIntoWindows) {
   EXPECT_EQ(plan->unmatched, 2u);
   std::vector<std::string> names;
   for (const PlannedOutput& po : plan->outputs) names.push_back(po.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "1266932744_0000-0029_ch109.tar", "1266932744_0000-0029_ch110.tar",
-                       "1266932744_0030-0059_ch109.tar", "1266932744_0030-0059_ch110.tar",
-                       "unmatched.tar"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"1266932744_0000-0029_ch109.tar",
+                                             "1266932744_0000-0029_ch110.tar",
+                                             "1266932744_0030-0059_ch109.tar",
+                                             "1266932744_0030-0059_ch110.tar", "unmatched.tar"}));
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(plan->outputs[i].members.size(), 30u);
   RepackResult r = ExecuteRepack(*plan, o);
   ASSERT_EQ(r.failure, RepackFailure::kNone) << r.status.ToString();
@@ -532,8 +531,7 @@ TEST_F(RepackTest, FoldersFollowTheirContents) {
   ASSERT_EQ(r.failure, RepackFailure::kNone);
   fsys::create_directories(P("x"));
   ASSERT_EQ(Sh("tar -C " + Shell(P("x")) + " -xf " + Shell(P("out/1.tar"))), 0);
-  EXPECT_EQ(fsys::status(P("x/obs/ch1")).permissions() & fsys::perms::all,
-            fsys::perms(0750));
+  EXPECT_EQ(fsys::status(P("x/obs/ch1")).permissions() & fsys::perms::all, fsys::perms(0750));
 }
 
 TEST_F(RepackTest, LongMemberNames) {
@@ -653,10 +651,28 @@ TEST_F(RepackTest, ManyMembersAndSmallWindowsStayOrdered) {
   RepackResult r = Repack(o, {"in.tar"});
   ASSERT_EQ(r.failure, RepackFailure::kNone) << r.status.ToString();
   EXPECT_GE(calls, 1u);
-  EXPECT_EQ(last_done, fsys::file_size(P("in.tar")) > 0 ? r.summary.stored_bytes : 0);
+  EXPECT_EQ(last_done, r.summary.stored_bytes);
   EXPECT_TRUE(VerifyOutput(r.summary.outputs[0]).empty());
   ExtractAndDecompress(P("out/in.tar"), "x");
   ExpectSameTree("src", "x");
+}
+
+TEST_F(RepackTest, CorruptZstdPayloadFailsAsBadInputAndLeavesNothing) {
+  WriteFile(P("src/a.dat"), Data(60, 500000));
+  WriteFile(P("src/b.dat"), Data(61, 500000));
+  ASSERT_EQ(Sh("cd " + Shell(P("src")) + " && zstd -q --rm b.dat"), 0);
+  std::string z = ReadFile(P("src/b.dat.zst"));
+  z[z.size() / 2] ^= 0x5a;  // headers stay valid: only decoding finds it
+  WriteFile(P("src/b.dat.zst"), z);
+  Tar("src", "in.tar");
+  for (uint64_t limit : {uint64_t{1} << 26, uint64_t{1000}}) {  // in memory, then streamed
+    RepackOptions o = Options();
+    o.in_memory_limit = limit;
+    RepackResult r = Repack(o, {"in.tar"});
+    EXPECT_EQ(r.failure, RepackFailure::kBadInput) << r.status.ToString();
+    EXPECT_NE(r.status.message().find("b.dat.zst"), std::string::npos) << r.status.message();
+    EXPECT_TRUE(fsys::is_empty(P("out")));
+  }
 }
 
 TEST_F(RepackTest, CancelLeavesNoTemporaryFiles) {

@@ -106,8 +106,8 @@ std::string PaxTime(const timespec& t) {
 }
 
 Block MakeBlock(const std::string& name, const std::string& prefix, char type, uint32_t mode,
-                uint64_t uid, uint64_t gid, uint64_t size, uint64_t mtime,
-                const std::string& link, std::string* pax) {
+                uint64_t uid, uint64_t gid, uint64_t size, uint64_t mtime, const std::string& link,
+                std::string* pax) {
   Block b{};
   PutString(&b, kNameOff, kNameLen, name);
   PutOctal(&b, kModeOff, 8, mode & 07777);

@@ -37,9 +37,9 @@ namespace daqfs {
 struct TarEntry {
   enum class Kind { kFile, kDirectory, kSymlink };
   Kind kind = Kind::kFile;
-  std::string path;         // relative, no trailing '/' (added for directories)
-  uint64_t size = 0;        // data bytes (0 for directories and symlinks)
-  uint32_t mode = 0644;     // permission bits (07777)
+  std::string path;      // relative, no trailing '/' (added for directories)
+  uint64_t size = 0;     // data bytes (0 for directories and symlinks)
+  uint32_t mode = 0644;  // permission bits (07777)
   uint32_t uid = 0;
   uint32_t gid = 0;
   timespec mtime{};

@@ -409,7 +409,14 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
     return PreadFull(fd, off, out, path);
   };
   Result<ZstdIndex> z = IndexZstd(cread, size, path);
-  if (!z.ok()) return z.status();
+  if (!z.ok() && options.spill_dir.empty()) return z.status();
+  if (!z.ok()) {
+    // Damaged stream: decode what can be decoded into the spill folder and keep the members
+    // before the damage.
+    LogWarn(path + ": " + z.status().message() + "; salvaging what decodes");
+    z = ZstdIndex{};
+    z->all_sizes_known = false;
+  }
   uint64_t largest = 0;
   for (const ZstdFrame& f : z->frames) largest = std::max(largest, f.decompressed_size);
   bool random_access = z->all_sizes_known && largest <= kRandomAccessFrame;
@@ -448,6 +455,11 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
         return Status::Ok();
       });
       out.Reset();
+      std::string salvage;
+      if (!s.ok() && s.code() == Code::kCorrupt) {
+        salvage = s.message();  // keep the decoded part: the members before the damage
+        s = Status::Ok();
+      }
       if (s.ok() && ::rename(temp.c_str(), spill.c_str()) == 0) {
         Result<UniqueFd> sfd = OpenReadOnly(spill);
         if (sfd.ok()) {
@@ -460,11 +472,11 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
           index.spill_path = spill;
           index.decompressed_size = written;
           AddMembers(*tar, sfd->get(), !options.strip_suffix.empty(), path, options, &index);
+          if (!salvage.empty()) index.damage = salvage;
           return index;
         }
       }
       ::unlink(temp.c_str());
-      if (!s.ok() && s.code() == Code::kCorrupt) return s;
       LogWarn(path + ": cannot spill the decompressed archive to " + options.spill_dir + ": " +
               s.ToString() + "; members will be decoded from the stream");
     }

@@ -404,8 +404,9 @@ void TarBackend::Discover(bool initial) {
       slot->fd = std::make_shared<UniqueFd>(std::move(*fd));
       if (fstat(slot->fd->get(), &slot->st) != 0) continue;
       if (options_.rescan_seconds > 0) {
+        // mtime, not ctime: a file renamed into place (complete) is stable at once.
         auto changed = std::chrono::system_clock::time_point(
-            std::chrono::seconds(std::max(slot->st.st_mtim.tv_sec, slot->st.st_ctim.tv_sec)));
+            std::chrono::seconds(slot->st.st_mtim.tv_sec));
         if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
           LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
           continue;
@@ -481,7 +482,14 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
     builder.AddArchive(*slot, *index, name_, false);
     tree = builder.Finish();
   } else {
-    LogError(name_ + ": " + slot->path + ": " + index.status().ToString() + "; archive is empty");
+    // The archive is shown as an empty folder (the rest of the mount is unaffected).
+    LogError(name_ + ": " + slot->path + ": " + index.status().ToString() +
+             "; shown as an empty folder");
+    index = ArchiveIndex{};
+    index->identity = slot->identity;
+    index->damage = slot->path + ": " + index.status().message();
+    TreeBuilder builder(DirAttrOf(slot->st), nullptr);
+    tree = builder.Finish();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   LogInfo(name_ + ": " + slot->path + ": " +

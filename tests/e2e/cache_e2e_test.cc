@@ -52,9 +52,13 @@ class CacheE2eTest : public ::testing::Test {
                   .exit_code,
               0);
   }
-  std::string Config(const std::string& extra_cache = "", const std::string& extra_source = "") {
+  // memory = 256M lets the SSD writer queue (a quarter of it) absorb a whole test file even in
+  // a slow sanitizer build, so every block reaches the SSD.
+  std::string Config(const std::string& extra_cache = "", const std::string& extra_source = "",
+                     const std::string& memory = "256M") {
     std::string cfg = dir_ / "daqfs.ini";
-    WriteFile(cfg, "[cache]\ndir = " + cache_ + "\nmemory = 64M\ndisk = 1G\n" + extra_cache +
+    WriteFile(cfg, "[cache]\ndir = " + cache_ + "\nmemory = " + memory + "\ndisk = 1G\n" +
+                       extra_cache +
                        "[source s]\ntype = archive\npath = " + data_ + "\ncache = disk\n" +
                        extra_source);
     return cfg;
@@ -220,7 +224,7 @@ TEST_F(CacheE2eTest, SequentialReadsUsePrefetchRandomReadsDoNot) {
 
 TEST_F(CacheE2eTest, PeakMemoryStaysWithinBudgets) {
   MakeArchive(16, 24);
-  Mount(Config("prefetch_budget = 64M\n", ""));
+  Mount(Config("prefetch_budget = 64M\n", "", "64M"));
   std::string cmd = "for i in $(seq 1 16); do cat " + Q(mnt_ + "/s/a.tar") +
                     "/f$i.bin > /dev/null & done; wait";
   EXPECT_EQ(Sh(cmd).exit_code, 0);
@@ -229,7 +233,11 @@ TEST_F(CacheE2eTest, PeakMemoryStaysWithinBudgets) {
   ASSERT_NE(at, std::string::npos);
   long kb = std::stol(status.substr(at + 6));
   std::printf("daqfs VmHWM %ld KiB (memory 64M + prefetch budget 64M + 64M allowed)\n", kb);
+#ifdef DAQFS_SANITIZED
+  std::printf("sanitizer build: shadow memory and quarantine make the bound meaningless\n");
+#else
   EXPECT_LT(kb, (64 + 64 + 64) * 1024);
+#endif
   EXPECT_EQ(daemon_.Unmount(), 0);
 }
 
