@@ -26,7 +26,8 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
        daqfs-cache warm PATH...
 
   stats   count the blocks and bytes in a cache folder (reads names only, safe while mounted)
-  clear   delete every cached block (refused while a daqfs daemon uses the folder)
+  clear   delete every cached block, archive index and decompressed archive (refused while a
+          daqfs daemon uses the folder)
   warm    read every file under PATH (files or folders inside a daqfs mount) so that their
           decoded blocks land in the cache, with a progress bar and a summary
 
@@ -102,7 +103,9 @@ int Clear(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: %s: %s\n", dir.c_str(), std::strerror(errno));
     return 3;
   }
-  uint64_t removed = RemoveBelow(v1 + "/blocks") + RemoveBelow(v1 + "/tmp");
+  // Blocks, their temp files, archive indexes and decompressed (spilled) archives.
+  uint64_t removed = RemoveBelow(v1 + "/blocks") + RemoveBelow(v1 + "/tmp") +
+                     RemoveBelow(dir + "/index-v1") + RemoveBelow(dir + "/spill-v1");
   unlink((v1 + "/lru").c_str());
   if (fd >= 0) close(fd);
   std::printf("removed %llu files from %s\n", static_cast<unsigned long long>(removed), dir.c_str());
