@@ -96,7 +96,7 @@ class CachedFileReader final : public FileReader {
       starting = !started_ && first == 0;
       started_ = true;
       want = planner_.OnRead(first, last, source_->BlockCount());
-      sequential = planner_.window() > 0;
+      sequential = planner_.last_sequential();
     }
     if (starting) path_->FileStarted(context_, cache_, cache_);
     for (size_t i = 0; i < want.size(); ++i) {

@@ -13,13 +13,15 @@ std::vector<uint64_t> PrefetchPlanner::OnRead(uint64_t first, uint64_t last,
   uint64_t slack = std::max<uint64_t>(window_, 4);
   bool sequential;
   if (!started_) {
-    sequential = first == 0;  // a file read from its start
+    // A file read from its start; concurrent read-ahead requests may deliver block 1..3 first.
+    sequential = first < 4;
   } else {
     uint64_t low = next_expected_ > slack ? next_expected_ - slack : 0;
     uint64_t high = std::max(next_expected_, issued_until_) + 1;
     sequential = window_ > 0 || next_expected_ > 0 ? (first >= low && first <= high) : false;
   }
   started_ = true;
+  last_sequential_ = sequential;
 
   if (sequential) {
     next_expected_ = std::max(next_expected_, last + 1);

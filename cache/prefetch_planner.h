@@ -32,6 +32,8 @@ class PrefetchPlanner {
   uint64_t window() const { return window_; }
   // True while every read so far has been sequential starting at block 0.
   bool in_order_from_start() const { return in_order_; }
+  // True if the last read was classified sequential (prefetching may still wait for a second).
+  bool last_sequential() const { return last_sequential_; }
   // The block after the highest block read sequentially.
   uint64_t next_expected() const { return next_expected_; }
 
@@ -43,6 +45,7 @@ class PrefetchPlanner {
   bool started_ = false;
   bool in_order_ = true;
   int streak_ = 0;  // sequential reads in a row
+  bool last_sequential_ = false;
   // Stride detection.
   int64_t last_first_ = -1;
   int64_t stride_ = 0;
