@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "fs/byte_source.h"
+
 namespace daqfs {
 
 struct BlockKey {
@@ -28,7 +30,7 @@ struct BlockKey {
   uint64_t Hash() const;
 };
 
-using Block = std::shared_ptr<const std::vector<uint8_t>>;
+using Block = std::shared_ptr<const Bytes>;
 
 class BlockCache {
  public:

@@ -56,14 +56,14 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
     auto start = std::chrono::steady_clock::now();
     if (group.count == 1) {
       BlockRange r = source.BlockRangeOf(index);
-      auto buf = std::make_shared<std::vector<uint8_t>>(r.length);
+      auto buf = std::make_shared<Bytes>(r.length);
       status = source.ReadBlock(index, *buf);
       if (status.ok()) block = std::move(buf);
     } else {
       group_blocks.resize(group.count);
-      status = source.ReadGroup(index, [&](uint64_t i, std::vector<uint8_t>&& bytes) {
+      status = source.ReadGroup(index, [&](uint64_t i, Bytes&& bytes) {
         if (i < group.first || i - group.first >= group.count) return;
-        auto b = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+        auto b = std::make_shared<const Bytes>(std::move(bytes));
         if (cache) cache->Put(BlockKey{identity, i}, b);
         group_blocks[i - group.first] = std::move(b);
       });

@@ -38,16 +38,28 @@ class CachedFileReader final : public FileReader {
   }
 
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
-    uint64_t size = source_->Size();
-    if (offset >= size || out.empty()) return size_t{0};
-    uint64_t end = std::min<uint64_t>(size, offset + out.size());
+    Result<std::vector<ReadPiece>> pieces = ReadPieces(offset, out.size());
+    if (!pieces.ok()) return pieces.status();
+    size_t done = 0;
+    for (const ReadPiece& p : *pieces) {
+      std::memcpy(out.data() + done, p.data, p.size);
+      done += p.size;
+    }
+    return done;
+  }
+
+  Result<std::vector<ReadPiece>> ReadPieces(uint64_t offset, size_t size) override {
+    std::vector<ReadPiece> out;
+    uint64_t file_size = source_->Size();
+    if (offset >= file_size || size == 0) return out;
+    uint64_t end = std::min<uint64_t>(file_size, offset + size);
     uint64_t first = source_->BlockOf(offset);
     uint64_t last = source_->BlockOf(end - 1);
     // Sequential readers of plain sources take whole blocks too (so they land in the cache);
     // random readers of plain sources read just their bytes.
     bool whole_blocks = Plan(first, last) || decoded_;
 
-    size_t done = 0;
+    std::shared_ptr<Bytes> direct;  // bytes read straight from a plain source
     uint64_t pos = offset;
     while (pos < end) {
       uint64_t bi = source_->BlockOf(pos);
@@ -65,23 +77,24 @@ class CachedFileReader final : public FileReader {
         block = cache_->Get(BlockKey{identity_, bi});
       }
       if (block) {
-        std::memcpy(out.data() + done, block->data() + in_block, n);
+        out.push_back(ReadPiece{block, block->data() + in_block, static_cast<size_t>(n)});
       } else {
+        direct = std::make_shared<Bytes>(n);
         // A source may return short reads: keep reading until the range is full.
         size_t got_total = 0;
         while (got_total < n) {
-          Result<size_t> got = source_->ReadAt(pos + got_total,
-                                               out.subspan(done + got_total, n - got_total));
+          Result<size_t> got = source_->ReadAt(
+              pos + got_total, std::span(direct->data() + got_total, n - got_total));
           if (!got.ok()) return got.status();
           if (*got == 0) return Corrupt(identity_ + ": file ends before its size");
           got_total += *got;
         }
+        out.push_back(ReadPiece{direct, direct->data(), static_cast<size_t>(n)});
       }
-      done += n;
       pos += n;
     }
-    if (end == size) Completed();
-    return done;
+    if (end == file_size) Completed();
+    return out;
   }
 
  private:

@@ -33,7 +33,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -667,9 +669,9 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
       return Dropped(hash, gen, path, "file size does not match its name");
     }
   }
-  std::shared_ptr<std::vector<uint8_t>> data;
+  std::shared_ptr<Bytes> data;
   try {
-    data = std::make_shared<std::vector<uint8_t>>(len);
+    data = std::make_shared<Bytes>(len);
   } catch (const std::bad_alloc&) {
     read_log.Log(LogLevel::kWarn, "disk cache " + opt.dir + ": no memory to read " + path);
     c[kMisses]->Add();
@@ -784,6 +786,10 @@ void DiskBlockCache::Impl::Flush() {
 }
 
 void DiskBlockCache::Impl::WriterLoop() {
+  // Writing blocks to the SSD is background work: at the lowest CPU priority the writer yields
+  // to decoding and FUSE replies during a burst of reads and catches up (from its bounded
+  // queue) when they pause.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   Clock::time_point next_save = Clock::now() + kLruSaveInterval;
   std::unique_lock<std::mutex> lock(index_mu_);
   for (;;) {
@@ -870,7 +876,7 @@ bool DiskBlockCache::Impl::EnsureDirs() {
 
 bool DiskBlockCache::Impl::WriteBlock(const Pending& p) {
   if (need_dirs.exchange(false) && !EnsureDirs()) return false;
-  const std::vector<uint8_t>& data = *p.block;
+  const Bytes& data = *p.block;
   std::string tmp = tmp_dir + "/" + std::to_string(pid) + "-" + std::to_string(temp_seq++);
   UniqueFd fd(open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
   if (!fd.valid()) {

@@ -39,7 +39,7 @@ uint64_t SplitMix(uint64_t& x) {
 
 // Deterministic content for `seed`.
 Block MakeBlock(uint64_t seed, size_t size) {
-  auto v = std::make_shared<std::vector<uint8_t>>(size);
+  auto v = std::make_shared<Bytes>(size);
   uint64_t x = seed * 7919 + 1;
   for (size_t i = 0; i < size; i += 8) {
     uint64_t r = SplitMix(x);

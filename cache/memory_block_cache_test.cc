@@ -7,7 +7,7 @@
 namespace daqfs {
 namespace {
 
-Block MakeBlock(size_t n, uint8_t fill) { return std::make_shared<std::vector<uint8_t>>(n, fill); }
+Block MakeBlock(size_t n, uint8_t fill) { return std::make_shared<Bytes>(n, fill); }
 
 TEST(MemoryBlockCacheTest, HitMissAndSharedBytes) {
   Metrics m;

@@ -20,7 +20,7 @@ BlockRange ByteSource::BlockRangeOf(uint64_t index) const {
 uint64_t ByteSource::BlockOf(uint64_t offset) const { return offset / kDefaultBlockSize; }
 
 Status ByteSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
-  std::vector<uint8_t> buf(BlockRangeOf(index).length);
+  Bytes buf(BlockRangeOf(index).length);
   Status s = ReadBlock(index, buf);
   if (s.ok()) emit(index, std::move(buf));
   return s;

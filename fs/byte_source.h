@@ -15,11 +15,33 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fs/status.h"
 
 namespace daqfs {
+
+// An allocator that leaves new elements uninitialized: decoded blocks are written whole right
+// after allocation, so zero-filling megabytes first would only cost time.
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+  using std::allocator<T>::allocator;
+  template <typename U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+// Block bytes.
+using Bytes = std::vector<uint8_t, UninitAllocator<uint8_t>>;
 
 struct BlockRange {
   uint64_t offset = 0;
@@ -61,7 +83,7 @@ class ByteSource {
   virtual Group GroupOf(uint64_t index) const { return Group{index, 1}; }
   // Decodes the whole group holding `index`, handing every block of it to `emit` in order
   // (index, bytes). The default decodes the single block with ReadBlock.
-  using BlockEmit = std::function<void(uint64_t index, std::vector<uint8_t>&& bytes)>;
+  using BlockEmit = std::function<void(uint64_t index, Bytes&& bytes)>;
   virtual Status ReadGroup(uint64_t index, const BlockEmit& emit);
 
   // Reads up to out.size() bytes at `offset`; short only at end of file (0 at or past the end).

@@ -26,11 +26,22 @@ class Executor {
   virtual bool Submit(std::function<void()> task) = 0;
 };
 
+// A piece of a read's answer that points into memory kept alive by `keep` (a cached block),
+// so the FUSE adapter can hand it to the kernel without copying it first.
+struct ReadPiece {
+  std::shared_ptr<const void> keep;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
 class FileReader {
  public:
   virtual ~FileReader() = default;  // release: cancels this handle's prefetches
   // Reads up to out.size() bytes at `offset` (short only at end of file).
   virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // The same bytes as pieces (in order, summing to the bytes read). The default reads into a
+  // new buffer; the cache path returns its blocks themselves.
+  virtual Result<std::vector<ReadPiece>> ReadPieces(uint64_t offset, size_t size);
 };
 
 struct Sibling {

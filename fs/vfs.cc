@@ -5,6 +5,15 @@
 
 namespace daqfs {
 
+Result<std::vector<ReadPiece>> FileReader::ReadPieces(uint64_t offset, size_t size) {
+  auto buf = std::make_shared<Bytes>(size);
+  Result<size_t> n = Read(offset, *buf);
+  if (!n.ok()) return n.status();
+  std::vector<ReadPiece> out;
+  if (*n) out.push_back(ReadPiece{buf, buf->data(), *n});
+  return out;
+}
+
 Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
     : options_(options),
       control_(std::make_unique<ControlBackend>()),
@@ -196,6 +205,25 @@ Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out
   Result<size_t> n = file.reader ? file.reader->Read(offset, out) : file.source->ReadAt(offset, out);
   if (n.ok()) stats_.AddBytesRead(*n);
   return n;
+}
+
+Result<std::vector<ReadPiece>> Vfs::ReadPieces(OpenFile& file, uint64_t offset, size_t size) {
+  Result<std::vector<ReadPiece>> pieces = Status::Ok();
+  if (file.reader) {
+    pieces = file.reader->ReadPieces(offset, size);
+  } else {
+    auto buf = std::make_shared<Bytes>(size);
+    Result<size_t> n = file.source->ReadAt(offset, *buf);
+    if (!n.ok()) return n.status();
+    pieces = std::vector<ReadPiece>{};
+    if (*n) pieces->push_back(ReadPiece{buf, buf->data(), *n});
+  }
+  if (pieces.ok()) {
+    uint64_t total = 0;
+    for (const ReadPiece& p : *pieces) total += p.size;
+    stats_.AddBytesRead(total);
+  }
+  return pieces;
 }
 
 Result<std::string> Vfs::ReadLink(uint64_t ino) {

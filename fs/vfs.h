@@ -85,6 +85,8 @@ class Vfs {
   // Opens a file read-only. Any write access mode gives kReadOnly.
   Result<std::unique_ptr<OpenFile>> Open(uint64_t ino, int flags, const Caller& caller);
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out);
+  // The same, as pieces the caller can send without copying (see ReadPiece).
+  Result<std::vector<ReadPiece>> ReadPieces(OpenFile& file, uint64_t offset, size_t size);
   Result<std::string> ReadLink(uint64_t ino);
   Result<std::vector<std::string>> ListXattr(uint64_t ino);
   Result<std::string> GetXattr(uint64_t ino, const std::string& name);

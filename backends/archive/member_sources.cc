@@ -66,17 +66,30 @@ ByteSource::Group ZstdSliceSource::GroupOf(uint64_t index) const {
   return Group{blocks_[index].group_first, blocks_[index].group_count};
 }
 
-Status ZstdSliceSource::DecodeFrame(uint32_t f, std::vector<uint8_t>* out) const {
+Status ZstdSliceSource::DecodeFrame(uint32_t f, std::span<uint8_t> out) const {
   const ZstdFrame& fr = frames_[f];
-  std::vector<uint8_t> compressed(fr.compressed_size);
-  Result<size_t> n = PreadFull(fd_->get(), base_ + fr.compressed_offset, compressed, what_);
+  // One compressed buffer per thread, reused: no allocation or page faults per frame.
+  thread_local Bytes compressed;
+  if (compressed.size() < fr.compressed_size) compressed.resize(fr.compressed_size);
+  std::span<uint8_t> in(compressed.data(), fr.compressed_size);
+  Result<size_t> n = PreadFull(fd_->get(), base_ + fr.compressed_offset, in, what_);
   if (!n.ok()) return n.status();
-  std::string where = what_ + " frame " + std::to_string(f) + " at compressed offset " +
-                      std::to_string(base_ + fr.compressed_offset);
-  if (*n != compressed.size()) return Corrupt(where + ": backing file too short");
-  out->resize(fr.decompressed_size);
-  const uint32_t* sum = fr.seek_table_has_checksum ? &fr.seek_table_checksum : nullptr;
-  return DecodeZstdFrame(compressed, *out, sum, where);
+  if (*n != in.size() || out.size() != fr.decompressed_size) {
+    return Corrupt(what_ + " frame " + std::to_string(f) + " at compressed offset " +
+                   std::to_string(base_ + fr.compressed_offset) + ": backing file too short");
+  }
+  // libzstd verifies a frame's own checksum; the seek table's is checked only for frames
+  // without one (bit 2 of the frame header descriptor), so the data is hashed once.
+  bool own_checksum = in.size() > 4 && (in[4] & 0x04);
+  const uint32_t* sum =
+      fr.seek_table_has_checksum && !own_checksum ? &fr.seek_table_checksum : nullptr;
+  Status s = DecodeZstdFrame(in, out, sum, what_);
+  if (!s.ok()) {
+    return Status(s.code(), s.message() + " (frame " + std::to_string(f) +
+                                " at compressed offset " +
+                                std::to_string(base_ + fr.compressed_offset) + ")");
+  }
+  return s;
 }
 
 Status ZstdSliceSource::StreamFrame(
@@ -104,8 +117,12 @@ Status ZstdSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
   }
   const Block& b = blocks_[index];
   if (b.group_count == 1 && frames_[b.frame].decompressed_size <= kMaxBlock) {
-    std::vector<uint8_t> frame;
-    Status s = DecodeFrame(b.frame, &frame);
+    if (b.in_frame == 0 && b.length == frames_[b.frame].decompressed_size) {
+      return DecodeFrame(b.frame, out);  // the block is the whole frame: decode in place
+    }
+    thread_local Bytes frame;
+    frame.resize(frames_[b.frame].decompressed_size);
+    Status s = DecodeFrame(b.frame, frame);
     if (!s.ok()) return s;
     std::memcpy(out.data(), frame.data() + b.in_frame, b.length);
     return Status::Ok();
@@ -134,7 +151,7 @@ Status ZstdSliceSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
       const Block& b = blocks_[next];
       if (b.in_frame + b.length > pos + piece.size()) break;  // lies in a later piece
       if (b.in_frame >= pos) {
-        std::vector<uint8_t> bytes(piece.begin() + (b.in_frame - pos),
+        Bytes bytes(piece.begin() + (b.in_frame - pos),
                                    piece.begin() + (b.in_frame - pos + b.length));
         emit(next, std::move(bytes));
       }

@@ -77,8 +77,8 @@ class ZstdSliceSource final : public ByteSource {
     uint64_t group_first; // first block of the frame (== own index unless sub-blocks)
     uint64_t group_count;
   };
-  // Decodes frame `f` whole (small frames) into a buffer.
-  Status DecodeFrame(uint32_t f, std::vector<uint8_t>* out) const;
+  // Decodes frame `f` whole into `out` (exactly its decompressed size).
+  Status DecodeFrame(uint32_t f, std::span<uint8_t> out) const;
   // Streams frame `f`, calling emit(pos, bytes) for its output in kSubBlock pieces.
   Status StreamFrame(uint32_t f, const std::function<bool(uint64_t, std::span<const uint8_t>)>& emit) const;
 

@@ -4,6 +4,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -316,14 +317,19 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info* fi) {
   Guard(req, Op::kRead, true, [&] {
     auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-    thread_local std::vector<uint8_t> buf;
-    if (buf.size() < size) buf.resize(size);
-    Result<size_t> n = V(req).Read(*file, static_cast<uint64_t>(off), std::span(buf.data(), size));
-    if (!n.ok()) {
-      ReplyStatus(req, n.status());
+    // The answer's pieces point into cached blocks: the kernel copies them straight from there.
+    Result<std::vector<ReadPiece>> pieces =
+        V(req).ReadPieces(*file, static_cast<uint64_t>(off), size);
+    if (!pieces.ok()) {
+      ReplyStatus(req, pieces.status());
       return false;
     }
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+    thread_local std::vector<iovec> iov;
+    iov.clear();
+    for (const ReadPiece& p : *pieces) {
+      iov.push_back(iovec{const_cast<uint8_t*>(p.data), p.size});
+    }
+    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
     return true;
   });
 }
