@@ -66,5 +66,48 @@ TEST(BlockFetcherTest, ErrorsReachEveryWaiterAndAreNotCached) {
   EXPECT_NE(m.Text().find("daqfs_decode_errors_total"), std::string::npos);
 }
 
+// Blocks of 1 KiB in groups of 8 (a huge frame's sub-blocks): one decode fills the group.
+class GroupSource final : public ByteSource {
+ public:
+  uint64_t Size() const override { return 32 * 1024; }
+  std::string Identity() const override { return "groups"; }
+  bool IsDecoded() const override { return true; }
+  uint64_t BlockCount() const override { return 32; }
+  BlockRange BlockRangeOf(uint64_t i) const override { return {i * 1024, 1024}; }
+  uint64_t BlockOf(uint64_t off) const override { return off / 1024; }
+  Group GroupOf(uint64_t i) const override { return Group{i / 8 * 8, 8}; }
+  Status ReadBlock(uint64_t, std::span<uint8_t>) override {
+    single++;
+    return Invalid("group blocks are decoded by ReadGroup");
+  }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
+    groups++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (uint64_t b = i / 8 * 8; b < i / 8 * 8 + 8; ++b) emit(b, Bytes(1024, static_cast<uint8_t>(b)));
+    return Status::Ok();
+  }
+  std::atomic<int> groups{0}, single{0};
+};
+
+TEST(BlockFetcherTest, OneStreamingDecodeFillsEveryBlockOfItsGroup) {
+  GroupSource src;
+  MemoryBlockCache cache(64 << 20, nullptr);
+  BlockFetcher f(nullptr);
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (uint64_t b = 8; b < 16; ++b) {  // concurrent readers of every block of group 1
+    ts.emplace_back([&, b] {
+      Result<Block> r = f.Fetch(src, "groups", b, &cache);
+      if (!r.ok() || (**r)[0] != static_cast<uint8_t>(b)) bad++;
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(src.groups.load(), 1);
+  EXPECT_EQ(src.single.load(), 0);
+  for (uint64_t b = 8; b < 16; ++b) EXPECT_TRUE(cache.Contains(BlockKey{"groups", b})) << b;
+  EXPECT_FALSE(cache.Contains(BlockKey{"groups", 16}));
+}
+
 }  // namespace
 }  // namespace daqfs

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "backends/archive/member_sources.h"
 #include "backends/archive/tar_backend.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
@@ -121,6 +122,37 @@ TEST_F(ArchiveIndexTest, ZstdMembersOfEveryKindShowDecompressed) {
   }
   EXPECT_EQ(zstd_members, 3);
   ExpectMatchesSource(dir_ + "/z.tar", "", {"big.dat", "sub/small.dat", "sub/empty.dat"});
+}
+
+TEST_F(ArchiveIndexTest, HugeSingleFrameMemberIsServedInSubBlocks) {
+  // 20 MiB in one frame: exposed as 1 MiB sub-blocks filled by one streaming decode.
+  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; for i in 1 2 3 4 5 6 7; do cat src/big.dat; done "
+                  "> src/huge.dat; mkdir h; zstd -q src/huge.dat -o h/huge.dat.zst; "
+                  "tar -cf h.tar -C h ."),
+            0);
+  Result<ArchiveIndex> x = Index(dir_ + "/h.tar");
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(x->members.size(), 1u);
+  ASSERT_EQ(x->members[0].frames.size(), 1u);
+  Result<UniqueFd> fd = OpenReadOnly(dir_ + "/h.tar");
+  ASSERT_TRUE(fd.ok());
+  const ArchiveMember& m = x->members[0];
+  ZstdSliceSource src(std::make_shared<UniqueFd>(std::move(*fd)), "h.tar", m.data_offset,
+                      m.frames, 0, m.size, "id");
+  EXPECT_EQ(src.BlockCount(), (m.size + (1 << 20) - 1) >> 20);
+  ByteSource::Group g = src.GroupOf(5);
+  EXPECT_EQ(g.first, 0u);
+  EXPECT_EQ(g.count, src.BlockCount());
+  std::string want = Slurp(dir_ + "/src/huge.dat");
+  uint64_t emitted = 0;
+  ASSERT_TRUE(src.ReadGroup(3, [&](uint64_t i, Bytes&& b) {
+                   BlockRange r = src.BlockRangeOf(i);
+                   EXPECT_EQ(b.size(), r.length);
+                   EXPECT_EQ(0, memcmp(b.data(), want.data() + r.offset, b.size())) << i;
+                   ++emitted;
+                 }).ok());
+  EXPECT_EQ(emitted, src.BlockCount());
+  ExpectMatchesSource(dir_ + "/h.tar", "", {"huge.dat"});
 }
 
 TEST_F(ArchiveIndexTest, PzstdMultiFrameMember) {

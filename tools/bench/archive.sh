@@ -18,6 +18,7 @@ runs=5
 work=/var/tmp/daqfs-bench-archive
 members=100000
 keep=0
+am_mib=32
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
@@ -117,11 +118,15 @@ for r in $(seq 1 "$runs"); do
     fusermount3 -u "$work/mnt-s"
     echo "seq squashfuse $(mbs $bytes $s $e)" >> "$results"
   fi
-  if [ $have_am = 1 ] && [ "$r" -le 2 ]; then  # slow: two runs are enough for its median
+  if [ $have_am = 1 ]; then
+    # archivemount decodes from the start of the stream again for every read request, so a
+    # whole 1 GiB read does not finish in minutes: it is timed on the first AM_MIB MiB.
     drop; archivemount -o ro "$work/member.tar.zst" "$work/mnt-a" 2>/dev/null
-    s=$(now); cat "$work/mnt-a/member.dat" > /dev/null; e=$(now)
+    s=$(now)
+    timeout 300 dd if="$work/mnt-a/member.dat" of=/dev/null bs=1M count="$am_mib" 2>/dev/null || true
+    e=$(now)
     fusermount3 -u "$work/mnt-a"
-    echo "seq archivemount $(mbs $bytes $s $e)" >> "$results"
+    echo "seq archivemount $(mbs $((am_mib * 1024 * 1024)) $s $e)" >> "$results"
   fi
   # Random 4 KiB reads, O_DIRECT so each reaches daqfs: cold (empty cache) then warm.
   clear_cache; drop; mount_d
@@ -196,7 +201,7 @@ print("|---|---|---|")
 for name, label in (("daqfs", "daqfs `cat`"), ("zstd_dc", "`zstd -dc` of the member"),
                     ("overlay", "fuse-overlayfs, plain copy (FUSE ceiling)"),
                     ("squashfuse", "squashfuse, `mksquashfs -comp zstd`"),
-                    ("archivemount", "archivemount, .tar.zst")):
+                    ("archivemount", "archivemount, .tar.zst (first 32 MiB only)")):
     v = s(name)
     if v: print(f"| {label} | {v:.0f} | {d / v:.2f}x |")
 print()
