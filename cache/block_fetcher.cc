@@ -16,8 +16,10 @@ BlockFetcher::BlockFetcher(Metrics* metrics) {
 Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identity,
                                   uint64_t index, BlockCache* cache) {
   BlockKey key{identity, index};
+  const uint64_t want_len = source.BlockRangeOf(index).length;
   if (cache) {
-    if (Block b = cache->Get(key)) return b;
+    // A cached block of another length was cut by another layout: a miss.
+    if (Block b = cache->Get(key); b && b->size() == want_len) return b;
   }
   // One flight per decode group: a reader of any sub-block of a huge frame waits for the one
   // streaming decode that fills them all.
@@ -41,18 +43,23 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
     std::unique_lock<std::mutex> lock(flight->mu);
     flight->cv.wait(lock, [&] { return flight->done; });
     if (!flight->status.ok()) return flight->status;
-    if (index - group.first < flight->group_blocks.size()) {
+    if (group.count == 1) return flight->block;
+    if (index - group.first < flight->group_blocks.size() &&
+        flight->group_blocks[index - group.first]) {
       return flight->group_blocks[index - group.first];
     }
-    return flight->block;
+    // Its sub-block was decoded but not kept for waiters: it is in the cache, or (evicted
+    // already) decoded again.
+    return Fetch(source, identity, index, cache);
   }
 
   // A decode that finished between our cache miss and our flight registration left its block
   // in the cache: look once more before decoding again.
-  Block block = cache && cache->Contains(key) ? cache->Get(key) : nullptr;
+  Block block = group.count == 1 && cache && cache->Contains(key) ? cache->Get(key) : nullptr;
+  if (block && block->size() != want_len) block = nullptr;
   Status status;
   std::vector<Block> group_blocks;
-  if (!block) {
+  if (!block) try {
     auto start = std::chrono::steady_clock::now();
     if (group.count == 1) {
       BlockRange r = source.BlockRangeOf(index);
@@ -65,7 +72,9 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
         if (i < group.first || i - group.first >= group.count) return;
         auto b = std::make_shared<const Bytes>(std::move(bytes));
         if (cache) cache->Put(BlockKey{identity, i}, b);
-        group_blocks[i - group.first] = std::move(b);
+        // With a cache, only the caller's block is held here (a group can be gigabytes);
+        // waiters for other sub-blocks find theirs in the cache.
+        if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
       });
       if (status.ok()) {
         block = group_blocks[index - group.first];
@@ -83,6 +92,12 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
       error_log_.Log(LogLevel::kError, "block " + std::to_string(index) + " of " + identity +
                                            ": " + status.ToString());
     }
+  } catch (const std::bad_alloc&) {
+    block = nullptr;
+    status = Status(Code::kNoMemory, "decoding block " + std::to_string(index) + " of " + identity);
+  } catch (const std::exception& e) {
+    block = nullptr;
+    status = IoError("decoding block " + std::to_string(index) + " of " + identity + ": " + e.what());
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -64,7 +64,9 @@ class CachedFileReader final : public FileReader {
     while (pos < end) {
       uint64_t bi = source_->BlockOf(pos);
       BlockRange r = source_->BlockRangeOf(bi);
-      if (r.length == 0 || r.offset > pos) return Corrupt(identity_ + ": bad block layout");
+      if (r.length == 0 || r.offset > pos || pos - r.offset >= r.length) {
+        return Corrupt(identity_ + ": block layout does not cover offset " + std::to_string(pos));
+      }
       uint64_t in_block = pos - r.offset;
       uint64_t n = std::min<uint64_t>(r.length - in_block, end - pos);
       bool was_prefetched = Take(bi);
@@ -75,6 +77,9 @@ class CachedFileReader final : public FileReader {
         block = std::move(*b);
       } else if (cache_) {
         block = cache_->Get(BlockKey{identity_, bi});
+      }
+      if (block && block->size() < in_block + n) {
+        return Corrupt(identity_ + ": block " + std::to_string(bi) + " is shorter than its range");
       }
       if (block) {
         out.push_back(ReadPiece{block, block->data() + in_block, static_cast<size_t>(n)});

@@ -41,8 +41,9 @@ struct ReadPathOptions {
 
 class CachedReadPath final : public ReadPath {
  public:
-  // `memory` and `disk` may be null (tier absent); `executor` runs prefetches. None is owned;
-  // all must outlive this object and every FileReader it opened.
+  // `memory` and `disk` may be null (tier absent); `executor` runs prefetches. None is owned.
+  // The caches must outlive this object and every FileReader it opened; the executor must stop
+  // running tasks (be destroyed) before this object is, since queued prefetches use it.
   CachedReadPath(ReadPathOptions options, BlockCache* memory, BlockCache* disk,
                  Executor* executor, Metrics* metrics);
   ~CachedReadPath() override;

@@ -36,7 +36,9 @@ Result<size_t> ByteSource::ReadAt(uint64_t offset, std::span<uint8_t> out) {
   while (pos < end) {
     uint64_t bi = BlockOf(pos);
     BlockRange r = BlockRangeOf(bi);
-    if (r.length == 0) return Status(Code::kCorrupt, "empty block inside file");
+    if (r.length == 0 || r.offset > pos || pos - r.offset >= r.length) {
+      return Status(Code::kCorrupt, "block layout does not cover offset " + std::to_string(pos));
+    }
     uint64_t in_block = pos - r.offset;
     uint64_t n = std::min<uint64_t>(r.length - in_block, end - pos);
     if (in_block == 0 && n == r.length) {

@@ -243,8 +243,17 @@ Result<std::vector<std::string>> Vfs::ListXattr(uint64_t ino) {
 Result<std::string> Vfs::GetXattr(uint64_t ino, const std::string& name) {
   Result<InodeKey> key = Resolve(ino);
   if (!key.ok()) return key.status();
-  if (key->backend == kVirtualRoot) return Status(Code::kNoAttr, name);
-  return BackendOf(key->backend)->GetXattr(key->node, name);
+  Result<std::string> value = key->backend == kVirtualRoot
+                                  ? Result<std::string>(Status(Code::kNoAttr, name))
+                                  : BackendOf(key->backend)->GetXattr(key->node, name);
+  // daqfs keeps no SELinux labels or POSIX ACLs: for those namespaces "not supported" is the
+  // true answer (unless a member carries one), and tools such as ls remember it per
+  // filesystem instead of asking again for every file.
+  if (!value.ok() && value.status().code() == Code::kNoAttr &&
+      (name.rfind("security.", 0) == 0 || name.rfind("system.", 0) == 0)) {
+    return Status(Code::kNotSupported, name);
+  }
+  return value;
 }
 
 Vfs::FsTotals Vfs::Totals() const {

@@ -40,7 +40,7 @@ class ZstdStreamReader {
 
   // Fills `out` from decompressed offset `off`; short only at the end of the stream.
   Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
-    if (off < pos_) Restart();
+    if (off < buffered_start_) Restart();  // only a read behind what is buffered rewinds
     size_t done = 0;
     while (done < out.size()) {
       if (buffered_start_ <= off + done && off + done < buffered_start_ + buf_.size()) {
@@ -508,8 +508,21 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   index.archive_frames = z->frames;
   index.decompressed_size = dpos;
   AddMembers(*tar, fd, false, path, options, &index);
-  // The parser was told a huge size: damage past the real end is just the end of the stream.
-  if (!index.damage.empty() && tar->end_offset >= dpos) index.damage.clear();
+  // The parser was told a huge size: members reaching past the real end of the decoded stream
+  // are damage (a stream cut at a frame boundary), the rest is kept.
+  size_t kept = 0;
+  for (ArchiveMember& m : index.members) {
+    if (m.kind == TarMember::Kind::kFile && m.data_offset + m.stored_size > dpos) {
+      index.damage = path + ": archive ends inside member " + m.stored_path +
+                     " (decompressed offset " + std::to_string(m.data_offset) + ")";
+      break;
+    }
+    ++kept;
+  }
+  index.members.resize(kept);
+  if (index.damage.empty() && !tar->damage.ok() && tar->end_offset >= dpos) {
+    index.damage = path + ": the archive has no end-of-archive blocks";
+  }
   return index;
 }
 

@@ -83,8 +83,9 @@ uint32_t DirModeFor(uint32_t file_mode) {
   return m | ((m & 0444) >> 2);
 }
 
-Attr DirAttrOf(const struct stat& st) {
+Attr DirAttrOf(const struct stat& st, bool mutable_dirs = false) {
   Attr a;
+  a.immutable = !mutable_dirs;
   a.type = NodeType::kDirectory;
   a.mode = DirModeFor(st.st_mode);
   a.uid = st.st_uid;
@@ -98,8 +99,11 @@ Attr DirAttrOf(const struct stat& st) {
 class TreeBuilder {
  public:
   // `id_for` gives stable ids by path (merged layout); null = sequential ids.
-  TreeBuilder(Attr top, std::function<uint64_t(const std::string&)> id_for)
-      : tree_(std::make_shared<TarBackend::Tree>()), id_for_(std::move(id_for)) {
+  // `mutable_dirs`: folders may change (rescans): the kernel must not cache them for long.
+  TreeBuilder(Attr top, std::function<uint64_t(const std::string&)> id_for,
+              bool mutable_dirs = false)
+      : tree_(std::make_shared<TarBackend::Tree>()), id_for_(std::move(id_for)),
+        mutable_dirs_(mutable_dirs) {
     NewNode("", top);  // id 1 (or id_for(""))
   }
 
@@ -142,14 +146,18 @@ class TreeBuilder {
   }
 
  private:
-  uint64_t NewNode(const std::string& path, const Attr& attr) {
-    uint64_t id = id_for_ ? id_for_(path) : (tree_->nodes.empty() ? 1 : tree_->nodes.size());
+  // `id_key` names the node for stable ids (merged layout): its path, plus the archive's
+  // identity for files, so a file from a changed or different archive is a new inode.
+  uint64_t NewNode(const std::string& path, const Attr& attr, const std::string& id_key = "") {
+    uint64_t id = id_for_ ? id_for_(id_key.empty() ? path : id_key)
+                          : (tree_->nodes.empty() ? 1 : tree_->nodes.size());
     if (tree_->nodes.size() <= id) tree_->nodes.resize(id + 1);
     if (kids_.size() <= id) kids_.resize(id + 1);
     auto& n = tree_->nodes[id];
     n = TarBackend::Tree::Node();
     n.valid = true;
     n.attr = attr;
+    if (attr.type == NodeType::kDirectory && mutable_dirs_) n.attr.immutable = false;
     n.path = path;
     kids_[id].clear();
     if (path.empty()) top_ = id;
@@ -255,12 +263,10 @@ class TreeBuilder {
         LogDebug(log_prefix_ + m.path + " appears again; the later member wins");
       }
       Unlink(replaced);
-      if (id_for_) {
-        // Stable ids are per path: the replacement takes the same id (its kids are gone).
-        kids_[parent].erase(leaf);
-      }
+      if (id_for_) kids_[parent].erase(leaf);
     }
-    uint64_t id = NewNode(m.path, a);
+    std::string id_key = a.type == NodeType::kDirectory ? "" : m.path + '\n' + slot.identity;
+    uint64_t id = NewNode(m.path, a, id_key);
     auto& n = tree_->nodes[id];
     n.slot = slot.number;
     n.member = mi;
@@ -271,6 +277,7 @@ class TreeBuilder {
   std::shared_ptr<TarBackend::Tree> tree_;
   std::function<uint64_t(const std::string&)> id_for_;
   std::vector<std::map<std::string, uint64_t>> kids_;
+  bool mutable_dirs_ = false;
   uint64_t top_ = 1;
   std::string log_prefix_;
 };
@@ -363,67 +370,82 @@ void TarBackend::Start() {
   indexer_ = std::thread([this] { IndexerLoop(); });
 }
 
-// Finds archives not seen yet (and archives that changed or vanished); queues new ones.
+// Finds archives not seen yet (and archives that changed or vanished); queues new ones. File
+// system calls happen outside mu_; only the bookkeeping is done under it.
 void TarBackend::Discover(bool initial) {
   Result<std::vector<std::string>> files = FindArchives(path_);
   if (!files.ok()) {
     if (!initial) LogWarn(name_ + ": rescan of " + path_ + ": " + files.status().message());
     return;
   }
+  std::map<std::string, std::string> known;  // archive path -> identity when indexed
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (auto& [file, n] : by_path_) known[file] = slots_.at(n)->identity;
+  }
+  std::map<std::string, bool> present;
+  for (const std::string& file : *files) present[file] = true;
+  std::vector<std::string> leaving;  // vanished or changed
+  for (auto& [file, identity] : known) {
+    struct stat st;
+    bool gone = !present.count(file) || stat(file.c_str(), &st) != 0;
+    if (gone || FileIdentity(st) != identity) {
+      LogInfo(name_ + ": " + file + (gone ? " is gone" : " changed; indexing it again"));
+      leaving.push_back(file);
+    }
+  }
   auto now = std::chrono::system_clock::now();
+  std::vector<std::shared_ptr<Slot>> candidates;
+  for (const std::string& file : *files) {
+    if (known.count(file) && std::find(leaving.begin(), leaving.end(), file) == leaving.end()) {
+      continue;
+    }
+    auto slot = std::make_shared<Slot>();
+    Result<UniqueFd> fd = OpenReadOnly(file);
+    if (!fd.ok()) {
+      LogError(name_ + ": " + fd.status().message() + "; archive skipped");
+      continue;
+    }
+    slot->fd = std::make_shared<UniqueFd>(std::move(*fd));
+    if (fstat(slot->fd->get(), &slot->st) != 0) continue;
+    if (options_.rescan_seconds > 0) {
+      // mtime, not ctime: a file renamed into place (complete) is stable at once.
+      auto changed = std::chrono::system_clock::time_point(
+          std::chrono::seconds(slot->st.st_mtim.tv_sec));
+      if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
+        LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
+        continue;
+      }
+    }
+    slot->path = file;
+    slot->dir_name = BaseName(file);
+    slot->identity = FileIdentity(slot->st);
+    candidates.push_back(std::move(slot));
+  }
+
   std::vector<std::shared_ptr<Slot>> added;
   bool removed_any = false;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    std::map<std::string, bool> present;
-    for (const std::string& file : *files) present[file] = true;
-    // Vanished or changed archives leave the listing.
-    for (auto it = by_path_.begin(); it != by_path_.end();) {
-      auto slot = slots_[it->second];
-      struct stat st;
-      bool gone = !present.count(it->first) || stat(it->first.c_str(), &st) != 0;
-      bool changed = !gone && FileIdentity(st) != slot->identity;
-      if (gone || changed) {
-        LogInfo(name_ + ": " + it->first + (gone ? " is gone" : " changed; indexing it again"));
-        by_name_.erase(slot->dir_name);
-        slots_.erase(it->second);
-        it = by_path_.erase(it);
-        removed_any = true;
-      } else {
-        ++it;
-      }
+    for (const std::string& file : leaving) {
+      auto it = by_path_.find(file);
+      if (it == by_path_.end()) continue;
+      by_name_.erase(slots_[it->second]->dir_name);
+      slots_.erase(it->second);
+      by_path_.erase(it);
+      removed_any = true;
     }
-    for (const std::string& file : *files) {
-      if (by_path_.count(file)) continue;
-      auto slot = std::make_shared<Slot>();
-      Result<UniqueFd> fd = OpenReadOnly(file);
-      if (!fd.ok()) {
-        LogError(name_ + ": " + fd.status().message() + "; archive skipped");
-        continue;
-      }
-      slot->fd = std::make_shared<UniqueFd>(std::move(*fd));
-      if (fstat(slot->fd->get(), &slot->st) != 0) continue;
-      if (options_.rescan_seconds > 0) {
-        // mtime, not ctime: a file renamed into place (complete) is stable at once.
-        auto changed = std::chrono::system_clock::time_point(
-            std::chrono::seconds(slot->st.st_mtim.tv_sec));
-        if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
-          LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
-          continue;
-        }
-      }
-      slot->path = file;
-      slot->dir_name = BaseName(file);
-      slot->identity = FileIdentity(slot->st);
+    for (auto& slot : candidates) {
+      if (by_path_.count(slot->path)) continue;
       if (by_name_.count(slot->dir_name)) {
-        LogWarn(name_ + ": " + file + ": another archive is already named " + slot->dir_name +
-                "; skipped");
+        LogWarn(name_ + ": " + slot->path + ": another archive is already named " +
+                slot->dir_name + "; skipped");
         continue;
       }
       slot->number = next_slot_++;
       slots_[slot->number] = slot;
       by_name_[slot->dir_name] = slot->number;
-      by_path_[file] = slot->number;
+      by_path_[slot->path] = slot->number;
       added.push_back(slot);
     }
   }
@@ -477,8 +499,10 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
       index = sfd.status();
     }
   }
+  bool rescans = options_.rescan_seconds > 0;
   if (index.ok()) {
-    TreeBuilder builder(DirAttrOf(slot->st), nullptr);
+    // With rescans an archive can be replaced under the same name: its folder is revalidated.
+    TreeBuilder builder(DirAttrOf(slot->st, rescans), nullptr);
     builder.AddArchive(*slot, *index, name_, false);
     tree = builder.Finish();
   } else {
@@ -488,7 +512,7 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
     index = ArchiveIndex{};
     index->identity = slot->identity;
     index->damage = slot->path + ": " + index.status().message();
-    TreeBuilder builder(DirAttrOf(slot->st), nullptr);
+    TreeBuilder builder(DirAttrOf(slot->st, rescans), nullptr);
     tree = builder.Finish();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -517,10 +541,13 @@ void TarBackend::RebuildMerged() {
   for (auto& s : slots) (void)s->Wait();
   std::unique_lock<std::shared_mutex> lock(mu_);
   Attr top = RootAttr();
-  TreeBuilder builder(top, [this](const std::string& p) {
-    auto [it, fresh] = merged_ids_.emplace(p, merged_ids_.size() + 1);
-    return it->second;
-  });
+  TreeBuilder builder(
+      top,
+      [this](const std::string& p) {
+        auto [it, fresh] = merged_ids_.emplace(p, merged_ids_.size() + 1);
+        return it->second;
+      },
+      options_.rescan_seconds > 0);
   for (auto& s : slots) {
     std::lock_guard<std::mutex> sl(s->mu);
     if (s->state == Slot::State::kReady) builder.AddArchive(*s, *s->index, name_, true);
@@ -547,6 +574,10 @@ void TarBackend::IndexerLoop() {
     }
     bool changed = false;
     for (auto& slot : work) {
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        if (stop_) return;  // shutting down: the rest stays unindexed (waiters are woken)
+      }
       if (slot) IndexSlot(slot);
       changed = true;
     }
@@ -643,10 +674,9 @@ Result<NodeId> TarBackend::Lookup(NodeId parent, std::string_view name) {
 Result<Attr> TarBackend::GetAttr(NodeId node) {
   if (node == kRootNode) {
     Attr a = RootAttr();
-    if (options_.merged) {
-      Status s;
-      std::shared_ptr<const Tree> tree = TreeOf(node, &s);
-      if (tree) a.nlink = tree->nodes[1].attr.nlink;
+    if (options_.merged) {  // never wait for indexing just to count subfolders
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      if (merged_) a.nlink = merged_->nodes[1].attr.nlink;
     }
     return a;
   }
@@ -656,7 +686,7 @@ Result<Attr> TarBackend::GetAttr(NodeId node) {
     if (!slot) return NotFound("node " + std::to_string(node));
     std::lock_guard<std::mutex> lock(slot->mu);
     if (slot->tree) return slot->tree->nodes[1].attr;
-    return DirAttrOf(slot->st);
+    return DirAttrOf(slot->st, options_.rescan_seconds > 0);
   }
   Status s;
   std::shared_ptr<const Tree> tree = TreeOf(node, &s);
@@ -744,7 +774,10 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
   }
   if (!index) return Status(Code::kUnavailable, slot->path + ": not indexed");
   const ArchiveMember& m = index->members[static_cast<size_t>(n.member)];
-  std::string identity = slot->identity + ":" + m.stored_path;
+  // The block layout depends on how the member is served: the container and zstd mode are part
+  // of the cache key, so blocks cut one way are never served for another.
+  std::string identity = slot->identity + ":" + std::to_string(static_cast<int>(index->container)) +
+                         (m.zstd ? ":z:" : ":r:") + m.stored_path;
   std::string what = slot->path + ": " + m.stored_path;
   std::shared_ptr<ByteSource> src;
   switch (index->container) {

@@ -363,7 +363,8 @@ void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     Result<std::string> v = V(req).GetXattr(ino, name);
     if (!v.ok()) {
       ReplyStatus(req, v.status());
-      return v.status().code() == Code::kNoAttr;  // a missing attribute is no error of ours
+      // A missing attribute or an unsupported namespace is no error of ours.
+      return v.status().code() == Code::kNoAttr || v.status().code() == Code::kNotSupported;
     }
     if (size == 0) {
       fuse_reply_xattr(req, v->size());
