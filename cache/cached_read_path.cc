@@ -72,7 +72,7 @@ class CachedFileReader final : public FileReader {
       bool was_prefetched = Take(bi);
       Block block;
       if (whole_blocks || was_prefetched) {
-        Result<Block> b = path_->fetcher_.Fetch(*source_, identity_, bi, cache_);
+        Result<Block> b = path_->shared_->fetcher.Fetch(*source_, identity_, bi, cache_);
         if (!b.ok()) return b.status();
         block = std::move(*b);
       } else if (cache_) {
@@ -169,7 +169,7 @@ CachedReadPath::CachedReadPath(ReadPathOptions options, BlockCache* memory, Bloc
       memory_(memory),
       disk_(disk),
       executor_(executor),
-      fetcher_(metrics),
+      shared_(std::make_shared<Shared>(metrics)),
       shutdown_(std::make_shared<std::atomic<bool>>(false)) {
   if (memory_ && disk_) tiered_ = std::make_unique<TieredBlockCache>(memory_, disk_);
   sibling_ = &own_sibling_;
@@ -184,7 +184,7 @@ CachedReadPath::CachedReadPath(ReadPathOptions options, BlockCache* memory, Bloc
     sibling_ = &metrics->AddCounter("daqfs_prefetch_sibling_files_total",
                                     "Files prefetched because their predecessor was read");
     metrics->AddGauge("daqfs_prefetch_inflight_bytes", "Bytes of prefetches queued or running",
-                      [this] { return static_cast<double>(inflight_.load()); });
+                      [shared = shared_] { return static_cast<double>(shared->inflight.load()); });
   }
 }
 
@@ -228,24 +228,26 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source,
                               const std::shared_ptr<std::atomic<bool>>& cancelled) {
   if (!executor_ || !cache) return false;
   uint64_t len = source->BlockRangeOf(index).length;
-  uint64_t cur = inflight_.load();
+  std::atomic<uint64_t>& inflight = shared_->inflight;
+  uint64_t cur = inflight.load();
   do {
     if (cur + len > options_.prefetch_budget_bytes && cur > 0) {
       over_budget_->Add();
       return false;
     }
-  } while (!inflight_.compare_exchange_weak(cur, cur + len));
+  } while (!inflight.compare_exchange_weak(cur, cur + len));
   auto shutdown = shutdown_;
-  bool queued = executor_->Submit([this, source, identity, index, cache, cancelled, len,
+  std::shared_ptr<Shared> shared = shared_;
+  bool queued = executor_->Submit([shared, source, identity, index, cache, cancelled, len,
                                    shutdown] {
     if (!cancelled->load() && !shutdown->load()) {
-      Result<Block> b = fetcher_.Fetch(*source, identity, index, cache);
+      Result<Block> b = shared->fetcher.Fetch(*source, identity, index, cache);
       (void)b;  // errors are logged by the fetcher; a reader will see them on demand
     }
-    inflight_.fetch_sub(len);
+    shared->inflight.fetch_sub(len);
   });
   if (!queued) {
-    inflight_.fetch_sub(len);
+    inflight.fetch_sub(len);
     return false;
   }
   issued_->Add();

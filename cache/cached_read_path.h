@@ -42,8 +42,8 @@ struct ReadPathOptions {
 class CachedReadPath final : public ReadPath {
  public:
   // `memory` and `disk` may be null (tier absent); `executor` runs prefetches. None is owned.
-  // The caches must outlive this object and every FileReader it opened; the executor must stop
-  // running tasks (be destroyed) before this object is, since queued prefetches use it.
+  // The caches must outlive this object, every FileReader it opened and the executor's queued
+  // tasks (destroy the executor first); the executor may outlive this object.
   CachedReadPath(ReadPathOptions options, BlockCache* memory, BlockCache* disk,
                  Executor* executor, Metrics* metrics);
   ~CachedReadPath() override;
@@ -54,11 +54,11 @@ class CachedReadPath final : public ReadPath {
   std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source,
                                    FileContext context) override;
 
-  BlockFetcher& fetcher() { return fetcher_; }
+  BlockFetcher& fetcher() { return shared_->fetcher; }
   uint64_t prefetch_issued() const { return issued_->Get(); }
   uint64_t prefetch_used() const { return used_->Get(); }
   uint64_t prefetch_wasted() const { return wasted_->Get(); }
-  uint64_t inflight_bytes() const { return inflight_.load(); }
+  uint64_t inflight_bytes() const { return shared_->inflight.load(); }
 
  private:
   friend class CachedFileReader;
@@ -76,8 +76,14 @@ class CachedReadPath final : public ReadPath {
   BlockCache* disk_;
   std::unique_ptr<BlockCache> tiered_;
   Executor* executor_;
-  BlockFetcher fetcher_;
-  std::atomic<uint64_t> inflight_{0};
+  // What queued prefetch tasks use: shared with them, so a task that runs after this object
+  // is gone (its executor outlived it) touches nothing freed.
+  struct Shared {
+    explicit Shared(Metrics* metrics) : fetcher(metrics) {}
+    BlockFetcher fetcher;
+    std::atomic<uint64_t> inflight{0};
+  };
+  std::shared_ptr<Shared> shared_;
   std::shared_ptr<std::atomic<bool>> shutdown_;
 
   std::mutex policy_mu_;  // guards policies_

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -790,6 +791,7 @@ void DiskBlockCache::Impl::WriterLoop() {
   // to decoding and FUSE replies during a burst of reads and catches up (from its bounded
   // queue) when they pause.
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  pthread_setname_np(pthread_self(), "daqfs-ssd");
   Clock::time_point next_save = Clock::now() + kLruSaveInterval;
   std::unique_lock<std::mutex> lock(index_mu_);
   for (;;) {

@@ -1,5 +1,7 @@
 #include "cache/thread_pool.h"
 
+#include <pthread.h>
+
 #include <exception>
 
 #include "fs/log.h"
@@ -37,6 +39,7 @@ size_t ThreadPool::queued() const {
 }
 
 void ThreadPool::Work() {
+  pthread_setname_np(pthread_self(), "daqfs-decode");
   for (;;) {
     std::function<void()> task;
     {

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,7 +368,10 @@ TarBackend::~TarBackend() {
 
 void TarBackend::Start() {
   if (!options_.background || indexer_.joinable()) return;
-  indexer_ = std::thread([this] { IndexerLoop(); });
+  indexer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "daqfs-index");
+    IndexerLoop();
+  });
 }
 
 // Finds archives not seen yet (and archives that changed or vanished); queues new ones. File
