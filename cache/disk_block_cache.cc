@@ -59,6 +59,9 @@
 namespace daqfs {
 namespace {
 
+// How long the queue must be quiet before the writer starts writing (see WriterLoop).
+constexpr std::chrono::milliseconds kWriteBehindQuiet{50};
+
 using Clock = std::chrono::steady_clock;
 
 constexpr char kMagic[8] = {'D', 'Q', 'F', 'S', 'B', 'L', 'K', '1'};
@@ -371,6 +374,7 @@ struct DiskBlockCache::Impl {
   std::deque<std::shared_ptr<Pending>> queue;  // guarded
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued or writing
   uint64_t queued_bytes = 0;                                       // guarded
+  Clock::time_point last_put{};  // when the last block was queued
   bool writing = false;                                            // guarded
   bool stop = false;                                               // guarded
   bool failing = false;              // guarded; an error since the last good write
@@ -777,6 +781,7 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block) {
     pending[hash] = item;
     queue.push_back(std::move(item));
     queued_bytes += size;
+    last_put = Clock::now();
   }
   work_cv.notify_one();
 }
@@ -806,6 +811,14 @@ void DiskBlockCache::Impl::WriterLoop() {
           lock.lock();
         }
       }
+      continue;
+    }
+    // While blocks keep arriving (a reader streaming through decoded data), writing them would
+    // compete for the CPU and the disk with that very reader: wait for a pause, unless the
+    // queue is nearly full.
+    if (!stop && queued_bytes < opt.write_queue_bytes / 10 * 9 &&
+        Clock::now() - last_put < kWriteBehindQuiet) {
+      work_cv.wait_until(lock, last_put + kWriteBehindQuiet);
       continue;
     }
     std::shared_ptr<Pending> item = std::move(queue.front());
