@@ -825,9 +825,10 @@ const ArchiveMember* MemberOf(const TarBackend::Tree::Node& n, const ArchiveInde
 }
 }  // namespace
 
-Result<std::vector<std::string>> TarBackend::ListXattr(NodeId node) {
-  std::vector<std::string> names;
-  if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) return names;
+// Every extended attribute of `node`: the member's stored ones, then daqfs's own.
+Result<std::vector<std::pair<std::string, std::string>>> TarBackend::Xattrs(NodeId node) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) return out;
   Status s;
   std::shared_ptr<const Tree> tree = TreeOf(node, &s);
   if (!tree) return s;
@@ -840,94 +841,72 @@ Result<std::vector<std::string>> TarBackend::ListXattr(NodeId node) {
     auto it = slots_.find(n.slot);
     if (it != slots_.end()) slot = it->second;
   }
-  if (!slot) return names;
+  if (!slot) return out;
   std::shared_ptr<const ArchiveIndex> index;
   {
     std::lock_guard<std::mutex> lock(slot->mu);
     index = slot->index;
   }
   const ArchiveMember* m = MemberOf(n, index.get());
-  if (!m) return names;
-  for (const auto& [k, v] : m->xattrs) names.push_back(k);
-  if (n.attr.type == NodeType::kFile) {
-    for (const char* k : {"user.daqfs.archive", "user.daqfs.member", "user.daqfs.offset",
-                          "user.daqfs.stored_size"}) {
-      names.push_back(k);
-    }
-    if (m->zstd || index->container == ArchiveIndex::Container::kTarZst) {
-      names.push_back("user.daqfs.frames");
-      names.push_back("user.daqfs.compressed_size");
-    }
+  if (!m) return out;
+  out = m->xattrs;
+  if (n.attr.type != NodeType::kFile) return out;
+  out.emplace_back("user.daqfs.archive", slot->path);
+  out.emplace_back("user.daqfs.member", m->stored_path);
+  out.emplace_back("user.daqfs.offset", std::to_string(m->data_offset));
+  out.emplace_back("user.daqfs.stored_size", std::to_string(m->stored_size));
+  if (m->zstd) {
+    out.emplace_back("user.daqfs.frames", std::to_string(m->frames.size()) +
+                                              (m->seek_table ? " (seek table)" : " (walked)"));
+    out.emplace_back("user.daqfs.compressed_size", std::to_string(m->stored_size));
+  } else if (index->container == ArchiveIndex::Container::kTarZst) {
+    out.emplace_back("user.daqfs.frames",
+                     std::to_string(index->archive_frames.size()) + " (whole archive)");
   }
+  return out;
+}
+
+Result<std::vector<std::string>> TarBackend::ListXattr(NodeId node) {
+  Result<std::vector<std::pair<std::string, std::string>>> all = Xattrs(node);
+  if (!all.ok()) return all.status();
+  std::vector<std::string> names;
+  for (const auto& [k, v] : *all) names.push_back(k);
   return names;
 }
 
 Result<std::string> TarBackend::GetXattr(NodeId node, const std::string& name) {
-  if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) {
-    return Status(Code::kNoAttr, name);
-  }
-  Status s;
-  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
-  if (!tree) return s;
-  uint64_t local = LocalId(node);
-  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
-  const auto& n = tree->nodes[local];
-  std::shared_ptr<Slot> slot;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = slots_.find(n.slot);
-    if (it != slots_.end()) slot = it->second;
-  }
-  if (!slot) return Status(Code::kNoAttr, name);
-  std::shared_ptr<const ArchiveIndex> index;
-  {
-    std::lock_guard<std::mutex> lock(slot->mu);
-    index = slot->index;
-  }
-  const ArchiveMember* m = MemberOf(n, index.get());
-  if (!m) return Status(Code::kNoAttr, name);
-  for (const auto& [k, v] : m->xattrs) {
+  Result<std::vector<std::pair<std::string, std::string>>> all = Xattrs(node);
+  if (!all.ok()) return all.status();
+  for (const auto& [k, v] : *all) {
     if (k == name) return v;
-  }
-  if (n.attr.type == NodeType::kFile) {
-    bool framed = m->zstd || index->container == ArchiveIndex::Container::kTarZst;
-    if (name == "user.daqfs.archive") return slot->path;
-    if (name == "user.daqfs.member") return m->stored_path;
-    if (name == "user.daqfs.offset") return std::to_string(m->data_offset);
-    if (name == "user.daqfs.stored_size") return std::to_string(m->stored_size);
-    if (framed && name == "user.daqfs.frames") {
-      if (m->zstd) {
-        return std::to_string(m->frames.size()) + (m->seek_table ? " (seek table)" : " (walked)");
-      }
-      return std::to_string(index->archive_frames.size()) + " (whole archive)";
-    }
-    if (framed && name == "user.daqfs.compressed_size") {
-      return std::to_string(m->zstd ? m->stored_size : 0);
-    }
   }
   return Status(Code::kNoAttr, name);
 }
 
-uint64_t TarBackend::TotalBytes() const {
+// Sums `field` of every tree (the merged one, or each archive's).
+template <typename Field>
+uint64_t SumTrees(const TarBackend& b, bool merged,
+                  const std::shared_ptr<const TarBackend::Tree>& merged_tree,
+                  const std::map<uint32_t, std::shared_ptr<TarBackend::Slot>>& slots, Field field) {
+  (void)b;
+  if (merged) return merged_tree ? field(*merged_tree) : 0;
   uint64_t total = 0;
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  if (options_.merged) return merged_ ? merged_->total_bytes : 0;
-  for (auto& [n, slot] : slots_) {
+  for (auto& [n, slot] : slots) {
     std::lock_guard<std::mutex> sl(slot->mu);
-    if (slot->tree) total += slot->tree->total_bytes;
+    if (slot->tree) total += field(*slot->tree);
   }
   return total;
 }
 
-uint64_t TarBackend::TotalNodes() const {
-  uint64_t total = 0;
+uint64_t TarBackend::TotalBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  if (options_.merged) return merged_ ? merged_->count : 0;
-  for (auto& [n, slot] : slots_) {
-    std::lock_guard<std::mutex> sl(slot->mu);
-    if (slot->tree) total += slot->tree->count;
-  }
-  return total;
+  return SumTrees(*this, options_.merged, merged_, slots_,
+                  [](const Tree& t) { return t.total_bytes; });
+}
+
+uint64_t TarBackend::TotalNodes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return SumTrees(*this, options_.merged, merged_, slots_, [](const Tree& t) { return t.count; });
 }
 
 size_t TarBackend::archive_count() const {

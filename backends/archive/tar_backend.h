@@ -92,6 +92,7 @@ class TarBackend final : public Backend {
   void RebuildMerged();
   void IndexerLoop();
   std::shared_ptr<Slot> SlotOf(NodeId id) const;
+  Result<std::vector<std::pair<std::string, std::string>>> Xattrs(NodeId node) const;
   std::shared_ptr<const Tree> TreeOf(NodeId id, Status* status) const;
   Attr RootAttr() const;
 

@@ -63,13 +63,19 @@ fi
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 
-fifo=$work/ready
-rm -f "$fifo"; mkfifo "$fifo"
-"$daqfs" -f --ready-fd 3 --source "$archives" "$mnt_d" 3>"$fifo" 2>"$work/daqfs.log" &
-d_pid=$!
-read -r _ < "$fifo"
+# daqfs is mounted afresh for every daqfs run: a cold run starts with empty daqfs caches too.
+mount_d() {
+  local fifo=$work/ready
+  rm -f "$fifo"; mkfifo "$fifo"
+  "$daqfs" -f --ready-fd 3 --source "$archives" "$mnt_d" 3>"$fifo" 2>>"$work/daqfs.log" &
+  d_pid=$!
+  read -r _ < "$fifo"
+}
+umount_d() { fusermount3 -u "$mnt_d"; wait "$d_pid" || true; d_pid=; }
+mount_d
 fuse-overlayfs -o lowerdir="$plain" "$mnt_o"
 offset=$(getfattr --only-values -n user.daqfs.offset "$mnt_d/big.tar/member.bin")
+umount_d
 
 declare -A file
 file[daqfs]=$mnt_d/big.tar/member.bin
@@ -103,14 +109,16 @@ rand_read() {  # target -> IOPS
 
 for r in $(seq 1 "$runs"); do
   for t in daqfs overlay direct; do
+    [ $t = daqfs ] && mount_d
     echo "seq $t $(seq_read $t)" >> "$results"
+    [ $t = daqfs ] && { umount_d; mount_d; }
     echo "rand $t $(rand_read $t)" >> "$results"
+    [ $t = daqfs ] && umount_d
   done
   echo "run $r/$runs done" >&2
 done
 
 # Start-up to a complete ls -lR of the 10,000-member archive, cold (its own mount each time).
-fusermount3 -u "$mnt_d"; wait "$d_pid" || true; d_pid=
 lsr=$work/mnt-lsr
 mkdir -p "$lsr" "$work/one"
 ln -sf "$archives/many.tar" "$work/one/many.tar"
