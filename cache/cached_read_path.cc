@@ -207,7 +207,11 @@ BlockCache* CachedReadPath::CacheFor(uint32_t source, bool decoded) {
     case CachePolicy::kNone: return nullptr;
     case CachePolicy::kMemory: return memory_;
     case CachePolicy::kDisk: return both;
-    case CachePolicy::kAuto: return decoded ? both : memory_;
+    // Plain byte ranges are read best by the kernel's own read-ahead and page cache: a copy in
+    // the block cache and 1 MiB prefetch reads only cost time (measured: 2.3 GB/s direct
+    // against 0.6-1.5 GB/s through the memory tier on a cold 1 GiB member). A slow backing
+    // filesystem is the exception: cache = memory or disk turns prefetch on for it.
+    case CachePolicy::kAuto: return decoded ? both : nullptr;
   }
   return nullptr;
 }

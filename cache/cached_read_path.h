@@ -1,6 +1,7 @@
 // CachedReadPath: the ReadPath of a mount with a block cache and a prefetcher.
 //
-// Per source it applies a cache policy (none | memory | disk | auto). Decoded sources (zstd
+// Per source it applies a cache policy (none | memory | disk | auto; auto caches decoded data in
+// every tier and leaves plain byte ranges to the kernel's page cache). Decoded sources (zstd
 // frames, HDF5 chunks...) are read block by block through the BlockFetcher: from the cache, or
 // from one decode shared by every concurrent reader. Plain sources (tar members: byte ranges of
 // a backing file) take a block from the cache when it is there (prefetched) and otherwise read

@@ -31,6 +31,9 @@ class CachedReadPathTest : public ::testing::Test {
     o.prefetch_window_bytes = window;
     o.prefetch_budget_bytes = budget;
     path_ = std::make_unique<CachedReadPath>(o, &memory_, nullptr, &pool_, &metrics_);
+    // Source 0 (FileContext{}) caches in memory: plain test sources then use the block path
+    // (with cache = auto they would bypass it).
+    path_->SetPolicy(0, CachePolicy::kMemory);
   }
   void WaitIdle() {
     for (int i = 0; i < 5000 && (path_->inflight_bytes() > 0 || pool_.queued() > 0); ++i) {
@@ -165,6 +168,30 @@ TEST_F(CachedReadPathTest, CorruptBlockFailsOnlyItsReads) {
       EXPECT_TRUE(Check(buf, b * kMiB, *n));
     }
   }
+}
+
+TEST_F(CachedReadPathTest, AutoPolicyLeavesPlainSourcesToThePageCache) {
+  Make();
+  path_->SetPolicy(3, CachePolicy::kAuto);
+  auto plain = std::make_shared<PatternSource>(8 * kMiB, false, "plain-auto");
+  FileContext c;
+  c.source = 3;
+  auto r = path_->Open(plain, c);
+  std::vector<uint8_t> buf(kMiB);
+  for (uint64_t b = 0; b < 8; ++b) {
+    ASSERT_TRUE(r->Read(b * kMiB, buf).ok());
+    EXPECT_TRUE(Check(buf, b * kMiB, buf.size()));
+  }
+  EXPECT_EQ(plain->decodes.load(), 0u);  // no blocks, no prefetch: direct reads only
+  EXPECT_EQ(path_->prefetch_issued(), 0u);
+  auto decoded = std::make_shared<PatternSource>(8 * kMiB, true, "decoded-auto");
+  auto d = path_->Open(decoded, c);
+  // The last block: nothing after it to prefetch, so the count shows the re-read alone.
+  ASSERT_TRUE(d->Read(7 * kMiB, buf).ok());
+  WaitIdle();
+  uint64_t after = decoded->decodes.load();
+  ASSERT_TRUE(d->Read(7 * kMiB, buf).ok());
+  EXPECT_EQ(decoded->decodes.load(), after);  // decoded data is cached
 }
 
 TEST_F(CachedReadPathTest, PolicyNoneReadsDirectlyAndMemoryCaches) {
