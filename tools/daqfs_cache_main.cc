@@ -17,6 +17,7 @@
 
 #include "cache/disk_block_cache.h"
 #include "fs/config.h"
+#include "tools/human_bytes.h"
 
 namespace daqfs {
 namespace {
@@ -37,18 +38,6 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
 exit status: 0 ok; 1 bad command line; 2 bad configuration; 3 folder unusable or in use;
 4 some files could not be read (warm).
 )";
-
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", b, units[u]);
-  return buf;
-}
 
 int Stats(const std::string& dir) {
   Result<DiskCacheSummary> s = SummarizeDiskCache(dir);

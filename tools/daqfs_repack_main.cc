@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "tools/human_bytes.h"
 #include "tools/repack.h"
 
 namespace daqfs {
@@ -79,18 +80,6 @@ std::atomic<bool> g_cancel{false};
 
 void OnSignal(int) { g_cancel = true; }
 
-std::string Human(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", b, units[u]);
-  return buf;
-}
-
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "daqfs-repack: %s\n(see daqfs-repack --help)\n", message.c_str());
   return 1;
@@ -125,8 +114,8 @@ class ProgressBar {
     }
     const int bar = static_cast<int>(frac * 30);
     std::fprintf(stderr, "\r[%-30s] %5.1f%% %s / %s  %.1f MB/s  ETA %s\033[K",
-                 std::string(bar, '#').c_str(), frac * 100, Human(done).c_str(),
-                 Human(total).c_str(), rate / 1e6, eta.c_str());
+                 std::string(bar, '#').c_str(), frac * 100, HumanBytes(done).c_str(),
+                 HumanBytes(total).c_str(), rate / 1e6, eta.c_str());
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -149,8 +138,8 @@ void PrintSummary(const RepackSummary& s, const char* note) {
       "daqfs-repack: %zu outputs, %llu members, input %llu bytes (%s), output %llu bytes "
       "(%s), ratio %.2f, %.2f s, %.1f MB/s%s\n",
       s.outputs.size(), static_cast<unsigned long long>(s.members),
-      static_cast<unsigned long long>(s.content_bytes), Human(s.content_bytes).c_str(),
-      static_cast<unsigned long long>(s.output_bytes), Human(s.output_bytes).c_str(), ratio,
+      static_cast<unsigned long long>(s.content_bytes), HumanBytes(s.content_bytes).c_str(),
+      static_cast<unsigned long long>(s.output_bytes), HumanBytes(s.output_bytes).c_str(), ratio,
       s.seconds, mbps, note);
   std::fflush(stdout);
 }
@@ -276,14 +265,14 @@ int Main(int argc, char** argv) {
       const std::string path = options.output_dir + "/" + o.name;
       const bool exists = ::lstat(path.c_str(), &st) == 0;
       std::printf("%-50s %9zu %16llu  %s%s\n", o.name.c_str(), o.members.size(),
-                  static_cast<unsigned long long>(o.stored_bytes), Human(o.stored_bytes).c_str(),
+                  static_cast<unsigned long long>(o.stored_bytes), HumanBytes(o.stored_bytes).c_str(),
                   exists ? (options.force ? "  (exists, would be replaced)" : "  (exists)") : "");
       members += o.members.size();
     }
     std::printf("%zu outputs, %llu members, %llu input bytes (%s) in %s\n", plan->outputs.size(),
                 static_cast<unsigned long long>(members),
                 static_cast<unsigned long long>(plan->stored_bytes),
-                Human(plan->stored_bytes).c_str(), options.output_dir.c_str());
+                HumanBytes(plan->stored_bytes).c_str(), options.output_dir.c_str());
     return 0;
   }
 

@@ -32,6 +32,11 @@ struct TarBackend::Tree {
   uint64_t count = 0;
 };
 
+struct TarBackend::NodeRef {
+  std::shared_ptr<const Tree> tree;
+  const Tree::Node* node = nullptr;
+};
+
 struct TarBackend::Slot {
   uint32_t number = 0;
   std::string path;
@@ -655,6 +660,18 @@ std::shared_ptr<const TarBackend::Tree> TarBackend::TreeOf(NodeId id, Status* st
   return slot->tree;
 }
 
+Result<TarBackend::NodeRef> TarBackend::NodeOf(NodeId id) const {
+  Status s;
+  std::shared_ptr<const Tree> tree = TreeOf(id, &s);
+  if (!tree) return s;
+  uint64_t local = LocalId(id);
+  if (local >= tree->nodes.size() || !tree->nodes[local].valid) {
+    return NotFound("node " + std::to_string(id));
+  }
+  const Tree::Node* node = &tree->nodes[local];
+  return NodeRef{std::move(tree), node};
+}
+
 Result<NodeId> TarBackend::Lookup(NodeId parent, std::string_view name) {
   if (parent == kRootNode && !options_.merged) {
     std::shared_lock<std::shared_mutex> lock(mu_);
@@ -751,20 +768,12 @@ std::vector<DirEntry> TarBackend::NextSiblings(NodeId dir, std::string_view name
 }
 
 Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& caller) {
-  Status s;
-  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
-  if (!tree) return s;
-  uint64_t local = LocalId(node);
-  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
-  const auto& n = tree->nodes[local];
+  Result<NodeRef> ref = NodeOf(node);
+  if (!ref.ok()) return ref.status();
+  const Tree::Node& n = *ref->node;
   if (n.attr.type == NodeType::kDirectory) return Status(Code::kIsDir, n.path);
   if (n.attr.type != NodeType::kFile || n.member < 0) return Invalid(n.path + ": not a file");
-  std::shared_ptr<Slot> slot;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = slots_.find(n.slot);
-    if (it != slots_.end()) slot = it->second;
-  }
+  std::shared_ptr<Slot> slot = SlotOf(MakeId(n.slot, 0));
   if (!slot) return Status(Code::kUnavailable, n.path + ": its archive is gone");
   if (!MayRead(caller, slot->st.st_uid, slot->st.st_gid, slot->st.st_mode)) {
     return Status(Code::kPermission, slot->path + ": caller may not read the archive");
@@ -807,12 +816,9 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
 }
 
 Result<std::string> TarBackend::ReadLink(NodeId node) {
-  Status s;
-  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
-  if (!tree) return s;
-  uint64_t local = LocalId(node);
-  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
-  const auto& n = tree->nodes[local];
+  Result<NodeRef> ref = NodeOf(node);
+  if (!ref.ok()) return ref.status();
+  const Tree::Node& n = *ref->node;
   if (n.attr.type != NodeType::kSymlink) return Status(Code::kNotLink, n.path);
   return n.link;
 }
@@ -829,18 +835,10 @@ const ArchiveMember* MemberOf(const TarBackend::Tree::Node& n, const ArchiveInde
 Result<std::vector<std::pair<std::string, std::string>>> TarBackend::Xattrs(NodeId node) const {
   std::vector<std::pair<std::string, std::string>> out;
   if (node == kRootNode || (!options_.merged && LocalId(node) == 1)) return out;
-  Status s;
-  std::shared_ptr<const Tree> tree = TreeOf(node, &s);
-  if (!tree) return s;
-  uint64_t local = LocalId(node);
-  if (local >= tree->nodes.size() || !tree->nodes[local].valid) return NotFound("node");
-  const auto& n = tree->nodes[local];
-  std::shared_ptr<Slot> slot;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = slots_.find(n.slot);
-    if (it != slots_.end()) slot = it->second;
-  }
+  Result<NodeRef> ref = NodeOf(node);
+  if (!ref.ok()) return ref.status();
+  const Tree::Node& n = *ref->node;
+  std::shared_ptr<Slot> slot = SlotOf(MakeId(n.slot, 0));
   if (!slot) return out;
   std::shared_ptr<const ArchiveIndex> index;
   {

@@ -92,6 +92,9 @@ class TarBackend final : public Backend {
   void RebuildMerged();
   void IndexerLoop();
   std::shared_ptr<Slot> SlotOf(NodeId id) const;
+  // A node and the tree that keeps it alive (waiting for its archive's index).
+  struct NodeRef;
+  Result<NodeRef> NodeOf(NodeId id) const;
   Result<std::vector<std::pair<std::string, std::string>>> Xattrs(NodeId node) const;
   std::shared_ptr<const Tree> TreeOf(NodeId id, Status* status) const;
   Attr RootAttr() const;
