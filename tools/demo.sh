@@ -25,7 +25,9 @@ mkdir -p "$data/src/run_0001/detector" "$mnt"
   head -c 4194304 /dev/urandom > run_0001/detector/frames_000001.raw
   head -c 1048576 /dev/urandom > run_0001/detector/frames_000002.raw
   ln -s detector/frames_000001.raw run_0001/latest.raw
-  tar --format=pax -cf "$data/run_0001.tar" run_0001
+  # One member stored zstd-compressed: daqfs shows it decompressed, under its own name.
+  cp -a run_0001 packed && zstd -q --rm packed/detector/frames_000002.raw
+  tar --format=pax -cf "$data/run_0001.tar" run_0001 packed
 )
 build/tools/daqfs --source "$data" "$mnt"
 echo "== ls -lR $mnt"
@@ -34,6 +36,9 @@ echo "== cat $mnt/run_0001.tar/run_0001/metadata.txt"
 cat "$mnt/run_0001.tar/run_0001/metadata.txt"
 echo "== cmp with the original: $(cmp "$mnt/run_0001.tar/run_0001/detector/frames_000001.raw" \
   "$data/src/run_0001/detector/frames_000001.raw" && echo identical)"
+echo "== packed/detector/frames_000002.raw is stored as .zst in the tar, shown decompressed: $(cmp \
+  "$mnt/run_0001.tar/packed/detector/frames_000002.raw" \
+  "$data/src/run_0001/detector/frames_000002.raw" && echo identical)"
 echo
 echo "daqfs is mounted on $mnt (daemon in the background, stats in $mnt/.daqfs/stats)."
 echo "Unmount with: fusermount3 -u $mnt"
