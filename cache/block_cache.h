@@ -42,6 +42,9 @@ class BlockCache {
   // True if Get would probably hit without slow I/O (no statistics); used to skip needless
   // prefetches. A tiered cache answers for its fast tier only.
   virtual bool Contains(const BlockKey& key) = 0;
+  // Forgets a block in the fast tier (RAM) only, keeping slower tiers: a hint that the block's
+  // reader has it and will not come back for it (a sequential scan). Default: nothing.
+  virtual void Release(const BlockKey& key) { (void)key; }
 };
 
 }  // namespace daqfs

@@ -29,6 +29,7 @@ class CachedFileReader final : public FileReader {
         cache_(cache),
         context_(std::move(context)),
         planner_(cache ? max_window_blocks : 0),
+        scan_release_(cache && cache == path->tiered_.get()),
         cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
 
   ~CachedFileReader() override {
@@ -80,6 +81,11 @@ class CachedFileReader final : public FileReader {
       }
       if (block && block->size() < in_block + n) {
         return Corrupt(identity_ + ": block " + std::to_string(bi) + " is shorter than its range");
+      }
+      if (block && was_prefetched && scan_release_) {
+        // A sequential scan: the kernel's page cache now holds these bytes and the SSD tier
+        // keeps the block; dropping the RAM copy lets the next decode reuse its memory.
+        cache_->Release(BlockKey{identity_, bi});
       }
       if (block) {
         out.push_back(ReadPiece{block, block->data() + in_block, static_cast<size_t>(n)});
@@ -157,6 +163,7 @@ class CachedFileReader final : public FileReader {
   FileContext context_;
   std::mutex mu_;  // guards planner_, unused_, started_, completed_
   PrefetchPlanner planner_;
+  bool scan_release_;  // release scanned blocks from RAM (only when the SSD tier keeps them)
   std::unordered_set<uint64_t> unused_;
   bool started_ = false;
   bool completed_ = false;

@@ -284,5 +284,30 @@ TEST_F(CachedReadPathTest, ShortReadsAndFailingNthDecodeAreHandled) {
   EXPECT_GE(src->decodes(), 2u);
 }
 
+TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBlocks) {
+  Metrics metrics;
+  MemoryBlockCache ram(256 * kMiB, nullptr);
+  MemoryBlockCache ssd(256 * kMiB, nullptr);  // stands in for the SSD tier
+  ThreadPool pool(4);
+  ReadPathOptions o;
+  o.prefetch_window_bytes = 16 * kMiB;
+  auto path = std::make_unique<CachedReadPath>(o, &ram, &ssd, &pool, &metrics);
+  auto src = std::make_shared<PatternSource>(40 * kMiB, true, "scan");
+  {
+    auto reader = path->Open(src, FileContext{});
+    std::vector<uint8_t> buf(kMiB);
+    for (uint64_t b = 0; b < 40; ++b) {
+      ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
+      ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
+    }
+  }
+  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(ssd.bytes(), 40 * kMiB);   // every block kept on the slower tier
+  EXPECT_LE(ram.bytes(), 20 * kMiB);   // consumed prefetched blocks left RAM
+  EXPECT_LE(src->decodes.load(), 40u);
+}
+
 }  // namespace
 }  // namespace daqfs

@@ -75,6 +75,19 @@ void MemoryBlockCache::Put(const BlockKey& key, const Block& block) {
   }
 }
 
+void MemoryBlockCache::Release(const BlockKey& key) {
+  std::string k = key.Serialize();
+  Shard& s = ShardOf(k);
+  Block dropped;  // freed after the lock is released
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.map.find(k);
+  if (it == s.map.end()) return;
+  s.bytes -= it->second->block->size();
+  dropped = std::move(it->second->block);
+  s.lru.erase(it->second);
+  s.map.erase(it);
+}
+
 uint64_t MemoryBlockCache::bytes() const {
   uint64_t total = 0;
   for (const Shard& s : shards_) {

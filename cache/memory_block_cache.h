@@ -26,6 +26,7 @@ class MemoryBlockCache final : public BlockCache {
   Block Get(const BlockKey& key) override;
   void Put(const BlockKey& key, const Block& block) override;
   bool Contains(const BlockKey& key) override;
+  void Release(const BlockKey& key) override;
 
   uint64_t bytes() const;
   uint64_t budget() const { return budget_; }

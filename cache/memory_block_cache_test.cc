@@ -62,5 +62,16 @@ TEST(MemoryBlockCacheTest, ConcurrentUse) {
   EXPECT_LE(c.bytes(), c.budget());
 }
 
+TEST(MemoryBlockCacheTest, ReleaseForgetsOneBlock) {
+  MemoryBlockCache c(16 << 20, nullptr);
+  c.Put(BlockKey{"s", 1}, MakeBlock(100, 1));
+  c.Put(BlockKey{"s", 2}, MakeBlock(100, 2));
+  c.Release(BlockKey{"s", 1});
+  c.Release(BlockKey{"s", 9});  // unknown: nothing happens
+  EXPECT_FALSE(c.Contains(BlockKey{"s", 1}));
+  EXPECT_TRUE(c.Contains(BlockKey{"s", 2}));
+  EXPECT_EQ(c.bytes(), 100u);
+}
+
 }  // namespace
 }  // namespace daqfs

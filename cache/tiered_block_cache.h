@@ -26,6 +26,7 @@ class TieredBlockCache final : public BlockCache {
   // Only the upper tier counts: a block on the lower tier still costs I/O, so prefetching it
   // (promoting it ahead of the reader) is worth doing.
   bool Contains(const BlockKey& key) override { return upper_->Contains(key); }
+  void Release(const BlockKey& key) override { upper_->Release(key); }
 
  private:
   BlockCache* upper_;
