@@ -122,7 +122,7 @@ class CachedFileReader final : public FileReader {
       want = planner_.OnRead(first, last, source_->BlockCount());
       sequential = planner_.last_sequential();
     }
-    if (starting) path_->FileStarted(context_, cache_, cache_);
+    if (starting) path_->FileStarted(context_, cache_);
     for (size_t i = 0; i < want.size(); ++i) {
       uint64_t b = want[i];
       if (cache_->Contains(BlockKey{identity_, b})) continue;
@@ -276,8 +276,7 @@ void CachedReadPath::FileCompleted(const FileContext& context) {
   }
 }
 
-void CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_plain,
-                                 BlockCache*) {
+void CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_plain) {
   if (!context.next_siblings || context.dir.empty() || options_.prefetch_window_bytes == 0) return;
   {
     std::lock_guard<std::mutex> lock(dirs_mu_);

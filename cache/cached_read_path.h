@@ -70,7 +70,8 @@ class CachedReadPath final : public ReadPath {
                 const std::shared_ptr<std::atomic<bool>>& cancelled);
   // A file of `dir` named `name` was read whole and in order / has started being read.
   void FileCompleted(const FileContext& context);
-  void FileStarted(const FileContext& context, BlockCache* cache_plain, BlockCache* cache_decoded);
+  // `cache_plain`: the started file's cache, used for siblings whose policy gives none.
+  void FileStarted(const FileContext& context, BlockCache* cache_plain);
 
   ReadPathOptions options_;
   BlockCache* memory_;

@@ -33,6 +33,13 @@ Result<size_t> PreadFull(int fd, uint64_t offset, std::span<uint8_t> out, const 
   return done;
 }
 
+std::function<Result<size_t>(uint64_t, std::span<uint8_t>)> PreadReader(int fd,
+                                                                        std::string what) {
+  return [fd, what = std::move(what)](uint64_t offset, std::span<uint8_t> out) {
+    return PreadFull(fd, offset, out, what);
+  };
+}
+
 std::string FileIdentity(const struct stat& st) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%llx:%llx:%llu:%lld.%09ld:%lld.%09ld",

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -49,6 +50,11 @@ Result<UniqueFd> OpenReadOnly(const std::string& path);
 // Reads up to out.size() bytes at `offset`, retrying on EINTR and short reads. Returns the number
 // of bytes read, which is smaller than requested only at end of file.
 Result<size_t> PreadFull(int fd, uint64_t offset, std::span<uint8_t> out, const std::string& what);
+
+// A random-access reader of `fd` (PreadFull at any offset), the form the tar and zstd index
+// parsers read through. `fd` must stay open while the reader is used.
+std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)> PreadReader(
+    int fd, std::string what);
 
 // Stable identity of a file's content: device, inode, size, mtime and ctime in nanoseconds.
 std::string FileIdentity(const struct stat& st);

@@ -5,13 +5,23 @@
 
 namespace daqfs {
 
-Result<std::vector<ReadPiece>> FileReader::ReadPieces(uint64_t offset, size_t size) {
+namespace {
+
+// One piece holding what `read` puts into a new buffer of `size` bytes.
+Result<std::vector<ReadPiece>> ReadIntoNewBuffer(
+    size_t size, const std::function<Result<size_t>(std::span<uint8_t>)>& read) {
   auto buf = std::make_shared<Bytes>(size);
-  Result<size_t> n = Read(offset, *buf);
+  Result<size_t> n = read(*buf);
   if (!n.ok()) return n.status();
   std::vector<ReadPiece> out;
   if (*n) out.push_back(ReadPiece{buf, buf->data(), *n});
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<ReadPiece>> FileReader::ReadPieces(uint64_t offset, size_t size) {
+  return ReadIntoNewBuffer(size, [&](std::span<uint8_t> out) { return Read(offset, out); });
 }
 
 Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
@@ -208,16 +218,11 @@ Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out
 }
 
 Result<std::vector<ReadPiece>> Vfs::ReadPieces(OpenFile& file, uint64_t offset, size_t size) {
-  Result<std::vector<ReadPiece>> pieces = Status::Ok();
-  if (file.reader) {
-    pieces = file.reader->ReadPieces(offset, size);
-  } else {
-    auto buf = std::make_shared<Bytes>(size);
-    Result<size_t> n = file.source->ReadAt(offset, *buf);
-    if (!n.ok()) return n.status();
-    pieces = std::vector<ReadPiece>{};
-    if (*n) pieces->push_back(ReadPiece{buf, buf->data(), *n});
-  }
+  Result<std::vector<ReadPiece>> pieces =
+      file.reader ? file.reader->ReadPieces(offset, size)
+                  : ReadIntoNewBuffer(size, [&](std::span<uint8_t> out) {
+                      return file.source->ReadAt(offset, out);
+                    });
   if (pieces.ok()) {
     uint64_t total = 0;
     for (const ReadPiece& p : *pieces) total += p.size;

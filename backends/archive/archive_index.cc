@@ -205,9 +205,7 @@ class FrameReader {
 // Fills in the sizes of frames that did not record them, by decoding those frames once.
 Status LearnFrameSizes(int fd, uint64_t base, std::vector<ZstdFrame>* frames,
                        const std::string& what) {
-  CompressedReadFn read = [fd, what](uint64_t off, std::span<uint8_t> out) {
-    return PreadFull(fd, off, out, what);
-  };
+  CompressedReadFn read = PreadReader(fd, what);
   uint64_t dpos = 0;
   for (ZstdFrame& f : *frames) {
     if (!f.content_size_known) {
@@ -395,19 +393,14 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
                    ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D &&
                     magic[3] == 0x18));
   if (!zstd_container) {
-    TarReadFn read = [fd, &path](uint64_t off, std::span<uint8_t> out) {
-      return PreadFull(fd, off, out, path);
-    };
-    Result<TarIndex> tar = IndexTar(read, size, path);
+    Result<TarIndex> tar = IndexTar(PreadReader(fd, path), size, path);
     if (!tar.ok()) return tar.status();
     AddMembers(*tar, fd, !options.strip_suffix.empty(), path, options, &index);
     return index;
   }
 
   // A compressed tar: index its frames, then read the tar headers in decompressed space.
-  CompressedReadFn cread = [fd, &path](uint64_t off, std::span<uint8_t> out) {
-    return PreadFull(fd, off, out, path);
-  };
+  CompressedReadFn cread = PreadReader(fd, path);
   Result<ZstdIndex> z = IndexZstd(cread, size, path);
   if (!z.ok() && options.spill_dir.empty()) return z.status();
   if (!z.ok()) {
@@ -463,10 +456,7 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
       if (s.ok() && ::rename(temp.c_str(), spill.c_str()) == 0) {
         Result<UniqueFd> sfd = OpenReadOnly(spill);
         if (sfd.ok()) {
-          TarReadFn read = [&sfd, &spill](uint64_t off, std::span<uint8_t> buf) {
-            return PreadFull(sfd->get(), off, buf, spill);
-          };
-          Result<TarIndex> tar = IndexTar(read, written, path);
+          Result<TarIndex> tar = IndexTar(PreadReader(sfd->get(), spill), written, path);
           if (!tar.ok()) return tar.status();
           index.container = ArchiveIndex::Container::kSpilled;
           index.spill_path = spill;

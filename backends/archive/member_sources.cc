@@ -95,11 +95,7 @@ Status ZstdSliceSource::DecodeFrame(uint32_t f, std::span<uint8_t> out) const {
 Status ZstdSliceSource::StreamFrame(
     uint32_t f, const std::function<bool(uint64_t, std::span<const uint8_t>)>& emit) const {
   const ZstdFrame& fr = frames_[f];
-  int fd = fd_->get();
-  std::string what = what_;
-  CompressedReadFn read = [fd, what](uint64_t off, std::span<uint8_t> out) {
-    return PreadFull(fd, off, out, what);
-  };
+  CompressedReadFn read = PreadReader(fd_->get(), what_);
   uint64_t pos = 0;
   return StreamZstdFrame(read, base_ + fr.compressed_offset, fr.compressed_size, kSubBlock,
                          [&](std::span<const uint8_t> piece) {

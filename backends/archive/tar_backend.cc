@@ -883,10 +883,9 @@ Result<std::string> TarBackend::GetXattr(NodeId node, const std::string& name) {
 
 // Sums `field` of every tree (the merged one, or each archive's).
 template <typename Field>
-uint64_t SumTrees(const TarBackend& b, bool merged,
+uint64_t SumTrees(bool merged,
                   const std::shared_ptr<const TarBackend::Tree>& merged_tree,
                   const std::map<uint32_t, std::shared_ptr<TarBackend::Slot>>& slots, Field field) {
-  (void)b;
   if (merged) return merged_tree ? field(*merged_tree) : 0;
   uint64_t total = 0;
   for (auto& [n, slot] : slots) {
@@ -898,13 +897,13 @@ uint64_t SumTrees(const TarBackend& b, bool merged,
 
 uint64_t TarBackend::TotalBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return SumTrees(*this, options_.merged, merged_, slots_,
+  return SumTrees(options_.merged, merged_, slots_,
                   [](const Tree& t) { return t.total_bytes; });
 }
 
 uint64_t TarBackend::TotalNodes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return SumTrees(*this, options_.merged, merged_, slots_, [](const Tree& t) { return t.count; });
+  return SumTrees(options_.merged, merged_, slots_, [](const Tree& t) { return t.count; });
 }
 
 size_t TarBackend::archive_count() const {
