@@ -28,8 +28,8 @@ enum class NodeType { kDirectory, kFile, kSymlink };
 
 struct Attr {
   NodeType type = NodeType::kFile;
-  uint64_t size = 0;   // decoded size for files, target length for symlinks
-  uint32_t mode = 0;   // permission bits only (07777); the type comes from `type`
+  uint64_t size = 0;  // decoded size for files, target length for symlinks
+  uint32_t mode = 0;  // permission bits only (07777); the type comes from `type`
   uint32_t nlink = 1;
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -98,5 +98,14 @@ class Backend {
 // (root passes; owner bits, else group bits when the file's group is one of the caller's, else
 // other bits).
 bool MayRead(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode);
+// The same for any of R_OK, W_OK, X_OK in `mask` (every asked bit must be granted).
+bool MayAccess(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode, int mask);
+
+// The check every backend makes when a file that shows a backing file's bytes is opened: `caller`
+// must be allowed, now, to read the backing file open as `fd` (its current owner and mode, by
+// fstat: a chmod or chown after mounting counts at once) and to search every folder on the way
+// to its absolute `path` (by stat), as opening the backing file itself would require. Root
+// passes without a system call. Errors: kPermission naming the file; kIo when fstat fails.
+Status CheckBackingFileAccess(const Caller& caller, int fd, const std::string& path);
 
 }  // namespace daqfs

@@ -375,8 +375,17 @@ class Parser {
         return BadValue(key, v, "expected error, warn, info or debug");
       }
     } else if (key == "log") {
-      if (v != "stderr" && v != "syslog") return BadValue(key, v, "expected stderr or syslog");
+      if (v != "stderr" && v != "syslog" && (v.empty() || v[0] != '/')) {
+        return BadValue(key, v, "expected stderr, syslog or an absolute file path");
+      }
       m.log = std::string(v);
+    } else if (key == "mountpoint") {
+      if (v.empty() || v[0] != '/') return BadValue(key, v, "expected an absolute path");
+      m.mountpoint = std::string(v);
+    } else if (key == "list_daqfs_xattrs") {
+      Result<bool> b = ParseBool(v);
+      if (!b.ok()) return BadValue(key, v, b.status().message());
+      m.list_daqfs_xattrs = *b;
     } else if (key == "entry_timeout") {
       auto d = ParseSeconds(v);
       if (!d) return BadValue(key, v, "expected a non-negative number of seconds");
@@ -639,6 +648,9 @@ std::string FormatConfig(const Config& config) {
   out += "log = " + m.log + "\n";
   out += "entry_timeout = " + std::string(seconds, tc.ptr) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";
+  out += m.mountpoint.empty() ? "; mountpoint is not set (given on the command line)\n"
+                              : "mountpoint = " + m.mountpoint + "\n";
+  out += std::string("list_daqfs_xattrs = ") + (m.list_daqfs_xattrs ? "true" : "false") + "\n";
   const CacheConfig& c = config.cache;
   out += "\n[cache]\n";
   // An empty dir (no home folder for the default) would not read back: leave it commented out.

@@ -28,9 +28,13 @@ struct MountConfig {
   std::optional<uint32_t> uid;    // show every node as owned by this uid (default: as stored)
   std::optional<uint32_t> gid;    // likewise for the group
   LogLevel log_level = LogLevel::kInfo;
-  std::string log = "stderr";     // "stderr" or "syslog"
-  double entry_timeout = 3600;    // seconds the kernel caches entries/attrs of immutable content
-  unsigned max_background = 64;   // FUSE max_background (>= 1)
+  std::string log = "stderr";    // "stderr", "syslog" or an absolute file path (appended to,
+                                 // reopened on SIGHUP)
+  double entry_timeout = 3600;   // seconds the kernel caches entries/attrs of immutable content
+  unsigned max_background = 64;  // FUSE max_background (>= 1)
+  std::string mountpoint;        // where to mount when the command line names no MOUNTPOINT
+  // List daqfs's own user.daqfs.* attributes in listxattr (they are always readable by name).
+  bool list_daqfs_xattrs = false;
 };
 
 // The default [cache] dir: DefaultCacheDirFor(geteuid() == 0, $XDG_CACHE_HOME, home), where home
@@ -61,10 +65,10 @@ struct CacheConfig {
 };
 
 struct SourceConfig {
-  std::string name;               // the INI section's NAME; the directory at the mount root
-  std::string type;               // "archive" (later: "hdf5", "stream")
-  std::string path;               // archive: a tar file, a folder of them, or a glob
-  int line = 0;                   // line of the [source NAME] header, for messages
+  std::string name;  // the INI section's NAME; the directory at the mount root
+  std::string type;  // "archive" (later: "hdf5", "stream")
+  std::string path;  // archive: a tar file, a folder of them, or a glob
+  int line = 0;      // line of the [source NAME] header, for messages
   // Cache tiers for this source's blocks: "auto" (plain byte ranges skip the SSD tier, decoded
   // data uses every tier), "none", "memory" (RAM only) or "disk" (RAM and SSD for everything).
   std::string cache = "auto";
@@ -81,7 +85,7 @@ struct SourceConfig {
 };
 
 struct Config {
-  std::string file;               // where it was read from ("" for built-in/--source)
+  std::string file;  // where it was read from ("" for built-in/--source)
   MountConfig mount;
   CacheConfig cache;
   std::vector<SourceConfig> sources;

@@ -66,6 +66,8 @@ void ExpectSameValues(const Config& a, const Config& b) {
   EXPECT_EQ(a.mount.log, b.mount.log);
   EXPECT_EQ(a.mount.entry_timeout, b.mount.entry_timeout);  // exact: must round-trip
   EXPECT_EQ(a.mount.max_background, b.mount.max_background);
+  EXPECT_EQ(a.mount.mountpoint, b.mount.mountpoint);
+  EXPECT_EQ(a.mount.list_daqfs_xattrs, b.mount.list_daqfs_xattrs);
   ExpectSameCacheValues(a.cache, b.cache);
   ASSERT_EQ(a.sources.size(), b.sources.size());
   for (size_t i = 0; i < a.sources.size(); i++) {
@@ -185,6 +187,8 @@ TEST(ConfigTest, DefaultsWithoutMountSection) {
   EXPECT_EQ(c.mount.log, "stderr");
   EXPECT_EQ(c.mount.entry_timeout, 3600);
   EXPECT_EQ(c.mount.max_background, 64u);
+  EXPECT_EQ(c.mount.mountpoint, "");
+  EXPECT_FALSE(c.mount.list_daqfs_xattrs);
 }
 
 TEST(ConfigTest, CacheSection) {
@@ -399,7 +403,9 @@ TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
       {"gid", "1.5", "expected a numeric id from 0 to 4294967294"},
       {"log_level", "verbose", "expected error, warn, info or debug"},
       {"log_level", "INFO", "expected error, warn, info or debug"},
-      {"log", "file", "expected stderr or syslog"},
+      {"log", "file", "expected stderr, syslog or an absolute file path"},
+      {"mountpoint", "mnt", "expected an absolute path"},
+      {"list_daqfs_xattrs", "maybe", "expected true/false, yes/no, on/off or 1/0"},
       {"entry_timeout", "-1", "expected a non-negative number of seconds"},
       {"entry_timeout", "inf", "expected a non-negative number of seconds"},
       {"entry_timeout", "nan", "expected a non-negative number of seconds"},
@@ -681,6 +687,7 @@ TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
   Config all;
   all.mount.uid = 1;
   all.mount.gid = 1;
+  all.mount.mountpoint = "/m";
   all.cache.dir = "/c";  // written even where no default could be found
   all.sources.push_back(SourceConfig{"s", "archive", "/p", 0});
   // Every key FormatConfig writes appears in the example, set or commented out.
@@ -699,7 +706,8 @@ TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
 TEST(ConfigTest, FormatConfigRoundTrip) {
   Config c = Parse(
       "[mount]\nthreads = 12\nread_ahead_kb = 0\nallow_other = on\nuid = 0\ngid = 4294967294\n"
-      "log_level = error\nlog = syslog\nentry_timeout = 0.1\nmax_background = 9\n"
+      "log_level = error\nlog = /var/log/daqfs;x.log\nentry_timeout = 0.1\nmax_background = 9\n"
+      "mountpoint = /mnt/daq;1\nlist_daqfs_xattrs = yes\n"
       "[cache]\ndir = /ssd/c;d\nmemory = 12345\ndisk = 1536K\nprefetch_window = 1T\n"
       "prefetch_budget = 18446744073709551615\ndecode_threads = 1024\n"
       "[source a]\ntype = archive\npath = /x/*.tar\ncache = disk\nsimulate_latency_ms = 60000\n"

@@ -1,8 +1,10 @@
 #include "fs/log.h"
 
+#include <fcntl.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -14,13 +16,19 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_syslog{false};
 std::mutex g_write_mu;
+// The log file named by LogToFile ("" = none); guarded by g_write_mu.
+std::string g_file;
 
 const char* LevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "?";
 }
@@ -28,11 +36,16 @@ const char* LevelName(LogLevel l) {
 }  // namespace
 
 bool ParseLogLevel(const std::string& t, LogLevel* out) {
-  if (t == "error") *out = LogLevel::kError;
-  else if (t == "warn" || t == "warning") *out = LogLevel::kWarn;
-  else if (t == "info") *out = LogLevel::kInfo;
-  else if (t == "debug") *out = LogLevel::kDebug;
-  else return false;
+  if (t == "error")
+    *out = LogLevel::kError;
+  else if (t == "warn" || t == "warning")
+    *out = LogLevel::kWarn;
+  else if (t == "info")
+    *out = LogLevel::kInfo;
+  else if (t == "debug")
+    *out = LogLevel::kDebug;
+  else
+    return false;
   return true;
 }
 
@@ -42,6 +55,44 @@ LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 void UseSyslog(bool on) {
   if (on && !g_syslog) openlog("daqfs", LOG_PID, LOG_DAEMON);
   g_syslog = on;
+}
+
+namespace {
+// Opens `path` for appending onto fd 2. Caller holds g_write_mu.
+Status OpenOntoStderr(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return ErrnoStatus(errno, "log file " + path);
+  std::fflush(stderr);
+  int rc = dup2(fd, STDERR_FILENO);
+  int err = errno;
+  close(fd);
+  if (rc < 0) return ErrnoStatus(err, "log file " + path);
+  return Status::Ok();
+}
+}  // namespace
+
+Status LogToFile(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_write_mu);
+  if (Status s = OpenOntoStderr(path); !s.ok()) return s;
+  g_file = path;
+  return Status::Ok();
+}
+
+Status ReopenLog() {
+  if (g_syslog) {
+    closelog();
+    openlog("daqfs", LOG_PID, LOG_DAEMON);
+    return Status::Ok();
+  }
+  std::lock_guard<std::mutex> lock(g_write_mu);
+  if (g_file.empty()) return Status::Ok();
+  return OpenOntoStderr(g_file);
+}
+
+std::string LogTarget() {
+  if (g_syslog) return "syslog";
+  std::lock_guard<std::mutex> lock(g_write_mu);
+  return g_file.empty() ? "stderr" : g_file;
 }
 
 void Log(LogLevel level, const std::string& message) {
@@ -76,9 +127,9 @@ void RateLimitedLog::Log(LogLevel level, const std::string& message) {
     return;
   }
   uint64_t dropped = suppressed_.exchange(0);
-  daqfs::Log(level, dropped ? message + " (" + std::to_string(dropped) +
-                                  " similar messages suppressed)"
-                            : message);
+  daqfs::Log(level, dropped
+                        ? message + " (" + std::to_string(dropped) + " similar messages suppressed)"
+                        : message);
 }
 
 }  // namespace daqfs

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <string>
 
+#include "fs/status.h"
+
 namespace daqfs {
 
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
@@ -18,6 +20,14 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Sends log lines to syslog (ident "daqfs") instead of stderr.
 void UseSyslog(bool on);
+// Appends log lines to `path` (created 0640): the file is opened onto stderr (fd 2), so what
+// libraries print there lands in it too. Errors: the open's errno as a Status.
+Status LogToFile(const std::string& path);
+// Reopens the log file named by LogToFile (after logrotate moved it) or reconnects to syslog;
+// nothing for stderr. Called on SIGHUP. Errors are also logged to the old target.
+Status ReopenLog();
+// The current target, as .daqfs/config shows it: "stderr", "syslog" or the file's path.
+std::string LogTarget();
 
 void Log(LogLevel level, const std::string& message);
 inline void LogError(const std::string& m) { Log(LogLevel::kError, m); }

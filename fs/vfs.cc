@@ -1,7 +1,10 @@
 #include "fs/vfs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace daqfs {
 
@@ -50,9 +53,10 @@ Result<InodeKey> Vfs::Resolve(uint64_t ino) const {
   return *key;
 }
 
-void Vfs::ApplyOwner(Attr* attr) const {
+void Vfs::Present(Attr* attr) const {
   if (options_.uid) attr->uid = *options_.uid;
   if (options_.gid) attr->gid = *options_.gid;
+  attr->mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);
 }
 
 Attr Vfs::RootAttr() const {
@@ -69,7 +73,7 @@ Attr Vfs::RootAttr() const {
 Result<Attr> Vfs::AttrOf(InodeKey key) {
   Result<Attr> attr = key.backend == kVirtualRoot ? Result<Attr>(RootAttr())
                                                   : BackendOf(key.backend)->GetAttr(key.node);
-  if (attr.ok()) ApplyOwner(&attr.value());
+  if (attr.ok()) Present(&attr.value());
   return attr;
 }
 
@@ -135,7 +139,7 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
   // Emits an entry, with a lookup reference when plus and taken.
   auto give = [&](std::string_view name, InodeKey child, const Attr& attr, uint64_t next) {
     Attr a = attr;
-    ApplyOwner(&a);
+    Present(&a);
     uint64_t child_ino = ReaddirIno(child, plus, *key, name);
     bool taken = emit(name, child_ino, a, next);
     if (!taken && plus) inodes_.Forget(child_ino, 1);
@@ -146,13 +150,8 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
                  (options_.single_source && key->backend == 1 && key->node == kRootNode);
   uint64_t shift = 2;
   if (at_root) {
-    if (offset == 2) {
-      Result<Attr> ca = control_->GetAttr(kRootNode);
-      if (!give(ControlBackend::kDirName, InodeKey{kControl, kRootNode}, *ca, 3)) {
-        return Status::Ok();
-      }
-      offset = 3;
-    }
+    // Offset 2 would be `.daqfs`, which is reachable by name only.
+    if (offset == 2) offset = 3;
     shift = 3;
     if (key->backend == kVirtualRoot) {
       for (uint64_t i = offset - 3; i < sources_.size(); ++i) {
@@ -212,7 +211,8 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
 }
 
 Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out) {
-  Result<size_t> n = file.reader ? file.reader->Read(offset, out) : file.source->ReadAt(offset, out);
+  Result<size_t> n =
+      file.reader ? file.reader->Read(offset, out) : file.source->ReadAt(offset, out);
   if (n.ok()) stats_.AddBytesRead(*n);
   return n;
 }
@@ -242,7 +242,11 @@ Result<std::vector<std::string>> Vfs::ListXattr(uint64_t ino) {
   Result<InodeKey> key = Resolve(ino);
   if (!key.ok()) return key.status();
   if (key->backend == kVirtualRoot) return std::vector<std::string>{};
-  return BackendOf(key->backend)->ListXattr(key->node);
+  Result<std::vector<std::string>> names = BackendOf(key->backend)->ListXattr(key->node);
+  if (names.ok() && !options_.list_daqfs_xattrs) {
+    std::erase_if(*names, [](const std::string& n) { return n.rfind("user.daqfs.", 0) == 0; });
+  }
+  return names;
 }
 
 Result<std::string> Vfs::GetXattr(uint64_t ino, const std::string& name) {
@@ -268,6 +272,20 @@ Vfs::FsTotals Vfs::Totals() const {
     t.nodes += s.backend->TotalNodes();
   }
   return t;
+}
+
+Vfs::FsStat Vfs::StatFs() const {
+  FsTotals t = Totals();
+  FsSpace space = space_ ? space_() : FsSpace{t.bytes, t.bytes};
+  FsStat st;
+  st.blocks = space.total_bytes / st.block_size;
+  st.blocks_free = std::min(space.free_bytes / st.block_size, st.blocks);
+  // A read-only tree has no inode limit; report ample room beside the nodes in use so that
+  // `df -i` and monitoring never see a full filesystem.
+  constexpr uint64_t kInodeRoom = 1ull << 32;
+  st.files = t.nodes + kInodeRoom;
+  st.files_free = kInodeRoom;
+  return st;
 }
 
 }  // namespace daqfs

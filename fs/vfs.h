@@ -1,13 +1,18 @@
 // Vfs: the FUSE-free filesystem facade. The FUSE adapter turns each kernel request into one Vfs
 // call; unit tests drive the same calls directly.
 //
-// The mount root lists one directory per source (the config's section names) plus the hidden
-// `.daqfs/` control folder. With a single source (`--source PATH`) the root is that source's own
-// root, with `.daqfs/` added. Kernel inode numbers map to (backend, node) through the InodeTable;
-// backend 0 is the control backend, backends 1..N the sources in config order.
+// The mount root lists one directory per source (the config's section names). The `.daqfs/`
+// control folder is reachable by name at the root but never listed, and daqfs's own `user.daqfs.*`
+// attributes are readable by name but listed only on request (VfsOptions::list_daqfs_xattrs), so
+// `tar`, `cp -a`, `rsync -a` and `find` at the root see only data. With a single source
+// (`--source PATH`) the root is that source's own root, with `.daqfs/` reachable in it.
 //
-// Directory offsets: 0 -> ".", 1 -> "..", then the backend's cookies shifted by 2 (at a single
-// source's root, `.daqfs` takes offset 2 and the backend's cookies are shifted by 3).
+// Nodes are never shown setuid or setgid (the mount is also nosuid,nodev: see fs/fuse/). Kernel
+// inode numbers map to (backend, node) through the InodeTable; backend 0 is the control backend,
+// backends 1..N the sources in config order.
+//
+// Directory offsets: 0 -> ".", 1 -> "..", then the backend's cookies shifted by 2 (at a root,
+// offset 2 is reserved for the unlisted `.daqfs` and the backend's cookies are shifted by 3).
 //
 // Thread safety: every method is thread-safe; no lock is held while a backend works.
 #pragma once
@@ -30,10 +35,18 @@
 
 namespace daqfs {
 
+// Space that statfs reports: the cache's (CernVM-FS reports its cache quota the same way), so
+// `df` shows how full the node-local cache is rather than a read-only filesystem at 100%.
+struct FsSpace {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+};
+
 struct VfsOptions {
-  bool single_source = false;      // root = the only source's root
-  std::optional<uint32_t> uid;     // report every node as owned by this uid
+  bool single_source = false;   // root = the only source's root
+  std::optional<uint32_t> uid;  // report every node as owned by this uid
   std::optional<uint32_t> gid;
+  bool list_daqfs_xattrs = false;  // list user.daqfs.* attributes (always readable by name)
 };
 
 // One open file: what a FUSE file handle points to.
@@ -61,12 +74,22 @@ class Vfs {
     uint64_t bytes = 0;
     uint64_t nodes = 0;
   };
+  // statfs figures in 4 KiB blocks; f_files and f_ffree are never zero.
+  struct FsStat {
+    uint64_t block_size = 4096;
+    uint64_t blocks = 0, blocks_free = 0;
+    uint64_t files = 0, files_free = 0;
+  };
 
   Vfs(std::vector<Source> sources, VfsOptions options);
 
   // Sets the read path (cache + prefetcher) used by every later Open; not owned. Call before
   // serving requests.
   void SetReadPath(ReadPath* read_path) { read_path_ = read_path; }
+  // Sets where statfs's sizes come from (called per statfs, from request threads: must be
+  // thread-safe and cheap); unset = the total size of the content, all of it free. Call before
+  // serving requests.
+  void SetSpace(std::function<FsSpace()> space) { space_ = std::move(space); }
 
   // Starts every source's background work (Backend::Start). Call once, after forking.
   void Start();
@@ -91,6 +114,7 @@ class Vfs {
   Result<std::vector<std::string>> ListXattr(uint64_t ino);
   Result<std::string> GetXattr(uint64_t ino, const std::string& name);
   FsTotals Totals() const;
+  FsStat StatFs() const;
 
  private:
   static constexpr uint32_t kControl = 0;
@@ -100,7 +124,8 @@ class Vfs {
   Backend* BackendOf(uint32_t index) const;
   Result<Attr> AttrOf(InodeKey key);
   Attr RootAttr() const;
-  void ApplyOwner(Attr* attr) const;
+  // What every node shows: the configured owner, and never a setuid or setgid bit.
+  void Present(Attr* attr) const;
   // Resolves `name` under `parent` to a key, without touching lookup counts.
   Result<InodeKey> Child(InodeKey parent, std::string_view name);
   uint64_t ReaddirIno(InodeKey key, bool plus, InodeKey parent, std::string_view name);
@@ -110,6 +135,7 @@ class Vfs {
   std::vector<Source> sources_;  // index i is backend i + 1
   InodeTable inodes_;
   ReadPath* read_path_ = nullptr;
+  std::function<FsSpace()> space_;
   Stats stats_;
   timespec start_{};
 };

@@ -20,6 +20,7 @@ class FakeBackend : public Backend {
     Add(4, 3, "b.txt", NodeType::kFile, "bravo!");
     Add(5, 1, "many", NodeType::kDirectory, "");
     Add(6, 1, "link", NodeType::kSymlink, "a.txt");
+    nodes_[2].attr.mode = 06755;  // a.txt as a setuid/setgid program
     for (NodeId i = 0; i < 500; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "f%llu", static_cast<unsigned long long>(i));
@@ -49,6 +50,13 @@ class FakeBackend : public Backend {
   Result<std::shared_ptr<ByteSource>> Open(NodeId node, const Caller& caller) override {
     if (caller.uid == 4242) return Status(Code::kPermission, "denied");
     return std::shared_ptr<ByteSource>(std::make_shared<MemorySource>(nodes_[node].data, "id"));
+  }
+  Result<std::vector<std::string>> ListXattr(NodeId) override {
+    return std::vector<std::string>{"user.origin", "user.daqfs.archive", "user.daqfs.offset"};
+  }
+  Result<std::string> GetXattr(NodeId, const std::string& name) override {
+    if (name == "user.origin" || name == "user.daqfs.archive") return "v:" + name;
+    return Status(Code::kNoAttr, name);
   }
   Result<std::string> ReadLink(NodeId node) override {
     if (nodes_[node].attr.type != NodeType::kSymlink) return Status(Code::kNotLink, "");
@@ -86,14 +94,14 @@ std::vector<std::string> ListAll(Vfs& vfs, uint64_t ino, bool plus, size_t batch
   for (;;) {
     size_t taken = 0;
     uint64_t next_off = off;
-    Status s = vfs.ReadDir(ino, off, plus, [&](std::string_view n, uint64_t, const Attr&,
-                                               uint64_t next) {
-      if (taken == batch) return false;
-      names.emplace_back(n);
-      ++taken;
-      next_off = next;
-      return true;
-    });
+    Status s =
+        vfs.ReadDir(ino, off, plus, [&](std::string_view n, uint64_t, const Attr&, uint64_t next) {
+          if (taken == batch) return false;
+          names.emplace_back(n);
+          ++taken;
+          next_off = next;
+          return true;
+        });
     EXPECT_TRUE(s.ok());
     if (taken == 0) break;
     off = next_off;
@@ -101,10 +109,12 @@ std::vector<std::string> ListAll(Vfs& vfs, uint64_t ino, bool plus, size_t batch
   return names;
 }
 
-TEST(VfsTest, RootListsSourcesAndControlFolder) {
+TEST(VfsTest, RootListsSourcesAndHidesTheControlFolder) {
   Vfs vfs(TwoSources(), {});
   auto names = ListAll(vfs, 1, false, 100);
-  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "one", "two"}));
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "one", "two"}));
+  for (size_t batch : {1, 2, 3}) EXPECT_EQ(ListAll(vfs, 1, true, batch), names);
+  EXPECT_TRUE(vfs.Lookup(1, ".daqfs").ok());  // reachable by name
   Result<Vfs::Entry> one = vfs.Lookup(1, "one");
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->attr.type, NodeType::kDirectory);
@@ -113,14 +123,15 @@ TEST(VfsTest, RootListsSourcesAndControlFolder) {
   EXPECT_EQ(a->attr.size, 5u);
 }
 
-TEST(VfsTest, SingleSourceRootIsTheSourceWithControlFolder) {
+TEST(VfsTest, SingleSourceRootIsTheSourceWithHiddenControlFolder) {
   std::vector<Vfs::Source> s;
   s.push_back({"only", std::make_unique<FakeBackend>()});
   VfsOptions o;
   o.single_source = true;
   Vfs vfs(std::move(s), o);
   auto names = ListAll(vfs, 1, false, 100);
-  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "a.txt", "sub", "many", "link"}));
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "a.txt", "sub", "many", "link"}));
+  for (size_t batch : {1, 2, 5}) EXPECT_EQ(ListAll(vfs, 1, true, batch), names);
   EXPECT_TRUE(vfs.Lookup(1, "a.txt").ok());
   EXPECT_TRUE(vfs.Lookup(1, ".daqfs").ok());
 }
@@ -149,7 +160,7 @@ TEST(VfsTest, ReaddirPlusTakesOneLookupPerTakenEntry) {
   uint64_t one = vfs.Lookup(1, "one")->ino;
   size_t before = vfs.inodes().size();
   auto names = ListAll(vfs, one, true, 2);  // batches of 2 force refused entries
-  EXPECT_EQ(names.size(), 6u);  // . .. a.txt sub many link
+  EXPECT_EQ(names.size(), 6u);              // . .. a.txt sub many link
   EXPECT_EQ(vfs.inodes().size(), before + 4);
   // One forget per readdirplus entry releases them all.
   uint64_t a = vfs.Lookup(one, "a.txt")->ino;  // now 2 references
@@ -206,6 +217,60 @@ TEST(VfsTest, OwnerOverrideAppliesEverywhere) {
     return true;
   });
   EXPECT_TRUE(s.ok());
+}
+
+TEST(VfsTest, NoNodeIsShownSetuidOrSetgid) {
+  Vfs vfs(TwoSources(), {});
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  Result<Vfs::Entry> a = vfs.Lookup(one, "a.txt");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->attr.mode, 0755u);  // stored 06755
+  EXPECT_EQ(vfs.GetAttr(a->ino)->mode, 0755u);
+  int seen = 0;
+  Status s =
+      vfs.ReadDir(one, 0, true, [&](std::string_view n, uint64_t, const Attr& attr, uint64_t) {
+        if (n == "a.txt") {
+          EXPECT_EQ(attr.mode, 0755u);
+          ++seen;
+        }
+        return true;
+      });
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(VfsTest, DaqfsAttributesAreReadableButListedOnlyOnRequest) {
+  for (bool list : {false, true}) {
+    VfsOptions o;
+    o.list_daqfs_xattrs = list;
+    Vfs vfs(TwoSources(), o);
+    uint64_t one = vfs.Lookup(1, "one")->ino;
+    uint64_t a = vfs.Lookup(one, "a.txt")->ino;
+    Result<std::vector<std::string>> names = vfs.ListXattr(a);
+    ASSERT_TRUE(names.ok());
+    std::vector<std::string> want = {"user.origin"};
+    if (list) want = {"user.origin", "user.daqfs.archive", "user.daqfs.offset"};
+    EXPECT_EQ(*names, want);
+    EXPECT_EQ(*vfs.GetXattr(a, "user.daqfs.archive"), "v:user.daqfs.archive");
+    EXPECT_EQ(*vfs.GetXattr(a, "user.origin"), "v:user.origin");
+  }
+}
+
+TEST(VfsTest, StatFsReportsTheCacheSpaceAndFreeInodes) {
+  Vfs vfs(TwoSources(), {});
+  Vfs::FsStat plain = vfs.StatFs();  // no cache: content size, all free, never 100% full
+  EXPECT_EQ(plain.blocks, plain.blocks_free);
+  EXPECT_GT(plain.files, 0u);
+  EXPECT_GT(plain.files_free, 0u);
+  vfs.SetSpace([] { return FsSpace{64ull << 30, 16ull << 30}; });
+  Vfs::FsStat st = vfs.StatFs();
+  EXPECT_EQ(st.block_size, 4096u);
+  EXPECT_EQ(st.blocks, (64ull << 30) / 4096);
+  EXPECT_EQ(st.blocks_free, (16ull << 30) / 4096);
+  EXPECT_GT(st.files_free, 0u);
+  EXPECT_GE(st.files, st.files_free);
+  vfs.SetSpace([] { return FsSpace{4096 * 10, 4096 * 20}; });  // free is capped by the total
+  EXPECT_EQ(vfs.StatFs().blocks_free, 10u);
 }
 
 TEST(VfsTest, ReadLink) {

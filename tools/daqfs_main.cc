@@ -5,6 +5,8 @@
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/archive/archive_sniff.h"
 #include "backends/archive/tar_backend.h"
 #include "cache/cached_read_path.h"
 #include "cache/disk_block_cache.h"
@@ -24,6 +27,7 @@
 #include "cache/thread_pool.h"
 #include "fs/config.h"
 #include "fs/fuse/fuse_server.h"
+#include "fs/fuse/mount_point.h"
 #include "fs/log.h"
 #include "fs/source_decorators.h"
 #include "fs/vfs.h"
@@ -40,34 +44,49 @@ constexpr int kExitMount = 4;
 constexpr int kExitRuntime = 5;
 constexpr int kExitCache = 6;
 
-constexpr const char* kUsage = R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] CONFIG.ini MOUNTPOINT
+constexpr const char* kUsage =
+    R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] CONFIG.ini [MOUNTPOINT]
        daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] --source PATH MOUNTPOINT
+       daqfs --check-config CONFIG.ini
 
 Mounts facility data (tar archives; HDF5 and live streams in later releases) read-only at
-MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the mount root;
-with --source, the root is that one source (type detected from PATH: an archive, a folder of
-*.tar / *.tar.zst files or a quoted glob). Options may come before or after the positional arguments.
+MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the mount root,
+and MOUNTPOINT may be left out when the file sets [mount] mountpoint; with --source, the root is
+that one source (type detected from PATH: an archive, a folder of *.tar / *.tar.zst files or a
+quoted glob). Options may come before or after the positional arguments.
+
+The mount is always nosuid,nodev (suid and dev options are dropped, with a log line) and never
+shows setuid or setgid bits. With allow_other, the kernel checks modes (default_permissions) and
+opening a file also needs read access, at that moment, to the backing file it comes from.
 
 options:
   -f                 stay in the foreground (default: detach once the mount is ready)
   -d                 foreground plus libfuse's request trace on stderr
-  -o OPT[,OPT...]    mount options: ro, allow_other (adds default_permissions), dev, suid, ...
-                     as mount.fuse3 passes them from /etc/fstab
+  -o OPT[,OPT...]    mount options: ro, allow_other (adds default_permissions), nonempty (mount
+                     over a folder that holds files), ... as mount.fuse3 passes them from
+                     /etc/fstab; suid and dev are ignored
   --source PATH      serve one source without a configuration file
   --ready-fd N       write "ready\n" to file descriptor N once the mount serves requests
   --cache-dir DIR    with --source: keep the SSD cache and archive indexes in DIR (without
                      it a --source mount caches in memory only)
   --log-level L      error | warn | info | debug (overrides [mount] log_level)
+  --check-config F   check configuration F and its sources without mounting; prints a summary
   -h, --help         this text
   -V, --version      version
 
+Refused before mounting: a MOUNTPOINT that is already a mount point (exit 4), one that is not
+empty (exit 4, unless -o nonempty), a source that holds nothing daqfs can serve (exit 3). A dead
+daqfs mount left by a killed daemon ("Transport endpoint is not connected") is detached and
+replaced. Under systemd (NOTIFY_SOCKET set), READY=1 is sent once the mount answers. SIGHUP
+reopens the log file ([mount] log = /path); SIGINT and SIGTERM unmount.
+
 /etc/fstab:  /etc/daqfs.ini  /mnt/daq  fuse.daqfs  ro,allow_other  0 0
 
-exit status: 0 clean unmount (fusermount3 -u, umount, SIGINT, SIGTERM); 1 bad command line;
-2 bad configuration; 3 a source cannot be opened; 4 mounting failed; 5 FUSE loop failed;
-6 the cache folder is in use by another daqfs.
+exit status: 0 clean unmount (fusermount3 -u, umount, SIGINT, SIGTERM) or configuration valid;
+1 bad command line; 2 bad configuration; 3 a source cannot be opened or holds nothing to serve;
+4 mounting failed or the mount point is unusable; 5 FUSE loop failed; 6 the cache folder is in
+use by another daqfs.
 )";
-
 struct Args {
   bool foreground = false;
   bool debug = false;
@@ -77,9 +96,11 @@ struct Args {
   int ready_fd = -1;
   std::string log_level;
   std::string cache_dir;
+  std::string check_config;
+  bool nonempty = false;
 };
 
-void SplitOptions(const std::string& list, std::vector<std::string>* out) {
+void SplitOptions(const std::string& list, std::vector<std::string>* out, bool* nonempty) {
   size_t pos = 0;
   while (pos <= list.size()) {
     size_t comma = list.find(',', pos);
@@ -89,7 +110,10 @@ void SplitOptions(const std::string& list, std::vector<std::string>* out) {
     bool skip = o.empty() || o == "defaults" || o == "auto" || o == "noauto" || o == "nofail" ||
                 o == "user" || o == "users" || o == "_netdev" || o.rfind("x-", 0) == 0 ||
                 o.rfind("comment=", 0) == 0;
-    if (!skip) out->push_back(o);
+    if (o == "nonempty")
+      *nonempty = true;  // libfuse 3 has no such option: daqfs checks itself
+    else if (!skip)
+      out->push_back(o);
     pos = comma + 1;
   }
 }
@@ -118,9 +142,9 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (s == "-o") {
       const char* v = value(s);
       if (!v) return kExitUsage;
-      SplitOptions(v, &a->mount_options);
+      SplitOptions(v, &a->mount_options, &a->nonempty);
     } else if (s.rfind("-o", 0) == 0) {
-      SplitOptions(s.substr(2), &a->mount_options);
+      SplitOptions(s.substr(2), &a->mount_options, &a->nonempty);
     } else if (s == "--source" || s.rfind("--source=", 0) == 0) {
       const char* v = s == "--source" ? value(s) : argv[i] + 9;
       if (!v) return kExitUsage;
@@ -139,6 +163,10 @@ int ParseArgs(int argc, char** argv, Args* a) {
       const char* v = s == "--cache-dir" ? value(s) : argv[i] + 12;
       if (!v) return kExitUsage;
       a->cache_dir = v;
+    } else if (s == "--check-config" || s.rfind("--check-config=", 0) == 0) {
+      const char* v = s == "--check-config" ? value(s) : argv[i] + 15;
+      if (!v) return kExitUsage;
+      a->check_config = v;
     } else if (s == "--log-level") {
       const char* v = value(s);
       if (!v) return kExitUsage;
@@ -150,11 +178,30 @@ int ParseArgs(int argc, char** argv, Args* a) {
       a->positional.push_back(s);
     }
   }
-  size_t want = a->source.empty() ? 2 : 1;
-  if (a->positional.size() != want) {
+  if (!a->check_config.empty()) {
+    if (!a->positional.empty() || !a->source.empty()) {
+      std::fprintf(stderr, "daqfs: --check-config takes only the configuration file\n%s", kUsage);
+      return kExitUsage;
+    }
+    return -1;
+  }
+  bool ok = a->source.empty() ? (a->positional.size() == 1 || a->positional.size() == 2)
+                              : a->positional.size() == 1;
+  if (!ok) {
     std::fprintf(stderr, "daqfs: expected %s\n%s",
-                 want == 2 ? "CONFIG.ini and MOUNTPOINT" : "MOUNTPOINT (with --source)", kUsage);
+                 a->source.empty() ? "CONFIG.ini [MOUNTPOINT]" : "MOUNTPOINT (with --source)",
+                 kUsage);
     return kExitUsage;
+  }
+  // --ready-fd must name a descriptor open for writing: a bad one found after mounting would
+  // leave a mount nobody was told about.
+  if (a->ready_fd >= 0) {
+    int fl = fcntl(a->ready_fd, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+      std::fprintf(stderr, "daqfs: --ready-fd %d: %s\n", a->ready_fd,
+                   fl < 0 ? "not an open file descriptor" : "not open for writing");
+      return kExitUsage;
+    }
   }
   return -1;
 }
@@ -212,7 +259,8 @@ Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc, const Confi
             std::to_string(sc.simulate_latency_ms) + " (benchmarks and tests only)");
     backend = std::make_unique<WrappingBackend>(
         std::move(backend), [latency](std::shared_ptr<ByteSource> s) {
-          return std::shared_ptr<ByteSource>(std::make_shared<LatencySource>(std::move(s), latency));
+          return std::shared_ptr<ByteSource>(
+              std::make_shared<LatencySource>(std::move(s), latency));
         });
   }
   return backend;
@@ -234,7 +282,7 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   const CacheConfig& cc = config.cache;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads
-                                                         : std::max(16u, 2 * cores));
+                                                          : std::max(16u, 2 * cores));
   if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
   if (cc.disk > 0 && !cc.dir.empty()) {
     DiskCacheOptions o;
@@ -257,8 +305,8 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   ro.prefetch_window_bytes = cc.prefetch_window;
   ro.prefetch_budget_bytes = cc.prefetch_budget;
   if (cc.prefetch_budget == 0) ro.prefetch_window_bytes = 0;
-  c.path = std::make_unique<CachedReadPath>(ro, c.memory.get(), c.disk.get(), c.pool.get(),
-                                            &metrics);
+  c.path =
+      std::make_unique<CachedReadPath>(ro, c.memory.get(), c.disk.get(), c.pool.get(), &metrics);
   for (size_t i = 0; i < config.sources.size(); ++i) {
     CachePolicy p = CachePolicy::kAuto;
     ParseCachePolicy(config.sources[i].cache, &p);
@@ -266,6 +314,66 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   }
   return c;
 }
+
+// Checks that a source holds something to serve. A folder or glob that is rescanned may be empty
+// at start-up (archives arrive later): that is only a warning.
+Status CheckSource(const SourceConfig& sc) {
+  Status s = sc.type == "archive" ? CheckArchiveSource(sc.path)
+                                  : Invalid("unknown type '" + sc.type + "'");
+  if (!s.ok() && sc.rescan > 0 && s.code() == Code::kInvalid && sc.type == "archive") {
+    struct stat st;
+    bool single_file = stat(sc.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    if (!single_file) {
+      LogWarn("source " + sc.name + ": " + s.message() + "; mounting anyway, rescanned every " +
+              std::to_string(sc.rescan) + " s");
+      return Status::Ok();
+    }
+  }
+  if (!s.ok()) return Status(s.code(), "source " + sc.name + ": " + s.message());
+  return s;
+}
+
+// Makes every source path absolute (relative to the configuration file's folder).
+void ResolveSourcePaths(Config* config, const std::string& config_file) {
+  std::string base = DirOf(config_file);
+  for (SourceConfig& sc : config->sources) sc.path = Absolute(sc.path, base);
+}
+
+// --check-config: the whole configuration and every source, without mounting.
+int CheckConfigFile(const std::string& file) {
+  Result<Config> loaded = LoadConfig(file);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "daqfs: %s\n", loaded.status().message().c_str());
+    return kExitConfig;
+  }
+  Config& config = *loaded;
+  ResolveSourcePaths(&config, file);
+  SetLogLevel(LogLevel::kError);  // the summary says it all
+  int rc = kExitOk;
+  std::string summary = file + ": configuration valid\n";
+  summary += config.mount.mountpoint.empty()
+                 ? "  mountpoint: not set (name MOUNTPOINT on the command line)\n"
+                 : "  mountpoint: " + config.mount.mountpoint + "\n";
+  summary +=
+      "  cache dir: " + (config.cache.dir.empty() ? std::string("not set") : config.cache.dir) +
+      (config.cache.disk == 0 ? " (SSD tier off)" : "") + "\n";
+  for (const SourceConfig& sc : config.sources) {
+    Status s = CheckSource(sc);
+    Result<std::vector<std::string>> files = FindArchives(sc.path);
+    if (!s.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
+      rc = kExitSource;
+      continue;
+    }
+    summary += "  source " + sc.name + " (" + sc.type + "): " + sc.path + ": " +
+               std::to_string(files.ok() ? files->size() : 0) + " archive files\n";
+  }
+  if (rc == kExitOk) std::fputs(summary.c_str(), stdout);
+  return rc;
+}
+
+// Tells systemd (Type=notify units) about the daemon's state; nothing without NOTIFY_SOCKET.
+void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
 
 void RaiseFileLimit() {
   rlimit rl;
@@ -288,6 +396,7 @@ void WriteAll(int fd, const std::string& s) {
 int Main(int argc, char** argv) {
   Args args;
   if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+  if (!args.check_config.empty()) return CheckConfigFile(args.check_config);
 
   Config config;
   std::string mountpoint;
@@ -314,9 +423,14 @@ int Main(int argc, char** argv) {
       return kExitConfig;
     }
     config = std::move(*loaded);
-    std::string base = DirOf(args.positional[0]);
-    for (SourceConfig& sc : config.sources) sc.path = Absolute(sc.path, base);
-    mountpoint = args.positional[1];
+    ResolveSourcePaths(&config, args.positional[0]);
+    mountpoint = args.positional.size() == 2 ? args.positional[1] : config.mount.mountpoint;
+    if (mountpoint.empty()) {
+      std::fprintf(stderr,
+                   "daqfs: no MOUNTPOINT: name it after %s or set [mount] mountpoint there\n",
+                   args.positional[0].c_str());
+      return kExitUsage;
+    }
   }
   if (!args.log_level.empty() && !ParseLogLevel(args.log_level, &config.mount.log_level)) {
     std::fprintf(stderr, "daqfs: bad --log-level '%s'\n", args.log_level.c_str());
@@ -324,6 +438,13 @@ int Main(int argc, char** argv) {
   }
   SetLogLevel(config.mount.log_level);
   if (config.mount.log == "syslog") UseSyslog(true);
+  bool log_file = !config.mount.log.empty() && config.mount.log[0] == '/';
+  if (log_file) {
+    if (Status s = LogToFile(config.mount.log); !s.ok()) {
+      std::fprintf(stderr, "daqfs: [mount] log: %s\n", s.message().c_str());
+      return kExitConfig;
+    }
+  }
   RaiseFileLimit();
   // Blocks are 1 MiB buffers allocated and freed at high rates by many threads. Kept in glibc's
   // arenas (below a fixed mmap threshold) a freed block is reused without page faults and
@@ -332,14 +453,12 @@ int Main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_ARENA_MAX, 4);
 
-  struct stat mst;
-  if (stat(mountpoint.c_str(), &mst) != 0 || !S_ISDIR(mst.st_mode)) {
-    std::fprintf(stderr, "daqfs: mount point %s is not a folder\n", mountpoint.c_str());
-    return kExitMount;
-  }
-
   std::vector<Vfs::Source> sources;
   for (const SourceConfig& sc : config.sources) {
+    if (Status s = CheckSource(sc); !s.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
+      return kExitSource;
+    }
     Result<std::unique_ptr<Backend>> b = MakeBackend(sc, config);
     if (!b.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", b.status().message().c_str());
@@ -347,7 +466,16 @@ int Main(int argc, char** argv) {
     }
     sources.push_back(Vfs::Source{sc.name, std::move(*b)});
   }
+  // After the sources: a dead mount is only replaced when everything else is in order.
+  Result<std::string> prepared = PrepareMountPoint(mountpoint, args.nonempty);
+  if (!prepared.ok()) {
+    std::fprintf(stderr, "daqfs: %s\n", prepared.status().message().c_str());
+    return kExitMount;
+  }
+  mountpoint = *prepared;
+
   VfsOptions vo;
+  vo.list_daqfs_xattrs = config.mount.list_daqfs_xattrs;
   vo.single_source = !args.source.empty();
   vo.uid = config.mount.uid;
   vo.gid = config.mount.gid;
@@ -395,6 +523,28 @@ int Main(int argc, char** argv) {
     return kExitCache;
   }
   vfs.SetReadPath(cache->path.get());
+  if (cache->disk || cache->memory) {
+    vfs.SetSpace([memory = cache->memory.get(), disk = cache->disk.get(), dir = config.cache.dir,
+                  budget = config.cache.disk] {
+      // The SSD tier's budget and what is left of it (no more than its folder's filesystem has
+      // free), else the memory tier's.
+      FsSpace sp;
+      if (disk) {
+        uint64_t used = disk->counters().bytes;
+        sp.total_bytes = budget;
+        sp.free_bytes = budget > used ? budget - used : 0;
+        struct statvfs fs;
+        if (statvfs(dir.c_str(), &fs) == 0) {
+          sp.free_bytes = std::min<uint64_t>(sp.free_bytes, uint64_t{fs.f_bavail} * fs.f_frsize);
+        }
+      } else {
+        sp.total_bytes = memory->budget();
+        uint64_t used = memory->bytes();
+        sp.free_bytes = sp.total_bytes > used ? sp.total_bytes - used : 0;
+      }
+      return sp;
+    });
+  }
   vfs.Start();  // background indexing of the sources
 
   FuseOptions fo;
@@ -407,6 +557,11 @@ int Main(int argc, char** argv) {
   fo.entry_timeout = config.mount.entry_timeout;
   fo.allow_other = config.mount.allow_other;
   fo.debug = args.debug;
+  fo.on_hangup = [] {
+    Status s = ReopenLog();
+    if (s.ok()) LogInfo("SIGHUP: log reopened (" + LogTarget() + ")");
+    else LogError("SIGHUP: cannot reopen the log: " + s.message());
+  };
   FuseServer server(vfs, fo);
   if (Status s = server.Mount(); !s.ok()) {
     std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
@@ -416,26 +571,29 @@ int Main(int argc, char** argv) {
   LogInfo("mounted on " + server.options().mountpoint);
   int ready_fd = args.ready_fd;
   bool background = !args.foreground;
-  bool to_syslog = config.mount.log != "syslog" && background;
+  bool to_syslog = config.mount.log == "stderr" && background;
+  std::string served = server.options().mountpoint;
   Status run = server.Run([&] {
     if (ready_fd >= 0) {
       WriteAll(ready_fd, "ready\n");
       close(ready_fd);
     }
+    Notify("READY=1\nSTATUS=serving " + served);
     if (background) {
-      // Detach from the terminal: logs go to syslog from here on.
+      // Detach from the terminal: logs go to syslog from here on (a log file stays on fd 2).
       if (to_syslog) UseSyslog(true);
       int null = open("/dev/null", O_RDWR | O_CLOEXEC);
       if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        if (!log_file) dup2(null, 2);
         close(null);
       }
       if (chdir("/") != 0) LogWarn("chdir / failed");
     }
     report(kExitOk);
   });
+  Notify("STOPPING=1");
   report(run.ok() ? kExitOk : kExitRuntime);
   if (!run.ok()) {
     LogError(run.message());

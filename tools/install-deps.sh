@@ -6,11 +6,11 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake g++ make pkg-config libfuse3-dev libinih-dev libgtest-dev libgmock-dev
-  libzstd-dev libxxhash-dev libpcre2-dev
+  libzstd-dev libxxhash-dev libpcre2-dev libmount-dev libsystemd-dev
   # run
   fuse3
   # tests: real tools used against the mount
-  tar libarchive-tools attr util-linux procps diffutils findutils coreutils zstd
+  tar libarchive-tools attr util-linux procps diffutils findutils coreutils zstd rsync
   python3 python3-numpy
   # benchmarks
   fio fuse-overlayfs squashfs-tools squashfuse archivemount

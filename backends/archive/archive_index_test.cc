@@ -90,8 +90,9 @@ class ArchiveIndexTest : public ::testing::Test {
       // Read in odd pieces to cross frame and block edges.
       size_t pos = 0, step = 777777;
       while (pos < got.size()) {
-        Result<size_t> n = vfs.Read(**of, pos, std::span(reinterpret_cast<uint8_t*>(&got[pos]),
-                                                         std::min(step, got.size() - pos)));
+        Result<size_t> n = vfs.Read(
+            **of, pos,
+            std::span(reinterpret_cast<uint8_t*>(&got[pos]), std::min(step, got.size() - pos)));
         ASSERT_TRUE(n.ok()) << f << " at " << pos << ": " << n.status().ToString();
         ASSERT_GT(*n, 0u);
         pos += *n;
@@ -104,12 +105,13 @@ class ArchiveIndexTest : public ::testing::Test {
 };
 
 TEST_F(ArchiveIndexTest, ZstdMembersOfEveryKindShowDecompressed) {
-  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir z z/sub; "
-                "zstd -q -19 src/big.dat -o z/big.dat.zst; "              // one frame, size known
-                "cat src/sub/small.dat | zstd -q > z/sub/small.dat.zst; "  // size unknown
-                "pzstd -q -p 2 -B 1 src/sub/empty.dat -o z/sub/empty.dat.zst 2>/dev/null || "
-                "zstd -q src/sub/empty.dat -o z/sub/empty.dat.zst; "
-                "tar -cf z.tar -C z ."),
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; mkdir z z/sub; "
+                  "zstd -q -19 src/big.dat -o z/big.dat.zst; "  // one frame, size known
+                  "cat src/sub/small.dat | zstd -q > z/sub/small.dat.zst; "  // size unknown
+                  "pzstd -q -p 2 -B 1 src/sub/empty.dat -o z/sub/empty.dat.zst 2>/dev/null || "
+                  "zstd -q src/sub/empty.dat -o z/sub/empty.dat.zst; "
+                  "tar -cf z.tar -C z ."),
             0);
   Result<ArchiveIndex> x = Index(dir_ + "/z.tar");
   ASSERT_TRUE(x.ok()) << x.status().ToString();
@@ -126,7 +128,8 @@ TEST_F(ArchiveIndexTest, ZstdMembersOfEveryKindShowDecompressed) {
 
 TEST_F(ArchiveIndexTest, HugeSingleFrameMemberIsServedInSubBlocks) {
   // 20 MiB in one frame: exposed as 1 MiB sub-blocks filled by one streaming decode.
-  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; for i in 1 2 3 4 5 6 7; do cat src/big.dat; done "
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; for i in 1 2 3 4 5 6 7; do cat src/big.dat; done "
                   "> src/huge.dat; mkdir h; zstd -q src/huge.dat -o h/huge.dat.zst; "
                   "tar -cf h.tar -C h ."),
             0);
@@ -137,27 +140,30 @@ TEST_F(ArchiveIndexTest, HugeSingleFrameMemberIsServedInSubBlocks) {
   Result<UniqueFd> fd = OpenReadOnly(dir_ + "/h.tar");
   ASSERT_TRUE(fd.ok());
   const ArchiveMember& m = x->members[0];
-  ZstdSliceSource src(std::make_shared<UniqueFd>(std::move(*fd)), "h.tar", m.data_offset,
-                      m.frames, 0, m.size, "id");
+  ZstdSliceSource src(std::make_shared<UniqueFd>(std::move(*fd)), "h.tar", m.data_offset, m.frames,
+                      0, m.size, "id");
   EXPECT_EQ(src.BlockCount(), (m.size + (1 << 20) - 1) >> 20);
   ByteSource::Group g = src.GroupOf(5);
   EXPECT_EQ(g.first, 0u);
   EXPECT_EQ(g.count, src.BlockCount());
   std::string want = Slurp(dir_ + "/src/huge.dat");
   uint64_t emitted = 0;
-  ASSERT_TRUE(src.ReadGroup(3, [&](uint64_t i, Bytes&& b) {
-                   BlockRange r = src.BlockRangeOf(i);
-                   EXPECT_EQ(b.size(), r.length);
-                   EXPECT_EQ(0, memcmp(b.data(), want.data() + r.offset, b.size())) << i;
-                   ++emitted;
-                 }).ok());
+  ASSERT_TRUE(src.ReadGroup(3,
+                            [&](uint64_t i, Bytes&& b) {
+                              BlockRange r = src.BlockRangeOf(i);
+                              EXPECT_EQ(b.size(), r.length);
+                              EXPECT_EQ(0, memcmp(b.data(), want.data() + r.offset, b.size())) << i;
+                              ++emitted;
+                            })
+                  .ok());
   EXPECT_EQ(emitted, src.BlockCount());
   ExpectMatchesSource(dir_ + "/h.tar", "", {"huge.dat"});
 }
 
 TEST_F(ArchiveIndexTest, PzstdMultiFrameMember) {
-  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir p; pzstd -q -p 2 src/big.dat -o p/big.dat.zst; "
-                "tar -cf p.tar -C p ."),
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; mkdir p; pzstd -q -p 2 src/big.dat -o p/big.dat.zst; "
+                  "tar -cf p.tar -C p ."),
             0);
   Result<ArchiveIndex> x = Index(dir_ + "/p.tar");
   ASSERT_TRUE(x.ok());
@@ -200,7 +206,8 @@ TEST_F(ArchiveIndexTest, WholeTarZstSingleFrameWithAndWithoutSpill) {
 
 TEST_F(ArchiveIndexTest, WholeTarZstMultiFrameIsRandomAccess) {
   // A seekable-format .tar.zst (frames of 256 KiB) and a pzstd one.
-  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; tar -cf plain.tar -C src .; "
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; tar -cf plain.tar -C src .; "
                   "pzstd -q -p 2 -1 plain.tar -o multi.tar.zst"),
             0);
   std::string tar = Slurp(dir_ + "/plain.tar");
@@ -220,8 +227,9 @@ TEST_F(ArchiveIndexTest, WholeTarZstMultiFrameIsRandomAccess) {
 }
 
 TEST_F(ArchiveIndexTest, SerializationRoundTripAndDamageDetected) {
-  ASSERT_EQ(Shell("set -e; cd " + dir_ + "; mkdir z; zstd -q src/big.dat -o z/big.dat.zst; "
-                "cp src/sub/small.dat z/; tar --format=pax -cf z.tar -C z ."),
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; mkdir z; zstd -q src/big.dat -o z/big.dat.zst; "
+                  "cp src/sub/small.dat z/; tar --format=pax -cf z.tar -C z ."),
             0);
   Result<ArchiveIndex> x = Index(dir_ + "/z.tar");
   ASSERT_TRUE(x.ok());
@@ -242,8 +250,9 @@ TEST_F(ArchiveIndexTest, SerializationRoundTripAndDamageDetected) {
   ASSERT_TRUE(SaveArchiveIndex(dir_ + "/state", *x).ok());
   EXPECT_TRUE(LoadArchiveIndex(dir_ + "/state", x->identity).ok());
   EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", "other").status().code(), Code::kNotFound);
-  ASSERT_EQ(Shell("for f in " + dir_ + "/state/*.idx; do printf x | dd of=$f bs=1 seek=40 "
-                "conv=notrunc status=none; done"),
+  ASSERT_EQ(Shell("for f in " + dir_ +
+                  "/state/*.idx; do printf x | dd of=$f bs=1 seek=40 "
+                  "conv=notrunc status=none; done"),
             0);
   EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", x->identity).status().code(), Code::kCorrupt);
 }

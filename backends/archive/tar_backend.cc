@@ -21,9 +21,9 @@ struct TarBackend::Tree {
   struct Node {
     bool valid = false;
     Attr attr;
-    uint32_t slot = 0;      // archive slot of the member (files, symlinks, member dirs)
-    int64_t member = -1;    // index into that slot's ArchiveIndex::members
-    std::string path;       // path inside the tree ("" for its top)
+    uint32_t slot = 0;    // archive slot of the member (files, symlinks, member dirs)
+    int64_t member = -1;  // index into that slot's ArchiveIndex::members
+    std::string path;     // path inside the tree ("" for its top)
     std::string link;
     std::vector<std::pair<std::string, uint64_t>> children;  // sorted by name
   };
@@ -71,7 +71,8 @@ NodeId MakeId(uint32_t slot, uint64_t local) { return (static_cast<uint64_t>(slo
 bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool IsArchiveName(const std::string& name) {
@@ -108,7 +109,8 @@ class TreeBuilder {
   // `mutable_dirs`: folders may change (rescans): the kernel must not cache them for long.
   TreeBuilder(Attr top, std::function<uint64_t(const std::string&)> id_for,
               bool mutable_dirs = false)
-      : tree_(std::make_shared<TarBackend::Tree>()), id_for_(std::move(id_for)),
+      : tree_(std::make_shared<TarBackend::Tree>()),
+        id_for_(std::move(id_for)),
         mutable_dirs_(mutable_dirs) {
     NewNode("", top);  // id 1 (or id_for(""))
   }
@@ -214,8 +216,7 @@ class TreeBuilder {
     return cur;
   }
 
-  void AddMember(const TarBackend::Slot& slot, const ArchiveIndex& index, int64_t mi,
-                 bool merged) {
+  void AddMember(const TarBackend::Slot& slot, const ArchiveIndex& index, int64_t mi, bool merged) {
     const ArchiveMember& m = index.members[static_cast<size_t>(mi)];
     size_t slash = m.path.find_last_of('/');
     std::string parent_path = slash == std::string::npos ? "" : m.path.substr(0, slash);
@@ -419,8 +420,8 @@ void TarBackend::Discover(bool initial) {
     if (fstat(slot->fd->get(), &slot->st) != 0) continue;
     if (options_.rescan_seconds > 0) {
       // mtime, not ctime: a file renamed into place (complete) is stable at once.
-      auto changed = std::chrono::system_clock::time_point(
-          std::chrono::seconds(slot->st.st_mtim.tv_sec));
+      auto changed =
+          std::chrono::system_clock::time_point(std::chrono::seconds(slot->st.st_mtim.tv_sec));
       if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
         LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
         continue;
@@ -447,8 +448,8 @@ void TarBackend::Discover(bool initial) {
     for (auto& slot : candidates) {
       if (by_path_.count(slot->path)) continue;
       if (by_name_.count(slot->dir_name)) {
-        LogWarn(name_ + ": " + slot->path + ": another archive is already named " +
-                slot->dir_name + "; skipped");
+        LogWarn(name_ + ": " + slot->path + ": another archive is already named " + slot->dir_name +
+                "; skipped");
         continue;
       }
       slot->number = next_slot_++;
@@ -494,7 +495,8 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
       }
       if (!options_.index_dir.empty()) {
         Status s = SaveArchiveIndex(options_.index_dir, *index);
-        if (!s.ok()) LogWarn(name_ + ": cannot save the index of " + slot->path + ": " + s.ToString());
+        if (!s.ok())
+          LogWarn(name_ + ": cannot save the index of " + slot->path + ": " + s.ToString());
       }
     }
   }
@@ -775,9 +777,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
   if (n.attr.type != NodeType::kFile || n.member < 0) return Invalid(n.path + ": not a file");
   std::shared_ptr<Slot> slot = SlotOf(MakeId(n.slot, 0));
   if (!slot) return Status(Code::kUnavailable, n.path + ": its archive is gone");
-  if (!MayRead(caller, slot->st.st_uid, slot->st.st_gid, slot->st.st_mode)) {
-    return Status(Code::kPermission, slot->path + ": caller may not read the archive");
-  }
+  if (!slot->fd) return Status(Code::kUnavailable, n.path + ": its archive cannot be opened");
+  if (Status s = CheckBackingFileAccess(caller, slot->fd->get(), slot->path); !s.ok()) return s;
   std::shared_ptr<const ArchiveIndex> index;
   std::shared_ptr<UniqueFd> spill;
   {
@@ -826,7 +827,8 @@ Result<std::string> TarBackend::ReadLink(NodeId node) {
 namespace {
 // The member behind a tree node, if any.
 const ArchiveMember* MemberOf(const TarBackend::Tree::Node& n, const ArchiveIndex* index) {
-  if (!index || n.member < 0 || static_cast<size_t>(n.member) >= index->members.size()) return nullptr;
+  if (!index || n.member < 0 || static_cast<size_t>(n.member) >= index->members.size())
+    return nullptr;
   return &index->members[static_cast<size_t>(n.member)];
 }
 }  // namespace
@@ -883,8 +885,7 @@ Result<std::string> TarBackend::GetXattr(NodeId node, const std::string& name) {
 
 // Sums `field` of every tree (the merged one, or each archive's).
 template <typename Field>
-uint64_t SumTrees(bool merged,
-                  const std::shared_ptr<const TarBackend::Tree>& merged_tree,
+uint64_t SumTrees(bool merged, const std::shared_ptr<const TarBackend::Tree>& merged_tree,
                   const std::map<uint32_t, std::shared_ptr<TarBackend::Slot>>& slots, Field field) {
   if (merged) return merged_tree ? field(*merged_tree) : 0;
   uint64_t total = 0;
@@ -897,8 +898,7 @@ uint64_t SumTrees(bool merged,
 
 uint64_t TarBackend::TotalBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return SumTrees(options_.merged, merged_, slots_,
-                  [](const Tree& t) { return t.total_bytes; });
+  return SumTrees(options_.merged, merged_, slots_, [](const Tree& t) { return t.total_bytes; });
 }
 
 uint64_t TarBackend::TotalNodes() const {

@@ -70,7 +70,7 @@ TEST_F(TarBackendTest, FolderShowsEachArchiveAsDirectory) {
     return true;
   });
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(names, (std::vector<std::string>{".", "..", ".daqfs", "a.tar", "b.tar"}));
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "a.tar", "b.tar"}));
   EXPECT_NE(Walk(*vfs, "b.tar/sub/hi"), 0u);
   EXPECT_EQ(Walk(*vfs, "not-a-tar.txt"), 0u);
 }
@@ -99,14 +99,14 @@ TEST_F(TarBackendTest, LookupMissingTwiceAndResumableReaddir) {
   uint64_t off = 0;
   for (;;) {  // one entry per call
     bool got = false;
-    Status s = vfs->ReadDir(many, off, false, [&](std::string_view n, uint64_t, const Attr&,
-                                                  uint64_t next) {
-      if (got) return false;
-      got = true;
-      all.emplace_back(n);
-      off = next;
-      return true;
-    });
+    Status s = vfs->ReadDir(many, off, false,
+                            [&](std::string_view n, uint64_t, const Attr&, uint64_t next) {
+                              if (got) return false;
+                              got = true;
+                              all.emplace_back(n);
+                              off = next;
+                              return true;
+                            });
     ASSERT_TRUE(s.ok());
     if (!got) break;
   }
@@ -120,8 +120,8 @@ TEST_F(TarBackendTest, ReadsAtStartMiddleEndAndPastEnd) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ((*f)->source->Size(), want.size());
   std::vector<uint8_t> buf(100000);
-  for (uint64_t off : {uint64_t{0}, uint64_t{1234567}, want.size() - 10, want.size(),
-                       want.size() + 5}) {
+  for (uint64_t off :
+       {uint64_t{0}, uint64_t{1234567}, want.size() - 10, want.size(), want.size() + 5}) {
     Result<size_t> n = vfs->Read(**f, off, buf);
     ASSERT_TRUE(n.ok());
     size_t expect = off >= want.size() ? 0 : std::min<size_t>(buf.size(), want.size() - off);
@@ -178,6 +178,40 @@ TEST_F(TarBackendTest, OpenNeedsReadAccessToArchive) {
   owner.gid = 1;
   EXPECT_TRUE(vfs->Open(ino, O_RDONLY, owner).ok());
   EXPECT_TRUE(vfs->Open(ino, O_RDONLY, Caller{}).ok());
+}
+
+TEST_F(TarBackendTest, OpenFollowsTheArchivesModeAndFoldersNow) {
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0644), 0);
+  auto vfs = MakeVfs(dir_);  // no rescan: the tree keeps the mode seen at start-up
+  uint64_t ino = Walk(*vfs, "a.tar/sub/hi");
+  ASSERT_NE(ino, 0u);
+  Caller nobody;
+  nobody.uid = nobody.gid = 65534;
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, nobody).ok());
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0600), 0);
+  Result<std::unique_ptr<OpenFile>> denied = vfs->Open(ino, O_RDONLY, nobody);
+  EXPECT_EQ(denied.status().ToErrno(), EACCES);
+  EXPECT_NE(denied.status().message().find("a.tar: uid 65534 may not read it (mode 0600"),
+            std::string::npos)
+      << denied.status().message();
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0644), 0);
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, nobody).ok());
+  // Group read: a member of the archive's group may read a 0640 archive, others may not.
+  ASSERT_EQ(chown((dir_ + "/a.tar").c_str(), 0, 4321), 0);
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0640), 0);
+  EXPECT_EQ(vfs->Open(ino, O_RDONLY, nobody).status().ToErrno(), EACCES);
+  Caller member = nobody;
+  member.groups = {100, 4321};
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, member).ok());
+  // A folder on the way that the caller may not search hides the archive too.
+  ASSERT_EQ(chmod((dir_ + "/a.tar").c_str(), 0644), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0700), 0);
+  Result<std::unique_ptr<OpenFile>> hidden = vfs->Open(ino, O_RDONLY, nobody);
+  EXPECT_EQ(hidden.status().ToErrno(), EACCES);
+  EXPECT_NE(hidden.status().message().find("may not search " + dir_), std::string::npos)
+      << hidden.status().message();
+  EXPECT_TRUE(vfs->Open(ino, O_RDONLY, Caller{}).ok());  // root
 }
 
 }  // namespace

@@ -1,12 +1,17 @@
 #define FUSE_USE_VERSION 312
 #include "fs/fuse/fuse_server.h"
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -14,9 +19,11 @@
 #include <cstring>
 #include <fstream>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "fs/fuse/mount_point.h"
 #include "fs/log.h"
 
 namespace daqfs {
@@ -32,9 +39,15 @@ struct stat ToStat(uint64_t ino, const Attr& a) {
   std::memset(&st, 0, sizeof st);
   st.st_ino = ino;
   switch (a.type) {
-    case NodeType::kDirectory: st.st_mode = S_IFDIR; break;
-    case NodeType::kSymlink: st.st_mode = S_IFLNK; break;
-    case NodeType::kFile: st.st_mode = S_IFREG; break;
+    case NodeType::kDirectory:
+      st.st_mode = S_IFDIR;
+      break;
+    case NodeType::kSymlink:
+      st.st_mode = S_IFLNK;
+      break;
+    case NodeType::kFile:
+      st.st_mode = S_IFREG;
+      break;
   }
   st.st_mode |= a.mode & 07777;
   st.st_nlink = a.nlink;
@@ -76,8 +89,8 @@ void Guard(fuse_req_t req, Op op, bool replies, Fn&& body) {
     error = true;
     if (replies) fuse_reply_err(req, EIO);
   }
-  vfs.stats().Count(op, error,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  vfs.stats().Count(
+      op, error, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void OpInit(void* userdata, struct fuse_conn_info* conn) {
@@ -229,32 +242,32 @@ void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
   Guard(req, Op::kReadDir, true, [&] {
     std::vector<char> buf(size);
     size_t used = 0;
-    Status s = V(req).ReadDir(
-        ino, static_cast<uint64_t>(off), plus,
-        [&](std::string_view name, uint64_t child, const Attr& attr, uint64_t next) {
-          std::string n(name);
-          struct stat st = ToStat(child, attr);
-          size_t need;
-          if (plus) {
-            fuse_entry_param ep;
-            std::memset(&ep, 0, sizeof ep);
-            bool dot = (n == "." || n == "..");
-            ep.ino = dot ? 0 : child;  // "." and ".." carry no lookup reference
-            ep.generation = 1;
-            ep.attr = st;
-            ep.attr_timeout = dot ? 0 : TimeoutFor(req, attr);
-            ep.entry_timeout = ep.attr_timeout;
-            if (dot) ep.attr.st_ino = child;
-            need = fuse_add_direntry_plus(req, buf.data() + used, size - used, n.c_str(), &ep,
-                                          static_cast<off_t>(next));
-          } else {
-            need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(), &st,
-                                     static_cast<off_t>(next));
-          }
-          if (need > size - used) return false;
-          used += need;
-          return true;
-        });
+    Status s =
+        V(req).ReadDir(ino, static_cast<uint64_t>(off), plus,
+                       [&](std::string_view name, uint64_t child, const Attr& attr, uint64_t next) {
+                         std::string n(name);
+                         struct stat st = ToStat(child, attr);
+                         size_t need;
+                         if (plus) {
+                           fuse_entry_param ep;
+                           std::memset(&ep, 0, sizeof ep);
+                           bool dot = (n == "." || n == "..");
+                           ep.ino = dot ? 0 : child;  // "." and ".." carry no lookup reference
+                           ep.generation = 1;
+                           ep.attr = st;
+                           ep.attr_timeout = dot ? 0 : TimeoutFor(req, attr);
+                           ep.entry_timeout = ep.attr_timeout;
+                           if (dot) ep.attr.st_ino = child;
+                           need = fuse_add_direntry_plus(req, buf.data() + used, size - used,
+                                                         n.c_str(), &ep, static_cast<off_t>(next));
+                         } else {
+                           need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(),
+                                                    &st, static_cast<off_t>(next));
+                         }
+                         if (need > size - used) return false;
+                         used += need;
+                         return true;
+                       });
     if (!s.ok()) {
       ReplyStatus(req, s);
       return false;
@@ -267,8 +280,7 @@ void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
 void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info*) {
   DoReadDir(req, ino, size, off, false);
 }
-void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                   struct fuse_file_info*) {
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info*) {
   DoReadDir(req, ino, size, off, true);
 }
 void OpReleaseDir(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
@@ -344,15 +356,19 @@ void OpRelease(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
 
 void OpStatFs(fuse_req_t req, fuse_ino_t) {
   Guard(req, Op::kStatFs, true, [&] {
-    Vfs::FsTotals t = V(req).Totals();
+    Vfs::FsStat t = V(req).StatFs();
     struct statvfs sv;
     std::memset(&sv, 0, sizeof sv);
-    sv.f_bsize = 4096;
-    sv.f_frsize = 4096;
-    sv.f_blocks = (t.bytes + 4095) / 4096;
-    sv.f_files = t.nodes;
+    sv.f_bsize = t.block_size;
+    sv.f_frsize = t.block_size;
+    sv.f_blocks = t.blocks;
+    sv.f_bfree = t.blocks_free;
+    sv.f_bavail = t.blocks_free;
+    sv.f_files = t.files;
+    sv.f_ffree = t.files_free;
+    sv.f_favail = t.files_free;
     sv.f_namemax = 255;
-    sv.f_flag = ST_RDONLY;
+    sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
     fuse_reply_statfs(req, &sv);
     return true;
   });
@@ -436,20 +452,6 @@ const fuse_lowlevel_ops kOps = [] {
   return ops;
 }();
 
-// Undoes the octal escapes (\040 etc.) of /proc/self/mountinfo fields.
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::strtol(s.substr(i + 1, 3).c_str(), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 FuseServer::FuseServer(Vfs& vfs, FuseOptions options) : vfs_(vfs), options_(std::move(options)) {}
@@ -469,12 +471,24 @@ Status FuseServer::Mount() {
   }
   options_.mountpoint = real;
 
-  std::string opts = "fsname=daqfs,subtype=daqfs";
+  // Always nosuid,nodev: mount.fuse3 adds "dev,suid" to every mount root makes (fstab, mount -t
+  // fuse.daqfs), and a setuid program inside an archive must never run with its owner's rights.
+  // The options are dropped, not refused, so such fstab lines keep working.
+  std::string opts = "fsname=daqfs,subtype=daqfs,nosuid,nodev";
   bool allow_other = options_.allow_other;
+  std::string dropped;
   for (const std::string& o : options_.mount_options) {
-    if (o.empty()) continue;
-    if (o == "allow_other") allow_other = true;
-    else opts += "," + o;
+    if (o.empty() || o == "nosuid" || o == "nodev") continue;
+    if (o == "suid" || o == "dev") {
+      dropped += (dropped.empty() ? "" : ",") + o;
+    } else if (o == "allow_other") {
+      allow_other = true;
+    } else {
+      opts += "," + o;
+    }
+  }
+  if (!dropped.empty()) {
+    LogInfo("mount option " + dropped + " ignored: daqfs always mounts nosuid,nodev");
   }
   if (allow_other) opts += ",allow_other,default_permissions";
   std::vector<std::string> argv_s = {"daqfs", "-o", opts};
@@ -494,18 +508,9 @@ Status FuseServer::Mount() {
 }
 
 std::string FuseServer::FindBdi() const {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, found;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, devno, root, mnt;
-    ls >> id >> parent >> devno >> root >> mnt;
-    if (Unescape(mnt) != options_.mountpoint) continue;
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    if (line.compare(dash + 3, 4, "fuse") == 0) found = devno;  // the last one is ours
-  }
-  return found;
+  std::optional<MountEntry> m = FindMount(options_.mountpoint);
+  if (!m || m->fstype.rfind("fuse", 0) != 0) return "";
+  return std::to_string(major(m->devno)) + ":" + std::to_string(minor(m->devno));
 }
 
 void FuseServer::SetReadAhead(const std::string& bdi) const {
@@ -526,9 +531,49 @@ void FuseServer::SetReadAhead(const std::string& bdi) const {
   }
 }
 
+namespace {
+// Write end of the pipe that carries SIGHUP to the hangup thread (a signal handler can only
+// write to a file descriptor); -1 when no loop runs.
+std::atomic<int> g_hangup_fd{-1};
+
+void OnHangup(int) {
+  int saved = errno;
+  int fd = g_hangup_fd.load();
+  if (fd >= 0) {
+    char c = 'h';
+    ssize_t n = write(fd, &c, 1);
+    (void)n;
+  }
+  errno = saved;
+}
+}  // namespace
+
 Status FuseServer::Run(const std::function<void()>& ready) {
   if (fuse_set_signal_handlers(se_) != 0) return Status(Code::kUnavailable, "signal handlers");
   signals_set_ = true;
+
+  // SIGHUP reopens the log instead of unmounting (libfuse's handler would end the loop).
+  int hup[2];
+  if (pipe2(hup, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoStatus(errno, "pipe");
+  g_hangup_fd = hup[1];
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnHangup;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+  std::thread hangups([fd = hup[0], this] {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, -1) < 0 && errno != EINTR) return;
+      char buf[16];
+      ssize_t n = read(fd, buf, sizeof buf);
+      for (ssize_t i = 0; i < n; ++i) {
+        if (buf[i] == 'q') return;
+        if (options_.on_hangup) options_.on_hangup();
+      }
+    }
+  });
 
   std::thread waiter([this, ready] {
     // Blocks until the loop has answered INIT; then the read-ahead sticks.
@@ -550,6 +595,14 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   fuse_session_unmount(se_);  // ends a stat still waiting in `waiter`
   mounted_ = false;
   waiter.join();
+  signal(SIGHUP, SIG_DFL);
+  g_hangup_fd = -1;
+  char quit = 'q';
+  while (write(hup[1], &quit, 1) < 0 && errno == EINTR) {
+  }
+  hangups.join();
+  close(hup[0]);
+  close(hup[1]);
   fuse_remove_signal_handlers(se_);
   signals_set_ = false;
   if (rc < 0) return Status(Code::kIo, std::string("FUSE loop failed: ") + std::strerror(-rc));

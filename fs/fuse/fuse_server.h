@@ -9,8 +9,12 @@
 // /proc/self/mountinfo -> the multi-threaded loop starts; a helper thread waits until the kernel's
 // INIT has been answered (a stat of the mount point blocks until then), writes
 // /sys/class/bdi/<major:minor>/read_ahead_kb (the INIT reply would otherwise clamp it back), and
-// then calls the readiness callback. SIGINT, SIGTERM and SIGHUP end the loop; the mount is removed
-// and Run returns 0. An external unmount also returns 0.
+// then calls the readiness callback. SIGINT and SIGTERM end the loop; the mount is removed and Run
+// returns 0. An external unmount also returns 0. SIGHUP does not unmount: it calls
+// FuseOptions::on_hangup (reopen the log) on a thread of its own.
+//
+// The mount is always nosuid,nodev: "suid" and "dev" in the -o list (mount.fuse3 adds them for
+// root) are dropped with one log line, never refused.
 //
 // Thread safety: one FuseServer per mount; Run() is called once.
 #pragma once
@@ -31,10 +35,11 @@ struct FuseOptions {
   std::vector<std::string> mount_options;  // the -o list, split at commas
   unsigned threads = 8;                    // maximum worker threads
   unsigned max_background = 64;
-  uint64_t read_ahead_kb = 4096;           // 0 = leave the kernel's default
-  double entry_timeout = 3600;             // seconds, for immutable content
-  bool allow_other = false;                // adds allow_other + default_permissions
-  bool debug = false;                      // libfuse's request trace
+  uint64_t read_ahead_kb = 4096;    // 0 = leave the kernel's default
+  double entry_timeout = 3600;      // seconds, for immutable content
+  bool allow_other = false;         // adds allow_other + default_permissions
+  bool debug = false;               // libfuse's request trace
+  std::function<void()> on_hangup;  // called on SIGHUP (from a helper thread)
 };
 
 class FuseServer {

@@ -40,15 +40,17 @@ class ArchiveE2eTest : public ::testing::Test {
   void MakeZstdTar(const std::string& name, const std::string& compress) {
     std::string work = dir_ / ("w-" + name);
     ASSERT_EQ(Sh("set -e; cp -a " + Q(src_) + " " + Q(work) + "; cd " + Q(work) +
-                 "; for f in $(find . -name \"*.dat\"); do " + compress + "; rm $f; done; tar -cf " +
-                 Q(data_ + "/" + name) + " .")
+                 "; for f in $(find . -name \"*.dat\"); do " + compress +
+                 "; rm $f; done; tar -cf " + Q(data_ + "/" + name) + " .")
                   .exit_code,
               0);
   }
   std::string Config(const std::string& source_extra = "") {
     std::string cfg = dir_ / "daqfs.ini";
-    WriteFile(cfg, "[cache]\ndir = " + (dir_ / "cache") + "\nmemory = 256M\ndisk = 1G\n"
-                   "[source s]\ntype = archive\npath = " + data_ + "\n" + source_extra);
+    WriteFile(cfg, "[cache]\ndir = " + (dir_ / "cache") +
+                       "\nmemory = 256M\ndisk = 1G\n"
+                       "[source s]\ntype = archive\npath = " +
+                       data_ + "\n" + source_extra);
     return cfg;
   }
   void Mount(const std::string& cfg, DaqfsProcess* d = nullptr) {
@@ -69,15 +71,16 @@ TEST_F(ArchiveE2eTest, ZstdMembersFromEveryCompressorReadLikeTarAndZstd) {
   MakeZstdTar("cli.tar", "zstd -q -3 $f -o $f.zst");
   MakeZstdTar("pipe.tar", "zstd -q -c < $f > $f.zst");  // no content size in the frame
   MakeZstdTar("pzstd.tar", "pzstd -q -p 2 $f -o $f.zst");
-  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar --zstd -cf " + Q(data_ + "/whole.tar.zst") + " .")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Sh("cd " + Q(src_) + " && tar --zstd -cf " + Q(data_ + "/whole.tar.zst") + " .").exit_code,
+      0);
   ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf - . | pzstd -q -p 2 -c > " +
                Q(data_ + "/whole-pzstd.tar.zst"))
                 .exit_code,
             0);
   Mount(Config());
-  for (const char* a : {"cli.tar", "pipe.tar", "pzstd.tar", "whole.tar.zst", "whole-pzstd.tar.zst"}) {
+  for (const char* a :
+       {"cli.tar", "pipe.tar", "pzstd.tar", "whole.tar.zst", "whole-pzstd.tar.zst"}) {
     SCOPED_TRACE(a);
     ExpectSameAsSource(mnt_ + "/s/" + a);
   }
@@ -86,7 +89,9 @@ TEST_F(ArchiveE2eTest, ZstdMembersFromEveryCompressorReadLikeTarAndZstd) {
   ASSERT_EQ(stat((mnt_ + "/s/cli.tar/big.dat").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 5000000);
   // The member's frames and archive are visible as extended attributes.
-  CmdResult x = Sh("getfattr -d -m - " + Q(mnt_ + "/s/pzstd.tar/big.dat"));
+  std::string big = Q(mnt_ + "/s/pzstd.tar/big.dat");
+  CmdResult x = Sh("getfattr -n user.daqfs.frames " + big +
+                   "; getfattr -n user.daqfs.compressed_size " + big);
   EXPECT_NE(x.output.find("user.daqfs.frames="), std::string::npos) << x.output;
   EXPECT_NE(x.output.find("user.daqfs.compressed_size="), std::string::npos) << x.output;
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
@@ -95,7 +100,8 @@ TEST_F(ArchiveE2eTest, ZstdMembersFromEveryCompressorReadLikeTarAndZstd) {
 TEST_F(ArchiveE2eTest, SeekableMembersFromDaqfsRepack) {
   std::string repack = std::string(DAQFS_BINARY_DIR) + "/daqfs-repack";
   ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(dir_ / "in.tar") + " .").exit_code, 0);
-  CmdResult r = Sh(repack + " -o " + Q(data_) + " --frame-size 256K --verify " + Q(dir_ / "in.tar"));
+  CmdResult r =
+      Sh(repack + " -o " + Q(data_) + " --frame-size 256K --verify " + Q(dir_ / "in.tar"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Mount(Config());
   ExpectSameAsSource(mnt_ + "/s/in.tar");
@@ -113,7 +119,8 @@ TEST_F(ArchiveE2eTest, CorruptFrameGivesEioForItsReadsOnly) {
                " chunks/c.; for c in chunks/c.*; do zstd -q $c -o $c.zst; done; "
                "cat chunks/c.*.zst > big.dat.zst; rm -r chunks; "
                "printf '\\xff' | dd of=big.dat.zst bs=1 seek=$(( $(stat -c %s big.dat.zst) - 1 )) "
-               "conv=notrunc status=none; tar -cf " + Q(data_ + "/bad.tar") + " .")
+               "conv=notrunc status=none; tar -cf " +
+               Q(data_ + "/bad.tar") + " .")
                 .exit_code,
             0);
   Mount(Config());
@@ -124,9 +131,9 @@ TEST_F(ArchiveE2eTest, CorruptFrameGivesEioForItsReadsOnly) {
   EXPECT_NE(cat.exit_code, 0);
   EXPECT_NE(cat.output.find("Input/output error"), std::string::npos) << cat.output;
   // The rest of the damaged member and every other member stay readable.
-  EXPECT_EQ(Sh("cmp -n 3900000 " + Q(mnt_ + "/s/bad.tar/big.dat") + " " + Q(src_ + "/big.dat"))
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      Sh("cmp -n 3900000 " + Q(mnt_ + "/s/bad.tar/big.dat") + " " + Q(src_ + "/big.dat")).exit_code,
+      0);
   EXPECT_EQ(Sh("diff -r " + Q(src_ + "/run1") + " " + Q(mnt_ + "/s/bad.tar/run1")).exit_code, 0);
   EXPECT_NE(daemon_.Log().find("bad.tar"), std::string::npos);
   EXPECT_EQ(daemon_.Unmount(), 0);
@@ -134,9 +141,9 @@ TEST_F(ArchiveE2eTest, CorruptFrameGivesEioForItsReadsOnly) {
 
 TEST_F(ArchiveE2eTest, TruncatedCompressedArchiveKeepsWhatCameBefore) {
   MakeZstdTar("cut.tar", "zstd -q $f -o $f.zst");
-  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar --zstd -cf " + Q(data_ + "/cutwhole.tar.zst") + " .")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Sh("cd " + Q(src_) + " && tar --zstd -cf " + Q(data_ + "/cutwhole.tar.zst") + " .").exit_code,
+      0);
   ASSERT_EQ(Sh("truncate -s -30000 " + Q(data_ + "/cut.tar") + " && truncate -s 20000 " +
                Q(data_ + "/cutwhole.tar.zst"))
                 .exit_code,
@@ -154,7 +161,8 @@ TEST_F(ArchiveE2eTest, TruncatedCompressedArchiveKeepsWhatCameBefore) {
 }
 
 TEST_F(ArchiveE2eTest, MergedLayoutLaterArchiveWins) {
-  ASSERT_EQ(Sh("set -e; cd " + Q(dir_.path()) + "; mkdir -p m1/ch1 m2/ch1 m2/ch2; echo old > m1/ch1/x; "
+  ASSERT_EQ(Sh("set -e; cd " + Q(dir_.path()) +
+               "; mkdir -p m1/ch1 m2/ch1 m2/ch2; echo old > m1/ch1/x; "
                "echo one > m1/ch1/y; echo new > m2/ch1/x; echo two > m2/ch2/z; "
                "zstd -q m2/ch2/z -o m2/ch2/z.zst && rm m2/ch2/z; "
                "tar -cf data/0001.tar -C m1 .; tar -cf data/0002.tar -C m2 .")
@@ -183,7 +191,8 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
     EXPECT_EQ(again.Unmount(), 0);
   }
   // A damaged index file is rejected and rebuilt; a changed archive gets a new index.
-  ASSERT_EQ(Sh("for f in " + Q(dir_ / "cache/index-v1") + "/*.idx; do printf x | dd of=$f bs=1 "
+  ASSERT_EQ(Sh("for f in " + Q(dir_ / "cache/index-v1") +
+               "/*.idx; do printf x | dd of=$f bs=1 "
                "seek=50 conv=notrunc status=none; done")
                 .exit_code,
             0);
@@ -205,15 +214,16 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
 }
 
 TEST_F(ArchiveE2eTest, RescanShowsNewArchivesOnceStable) {
-  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/first.tar") + " run1 && touch -d '1 minute ago' " +
-               Q(data_ + "/first.tar"))
+  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/first.tar") +
+               " run1 && touch -d '1 minute ago' " + Q(data_ + "/first.tar"))
                 .exit_code,
             0);
   Mount(Config("rescan = 0.5\n"));
   EXPECT_TRUE(access((mnt_ + "/s/first.tar/run1/ch109/a.dat").c_str(), R_OK) == 0);
   // An archive dropped in (and already stable) appears after the next rescan.
-  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(dir_ / "second.tar") + " big.dat && touch -d '1 minute ago' " +
-               Q(dir_ / "second.tar") + " && mv " + Q(dir_ / "second.tar") + " " + Q(data_))
+  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(dir_ / "second.tar") +
+               " big.dat && touch -d '1 minute ago' " + Q(dir_ / "second.tar") + " && mv " +
+               Q(dir_ / "second.tar") + " " + Q(data_))
                 .exit_code,
             0);
   bool seen = false;
@@ -222,7 +232,8 @@ TEST_F(ArchiveE2eTest, RescanShowsNewArchivesOnceStable) {
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(seen);
-  EXPECT_EQ(Sh("cmp " + Q(mnt_ + "/s/second.tar/big.dat") + " " + Q(src_ + "/big.dat")).exit_code, 0);
+  EXPECT_EQ(Sh("cmp " + Q(mnt_ + "/s/second.tar/big.dat") + " " + Q(src_ + "/big.dat")).exit_code,
+            0);
   // One still being written (changed just now) waits until it has been stable for 5 s.
   ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/third.tar") + " run1").exit_code, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));

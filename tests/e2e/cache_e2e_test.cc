@@ -48,8 +48,10 @@ class CacheE2eTest : public ::testing::Test {
   // An archive with `files` members of `mib` MiB of random bytes each.
   void MakeArchive(int files, int mib) {
     ASSERT_EQ(Sh("cd " + Q(dir_ / "src") + " && for i in $(seq 1 " + std::to_string(files) +
-                 "); do head -c " + std::to_string(mib) + "M /dev/urandom > f$i.bin; done && "
-                 "tar -cf " + Q(data_ + "/a.tar") + " f*.bin")
+                 "); do head -c " + std::to_string(mib) +
+                 "M /dev/urandom > f$i.bin; done && "
+                 "tar -cf " +
+                 Q(data_ + "/a.tar") + " f*.bin")
                   .exit_code,
               0);
   }
@@ -59,9 +61,8 @@ class CacheE2eTest : public ::testing::Test {
                      const std::string& memory = "256M") {
     std::string cfg = dir_ / "daqfs.ini";
     WriteFile(cfg, "[cache]\ndir = " + cache_ + "\nmemory = " + memory + "\ndisk = 1G\n" +
-                       extra_cache +
-                       "[source s]\ntype = archive\npath = " + data_ + "\ncache = disk\n" +
-                       extra_source);
+                       extra_cache + "[source s]\ntype = archive\npath = " + data_ +
+                       "\ncache = disk\n" + extra_source);
     return cfg;
   }
   void Mount(const std::string& cfg) {
@@ -118,7 +119,8 @@ TEST_F(CacheE2eTest, PlantedDamageIsNeverServed) {
   EXPECT_EQ(daemon_.Unmount(), 0);
   // Damage: flip a data byte, truncate, empty, garbage, one block under another's name, temp.
   std::string blocks = cache_ + "/v1/blocks";
-  ASSERT_EQ(Sh("set -e; cd " + Q(blocks) + "; files=($(find . -type f | sort)); "
+  ASSERT_EQ(Sh("set -e; cd " + Q(blocks) +
+               "; files=($(find . -type f | sort)); "
                "printf '\\xff' | dd of=${files[0]} bs=1 seek=70000 conv=notrunc status=none; "
                "truncate -s 1000 ${files[1]}; : > ${files[2]}; "
                "head -c 4096 /dev/urandom > ${files[3]}; cp ${files[4]} ${files[5]}; "
@@ -162,7 +164,8 @@ TEST_F(CacheE2eTest, FullTinyCacheFolderNeverFailsReads) {
   EXPECT_TRUE(SameBytes("f1.bin"));
   EXPECT_TRUE(WaitForMetrics([](const std::string& m) {
     return Metric(m, "daqfs_disk_cache_errors_total") +
-               Metric(m, "daqfs_disk_cache_evictions_total") >= 1;
+               Metric(m, "daqfs_disk_cache_evictions_total") >=
+           1;
   })) << Metrics();
   EXPECT_EQ(daemon_.Unmount(), 0);
 }
@@ -235,8 +238,8 @@ TEST_F(CacheE2eTest, SequentialReadsUsePrefetchRandomReadsDoNot) {
 TEST_F(CacheE2eTest, PeakMemoryStaysWithinBudgets) {
   MakeArchive(16, 24);
   Mount(Config("prefetch_budget = 64M\n", "", "64M"));
-  std::string cmd = "for i in $(seq 1 16); do cat " + Q(mnt_ + "/s/a.tar") +
-                    "/f$i.bin > /dev/null & done; wait";
+  std::string cmd =
+      "for i in $(seq 1 16); do cat " + Q(mnt_ + "/s/a.tar") + "/f$i.bin > /dev/null & done; wait";
   EXPECT_EQ(Sh(cmd).exit_code, 0);
   std::string status = ReadFile("/proc/" + std::to_string(daemon_.pid()) + "/status");
   size_t at = status.find("VmHWM:");

@@ -35,8 +35,10 @@ CmdResult Sh(const std::string& command) {
 std::string Q(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -140,7 +142,8 @@ DaqfsProcess::~DaqfsProcess() {
   if (got != "ready\n") {
     int code = Wait(5);
     return ::testing::AssertionFailure()
-           << "daqfs did not become ready (exit " << code << "); log:\n" << Log();
+           << "daqfs did not become ready (exit " << code << "); log:\n"
+           << Log();
   }
   if (!IsMounted(mountpoint)) {
     return ::testing::AssertionFailure() << "ready but not in /proc/mounts; log:\n" << Log();

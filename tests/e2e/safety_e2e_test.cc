@@ -1,0 +1,391 @@
+// End-to-end tests of what makes a mount safe on a shared node and predictable for an admin:
+// nosuid,nodev whatever fstab says, permissions that follow the backing file at open time,
+// mount-time mistakes refused with documented exit codes (and a killed daemon's dead mount
+// replaced), a root that holds only data, statfs from the cache, SIGHUP, --check-config and
+// systemd's readiness notification. Permission cases run as uid 65534.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "tests/e2e/e2e_harness.h"
+
+namespace daqfs::e2e {
+namespace {
+
+const std::string kNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+
+// Options of `mountpoint` in /proc/mounts ("" when not mounted).
+std::string MountOptions(const std::string& mountpoint) {
+  CmdResult r = Sh("awk -v m=" + Q(mountpoint) + " '$2 == m {print $4}' /proc/mounts");
+  return r.output;
+}
+
+bool HasOption(const std::string& options, const std::string& opt) {
+  std::string padded = "," + options.substr(0, options.find('\n')) + ",";
+  return padded.find("," + opt + ",") != std::string::npos;
+}
+
+// Waits until no process has `pid` (a detached daemon we did not fork ourselves).
+bool WaitGone(const std::string& pid) {
+  return Sh("for i in $(seq 200); do kill -0 " + pid +
+            " 2>/dev/null || exit 0; sleep 0.05; done;"
+            " exit 1")
+             .exit_code == 0;
+}
+
+class SafetyE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
+    data_ = dir_ / "data";
+    mnt_ = dir_ / "mnt";
+    ASSERT_EQ(Sh("mkdir -p " + Q(data_) + " " + Q(mnt_) + " && cd " + Q(dir_.path()) +
+                 " && mkdir src && echo data > src/f && tar -cf data/a.tar -C src f")
+                  .exit_code,
+              0);
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_.pid() > 0) {
+      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
+    }
+  }
+  void Mount(const std::vector<std::string>& args) {
+    ASSERT_TRUE(daemon_.Start(args, mnt_, dir_ / "daqfs.log"));
+  }
+  // A configuration with its own cache folder inside the test's folder.
+  std::string Config(const std::string& extra_mount = "", const std::string& extra_cache = "") {
+    std::string cfg = dir_ / "daqfs.ini";
+    WriteFile(cfg, "[mount]\n" + extra_mount + "[cache]\ndir = " + dir_ / "cache" + "\n" +
+                       extra_cache + "[source arch]\ntype = archive\npath = " + data_ + "\n");
+    return cfg;
+  }
+
+  TempDir dir_;
+  std::string data_, mnt_;
+  DaqfsProcess daemon_;
+};
+
+// Unmounts a tmpfs the test mounted, whatever happens.
+struct TmpfsMount {
+  explicit TmpfsMount(std::string p) : path(std::move(p)) {}
+  ~TmpfsMount() { Sh("umount " + Q(path)); }
+  std::string path;
+};
+
+TEST_F(SafetyE2eTest, SetuidProgramInAnArchiveNeverRunsAsItsOwner) {
+  // Control: the same program, setuid root on a filesystem mounted suid, does run as root; so
+  // the check below can only pass because of the daqfs mount.
+  std::string suid_dir = dir_ / "suid";
+  ASSERT_EQ(
+      Sh("mkdir -p " + Q(suid_dir) + " && mount -t tmpfs -o suid,size=8m tmpfs " + Q(suid_dir))
+          .exit_code,
+      0);
+  TmpfsMount guard(suid_dir);
+  ASSERT_EQ(
+      Sh("set -e; cp " + Q(DAQFS_PRINT_IDS) + " " + Q(suid_dir + "/print_ids") + "; chown 0:0 " +
+         Q(suid_dir + "/print_ids") + "; chmod 6755 " + Q(suid_dir + "/print_ids") + "; tar -cf " +
+         Q(data_ + "/prog.tar") + " -C " + Q(suid_dir) + " print_ids")
+          .exit_code,
+      0);
+  EXPECT_EQ(Sh(kNobody + Q(suid_dir + "/print_ids")).output, "euid=0 egid=0\n");
+  CmdResult listed = Sh("tar -tvf " + Q(data_ + "/prog.tar"));
+  EXPECT_NE(listed.output.find("-rwsr-sr-x root/root"), std::string::npos) << listed.output;
+
+  // As the README's fstab line mounts it: mount(8) -> mount.fuse3 -> "daqfs CONFIG MOUNTPOINT
+  // -o ro,allow_other,dev,suid" (mount.fuse3 adds dev,suid for root).
+  // An installed package's mount helper would run /usr/bin/daqfs, not the daqfs under test.
+  ASSERT_NE(access("/sbin/mount.fuse.daqfs", F_OK), 0)
+      << "/sbin/mount.fuse.daqfs exists (daqfs package installed): remove it to test this build";
+  std::string cfg = Config();
+  CmdResult m = Sh("env -i PATH=" + Q(std::string(DAQFS_BINARY_DIR)) +
+                   ":/usr/sbin:/usr/bin:/sbin:/bin mount -t fuse.daqfs -o ro,allow_other " +
+                   Q(cfg) + " " + Q(mnt_));
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  EXPECT_NE(m.output.find("mount option dev,suid ignored: daqfs always mounts nosuid,nodev"),
+            std::string::npos)
+      << m.output;
+  std::string opts = MountOptions(mnt_);
+  EXPECT_TRUE(HasOption(opts, "nosuid")) << opts;
+  EXPECT_TRUE(HasOption(opts, "nodev")) << opts;
+  std::string prog = mnt_ + "/arch/prog.tar/print_ids";
+  struct stat st;
+  ASSERT_EQ(stat(prog.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);  // stored 6755: no setuid/setgid bit shown
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(Sh(kNobody + Q(prog)).output, "euid=65534 egid=65534\n");
+  CmdResult pid = Sh("pgrep -n -f -- " + Q(cfg + " " + mnt_));
+  ASSERT_EQ(pid.exit_code, 0) << pid.output;
+  EXPECT_EQ(Sh("umount " + Q(mnt_)).exit_code, 0);
+  EXPECT_FALSE(IsMounted(mnt_));
+  EXPECT_TRUE(WaitGone(pid.output.substr(0, pid.output.find('\n'))));
+}
+
+TEST_F(SafetyE2eTest, OpeningAMemberFollowsTheArchivesModeNow) {
+  Mount({"-o", "allow_other", "--source", data_, mnt_});  // rescan = 0
+  std::string f = Q(mnt_ + "/a.tar/f");
+  EXPECT_EQ(Sh(kNobody + "cat " + f).output, "data\n");
+  ASSERT_EQ(chmod((data_ + "/a.tar").c_str(), 0600), 0);
+  CmdResult denied = Sh(kNobody + "cat " + f);
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.output.find("Permission denied"), std::string::npos) << denied.output;
+  EXPECT_EQ(Sh("cat " + f).output, "data\n");  // root still reads
+  ASSERT_EQ(chmod((data_ + "/a.tar").c_str(), 0644), 0);
+  EXPECT_EQ(Sh(kNobody + "cat " + f).output, "data\n");
+  // A folder on the way to the archive that the user may not search.
+  ASSERT_EQ(chmod(data_.c_str(), 0700), 0);
+  EXPECT_NE(Sh(kNobody + "cat " + f).output.find("Permission denied"), std::string::npos);
+  ASSERT_EQ(chmod(data_.c_str(), 0755), 0);
+  // A new owner counts at once too.
+  ASSERT_EQ(
+      Sh("chown 65534 " + Q(data_ + "/a.tar") + " && chmod 0400 " + Q(data_ + "/a.tar")).exit_code,
+      0);
+  EXPECT_EQ(Sh(kNobody + "cat " + f).output, "data\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, ALiveMountIsNeverStacked) {
+  Mount({"--source", data_, mnt_});
+  CmdResult second = Sh(Q(DaqfsBinary()) + " -f --source " + Q(data_) + " " + Q(mnt_));
+  EXPECT_EQ(second.exit_code, 4) << second.output;
+  EXPECT_NE(second.output.find("mount point " + mnt_ + " is already a mount point (fuse.daqfs"),
+            std::string::npos)
+      << second.output;
+  EXPECT_EQ(Sh("grep -c ' " + mnt_ + " ' /proc/mounts").output, "1\n");
+  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, ADeadMountLeftByKillIsReplaced) {
+  Mount({"--source", data_, mnt_});
+  EXPECT_EQ(daemon_.Signal(SIGKILL), -1);
+  struct statvfs sv;
+  ASSERT_NE(statvfs(mnt_.c_str(), &sv), 0);
+  ASSERT_EQ(errno, ENOTCONN);  // "Transport endpoint is not connected"
+  EXPECT_TRUE(IsMounted(mnt_));
+  DaqfsProcess again;
+  ASSERT_TRUE(again.Start({"--source", data_, mnt_}, mnt_, dir_ / "again.log"));
+  EXPECT_NE(again.Log().find("held a dead daqfs mount (its daemon was killed); detached it"),
+            std::string::npos)
+      << again.Log();
+  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(again.Unmount(), 0) << again.Log();
+  EXPECT_FALSE(IsMounted(mnt_));  // nothing left behind, not even the detached one
+}
+
+TEST_F(SafetyE2eTest, SourcesWithNothingToServeExitThreeNamingWhatWasFound) {
+  std::string bin = Q(DaqfsBinary()) + " -f --source ";
+  WriteFile(dir_ / "notes.txt", "beam = 12.4\n");
+  CmdResult text = Sh(bin + Q(dir_ / "notes.txt") + " " + Q(mnt_));
+  EXPECT_EQ(text.exit_code, 3) << text.output;
+  EXPECT_NE(text.output.find(dir_ / "notes.txt" + ": not an archive: text"), std::string::npos)
+      << text.output;
+  ASSERT_EQ(Sh("mkdir " + Q(dir_ / "h5") + " && printf '\\x89HDF\\r\\n\\x1a\\n....' > " +
+               Q(dir_ / "h5/b_master.h5") + " && echo x | gzip > " + Q(dir_ / "h5/c.tar.gz"))
+                .exit_code,
+            0);
+  CmdResult folder = Sh(bin + Q(dir_ / "h5") + " " + Q(mnt_));
+  EXPECT_EQ(folder.exit_code, 3) << folder.output;
+  EXPECT_NE(folder.output.find("no archive in this folder (2 files: b_master.h5 (an HDF5 file), "
+                               "c.tar.gz (gzip-compressed data"),
+            std::string::npos)
+      << folder.output;
+  CmdResult glob = Sh(bin + Q(dir_ / "h5/*.tar") + " " + Q(mnt_));
+  EXPECT_EQ(glob.exit_code, 3) << glob.output;
+  EXPECT_NE(glob.output.find("the pattern matches no file"), std::string::npos) << glob.output;
+  EXPECT_FALSE(IsMounted(mnt_));
+}
+
+TEST_F(SafetyE2eTest, AnUnusableReadyFdIsExitOneBeforeMounting) {
+  std::string cmd = Q(DaqfsBinary()) + " -f --ready-fd 57 --source " + Q(data_) + " " + Q(mnt_);
+  CmdResult closed = Sh(cmd);
+  EXPECT_EQ(closed.exit_code, 1) << closed.output;
+  EXPECT_NE(closed.output.find("--ready-fd 57: not an open file descriptor"), std::string::npos)
+      << closed.output;
+  CmdResult readonly = Sh(cmd + " 57</dev/null");
+  EXPECT_EQ(readonly.exit_code, 1) << readonly.output;
+  EXPECT_NE(readonly.output.find("--ready-fd 57: not open for writing"), std::string::npos)
+      << readonly.output;
+  EXPECT_FALSE(IsMounted(mnt_));
+}
+
+TEST_F(SafetyE2eTest, ANonEmptyMountPointNeedsNonempty) {
+  WriteFile(mnt_ + "/hidden-by-a-mount", "x");
+  CmdResult r = Sh(Q(DaqfsBinary()) + " -f --source " + Q(data_) + " " + Q(mnt_));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("is not empty (1 entries: hidden-by-a-mount)"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(IsMounted(mnt_));
+  Mount({"-o", "nonempty", "--source", data_, mnt_});
+  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+  EXPECT_EQ(ReadFile(mnt_ + "/hidden-by-a-mount"), "x");
+}
+
+TEST_F(SafetyE2eTest, TheRootHoldsOnlyDataForTarCpRsyncAndFind) {
+  // A pax archive with an extended attribute of its own.
+  ASSERT_EQ(Sh("cd " + Q(dir_.path()) + " && setfattr -n user.beamline -v b7 src/f && " +
+               "head -c 300000 /dev/urandom > src/g && tar --xattrs --format=pax -cf " +
+               "data/x.tar -C src f g && mkdir ref && tar --xattrs -xf data/x.tar -C ref")
+                .exit_code,
+            0);
+  Mount({"--source", data_, mnt_});
+  CmdResult ls = Sh("ls -a " + Q(mnt_));
+  EXPECT_EQ(ls.output, ".\n..\na.tar\nx.tar\n");
+  EXPECT_NE(ReadFile(mnt_ + "/.daqfs/stats").find("op_"), std::string::npos);  // by name
+  CmdResult find = Sh("find " + Q(mnt_) + " -name '*daqfs*' | wc -l");
+  EXPECT_EQ(find.output, "0\n");
+  CmdResult tar = Sh("tar -cf " + Q(dir_ / "copy.tar") + " -C " + Q(mnt_) + " .");
+  EXPECT_EQ(tar.exit_code, 0) << tar.output;
+  EXPECT_EQ(Sh("tar -tf " + Q(dir_ / "copy.tar") + " | grep -c daqfs").output, "0\n");
+  // cp -a and rsync -aX copy the member's own attribute and nothing of daqfs's.
+  ASSERT_EQ(Sh("cp -a " + Q(mnt_ + "/x.tar") + " " + Q(dir_ / "cp")).exit_code, 0);
+  ASSERT_EQ(Sh("rsync -aX " + Q(mnt_ + "/x.tar/") + " " + Q(dir_ / "rsync/")).exit_code, 0);
+  std::string want = Sh("cd " + Q(dir_ / "ref") + " && getfattr -d -m - f g").output;
+  EXPECT_NE(want.find("user.beamline=\"b7\""), std::string::npos) << want;
+  for (const char* copy : {"cp", "rsync"}) {
+    SCOPED_TRACE(copy);
+    EXPECT_EQ(Sh("diff -r " + Q(dir_ / "ref") + " " + Q(dir_ / copy)).exit_code, 0);
+    EXPECT_EQ(Sh("cd " + Q(dir_ / copy) + " && getfattr -d -m - f g").output, want);
+  }
+  // tar --xattrs of the mount equals tar --xattrs of the extraction.
+  auto xattr_listing = [&](const std::string& root) {
+    return Sh("tar --xattrs --format=pax -cf - -C " + Q(root) + " f g | tar --xattrs -tvvf - " +
+              "| grep -v '^-' ; tar --xattrs --format=pax -cf - -C " + Q(root) +
+              " f g | tar --xattrs --xattrs-include='*' -xf - -C " + Q(dir_ / "chk") +
+              " && getfattr -d -m - " + Q(dir_ / "chk/f") + " " + Q(dir_ / "chk/g") +
+              " | sed 's|^# file: .*/|# file: |'; rm -rf " + Q(dir_ / "chk") + "/*")
+        .output;
+  };
+  ASSERT_EQ(Sh("mkdir -p " + Q(dir_ / "chk")).exit_code, 0);
+  std::string from_ref = xattr_listing(dir_ / "ref");
+  EXPECT_NE(from_ref.find("user.beamline"), std::string::npos) << from_ref;
+  EXPECT_EQ(xattr_listing(mnt_ + "/x.tar"), from_ref);
+  // daqfs's own attributes: readable by name, not listed.
+  EXPECT_EQ(
+      Sh("getfattr --absolute-names --only-values -n user.daqfs.member " + Q(mnt_ + "/x.tar/g"))
+          .output,
+      "g");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+
+  // On request they are listed.
+  Mount({Config("list_daqfs_xattrs = true\n"), mnt_});
+  CmdResult all = Sh("getfattr -d -m - " + Q(mnt_ + "/arch/x.tar/g"));
+  EXPECT_NE(all.output.find("user.daqfs.member=\"g\""), std::string::npos) << all.output;
+  EXPECT_EQ(Sh("ls -a " + Q(mnt_)).output, ".\n..\narch\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, StatfsReportsTheSsdCacheSoDfIsNotFull) {
+  Mount({Config("", "disk = 1G\nmemory = 64M\n"), mnt_});
+  CmdResult st = Sh("stat -f -c '%S %b %f %a %c %d' " + Q(mnt_));
+  unsigned long long bsize = 0, blocks = 0, bfree = 0, bavail = 0, files = 0, ffree = 0;
+  ASSERT_EQ(std::sscanf(st.output.c_str(), "%llu %llu %llu %llu %llu %llu", &bsize, &blocks, &bfree,
+                        &bavail, &files, &ffree),
+            6)
+      << st.output;
+  EXPECT_EQ(bsize * blocks, 1ull << 30);
+  EXPECT_GT(bfree, 0u);
+  EXPECT_LE(bfree, blocks);
+  EXPECT_EQ(bavail, bfree);
+  EXPECT_GT(files, 0u);
+  EXPECT_GT(ffree, 0u);
+  CmdResult df = Sh("df --output=pcent,ipcent " + Q(mnt_) + " | tail -1");
+  EXPECT_EQ(df.output.find("100%"), std::string::npos) << df.output;
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, SighupReopensTheLogFileAndKeepsTheMount) {
+  std::string log = dir_ / "out.log";
+  Mount({Config("log = " + log + "\n"), mnt_});
+  EXPECT_NE(ReadFile(log).find("mounted on " + mnt_), std::string::npos) << ReadFile(log);
+  ASSERT_EQ(rename(log.c_str(), (log + ".1").c_str()), 0);  // as logrotate does
+  ASSERT_EQ(kill(daemon_.pid(), SIGHUP), 0);
+  EXPECT_EQ(Sh("for i in $(seq 100); do grep -q 'SIGHUP' " + Q(log) +
+               " 2>/dev/null && exit 0; sleep 0.05; done; exit 1")
+                .exit_code,
+            0);
+  EXPECT_TRUE(IsMounted(mnt_));
+  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
+  ASSERT_EQ(kill(daemon_.pid(), SIGHUP), 0);  // a second one too
+  EXPECT_EQ(Sh("for i in $(seq 100); do [ $(grep -c SIGHUP " + Q(log) +
+               ") = 2 ] && exit 0; sleep 0.05; done; exit 1")
+                .exit_code,
+            0);
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+  EXPECT_NE(ReadFile(log).find("unmounted " + mnt_), std::string::npos) << ReadFile(log);
+  EXPECT_EQ(ReadFile(log + ".1").find("unmounted"), std::string::npos);
+}
+
+TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
+  std::string bin = Q(DaqfsBinary()) + " --check-config ";
+  std::string cfg = Config("mountpoint = " + mnt_ + "\n");
+  CmdResult ok = Sh(bin + Q(cfg));
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find(cfg + ": configuration valid"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("source arch (archive): " + data_ + ": 1 archive files"),
+            std::string::npos)
+      << ok.output;
+  EXPECT_FALSE(IsMounted(mnt_));
+  std::string bad = dir_ / "bad.ini";
+  WriteFile(bad, "[mount]\nthreads = 4\nlog = relative.log\n");
+  CmdResult b = Sh(bin + Q(bad));
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.output.find(bad + ":3: bad value 'relative.log' for log"), std::string::npos)
+      << b.output;
+  std::string empty = dir_ / "empty.ini";
+  ASSERT_EQ(Sh("mkdir " + Q(dir_ / "nothing")).exit_code, 0);
+  WriteFile(empty, "[source e]\ntype = archive\npath = " + dir_ / "nothing" + "\n");
+  CmdResult e = Sh(bin + Q(empty));
+  EXPECT_EQ(e.exit_code, 3) << e.output;
+  EXPECT_NE(e.output.find("source e: " + dir_ / "nothing" + ": no archive in this folder"),
+            std::string::npos)
+      << e.output;
+  // The mount point comes from the file when the command line names none.
+  ASSERT_TRUE(daemon_.Start({cfg}, mnt_, dir_ / "daqfs.log"));
+  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
+  // PID 1 here is not systemd: play its part with a datagram socket of our own.
+  std::string sock_path = dir_ / "notify.sock";
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, sock_path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{60, 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  CmdResult pid =
+      Sh("NOTIFY_SOCKET=" + Q(sock_path) + " setsid " + Q(DaqfsBinary()) + " -f --source " +
+         Q(data_) + " " + Q(mnt_) + " >" + Q(dir_ / "n.log") + " 2>&1 & echo $!");
+  ASSERT_EQ(pid.exit_code, 0);
+  std::string daemon_pid = pid.output.substr(0, pid.output.find('\n'));
+  char buf[4096];
+  ssize_t n = recv(sock, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0) << "no notification; log:\n" << ReadFile(dir_ / "n.log");
+  std::string msg(buf, static_cast<size_t>(n));
+  EXPECT_NE(msg.find("READY=1"), std::string::npos) << msg;
+  // The moment READY=1 arrives the mount must answer.
+  EXPECT_TRUE(IsMounted(mnt_));
+  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_NE(msg.find("STATUS=serving " + mnt_), std::string::npos) << msg;
+  EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt_)).exit_code, 0);
+  n = recv(sock, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "STOPPING=1");
+  EXPECT_TRUE(WaitGone(daemon_pid));
+  close(sock);
+}
+
+}  // namespace
+}  // namespace daqfs::e2e
