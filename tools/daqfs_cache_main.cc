@@ -34,6 +34,8 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
 
   --dir DIR       the cache folder (default: [cache] dir of --config, else the built-in default)
   --config FILE   a daqfs configuration to take [cache] dir from
+  -h, --help      this text
+  -V, --version   version
 
 exit status: 0 ok; 1 bad command line; 2 bad configuration; 3 folder unusable or in use;
 4 some files could not be read (warm).
@@ -45,11 +47,12 @@ int Stats(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: %s\n", s.status().message().c_str());
     return 3;
   }
-  std::printf("folder      %s\nformat      %s\nblocks      %llu\nbytes       %llu (%s)\n"
-              "temp files  %llu\n",
-              dir.c_str(), s->version_dir.c_str(), static_cast<unsigned long long>(s->blocks),
-              static_cast<unsigned long long>(s->bytes), HumanBytes(s->bytes).c_str(),
-              static_cast<unsigned long long>(s->temp_files));
+  std::printf(
+      "folder      %s\nformat      %s\nblocks      %llu\nbytes       %llu (%s)\n"
+      "temp files  %llu\n",
+      dir.c_str(), s->version_dir.c_str(), static_cast<unsigned long long>(s->blocks),
+      static_cast<unsigned long long>(s->bytes), HumanBytes(s->bytes).c_str(),
+      static_cast<unsigned long long>(s->temp_files));
   return 0;
 }
 
@@ -97,7 +100,8 @@ int Clear(const std::string& dir) {
                      RemoveBelow(dir + "/index-v1") + RemoveBelow(dir + "/spill-v1");
   unlink((v1 + "/lru").c_str());
   if (fd >= 0) close(fd);
-  std::printf("removed %llu files from %s\n", static_cast<unsigned long long>(removed), dir.c_str());
+  std::printf("removed %llu files from %s\n", static_cast<unsigned long long>(removed),
+              dir.c_str());
   return 0;
 }
 
@@ -188,6 +192,10 @@ int Main(int argc, char** argv) {
   std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help") {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "-V" || cmd == "--version") {
+    std::printf("daqfs-cache %s\n", DAQFS_VERSION);
     return 0;
   }
   std::string dir, config;

@@ -480,8 +480,19 @@ int Main(int argc, char** argv) {
   vo.uid = config.mount.uid;
   vo.gid = config.mount.gid;
   Vfs vfs(std::move(sources), vo);
-  std::string config_text = FormatConfig(config);
-  vfs.control().AddFile("config", [config_text] { return config_text; });
+  // Rendered when read, so that it shows where the log goes now (a daemon in the background
+  // switches from stderr to syslog once the mount is ready).
+  vfs.control().AddFile("config", [config] {
+    Config shown = config;
+    shown.mount.log = LogTarget();
+    std::string text = FormatConfig(shown);
+    if (shown.mount.log != config.mount.log) {
+      text += "; log: the configuration says " + config.mount.log +
+              "; the daemon runs in the background without a terminal, so it logs to " +
+              shown.mount.log + "\n";
+    }
+    return text;
+  });
 
   // Background mode: the parent waits until the child's mount is ready (or failed) and exits
   // with the child's verdict, so `mount` and scripts see a usable mount when we return.

@@ -65,11 +65,13 @@ copies. Members are sorted by path in each output. Inputs must be plain (uncompr
                       its checksums) and compare each member's XXH64 with its input's content
   --dry-run           print the planned outputs (name, members, input bytes) and exit
   -h, --help          this text
+  -V, --version       version
 
 When one member path occurs twice in an output, the later one wins (inputs in command-line
 order, members in archive order) with a warning. A progress bar is drawn on stderr when it is a
 terminal; a summary line always goes to stdout ("input" is file content after decompression,
-"ratio" is input/output, MB/s is input MB (10^6 bytes) per second).
+"ratio" is output/input as zstd reports it (0.72 = 72%), MB/s is input MB (10^6 bytes) per
+second).
 
 exit status: 0 ok; 1 bad command line, regex, window or name; 2 an output exists (without
 --force); 3 an input is unreadable or corrupt (all inputs are checked before anything is
@@ -131,8 +133,8 @@ class ProgressBar {
 
 void PrintSummary(const RepackSummary& s, const char* note) {
   const double ratio =
-      s.output_bytes ? static_cast<double>(s.content_bytes) / static_cast<double>(s.output_bytes)
-                     : 0.0;
+      s.content_bytes ? static_cast<double>(s.output_bytes) / static_cast<double>(s.content_bytes)
+                      : 0.0;
   const double mbps = s.seconds > 0 ? static_cast<double>(s.content_bytes) / 1e6 / s.seconds : 0;
   std::printf(
       "daqfs-repack: %zu outputs, %llu members, input %llu bytes (%s), output %llu bytes "
@@ -185,6 +187,9 @@ int Main(int argc, char** argv) {
     auto flag = [&] { return !has_inline; };
     if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "-V" || arg == "--version") {
+      std::printf("daqfs-repack %s\n", DAQFS_VERSION);
       return 0;
     } else if (arg == "-o" || arg == "--output") {
       if (!take(&options.output_dir) || options.output_dir.empty()) {
@@ -265,7 +270,8 @@ int Main(int argc, char** argv) {
       const std::string path = options.output_dir + "/" + o.name;
       const bool exists = ::lstat(path.c_str(), &st) == 0;
       std::printf("%-50s %9zu %16llu  %s%s\n", o.name.c_str(), o.members.size(),
-                  static_cast<unsigned long long>(o.stored_bytes), HumanBytes(o.stored_bytes).c_str(),
+                  static_cast<unsigned long long>(o.stored_bytes),
+                  HumanBytes(o.stored_bytes).c_str(),
                   exists ? (options.force ? "  (exists, would be replaced)" : "  (exists)") : "");
       members += o.members.size();
     }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "tests/e2e/e2e_harness.h"
@@ -103,6 +105,18 @@ TEST_F(ArchiveE2eTest, SeekableMembersFromDaqfsRepack) {
   CmdResult r =
       Sh(repack + " -o " + Q(data_) + " --frame-size 256K --verify " + Q(dir_ / "in.tar"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The printed ratio is output/input, as zstd reports it and the README quotes it.
+  unsigned long long in = 0, out = 0;
+  double ratio = 0;
+  const char* summary = std::strstr(r.output.c_str(), "input ");
+  ASSERT_NE(summary, nullptr) << r.output;
+  ASSERT_EQ(std::sscanf(summary, "input %llu bytes (%*[^)]), output %llu bytes (%*[^)]), ratio %lf",
+                        &in, &out, &ratio),
+            3)
+      << r.output;
+  ASSERT_GT(in, 0u);
+  EXPECT_NEAR(ratio, static_cast<double>(out) / static_cast<double>(in), 0.006) << r.output;
+  EXPECT_LT(ratio, 1.0) << r.output;
   Mount(Config());
   ExpectSameAsSource(mnt_ + "/s/in.tar");
   CmdResult x = Sh("getfattr --only-values -n user.daqfs.frames " + Q(mnt_ + "/s/in.tar/big.dat"));
