@@ -403,6 +403,10 @@ TEST_F(TarE2eTest, BackgroundModeFromMountFuse3LikeFstab) {
   ASSERT_EQ(m.exit_code, 0) << m.output;
   EXPECT_TRUE(IsMounted(mnt_));
   EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "x\n");
+  // In the background the daemon logs to syslog, and .daqfs/config says so.
+  std::string shown = ReadFile(mnt_ + "/.daqfs/config");
+  EXPECT_NE(shown.find("\nlog = syslog\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("; log: the configuration says stderr"), std::string::npos) << shown;
   CmdResult pid = Sh("pgrep -f -n -- " + Q(std::string(DaqfsBinary()) + " " + cfg));
   EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt_)).exit_code, 0);
   EXPECT_FALSE(IsMounted(mnt_));
