@@ -341,6 +341,17 @@ Result<std::unique_ptr<TarBackend>> TarBackend::Create(const std::string& source
   b->options_ = options;
   b->root_stat_ok_ = !HasGlobChars(path) && stat(path.c_str(), &b->root_st_) == 0;
   b->Discover(true);
+  if (options.merged && options.background) {
+    // Nothing to index yet (an empty folder, or only archives still being written): the merged
+    // tree starts empty instead of missing, so its root lists nothing rather than failing
+    // until the first rescan.
+    bool nothing_queued;
+    {
+      std::lock_guard<std::mutex> lock(b->queue_mu_);
+      nothing_queued = b->queue_.empty();
+    }
+    if (nothing_queued) b->RebuildMerged();
+  }
   if (!options.background) {
     std::vector<std::shared_ptr<Slot>> pending;
     {

@@ -227,6 +227,23 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
   EXPECT_EQ(fourth.Unmount(), 0);
 }
 
+TEST_F(ArchiveE2eTest, MergedLayoutStartingWithOnlyFreshArchivesListsEmptyThenFills) {
+  // Archives written just now wait until stable; meanwhile the merged root is empty, not EIO.
+  ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/fresh.tar") + " run1").exit_code, 0);
+  Mount(Config("layout = merged\nrescan = 0.5\n"));
+  CmdResult ls = Sh("ls " + Q(mnt_ + "/s"));
+  EXPECT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_EQ(ls.output, "");
+  bool seen = false;
+  for (int i = 0; i < 150 && !seen; ++i) {
+    seen = access((mnt_ + "/s/run1/ch110/c.dat").c_str(), R_OK) == 0;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(Sh("ls " + Q(mnt_ + "/s")).output, "run1\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
 TEST_F(ArchiveE2eTest, RescanShowsNewArchivesOnceStable) {
   ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/first.tar") +
                " run1 && touch -d '1 minute ago' " + Q(data_ + "/first.tar"))
