@@ -316,20 +316,23 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
 }
 
 // Checks that a source holds something to serve. A folder or glob that is rescanned may be empty
-// at start-up (archives arrive later): that is only a warning.
-Status CheckSource(const SourceConfig& sc) {
+// at start-up (archives arrive later): that is only a warning. Messages start "source NAME: "
+// for a configured source; a --source has no name of its own.
+Status CheckSource(const SourceConfig& sc, bool named = true) {
+  std::string prefix = named ? "source " + sc.name + ": " : "";
   Status s = sc.type == "archive" ? CheckArchiveSource(sc.path)
                                   : Invalid("unknown type '" + sc.type + "'");
   if (!s.ok() && sc.rescan > 0 && s.code() == Code::kInvalid && sc.type == "archive") {
     struct stat st;
     bool single_file = stat(sc.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
     if (!single_file) {
-      LogWarn("source " + sc.name + ": " + s.message() + "; mounting anyway, rescanned every " +
-              std::to_string(sc.rescan) + " s");
+      char every[32];
+      std::snprintf(every, sizeof every, "%g", sc.rescan);
+      LogWarn(prefix + s.message() + "; mounting anyway, rescanned every " + every + " s");
       return Status::Ok();
     }
   }
-  if (!s.ok()) return Status(s.code(), "source " + sc.name + ": " + s.message());
+  if (!s.ok()) return Status(s.code(), prefix + s.message());
   return s;
 }
 
@@ -455,7 +458,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Vfs::Source> sources;
   for (const SourceConfig& sc : config.sources) {
-    if (Status s = CheckSource(sc); !s.ok()) {
+    if (Status s = CheckSource(sc, args.source.empty()); !s.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
       return kExitSource;
     }
