@@ -100,32 +100,64 @@ TEST_F(SafetyE2eTest, SetuidProgramInAnArchiveNeverRunsAsItsOwner) {
   EXPECT_NE(listed.output.find("-rwsr-sr-x root/root"), std::string::npos) << listed.output;
 
   // As the README's fstab line mounts it: mount(8) -> mount.fuse3 -> "daqfs CONFIG MOUNTPOINT
-  // -o ro,allow_other,dev,suid" (mount.fuse3 adds dev,suid for root).
+  // -o ro,allow_other,dev,suid" (mount.fuse3 adds dev,suid for root). mount(8) runs helpers
+  // with PATH=/usr/local/sbin:/usr/local/bin:..., so the daqfs under test is put in
+  // /usr/local/sbin inside a private mount namespace (the host is untouched), where the
+  // mount, the checks and the unmount all happen.
   // An installed package's mount helper would run /usr/bin/daqfs, not the daqfs under test.
   ASSERT_NE(access("/sbin/mount.fuse.daqfs", F_OK), 0)
       << "/sbin/mount.fuse.daqfs exists (daqfs package installed): remove it to test this build";
   std::string cfg = Config();
-  CmdResult m = Sh("env -i PATH=" + Q(std::string(DAQFS_BINARY_DIR)) +
-                   ":/usr/sbin:/usr/bin:/sbin:/bin mount -t fuse.daqfs -o ro,allow_other " +
-                   Q(cfg) + " " + Q(mnt_));
-  ASSERT_EQ(m.exit_code, 0) << m.output;
-  EXPECT_NE(m.output.find("mount option dev,suid ignored: daqfs always mounts nosuid,nodev"),
-            std::string::npos)
-      << m.output;
-  std::string opts = MountOptions(mnt_);
-  EXPECT_TRUE(HasOption(opts, "nosuid")) << opts;
-  EXPECT_TRUE(HasOption(opts, "nodev")) << opts;
+  std::string bin = dir_ / "bin";
+  ASSERT_EQ(
+      Sh("mkdir " + Q(bin) + " && ln -s " + Q(DaqfsBinary()) + " " + Q(bin + "/daqfs")).exit_code,
+      0);
   std::string prog = mnt_ + "/arch/prog.tar/print_ids";
-  struct stat st;
-  ASSERT_EQ(stat(prog.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0755u);  // stored 6755: no setuid/setgid bit shown
-  EXPECT_EQ(st.st_uid, 0u);
-  EXPECT_EQ(Sh(kNobody + Q(prog)).output, "euid=65534 egid=65534\n");
-  CmdResult pid = Sh("pgrep -n -f -- " + Q(cfg + " " + mnt_));
-  ASSERT_EQ(pid.exit_code, 0) << pid.output;
-  EXPECT_EQ(Sh("umount " + Q(mnt_)).exit_code, 0);
+  std::string script = "set -u; mount --bind " + Q(bin) +
+                       " /usr/local/sbin || exit 90\n"
+                       "trap 'umount " +
+                       Q(mnt_) +
+                       " 2>/dev/null' EXIT\n"
+                       "mount -t fuse.daqfs -o ro,allow_other " +
+                       Q(cfg) + " " + Q(mnt_) +
+                       " 2>&1 || exit 91\n"
+                       "echo \"OPTS=$(awk -v m=" +
+                       Q(mnt_) +
+                       " '$2 == m {print $4}' /proc/mounts)\"\n"
+                       "echo \"MODE=$(stat -c '%a %u' " +
+                       Q(prog) +
+                       ")\"\n"
+                       "echo \"RUN=$(" +
+                       kNobody + Q(prog) +
+                       ")\"\n"
+                       "echo \"PID=$(pgrep -n -f -- " +
+                       Q(cfg + " " + mnt_) +
+                       ")\"\n"
+                       "umount " +
+                       Q(mnt_) + " && echo UNMOUNTED\n";
+  WriteFile(dir_ / "ns.sh", script);
+  CmdResult r = Sh("unshare --mount --propagation private bash " + Q(dir_ / "ns.sh"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mount option dev,suid ignored: daqfs always mounts nosuid,nodev"),
+            std::string::npos)
+      << r.output;
+  auto field = [&](const std::string& key) {
+    size_t at = r.output.find(key + "=");
+    if (at == std::string::npos) return std::string();
+    size_t start = at + key.size() + 1;
+    return r.output.substr(start, r.output.find('\n', start) - start);
+  };
+  std::string opts = field("OPTS");
+  EXPECT_TRUE(HasOption(opts, "nosuid")) << r.output;
+  EXPECT_TRUE(HasOption(opts, "nodev")) << r.output;
+  EXPECT_TRUE(HasOption(opts, "ro")) << r.output;
+  EXPECT_EQ(field("MODE"), "755 0") << r.output;  // stored 6755: no setuid/setgid bit shown
+  EXPECT_EQ(field("RUN"), "euid=65534 egid=65534") << r.output;
+  EXPECT_NE(r.output.find("UNMOUNTED"), std::string::npos) << r.output;
+  std::string pid = field("PID");
+  ASSERT_FALSE(pid.empty()) << r.output;
+  EXPECT_TRUE(WaitGone(pid));  // the detached daemon ended with its unmount
   EXPECT_FALSE(IsMounted(mnt_));
-  EXPECT_TRUE(WaitGone(pid.output.substr(0, pid.output.find('\n'))));
 }
 
 TEST_F(SafetyE2eTest, OpeningAMemberFollowsTheArchivesModeNow) {
