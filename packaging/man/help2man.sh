@@ -4,7 +4,7 @@
 #
 # Usage: help2man.sh EXE SECTION INCLUDE OUTPUT [VERSION]
 #   EXE      the built tool; INCLUDE a help2man include file (NAME, FILES, EXAMPLES, SEE ALSO...)
-#   VERSION  for tools without --version: the version string to show
+#   VERSION  the version string to show when EXE --version fails (a tool without --version)
 #
 # help2man runs the tool through a link to this script named like the tool (DAQFS_H2M_EXE set),
 # which turns the tools' lower-case "usage:", "options:" and "exit status:" lines into the forms
@@ -37,6 +37,9 @@ fi
 [ $# -ge 4 ] || { echo "usage: $0 EXE SECTION INCLUDE OUTPUT [VERSION]" >&2; exit 1; }
 exe=$1 section=$2 include=$3 out=$4 version=${5-}
 name=${exe##*/}
+if [ -n "$version" ] && "$exe" --version >/dev/null 2>&1; then
+  version=''  # the tool has --version: help2man asks it
+fi
 self=$(readlink -f "$0")
 links="$out.bin"
 rm -rf "$links"
