@@ -12,6 +12,9 @@ PACKAGES=(
   # tests: real tools used against the mount
   tar libarchive-tools attr util-linux procps diffutils findutils coreutils zstd rsync
   python3 python3-numpy
+  # packaging: man pages (help2man; mandoc, groff-base and man-db lint and render them),
+  # cpack -G DEB (dpkg-dev: dpkg-shlibdeps), systemd-analyze verify of the units
+  help2man mandoc groff-base man-db dpkg-dev systemd
   # benchmarks
   fio fuse-overlayfs squashfs-tools squashfuse archivemount
 )
