@@ -234,6 +234,12 @@ out=$(/sbin/mount.fuse.daqfs "$tmp/pkg.ini" "$mnt" -f -v -o ro,allow_other 2>&1)
   fail "mount.fuse.daqfs -v printed: $out"
 mounted "$mnt" && fail "fake mount (-f) mounted $mnt"
 [ -z "$(our_daqfs_pids)" ] || fail "fake mount (-f) started daqfs"
+# A fake mount checks the configuration as daqfs --check-config does.
+printf '[mount]\nfrobnicate = 1\n' > "$tmp/bad.ini"
+out=$(/sbin/mount.fuse.daqfs "$tmp/bad.ini" "$mnt" -f 2>&1) &&
+  fail "mount.fuse.daqfs -f accepted a bad configuration"
+[[ $out == *"$tmp/bad.ini:2: unknown key 'frobnicate'"* ]] ||
+  fail "mount.fuse.daqfs -f on a bad configuration printed: $out"
 
 # The fstab line, through mount(8) and /sbin/mount.fuse.daqfs.
 t0=$SECONDS
