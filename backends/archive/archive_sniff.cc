@@ -44,6 +44,12 @@ bool IsTarHeader(std::span<const uint8_t> h) {
   return stored == unsigned_sum || static_cast<int64_t>(stored) == signed_sum;
 }
 
+// A zstd frame or a skippable frame (pzstd, seek tables) starts here.
+bool IsZstdStart(std::span<const uint8_t> h) {
+  if (StartsWith(h, {0x28, 0xB5, 0x2F, 0xFD})) return true;
+  return h.size() >= 4 && (h[0] & 0xF0) == 0x50 && h[1] == 0x2A && h[2] == 0x4D && h[3] == 0x18;
+}
+
 struct Head {
   std::vector<uint8_t> bytes;
   uint64_t size = 0;
@@ -87,11 +93,7 @@ std::string Plural(size_t n, const char* what) {
 }  // namespace
 
 bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
-  if (StartsWith(head, {0x28, 0xB5, 0x2F, 0xFD})) return true;  // zstd frame
-  if (head.size() >= 4 && (head[0] & 0xF0) == 0x50 && head[1] == 0x2A && head[2] == 0x4D &&
-      head[3] == 0x18) {
-    return true;  // zstd skippable frame (pzstd, seek tables)
-  }
+  if (IsZstdStart(head)) return true;
   if (head.size() < kHead || size < kHead) return false;
   if (std::all_of(head.begin(), head.begin() + kHead, [](uint8_t b) { return b == 0; })) {
     return true;  // the end-of-archive block of an empty tar
@@ -102,9 +104,7 @@ bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
 std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size) {
   if (size == 0) return "an empty file";
   if (LooksLikeArchive(head, size)) {
-    return StartsWith(head, {0x28, 0xB5, 0x2F, 0xFD}) || (head[0] & 0xF0) == 0x50
-               ? "zstd-compressed data"
-               : "a tar archive";
+    return IsZstdStart(head) ? "zstd-compressed data" : "a tar archive";
   }
   if (StartsWith(head, {0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'})) return "an HDF5 file";
   if (StartsWith(head, {'I', 'I', 42, 0}) || StartsWith(head, {'M', 'M', 0, 42}) ||

@@ -1,0 +1,36 @@
+// libFuzzer target for the INI configuration reader (inih plus daqfs's line-counting reader and
+// key validation). Besides not crashing: an error names the file and, where it is about a line,
+// a line that exists; a configuration that parses formats (FormatConfig, as .daqfs/config shows
+// it) into text that parses again to the same sources.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "fs/config.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  daqfs::Result<daqfs::Config> c = daqfs::ParseConfig(text, "fuzz.ini");
+  if (!c.ok()) {
+    const std::string& m = c.status().message();
+    if (m.rfind("fuzz.ini", 0) != 0) std::abort();
+    if (m.size() > 9 && m[8] == ':' && m[9] >= '0' && m[9] <= '9') {
+      size_t line = std::strtoull(m.c_str() + 9, nullptr, 10);
+      size_t lines = 1;
+      for (char ch : text) lines += ch == '\n';
+      if (line == 0 || line > lines) std::abort();
+    }
+    return 0;
+  }
+  std::string formatted = daqfs::FormatConfig(*c);
+  daqfs::Result<daqfs::Config> again = daqfs::ParseConfig(formatted, "formatted.ini");
+  if (!again.ok() || again->sources.size() != c->sources.size()) std::abort();
+  for (size_t i = 0; i < c->sources.size(); ++i) {
+    if (again->sources[i].name != c->sources[i].name ||
+        again->sources[i].path != c->sources[i].path) {
+      std::abort();
+    }
+  }
+  return 0;
+}
