@@ -17,7 +17,7 @@
 
 #include "cache/disk_block_cache.h"
 #include "fs/config.h"
-#include "tools/human_bytes.h"
+#include "fs/human_bytes.h"
 
 namespace daqfs {
 namespace {

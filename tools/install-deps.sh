@@ -6,12 +6,14 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake g++ make pkg-config libfuse3-dev libinih-dev libgtest-dev libgmock-dev
-  libzstd-dev libxxhash-dev libpcre2-dev
+  libzstd-dev libxxhash-dev libpcre2-dev libmount-dev
   # run
   fuse3
   # tests: real tools used against the mount
   tar libarchive-tools attr util-linux procps diffutils findutils coreutils zstd
   python3 python3-numpy
+  # operations: promtool checks the .daqfs/metrics exposition
+  prometheus
   # benchmarks
   fio fuse-overlayfs squashfs-tools squashfuse archivemount
 )
