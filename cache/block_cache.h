@@ -32,6 +32,20 @@ struct BlockKey {
 
 using Block = std::shared_ptr<const Bytes>;
 
+// Metrics of the tiers: one family per figure, the tier in a label (tier="memory" | "ssd"), so a
+// dashboard or the .daqfs/stats table puts the tiers side by side. The HELP texts live here once.
+inline constexpr const char* kCacheHitsHelp = "Block cache lookups that found the block, by tier";
+inline constexpr const char* kCacheMissesHelp =
+    "Block cache lookups that did not find a valid block, by tier";
+inline constexpr const char* kCacheEvictionsHelp = "Blocks evicted to stay within the budget";
+inline constexpr const char* kCacheInsertsHelp = "Blocks stored in the tier (for ssd: written)";
+inline constexpr const char* kCacheInsertedBytesHelp =
+    "Block data bytes stored in the tier (for ssd: written)";
+inline constexpr const char* kCacheReadBytesHelp = "Block data bytes served from the tier";
+inline constexpr const char* kCacheBytesHelp = "Block data bytes held by the tier";
+inline constexpr const char* kCacheBlocksHelp = "Blocks held by the tier";
+inline constexpr const char* kCacheBudgetHelp = "Byte budget of the tier";
+
 class BlockCache {
  public:
   virtual ~BlockCache() = default;

@@ -32,8 +32,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -514,29 +514,37 @@ Status DiskBlockCache::Impl::Scan() {
 }
 
 void DiskBlockCache::Impl::RegisterMetrics(Metrics* metrics) {
+  // The memory tier's families with tier="ssd" (block_cache.h), plus what only a folder has.
   static constexpr const char* kNames[kNumCounters][2] = {
-      {"daqfs_disk_cache_hits_total", "Disk cache lookups that found the block"},
-      {"daqfs_disk_cache_misses_total", "Disk cache lookups that did not find a valid block"},
-      {"daqfs_disk_cache_writes_total", "Blocks written to the disk cache"},
-      {"daqfs_disk_cache_read_bytes_total", "Block data bytes read from the disk cache"},
-      {"daqfs_disk_cache_written_bytes_total", "Block data bytes written to the disk cache"},
-      {"daqfs_disk_cache_evictions_total", "Blocks evicted from the disk cache"},
-      {"daqfs_disk_cache_checksum_failures_total",
-       "Disk cache block files dropped because they did not verify"},
-      {"daqfs_disk_cache_errors_total", "Failed system calls on the disk cache folder"},
-      {"daqfs_disk_cache_dropped_writes_total",
-       "Disk cache writes dropped (queue full, paused after an error, or larger than the budget)"},
+      {"daqfs_cache_hits_total", kCacheHitsHelp},
+      {"daqfs_cache_misses_total", kCacheMissesHelp},
+      {"daqfs_cache_inserts_total", kCacheInsertsHelp},
+      {"daqfs_cache_read_bytes_total", kCacheReadBytesHelp},
+      {"daqfs_cache_inserted_bytes_total", kCacheInsertedBytesHelp},
+      {"daqfs_cache_evictions_total", kCacheEvictionsHelp},
+      {"daqfs_cache_checksum_failures_total",
+       "Cache block files dropped because they did not verify (ssd tier)"},
+      {"daqfs_cache_errors_total", "Failed system calls on the cache folder (ssd tier)"},
+      {"daqfs_cache_dropped_writes_total",
+       "Cache writes dropped: queue full, paused after an error, or larger than the budget (ssd "
+       "tier)"},
   };
+  const std::string tier = Label("tier", "ssd");
   for (int i = 0; i < kNumCounters; ++i) {
-    Counter& m = metrics->AddCounter(kNames[i][0], kNames[i][1]);
+    Counter& m = metrics->AddCounter(kNames[i][0], kNames[i][1], tier);
     m.Add(own[i].Get());  // what Open already counted
     c[i] = &m;
   }
   std::shared_ptr<GaugeState> g = gauges;
-  metrics->AddGauge("daqfs_disk_cache_blocks", "Blocks in the disk cache",
-                    [g] { return static_cast<double>(g->blocks.load(std::memory_order_relaxed)); });
-  metrics->AddGauge("daqfs_disk_cache_bytes", "Block data bytes in the disk cache",
-                    [g] { return static_cast<double>(g->bytes.load(std::memory_order_relaxed)); });
+  metrics->AddGauge(
+      "daqfs_cache_blocks", kCacheBlocksHelp,
+      [g] { return static_cast<double>(g->blocks.load(std::memory_order_relaxed)); }, tier);
+  metrics->AddGauge(
+      "daqfs_cache_bytes", kCacheBytesHelp,
+      [g] { return static_cast<double>(g->bytes.load(std::memory_order_relaxed)); }, tier);
+  metrics->AddGauge(
+      "daqfs_cache_budget_bytes", kCacheBudgetHelp,
+      [budget = opt.budget_bytes] { return static_cast<double>(budget); }, tier);
 }
 
 void DiskBlockCache::Impl::Shutdown() {

@@ -62,7 +62,8 @@ class DiskBlockCache final : public BlockCache {
  public:
   // Opens (creating as needed) the cache folder and builds the index. Fails with a message
   // naming the folder when it cannot be created or another daemon holds it. `metrics` may be
-  // null; otherwise daqfs_disk_cache_* metrics are registered there.
+  // null; otherwise the daqfs_cache_* metrics with tier="ssd" are registered there
+  // (block_cache.h).
   static Result<std::unique_ptr<DiskBlockCache>> Open(const DiskCacheOptions& options,
                                                       Metrics* metrics);
   ~DiskBlockCache() override;  // drains queued writes, saves the LRU order

@@ -716,17 +716,20 @@ TEST_F(DiskBlockCacheTest, MetricsAreRegisteredAndOutliveTheCache) {
   EXPECT_EQ(cache_->Get(Key(2)), nullptr);
   std::string text = metrics.Prometheus();
   for (const char* line :
-       {"daqfs_disk_cache_hits_total 1\n", "daqfs_disk_cache_misses_total 1\n",
-        "daqfs_disk_cache_writes_total 1\n", "daqfs_disk_cache_read_bytes_total 1234\n",
-        "daqfs_disk_cache_written_bytes_total 1234\n", "daqfs_disk_cache_evictions_total 0\n",
-        "daqfs_disk_cache_checksum_failures_total 0\n", "daqfs_disk_cache_errors_total 0\n",
-        "daqfs_disk_cache_dropped_writes_total 0\n", "daqfs_disk_cache_blocks 1\n",
-        "daqfs_disk_cache_bytes 1234\n"}) {
+       {"daqfs_cache_hits_total{tier=\"ssd\"} 1\n", "daqfs_cache_misses_total{tier=\"ssd\"} 1\n",
+        "daqfs_cache_inserts_total{tier=\"ssd\"} 1\n",
+        "daqfs_cache_read_bytes_total{tier=\"ssd\"} 1234\n",
+        "daqfs_cache_inserted_bytes_total{tier=\"ssd\"} 1234\n",
+        "daqfs_cache_evictions_total{tier=\"ssd\"} 0\n",
+        "daqfs_cache_checksum_failures_total{tier=\"ssd\"} 0\n",
+        "daqfs_cache_errors_total{tier=\"ssd\"} 0\n",
+        "daqfs_cache_dropped_writes_total{tier=\"ssd\"} 0\n",
+        "daqfs_cache_blocks{tier=\"ssd\"} 1\n", "daqfs_cache_bytes{tier=\"ssd\"} 1234\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
   EXPECT_EQ(cache_->counters().hits, 1u);
   cache_.reset();
-  EXPECT_NE(metrics.Prometheus().find("daqfs_disk_cache_blocks 1\n"), std::string::npos);
+  EXPECT_NE(metrics.Prometheus().find("daqfs_cache_blocks{tier=\"ssd\"} 1\n"), std::string::npos);
 }
 
 TEST_F(DiskBlockCacheTest, SummaryOfAFolderInUse) {

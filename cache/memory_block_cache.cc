@@ -7,17 +7,26 @@ namespace daqfs {
 MemoryBlockCache::MemoryBlockCache(uint64_t budget_bytes, Metrics* metrics)
     : budget_(budget_bytes), shard_budget_(budget_bytes / kShards) {
   if (metrics) {
-    hits_ = &metrics->AddCounter("daqfs_cache_hits_total", "Block cache hits", "tier=\"memory\"");
-    misses_ = &metrics->AddCounter("daqfs_cache_misses_total", "Block cache misses",
-                                   "tier=\"memory\"");
-    evictions_ = &metrics->AddCounter("daqfs_cache_evictions_total", "Blocks evicted",
-                                      "tier=\"memory\"");
-    inserted_bytes_ = &metrics->AddCounter("daqfs_cache_inserted_bytes_total",
-                                           "Bytes put into the cache", "tier=\"memory\"");
-    metrics->AddGauge("daqfs_cache_bytes", "Bytes held by the cache",
-                      [this] { return static_cast<double>(bytes()); }, "tier=\"memory\"");
+    // One naming scheme for both tiers (see DiskBlockCache): daqfs_cache_*{tier="memory"}.
+    const std::string tier = Label("tier", "memory");
+    hits_ = &metrics->AddCounter("daqfs_cache_hits_total", kCacheHitsHelp, tier);
+    misses_ = &metrics->AddCounter("daqfs_cache_misses_total", kCacheMissesHelp, tier);
+    evictions_ = &metrics->AddCounter("daqfs_cache_evictions_total", kCacheEvictionsHelp, tier);
+    inserts_ = &metrics->AddCounter("daqfs_cache_inserts_total", kCacheInsertsHelp, tier);
+    inserted_bytes_ =
+        &metrics->AddCounter("daqfs_cache_inserted_bytes_total", kCacheInsertedBytesHelp, tier);
+    read_bytes_ = &metrics->AddCounter("daqfs_cache_read_bytes_total", kCacheReadBytesHelp, tier);
+    metrics->AddGauge(
+        "daqfs_cache_bytes", kCacheBytesHelp, [this] { return static_cast<double>(bytes()); },
+        tier);
+    metrics->AddGauge(
+        "daqfs_cache_blocks", kCacheBlocksHelp, [this] { return static_cast<double>(blocks()); },
+        tier);
+    metrics->AddGauge(
+        "daqfs_cache_budget_bytes", kCacheBudgetHelp,
+        [budget = budget_] { return static_cast<double>(budget); }, tier);
   } else {
-    hits_ = misses_ = evictions_ = inserted_bytes_ = &dummy_;
+    hits_ = misses_ = evictions_ = inserts_ = inserted_bytes_ = read_bytes_ = &dummy_;
   }
 }
 
@@ -36,6 +45,7 @@ Block MemoryBlockCache::Get(const BlockKey& key) {
   }
   s.lru.splice(s.lru.begin(), s.lru, it->second);
   hits_->Add();
+  read_bytes_->Add(it->second->block->size());
   return it->second->block;
 }
 
@@ -63,6 +73,7 @@ void MemoryBlockCache::Put(const BlockKey& key, const Block& block) {
     s.lru.push_front(Entry{k, block});
     s.map[k] = s.lru.begin();
     s.bytes += block->size();
+    inserts_->Add();
     inserted_bytes_->Add(block->size());
     while (s.bytes > shard_budget_ && !s.lru.empty()) {
       Entry& victim = s.lru.back();
@@ -93,6 +104,15 @@ uint64_t MemoryBlockCache::bytes() const {
   for (const Shard& s : shards_) {
     std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(s.mu));
     total += s.bytes;
+  }
+  return total;
+}
+
+uint64_t MemoryBlockCache::blocks() const {
+  uint64_t total = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(s.mu));
+    total += s.map.size();
   }
   return total;
 }

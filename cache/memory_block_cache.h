@@ -20,7 +20,8 @@ namespace daqfs {
 
 class MemoryBlockCache final : public BlockCache {
  public:
-  // `metrics` may be null; otherwise daqfs_memory_cache_* metrics are registered there.
+  // `metrics` may be null; otherwise the daqfs_cache_* metrics with tier="memory" are registered
+  // there (see block_cache.h); the cache must outlive their rendering.
   MemoryBlockCache(uint64_t budget_bytes, Metrics* metrics);
 
   Block Get(const BlockKey& key) override;
@@ -29,6 +30,7 @@ class MemoryBlockCache final : public BlockCache {
   void Release(const BlockKey& key) override;
 
   uint64_t bytes() const;
+  uint64_t blocks() const;
   uint64_t budget() const { return budget_; }
 
  private:
@@ -51,7 +53,9 @@ class MemoryBlockCache final : public BlockCache {
   Counter* hits_ = nullptr;
   Counter* misses_ = nullptr;
   Counter* evictions_ = nullptr;
+  Counter* inserts_ = nullptr;
   Counter* inserted_bytes_ = nullptr;
+  Counter* read_bytes_ = nullptr;
   Counter dummy_;
 };
 

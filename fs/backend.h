@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fs/byte_source.h"
+#include "fs/metrics.h"
 #include "fs/status.h"
 
 namespace daqfs {
@@ -61,6 +62,15 @@ class Backend {
   // Starts the backend's own background work (indexing, rescans, a stream's receiver), after
   // the daemon has forked. Lookups may wait for work started here. Default: nothing.
   virtual void Start() {}
+
+  // Registers the backend's own metrics (index errors, rejected index files ...) in `metrics`,
+  // every series labelled with `source_label` (`source="NAME"`). Called once by the Vfs before
+  // Start(), before requests are served. The registry outlives the backend and every ByteSource
+  // it opens, so references into it may be kept. Default: none.
+  virtual void RegisterMetrics(Metrics& metrics, const std::string& source_label) {
+    (void)metrics;
+    (void)source_label;
+  }
 
   virtual Result<NodeId> Lookup(NodeId parent, std::string_view name) = 0;
   virtual Result<Attr> GetAttr(NodeId node) = 0;

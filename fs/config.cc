@@ -653,9 +653,26 @@ std::string FormatConfig(const Config& config) {
   out += std::string("list_daqfs_xattrs = ") + (m.list_daqfs_xattrs ? "true" : "false") + "\n";
   const CacheConfig& c = config.cache;
   out += "\n[cache]\n";
-  // An empty dir (no home folder for the default) would not read back: leave it commented out.
-  out += c.dir.empty() ? "; dir is not set (no home folder to put a default in)\n"
-                       : "dir = " + c.dir + "\n";
+  // An empty dir would not read back: leave it commented out, and say why it is empty (a
+  // --source mount has no config file; a config file's dir is empty only when no default could
+  // be found). No " = " in these notes: they are not keys.
+  if (c.dir.empty() && config.file.empty() && c.disk == 0) {
+    out +=
+        "; dir unset: a --source mount without --cache-dir keeps its cache in memory only"
+        " (no SSD tier, archive indexes not saved)\n";
+  } else if (c.dir.empty()) {
+    out +=
+        "; dir unset: no usable default (not root; XDG_CACHE_HOME and HOME unset or not"
+        " absolute, and no home folder for uid " +
+        std::to_string(geteuid()) + "): no SSD tier, archive indexes not saved\n";
+  } else {
+    out += "dir = " + c.dir + "\n";
+    if (c.disk == 0) {
+      out +=
+          "; disk is 0: the SSD tier is off and dir is not used (no blocks, archive indexes"
+          " or spills kept)\n";
+    }
+  }
   out += "memory = " + FormatSize(c.memory) + "\n";
   out += "disk = " + FormatSize(c.disk) + "\n";
   out += "prefetch_window = " + FormatSize(c.prefetch_window) + "\n";

@@ -766,11 +766,38 @@ TEST(ConfigTest, FormatConfigRoundTrip) {
   e.cache.dir.clear();
   std::string et = FormatConfig(e);
   EXPECT_EQ(et.find("dir ="), std::string::npos) << et;
-  EXPECT_NE(et.find("\n; dir is not set"), std::string::npos) << et;
+  EXPECT_NE(et.find("\n; dir unset: no usable default (not root; XDG_CACHE_HOME and HOME unset"),
+            std::string::npos)
+      << et;
   Result<Config> e2 = ParseConfig(et, "formatted");
   ASSERT_TRUE(e2.ok()) << e2.status().ToString() << "\n" << et;
   EXPECT_EQ(e2->cache.dir, DefaultCacheDir());
   EXPECT_EQ(e2->cache.memory, e.cache.memory);
+
+  // A --source mount (no config file) without --cache-dir: memory only, and it says so.
+  Config q = d;
+  q.file.clear();
+  q.cache.dir.clear();
+  q.cache.disk = 0;
+  std::string qt = FormatConfig(q);
+  EXPECT_NE(qt.find("\n; dir unset: a --source mount without --cache-dir keeps its cache in "
+                    "memory only"),
+            std::string::npos)
+      << qt;
+  EXPECT_EQ(qt.find("no usable default"), std::string::npos) << qt;
+  ASSERT_TRUE(ParseConfig(qt, "formatted").ok()) << qt;
+
+  // A dir with the SSD tier off: the dir is shown, with a note that it is not used.
+  Config o = d;
+  o.cache.dir = "/ssd/daqfs";
+  o.cache.disk = 0;
+  std::string ot = FormatConfig(o);
+  EXPECT_NE(ot.find("\ndir = /ssd/daqfs\n; disk is 0: the SSD tier is off"), std::string::npos)
+      << ot;
+  Result<Config> o2 = ParseConfig(ot, "formatted");
+  ASSERT_TRUE(o2.ok()) << o2.status().ToString() << "\n" << ot;
+  ExpectSameValues(o, *o2);
+  EXPECT_EQ(FormatConfig(d).find("SSD tier is off"), std::string::npos);
 
   // Awkward doubles still read back exactly.
   for (double t : {1.0 / 3.0, 1e-7, 1e20, 0.0, 123456.789}) {

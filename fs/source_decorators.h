@@ -75,6 +75,7 @@ class WrappingBackend final : public Backend {
   WrappingBackend(std::unique_ptr<Backend> inner, WrapFn wrap)
       : inner_(std::move(inner)), wrap_(std::move(wrap)) {}
   void Start() override { inner_->Start(); }
+  void RegisterMetrics(Metrics& m, const std::string& l) override { inner_->RegisterMetrics(m, l); }
   Result<NodeId> Lookup(NodeId p, std::string_view n) override { return inner_->Lookup(p, n); }
   Result<Attr> GetAttr(NodeId n) override { return inner_->GetAttr(n); }
   Status ReadDir(NodeId d, uint64_t c, const EmitFn& e) override { return inner_->ReadDir(d, c, e); }

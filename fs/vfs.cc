@@ -35,6 +35,11 @@ Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
   clock_gettime(CLOCK_REALTIME, &start_);
   control_->AddFile("stats", [this] { return stats_.Format(); });
   control_->AddFile("metrics", [this] { return stats_.Prometheus(); });
+  stats_.AddSource(kControl, ControlBackend::kDirName);
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    stats_.AddSource(static_cast<uint32_t>(i + 1), sources_[i].name);
+    sources_[i].backend->RegisterMetrics(stats_.metrics(), Label("source", sources_[i].name));
+  }
 }
 
 void Vfs::Start() {
@@ -185,6 +190,8 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   auto file = std::make_unique<OpenFile>();
   file->source = std::move(*src);
   file->attr = *attr;
+  file->backend = key->backend;
+  stats_.CountOpen(key->backend);
   if (read_path_ && key->backend != kControl) {
     FileContext ctx;
     ctx.source = key->backend;
@@ -213,7 +220,7 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
 Result<size_t> Vfs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out) {
   Result<size_t> n =
       file.reader ? file.reader->Read(offset, out) : file.source->ReadAt(offset, out);
-  if (n.ok()) stats_.AddBytesRead(*n);
+  CountRead(file, n.ok() ? *n : 0, n.ok() ? nullptr : &n.status());
   return n;
 }
 
@@ -223,12 +230,20 @@ Result<std::vector<ReadPiece>> Vfs::ReadPieces(OpenFile& file, uint64_t offset, 
                   : ReadIntoNewBuffer(size, [&](std::span<uint8_t> out) {
                       return file.source->ReadAt(offset, out);
                     });
+  uint64_t total = 0;
   if (pieces.ok()) {
-    uint64_t total = 0;
     for (const ReadPiece& p : *pieces) total += p.size;
-    stats_.AddBytesRead(total);
   }
+  CountRead(file, total, pieces.ok() ? nullptr : &pieces.status());
   return pieces;
+}
+
+void Vfs::CountRead(const OpenFile& file, uint64_t bytes, const Status* error) {
+  if (error) {
+    stats_.CountReadError(file.backend, error->code() == Code::kCorrupt);
+  } else {
+    stats_.CountRead(file.backend, bytes);
+  }
 }
 
 Result<std::string> Vfs::ReadLink(uint64_t ino) {

@@ -14,6 +14,10 @@
 // Directory offsets: 0 -> ".", 1 -> "..", then the backend's cookies shifted by 2 (at a root,
 // offset 2 is reserved for the unlisted `.daqfs` and the backend's cookies are shifted by 3).
 //
+// Metrics: the constructor registers each source in Stats (label source="NAME"; ".daqfs" for the
+// control folder) and lets each backend register its own (Backend::RegisterMetrics), so the
+// Vfs's registry outlives every backend and every source they open.
+//
 // Thread safety: every method is thread-safe; no lock is held while a backend works.
 #pragma once
 
@@ -54,6 +58,7 @@ struct OpenFile {
   std::shared_ptr<ByteSource> source;
   std::unique_ptr<FileReader> reader;  // the cache path; null = read `source` directly
   Attr attr;
+  uint32_t backend = 0;  // which source it belongs to (0 = the control folder), for Stats
 };
 
 class Vfs {
@@ -129,6 +134,8 @@ class Vfs {
   // Resolves `name` under `parent` to a key, without touching lookup counts.
   Result<InodeKey> Child(InodeKey parent, std::string_view name);
   uint64_t ReaddirIno(InodeKey key, bool plus, InodeKey parent, std::string_view name);
+  // Counts a read of `file` in Stats: `bytes` returned, or `error` (null = success).
+  void CountRead(const OpenFile& file, uint64_t bytes, const Status* error);
 
   VfsOptions options_;
   std::unique_ptr<ControlBackend> control_;

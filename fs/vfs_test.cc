@@ -10,6 +10,15 @@
 namespace daqfs {
 namespace {
 
+// Every read fails as corrupt data would (a bad zstd frame, a checksum mismatch).
+class CorruptSource final : public ByteSource {
+ public:
+  uint64_t Size() const override { return 5; }
+  std::string Identity() const override { return "corrupt"; }
+  Status ReadBlock(uint64_t, std::span<uint8_t>) override { return Corrupt("bad frame"); }
+  Result<size_t> ReadAt(uint64_t, std::span<uint8_t>) override { return Corrupt("bad frame"); }
+};
+
 // A tiny in-memory tree: root -> {a.txt, sub/ -> {b.txt}, many/ -> 500 files, link}.
 class FakeBackend : public Backend {
  public:
@@ -49,6 +58,7 @@ class FakeBackend : public Backend {
   }
   Result<std::shared_ptr<ByteSource>> Open(NodeId node, const Caller& caller) override {
     if (caller.uid == 4242) return Status(Code::kPermission, "denied");
+    if (corrupt) return std::shared_ptr<ByteSource>(std::make_shared<CorruptSource>());
     return std::shared_ptr<ByteSource>(std::make_shared<MemorySource>(nodes_[node].data, "id"));
   }
   Result<std::vector<std::string>> ListXattr(NodeId) override {
@@ -58,6 +68,11 @@ class FakeBackend : public Backend {
     if (name == "user.origin" || name == "user.daqfs.archive") return "v:" + name;
     return Status(Code::kNoAttr, name);
   }
+  void RegisterMetrics(Metrics& metrics, const std::string& source_label) override {
+    metrics.AddCounter("fake_backend_total", "registered by the backend", source_label).Add(3);
+  }
+  bool corrupt = false;  // every opened file fails its reads as corrupt
+
   Result<std::string> ReadLink(NodeId node) override {
     if (nodes_[node].attr.type != NodeType::kSymlink) return Status(Code::kNotLink, "");
     return nodes_[node].data;
@@ -200,7 +215,44 @@ TEST(VfsTest, ControlStatsFileRendersCounters) {
   std::vector<uint8_t> buf(4096);
   size_t n = *vfs.Read(**f, 0, buf);
   std::string text(buf.begin(), buf.begin() + n);
-  EXPECT_NE(text.find("op_read 1 errors 0"), std::string::npos) << text;
+  // The operations table: name, requests, errors (then latency columns).
+  EXPECT_NE(text.find("\nread                    1        0 "), std::string::npos) << text;
+  // Figures the table shows are not dumped again.
+  EXPECT_EQ(text.find("daqfs_fuse_requests_total"), std::string::npos) << text;
+}
+
+TEST(VfsTest, CountsOpensBytesAndErrorsPerSource) {
+  std::vector<Vfs::Source> sources = TwoSources();
+  auto bad = std::make_unique<FakeBackend>();
+  bad->corrupt = true;
+  sources[1].backend = std::move(bad);
+  Vfs vfs(std::move(sources), {});
+  std::vector<uint8_t> buf(16);
+  uint64_t one = vfs.Lookup(1, "one")->ino;
+  auto good = vfs.Open(vfs.Lookup(one, "a.txt")->ino, O_RDONLY, {});
+  ASSERT_TRUE(good.ok());
+  ASSERT_EQ(*vfs.Read(**good, 0, buf), 5u);
+  ASSERT_TRUE(vfs.ReadPieces(**good, 1, 16).ok());
+  uint64_t two = vfs.Lookup(1, "two")->ino;
+  auto broken = vfs.Open(vfs.Lookup(two, "a.txt")->ino, O_RDONLY, {});
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ(vfs.Read(**broken, 0, buf).status().code(), Code::kCorrupt);
+  EXPECT_FALSE(vfs.ReadPieces(**broken, 0, 4).ok());
+
+  Metrics& m = vfs.stats().metrics();
+  const std::string one_l = Label("source", "one"), two_l = Label("source", "two");
+  EXPECT_EQ(m.Value("daqfs_opens_total", one_l), 1);
+  EXPECT_EQ(m.Value("daqfs_read_bytes_total", one_l), 9);  // 5 + 4
+  EXPECT_EQ(m.Value("daqfs_read_errors_total", one_l), 0);
+  EXPECT_EQ(m.Value("daqfs_opens_total", two_l), 1);
+  EXPECT_EQ(m.Value("daqfs_read_bytes_total", two_l), 0);
+  EXPECT_EQ(m.Value("daqfs_read_errors_total", two_l), 2);
+  EXPECT_EQ(m.Value("daqfs_corrupt_reads_total", two_l), 2);
+  EXPECT_EQ(m.Value("daqfs_opens_total", Label("source", ".daqfs")), 0);
+  EXPECT_EQ(vfs.stats().bytes_read(), 9u);
+  // Each backend registered its own metrics under its source label.
+  EXPECT_EQ(m.Value("fake_backend_total", one_l), 3);
+  EXPECT_EQ(m.Value("fake_backend_total", two_l), 3);
 }
 
 TEST(VfsTest, OwnerOverrideAppliesEverywhere) {

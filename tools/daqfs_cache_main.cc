@@ -4,6 +4,9 @@
 //   daqfs-cache warm PATH...
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <libmount/libmount.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "cache/disk_block_cache.h"
 #include "fs/config.h"
-#include "tools/human_bytes.h"
+#include "fs/human_bytes.h"
+#include "fs/status.h"
 
 namespace daqfs {
 namespace {
@@ -26,33 +29,84 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
        daqfs-cache clear [--dir DIR | --config FILE]
        daqfs-cache warm PATH...
 
-  stats   count the blocks and bytes in a cache folder (reads names only, safe while mounted)
+  stats   count every file in a cache folder and its bytes (apparent size, as du -sb): blocks,
+          temp files, archive indexes, decompressed archives, the LRU and lock files, and
+          anything else as "other" (reads names and sizes only, safe while mounted)
   clear   delete every cached block, archive index and decompressed archive (refused while a
           daqfs daemon uses the folder)
   warm    read every file under PATH (files or folders inside a daqfs mount) so that their
-          decoded blocks land in the cache, with a progress bar and a summary
+          decoded blocks land in the cache, with a summary on stdout (and a progress bar on
+          stderr when it is a terminal); a PATH outside a daqfs mount is refused (exit 1)
 
   --dir DIR       the cache folder (default: [cache] dir of --config, else the built-in default)
   --config FILE   a daqfs configuration to take [cache] dir from
   -h, --help      this text
   -V, --version   version
 
-exit status: 0 ok; 1 bad command line; 2 bad configuration; 3 folder unusable or in use;
+exit status: 0 ok; 1 bad command line (or a warm PATH not inside a daqfs mount); 2 bad
+configuration; 3 folder unusable or in use;
 4 some files could not be read (warm).
 )";
 
+// What a cache folder holds, by kind: files and apparent bytes (st_size; symlinks count their
+// own size, folders nothing), so the total equals the sum `du -sb --apparent-size` takes over
+// the folder's files.
+struct FolderCount {
+  const char* kind;
+  uint64_t files = 0, bytes = 0;
+};
+enum Kind { kBlocks, kTemp, kIndexes, kSpills, kLru, kLock, kOther, kKinds };
+FolderCount g_counts[kKinds];  // filled by the nftw callback (nftw takes no user pointer)
+size_t g_root_len = 0;
+
+Kind KindOf(const std::string& rel) {
+  auto under = [&](const char* prefix) { return rel.rfind(prefix, 0) == 0; };
+  if (under("v1/blocks/")) return kBlocks;
+  if (under("v1/tmp/")) return kTemp;
+  if (rel == "v1/lru" || rel == "v1/lru.tmp") return kLru;
+  if (rel == "v1/lock") return kLock;
+  if (under("index-v1/")) return kIndexes;
+  if (under("spill-v1/")) return kSpills;
+  return kOther;
+}
+
+int CountEntry(const char* path, const struct stat* st, int type, FTW*) {
+  if (type == FTW_D || type == FTW_DP || type == FTW_DNR) return 0;
+  std::string rel = std::strlen(path) > g_root_len ? path + g_root_len + 1 : "";
+  FolderCount& c = g_counts[KindOf(rel)];
+  c.files++;
+  if (type != FTW_NS) c.bytes += static_cast<uint64_t>(st->st_size);
+  return 0;
+}
+
 int Stats(const std::string& dir) {
-  Result<DiskCacheSummary> s = SummarizeDiskCache(dir);
-  if (!s.ok()) {
-    std::fprintf(stderr, "daqfs-cache: %s\n", s.status().message().c_str());
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::fprintf(stderr, "daqfs-cache: no daqfs cache folder at %s\n", dir.c_str());
     return 3;
   }
-  std::printf(
-      "folder      %s\nformat      %s\nblocks      %llu\nbytes       %llu (%s)\n"
-      "temp files  %llu\n",
-      dir.c_str(), s->version_dir.c_str(), static_cast<unsigned long long>(s->blocks),
-      static_cast<unsigned long long>(s->bytes), HumanBytes(s->bytes).c_str(),
-      static_cast<unsigned long long>(s->temp_files));
+  const char* names[kKinds] = {"blocks", "temp files", "indexes", "spills", "lru", "lock", "other"};
+  for (int k = 0; k < kKinds; ++k) g_counts[k] = FolderCount{names[k]};
+  std::string root = dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  g_root_len = root.size();
+  if (nftw(root.c_str(), CountEntry, 64, FTW_PHYS) != 0) {
+    std::fprintf(stderr, "daqfs-cache: cannot read %s: %s\n", dir.c_str(), std::strerror(errno));
+    return 3;
+  }
+  std::printf("folder      %s\nformat      %s/v1\n", dir.c_str(), root.c_str());
+  FolderCount total{"total"};
+  auto row = [](const FolderCount& c) {
+    std::printf("%-12s%llu files, %llu bytes (%s)\n", c.kind,
+                static_cast<unsigned long long>(c.files), static_cast<unsigned long long>(c.bytes),
+                HumanBytes(static_cast<double>(c.bytes)).c_str());
+  };
+  for (const FolderCount& c : g_counts) {
+    row(c);
+    total.files += c.files;
+    total.bytes += c.bytes;
+  }
+  row(total);
   return 0;
 }
 
@@ -135,6 +189,7 @@ void Collect(const std::string& path, WarmState* w) {
   }
 }
 
+// Progress on stderr, only when it is a terminal (into a pipe or a log, only the summary).
 void Draw(WarmState* w, bool final) {
   auto now = std::chrono::steady_clock::now();
   if (!final && now - w->last_draw < std::chrono::milliseconds(200)) return;
@@ -148,16 +203,44 @@ void Draw(WarmState* w, bool final) {
   if (final) std::fprintf(stderr, "\n");
 }
 
+// The daqfs mount that holds `path` (its mount point), or an error naming what it is instead.
+// Looks the path up in /proc/self/mountinfo through libmount: the innermost mount whose target
+// is the path or one of its parents, and its type must be fuse.daqfs.
+Result<std::string> DaqfsMountOf(const std::string& path) {
+  char real[PATH_MAX];
+  if (!realpath(path.c_str(), real)) return ErrnoStatus(errno, path);
+  struct libmnt_table* tb = mnt_new_table_from_file("/proc/self/mountinfo");
+  if (!tb) return Status(Code::kIo, "cannot read /proc/self/mountinfo");
+  struct libmnt_fs* fs = mnt_table_find_mountpoint(tb, real, MNT_ITER_BACKWARD);
+  std::string target = fs && mnt_fs_get_target(fs) ? mnt_fs_get_target(fs) : "";
+  std::string type = fs && mnt_fs_get_fstype(fs) ? mnt_fs_get_fstype(fs) : "";
+  mnt_unref_table(tb);
+  if (type != "fuse.daqfs") {
+    return Invalid(path + " is not inside a daqfs mount (it is on " +
+                   (target.empty() ? "an unknown mount" : target) +
+                   (type.empty() ? "" : ", type " + type) + ")");
+  }
+  return target;
+}
+
 int Warm(const std::vector<std::string>& paths) {
+  for (const std::string& p : paths) {
+    Result<std::string> mount = DaqfsMountOf(p);
+    if (!mount.ok()) {
+      std::fprintf(stderr, "daqfs-cache: warm: %s\n", mount.status().message().c_str());
+      return 1;
+    }
+  }
   WarmState w;
   for (const std::string& p : paths) Collect(p, &w);
   w.start = w.last_draw = std::chrono::steady_clock::now();
   std::vector<char> buf(1 << 20);
   bool tty = isatty(2);
+  const char* nl = tty ? "\n" : "";  // leave the progress line before a message
   for (const auto& [path, size] : w.files) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      std::fprintf(stderr, "\ndaqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "%sdaqfs-cache: %s: %s\n", nl, path.c_str(), std::strerror(errno));
       w.failed++;
       continue;
     }
@@ -166,7 +249,7 @@ int Warm(const std::vector<std::string>& paths) {
       ssize_t n = read(fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        std::fprintf(stderr, "\ndaqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
+        std::fprintf(stderr, "%sdaqfs-cache: %s: %s\n", nl, path.c_str(), std::strerror(errno));
         w.failed++;
         break;
       }
@@ -176,7 +259,7 @@ int Warm(const std::vector<std::string>& paths) {
     }
     close(fd);
   }
-  Draw(&w, true);
+  if (tty) Draw(&w, true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - w.start).count();
   std::printf("warmed %zu files, %s in %.1f s (%.0f MB/s), %llu failed\n", w.files.size(),
               HumanBytes(w.done).c_str(), secs, secs > 0 ? w.done / secs / 1e6 : 0.0,

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "tools/human_bytes.h"
+#include "fs/human_bytes.h"
 #include "tools/repack.h"
 
 namespace daqfs {

@@ -15,6 +15,8 @@ PACKAGES=(
   # packaging: man pages (help2man; mandoc, groff-base and man-db lint and render them),
   # cpack -G DEB (dpkg-dev: dpkg-shlibdeps), systemd-analyze verify of the units
   help2man mandoc groff-base man-db dpkg-dev systemd
+  # operations: promtool checks the .daqfs/metrics exposition
+  prometheus
   # benchmarks
   fio fuse-overlayfs squashfs-tools squashfuse archivemount
 )

@@ -383,6 +383,18 @@ TarBackend::~TarBackend() {
   }
 }
 
+void TarBackend::RegisterMetrics(Metrics& metrics, const std::string& source_label) {
+  index_errors_ = &metrics.AddCounter(
+      "daqfs_archive_index_errors_total",
+      "Archives that could not be opened or indexed, or were indexed only up to damage",
+      source_label);
+  index_errors_->Add(own_index_errors_.Get());
+  index_rejected_ = &metrics.AddCounter(
+      "daqfs_index_file_rejected_total",
+      "Saved index files found corrupt, stale or of another format, and rebuilt", source_label);
+  index_rejected_->Add(own_index_rejected_.Get());
+}
+
 void TarBackend::Start() {
   if (!options_.background || indexer_.joinable()) return;
   indexer_ = std::thread([this] {
@@ -425,6 +437,7 @@ void TarBackend::Discover(bool initial) {
     Result<UniqueFd> fd = OpenReadOnly(file);
     if (!fd.ok()) {
       LogError(name_ + ": " + fd.status().message() + "; archive skipped");
+      index_errors_->Add();
       continue;
     }
     slot->fd = std::make_shared<UniqueFd>(std::move(*fd));
@@ -490,6 +503,7 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
     if (index.ok()) {
       loaded = true;
     } else if (index.status().code() != Code::kNotFound) {
+      index_rejected_->Add();
       LogWarn(name_ + ": " + index.status().message() + "; indexing " + slot->path + " again");
     }
   }
@@ -511,6 +525,8 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
       }
     }
   }
+  // Damage counts whether found now or recorded in a saved index (a remount counts it again).
+  if (index.ok() && !index->damage.empty()) index_errors_->Add();
   std::shared_ptr<const Tree> tree;
   std::shared_ptr<UniqueFd> spill_fd;
   if (index.ok() && index->container == ArchiveIndex::Container::kSpilled) {
@@ -529,6 +545,7 @@ void TarBackend::IndexSlot(const std::shared_ptr<Slot>& slot) {
     tree = builder.Finish();
   } else {
     // The archive is shown as an empty folder (the rest of the mount is unaffected).
+    index_errors_->Add();
     LogError(name_ + ": " + slot->path + ": " + index.status().ToString() +
              "; shown as an empty folder");
     index = ArchiveIndex{};

@@ -66,6 +66,11 @@ class TarBackend final : public Backend {
 
   // Starts background indexing and rescanning (options.background). Call once, after forking.
   void Start() override;
+  // daqfs_archive_index_errors_total (an archive that could not be opened or indexed, or was
+  // indexed up to damage) and daqfs_index_file_rejected_total (a saved index file found corrupt,
+  // stale or of another format version, and rebuilt), both labelled with `source_label`. Counts
+  // from before the call (Create indexes without `background`) are carried over.
+  void RegisterMetrics(Metrics& metrics, const std::string& source_label) override;
 
   Result<NodeId> Lookup(NodeId parent, std::string_view name) override;
   Result<Attr> GetAttr(NodeId node) override;
@@ -101,6 +106,10 @@ class TarBackend final : public Backend {
 
   std::string name_;
   std::string path_;
+  // Set before Start() (RegisterMetrics), read by the indexer thread it starts.
+  Counter own_index_errors_, own_index_rejected_;
+  Counter* index_errors_ = &own_index_errors_;
+  Counter* index_rejected_ = &own_index_rejected_;
   ArchiveSourceOptions options_;
   struct stat root_st_ {};
   bool root_stat_ok_ = false;

@@ -107,7 +107,7 @@ TEST_F(CacheE2eTest, RemountServesSsdBlocksWithoutDecoding) {
   EXPECT_TRUE(SameBytes("f2.bin"));
   std::string m2 = Metrics();
   EXPECT_EQ(Metric(m2, "daqfs_decodes_total"), 0) << m2;
-  EXPECT_GE(Metric(m2, "daqfs_disk_cache_hits_total"), 40) << m2;
+  EXPECT_GE(Metric(m2, "daqfs_cache_hits_total{tier=\"ssd\"}"), 40) << m2;
   EXPECT_EQ(daemon_.Unmount(), 0);
 }
 
@@ -132,7 +132,7 @@ TEST_F(CacheE2eTest, PlantedDamageIsNeverServed) {
   Mount(cfg);
   EXPECT_TRUE(SameBytes("f1.bin"));
   std::string m = Metrics();
-  EXPECT_GE(Metric(m, "daqfs_disk_cache_checksum_failures_total"), 6) << m;
+  EXPECT_GE(Metric(m, "daqfs_cache_checksum_failures_total{tier=\"ssd\"}"), 6) << m;
   EXPECT_FALSE(access((cache_ + "/v1/tmp/123-4").c_str(), F_OK) == 0);
   EXPECT_EQ(daemon_.Unmount(), 0);
 }
@@ -163,8 +163,8 @@ TEST_F(CacheE2eTest, FullTinyCacheFolderNeverFailsReads) {
   Mount(Config());
   EXPECT_TRUE(SameBytes("f1.bin"));
   EXPECT_TRUE(WaitForMetrics([](const std::string& m) {
-    return Metric(m, "daqfs_disk_cache_errors_total") +
-               Metric(m, "daqfs_disk_cache_evictions_total") >=
+    return Metric(m, "daqfs_cache_errors_total{tier=\"ssd\"}") +
+               Metric(m, "daqfs_cache_evictions_total{tier=\"ssd\"}") >=
            1;
   })) << Metrics();
   EXPECT_EQ(daemon_.Unmount(), 0);
@@ -185,7 +185,7 @@ TEST_F(CacheE2eTest, ReadOnlyAndVanishedCacheFolderNeverFailReads) {
   EXPECT_TRUE(SameBytes("f2.bin"));
   EXPECT_TRUE(SameBytes("f3.bin"));
   EXPECT_TRUE(WaitForMetrics([](const std::string& m) {
-    return Metric(m, "daqfs_disk_cache_errors_total") >= 1;
+    return Metric(m, "daqfs_cache_errors_total{tier=\"ssd\"}") >= 1;
   })) << Metrics();
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }

@@ -271,7 +271,7 @@ TEST_F(SafetyE2eTest, TheRootHoldsOnlyDataForTarCpRsyncAndFind) {
   Mount({"--source", data_, mnt_});
   CmdResult ls = Sh("ls -a " + Q(mnt_));
   EXPECT_EQ(ls.output, ".\n..\na.tar\nx.tar\n");
-  EXPECT_NE(ReadFile(mnt_ + "/.daqfs/stats").find("op_"), std::string::npos);  // by name
+  EXPECT_NE(ReadFile(mnt_ + "/.daqfs/stats").find("\nlookup "), std::string::npos);  // by name
   CmdResult find = Sh("find " + Q(mnt_) + " -name '*daqfs*' | wc -l");
   EXPECT_EQ(find.output, "0\n");
   CmdResult tar = Sh("tar -cf " + Q(dir_ / "copy.tar") + " -C " + Q(mnt_) + " .");

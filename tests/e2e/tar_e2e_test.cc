@@ -249,7 +249,7 @@ TEST_F(TarE2eTest, MissingNamesAreEnoentEveryTime) {
     ExpectErrno(stat((mnt_ + "/a.tar/f/below-a-file").c_str(), &st), ENOTDIR, "below a file");
   }
   std::string stats = ReadFile(mnt_ + "/.daqfs/stats");
-  EXPECT_NE(stats.find("op_lookup"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\nlookup "), std::string::npos) << stats;
   UnmountClean();
 }
 

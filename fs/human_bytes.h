@@ -1,4 +1,4 @@
-// HumanBytes: "12.3 MiB" for progress bars and summaries of the command-line tools.
+// HumanBytes: "12.3 MiB" for .daqfs/stats and the command-line tools' progress bars and summaries.
 #pragma once
 
 #include <cstdio>
