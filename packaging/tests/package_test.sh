@@ -152,7 +152,7 @@ say "apt-get install: $((SECONDS - t0)) s"
 [ "$(/usr/bin/daqfs --version)" = "daqfs $version" ] || fail "/usr/bin/daqfs --version is wrong"
 /usr/bin/daqfs-cache --help >/dev/null || fail "daqfs-cache --help failed"
 /usr/bin/daqfs-repack --help >/dev/null || fail "daqfs-repack --help failed"
-for page in "8 daqfs" "1 daqfs-cache" "1 daqfs-repack" "5 daqfs.ini"; do
+for page in "8 daqfs" "1 daqfs-cache" "1 daqfs-repack" "1 daqfs-metrics-textfile" "5 daqfs.ini"; do
   read -r sec name <<<"$page"
   where=$(man -a -w "$sec" "$name" 2>&1)
   grep -qxF "/usr/share/man/man$sec/$name.$sec.gz" <<<"$where" ||
@@ -176,8 +176,17 @@ dpkg-query -W -f='${Conffiles}' daqfs | grep -q '/etc/daqfs/daqfs.example.ini' |
 # still exit 0: any output is a failure. A template is verified through an instance's file name.
 cp /lib/systemd/system/daqfs@.service "$tmp/units/daqfs@demo.service"
 cp /usr/share/doc/daqfs/examples/mnt-daq.mount "$tmp/units/"
+cp /lib/systemd/system/daqfs-metrics-textfile@.service \
+  "$tmp/units/daqfs-metrics-textfile@mnt-daq.service"
+cp /lib/systemd/system/daqfs-metrics-textfile@.timer "$tmp/units/daqfs-metrics-textfile@mnt-daq.timer"
+grep -qx 'ExecStart=/usr/bin/daqfs-metrics-textfile /%I /var/lib/prometheus/node-exporter %i' \
+  /lib/systemd/system/daqfs-metrics-textfile@.service ||
+  fail "daqfs-metrics-textfile@.service has an unexpected ExecStart"
+[ "$(/usr/bin/daqfs-metrics-textfile --version)" = "daqfs-metrics-textfile $version" ] ||
+  fail "/usr/bin/daqfs-metrics-textfile --version is wrong"
 out=$(cd "$tmp/units" && systemd-analyze verify "$tmp/units/daqfs@demo.service" \
-  "$tmp/units/mnt-daq.mount" 2>&1)
+  "$tmp/units/mnt-daq.mount" "$tmp/units/daqfs-metrics-textfile@mnt-daq.service" \
+  "$tmp/units/daqfs-metrics-textfile@mnt-daq.timer" 2>&1)
 rc=$?
 if [ "$rc" != 0 ] || [ -n "$out" ]; then
   fail "systemd-analyze verify (exit $rc): $out"

@@ -25,7 +25,7 @@ double Series(const std::string& text, const std::string& series) {
 }
 
 std::string Tool(const std::string& name) { return std::string(DAQFS_BINARY_DIR) + "/" + name; }
-std::string Script() { return std::string(DAQFS_SOURCE_DIR) + "/tools/daqfs-metrics-textfile"; }
+std::string Script() { return std::string(DAQFS_BINARY_DIR) + "/daqfs-metrics-textfile"; }
 
 class OpsE2eTest : public ::testing::Test {
  protected:
