@@ -4,7 +4,6 @@
 //   daqfs-cache warm PATH...
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libmount/libmount.h>
 #include <limits.h>
 #include <sys/file.h>
@@ -15,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -56,8 +56,6 @@ struct FolderCount {
   uint64_t files = 0, bytes = 0;
 };
 enum Kind { kBlocks, kTemp, kIndexes, kSpills, kLru, kLock, kOther, kKinds };
-FolderCount g_counts[kKinds];  // filled by the nftw callback (nftw takes no user pointer)
-size_t g_root_len = 0;
 
 Kind KindOf(const std::string& rel) {
   auto under = [&](const char* prefix) { return rel.rfind(prefix, 0) == 0; };
@@ -70,28 +68,28 @@ Kind KindOf(const std::string& rel) {
   return kOther;
 }
 
-int CountEntry(const char* path, const struct stat* st, int type, FTW*) {
-  if (type == FTW_D || type == FTW_DP || type == FTW_DNR) return 0;
-  std::string rel = std::strlen(path) > g_root_len ? path + g_root_len + 1 : "";
-  FolderCount& c = g_counts[KindOf(rel)];
-  c.files++;
-  if (type != FTW_NS) c.bytes += static_cast<uint64_t>(st->st_size);
-  return 0;
-}
-
 int Stats(const std::string& dir) {
+  namespace fs = std::filesystem;
   struct stat st;
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     std::fprintf(stderr, "daqfs-cache: no daqfs cache folder at %s\n", dir.c_str());
     return 3;
   }
-  const char* names[kKinds] = {"blocks", "temp files", "indexes", "spills", "lru", "lock", "other"};
-  for (int k = 0; k < kKinds; ++k) g_counts[k] = FolderCount{names[k]};
+  FolderCount counts[kKinds] = {{"blocks"}, {"temp files"}, {"indexes"}, {"spills"},
+                                {"lru"},    {"lock"},       {"other"}};
   std::string root = dir;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
-  g_root_len = root.size();
-  if (nftw(root.c_str(), CountEntry, 64, FTW_PHYS) != 0) {
-    std::fprintf(stderr, "daqfs-cache: cannot read %s: %s\n", dir.c_str(), std::strerror(errno));
+  std::error_code ec;
+  // Symlinks are not followed: they count as files of their own size, folders count nothing.
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat fst;
+    if (lstat(it->path().c_str(), &fst) != 0 || S_ISDIR(fst.st_mode)) continue;
+    FolderCount& c = counts[KindOf(it->path().lexically_relative(root).string())];
+    c.files++;
+    c.bytes += static_cast<uint64_t>(fst.st_size);
+  }
+  if (ec) {
+    std::fprintf(stderr, "daqfs-cache: cannot read %s: %s\n", dir.c_str(), ec.message().c_str());
     return 3;
   }
   std::printf("folder      %s\nformat      %s/v1\n", dir.c_str(), root.c_str());
@@ -101,7 +99,7 @@ int Stats(const std::string& dir) {
                 static_cast<unsigned long long>(c.files), static_cast<unsigned long long>(c.bytes),
                 HumanBytes(static_cast<double>(c.bytes)).c_str());
   };
-  for (const FolderCount& c : g_counts) {
+  for (const FolderCount& c : counts) {
     row(c);
     total.files += c.files;
     total.bytes += c.bytes;
