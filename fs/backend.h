@@ -111,11 +111,6 @@ bool MayRead(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_m
 // The same for any of R_OK, W_OK, X_OK in `mask` (every asked bit must be granted).
 bool MayAccess(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode, int mask);
 
-// The check every backend makes when a file that shows a backing file's bytes is opened: `caller`
-// must be allowed, now, to read the backing file open as `fd` (its current owner and mode, by
-// fstat: a chmod or chown after mounting counts at once) and to search every folder on the way
-// to its absolute `path` (by stat), as opening the backing file itself would require. Root
-// passes without a system call. Errors: kPermission naming the file; kIo when fstat fails.
-Status CheckBackingFileAccess(const Caller& caller, int fd, const std::string& path);
+// The check every backend makes when a backing file's bytes are opened: fs/backing_access.h.
 
 }  // namespace daqfs

@@ -14,7 +14,8 @@ void UniqueFd::Reset() {
 }
 
 Result<UniqueFd> OpenReadOnly(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put where a file was expected must not hang the caller.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus(errno, "open " + path);
   return UniqueFd(fd);
 }

@@ -186,7 +186,12 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   if (!attr.ok()) return attr.status();
   if (attr->type == NodeType::kDirectory) return Status(Code::kIsDir, std::to_string(ino));
   Result<std::shared_ptr<ByteSource>> src = BackendOf(key->backend)->Open(key->node, caller);
-  if (!src.ok()) return src.status();
+  if (!src.ok()) {
+    if (src.status().code() == Code::kPermission) {
+      denied_log_.Log(LogLevel::kInfo, "open denied: " + src.status().message());
+    }
+    return src.status();
+  }
   auto file = std::make_unique<OpenFile>();
   file->source = std::move(*src);
   file->attr = *attr;

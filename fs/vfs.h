@@ -33,6 +33,7 @@
 #include "fs/backend.h"
 #include "fs/control_backend.h"
 #include "fs/inode_table.h"
+#include "fs/log.h"
 #include "fs/metrics.h"
 #include "fs/read_path.h"
 #include "fs/stats.h"
@@ -144,6 +145,7 @@ class Vfs {
   ReadPath* read_path_ = nullptr;
   std::function<FsSpace()> space_;
   Stats stats_;
+  RateLimitedLog denied_log_;  // opens refused for lack of access to the backing file
   timespec start_{};
 };
 

@@ -10,7 +10,7 @@ PACKAGES=(
   # run
   fuse3
   # tests: real tools used against the mount
-  tar libarchive-tools attr util-linux procps diffutils findutils coreutils zstd rsync
+  tar libarchive-tools attr acl util-linux procps diffutils findutils coreutils zstd rsync
   python3 python3-numpy
   # packaging: man pages (help2man; mandoc, groff-base and man-db lint and render them),
   # cpack -G DEB (dpkg-dev: dpkg-shlibdeps), systemd-analyze verify of the units

@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "backends/archive/member_sources.h"
+#include "fs/backing_access.h"
 #include "fs/log.h"
 
 namespace daqfs {
@@ -732,12 +733,18 @@ Result<Attr> TarBackend::GetAttr(NodeId node) {
     return a;
   }
   if (!options_.merged && LocalId(node) == 1) {
-    // An archive's own folder: known without its index.
+    // An archive's own folder: known without its index. Its owner and mode are the archive
+    // file's as they are now (a chmod 600 of the archive closes its folder to others within the
+    // short attribute lifetime), so the kernel's permission checks of names, attributes and
+    // links inside follow the backing file as opening a member does.
     std::shared_ptr<Slot> slot = SlotOf(node);
     if (!slot) return NotFound("node " + std::to_string(node));
+    struct stat now = slot->st;
+    if (slot->fd) fstat(slot->fd->get(), &now);
+    Attr a = DirAttrOf(now, true);
     std::lock_guard<std::mutex> lock(slot->mu);
-    if (slot->tree) return slot->tree->nodes[1].attr;
-    return DirAttrOf(slot->st, options_.rescan_seconds > 0);
+    if (slot->tree) a.nlink = slot->tree->nodes[1].attr.nlink;
+    return a;
   }
   Status s;
   std::shared_ptr<const Tree> tree = TreeOf(node, &s);

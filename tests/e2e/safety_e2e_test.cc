@@ -175,11 +175,45 @@ TEST_F(SafetyE2eTest, OpeningAMemberFollowsTheArchivesModeNow) {
   ASSERT_EQ(chmod(data_.c_str(), 0700), 0);
   EXPECT_NE(Sh(kNobody + "cat " + f).output.find("Permission denied"), std::string::npos);
   ASSERT_EQ(chmod(data_.c_str(), 0755), 0);
+  // Refusals are logged with the archive, the uid and the reason.
+  EXPECT_NE(daemon_.Log().find("open denied: " + data_ + "/a.tar: uid 65534 may not open it"),
+            std::string::npos)
+      << daemon_.Log();
   // A new owner counts at once too.
   ASSERT_EQ(
       Sh("chown 65534 " + Q(data_ + "/a.tar") + " && chmod 0400 " + Q(data_ + "/a.tar")).exit_code,
       0);
   EXPECT_EQ(Sh(kNobody + "cat " + f).output, "data\n");
+  // The archive's folder takes the archive's owner and mode, so a locked archive's names close.
+  ASSERT_EQ(chown((data_ + "/a.tar").c_str(), 0, 0), 0);
+  ASSERT_EQ(chmod((data_ + "/a.tar").c_str(), 0600), 0);
+  EXPECT_EQ(Sh("for i in $(seq 60); do " + kNobody + "ls " + Q(mnt_ + "/a.tar") +
+               " >/dev/null 2>&1 || exit 0; sleep 0.1; done; exit 1")
+                .exit_code,
+            0);
+  EXPECT_NE(Sh(kNobody + "getfattr -d " + f).exit_code, 0);
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, ASymlinkOrAMoveCannotLeadPastAPrivateFolder) {
+  // A world-writable drop folder served as the source, where a user links to an archive that
+  // sits in a private folder; and an archive moved into a private folder after indexing.
+  ASSERT_EQ(Sh("cd " + Q(dir_.path()) + " && mkdir -p secret/pub && chmod 0700 secret && " +
+               "echo s3cr3t > secret/pub/s && tar -cf secret/pub/b.tar -C secret/pub s && " +
+               "chmod 1777 data && ln -s " + Q(dir_ / "secret/pub/b.tar") + " data/evil.tar")
+                .exit_code,
+            0);
+  EXPECT_NE(Sh(kNobody + "cat " + Q(dir_ / "secret/pub/b.tar")).exit_code, 0);  // directly
+  Mount({"-o", "allow_other", "--source", data_, mnt_});
+  CmdResult evil = Sh(kNobody + "cat " + Q(mnt_ + "/evil.tar/s"));
+  EXPECT_NE(evil.exit_code, 0);
+  EXPECT_EQ(evil.output.find("s3cr3t"), std::string::npos) << evil.output;
+  EXPECT_EQ(Sh("cat " + Q(mnt_ + "/evil.tar/s")).output, "s3cr3t\n");  // root may
+  EXPECT_EQ(Sh(kNobody + "cat " + Q(mnt_ + "/a.tar/f")).output, "data\n");
+  ASSERT_EQ(rename((data_ + "/a.tar").c_str(), (dir_ / "secret/moved.tar").c_str()), 0);
+  CmdResult moved = Sh(kNobody + "cat " + Q(mnt_ + "/a.tar/f"));
+  EXPECT_NE(moved.exit_code, 0);
+  EXPECT_EQ(moved.output.find("data"), std::string::npos) << moved.output;
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 

@@ -1,0 +1,141 @@
+#include "fs/backing_access.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "fs/log.h"
+#include "fs/unique_fd.h"
+
+namespace daqfs {
+namespace {
+
+std::string Octal(mode_t m) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m));
+  return buf;
+}
+
+std::string Who(const Caller& c) { return "uid " + std::to_string(c.uid); }
+
+// Takes the caller's filesystem ids and groups for this thread only, and gives them back. The
+// raw system calls matter: glibc's setgroups() would change every thread of the process.
+class ThreadCredentials {
+ public:
+  explicit ThreadCredentials(const Caller& c) {
+    int n = getgroups(0, nullptr);
+    if (n < 0) return;
+    saved_groups_.resize(static_cast<size_t>(n));
+    if (n > 0 && getgroups(n, saved_groups_.data()) != n) return;
+    saved_uid_ = static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1)));
+    saved_gid_ = static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1)));
+    if (syscall(SYS_setgroups, c.groups.size(), c.groups.data()) != 0) return;
+    groups_set_ = true;
+    setfsgid(c.gid);
+    setfsuid(c.uid);
+    // setfsuid/setfsgid report no errors: read the ids back.
+    active_ = static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) == c.uid &&
+              static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) == c.gid;
+  }
+  ~ThreadCredentials() {
+    setfsuid(saved_uid_);
+    setfsgid(saved_gid_);
+    if (groups_set_) syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
+  }
+  ThreadCredentials(const ThreadCredentials&) = delete;
+  ThreadCredentials& operator=(const ThreadCredentials&) = delete;
+  bool active() const { return active_; }
+
+ private:
+  std::vector<gid_t> saved_groups_;
+  uid_t saved_uid_ = 0;
+  gid_t saved_gid_ = 0;
+  bool groups_set_ = false;
+  bool active_ = false;
+};
+
+// The file at `path` must be the one open as `fd`.
+Status SameFile(const struct stat& opened, const struct stat& ours, const std::string& path) {
+  if (opened.st_dev != ours.st_dev || opened.st_ino != ours.st_ino) {
+    return Status(Code::kPermission, path +
+                                         " is no longer the file daqfs indexed (moved or "
+                                         "replaced since); refused until it is indexed again");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckBackingFileAccessByMode(const Caller& caller, int fd, const std::string& path) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus(errno, path);
+  // The real path: folders behind symlinks count, and the file there must be ours.
+  char real[PATH_MAX];
+  if (!realpath(path.c_str(), real)) {
+    return Status(Code::kPermission, path + ": " + std::strerror(errno));
+  }
+  struct stat at;
+  if (stat(real, &at) != 0) return Status(Code::kPermission, path + ": " + std::strerror(errno));
+  if (Status s = SameFile(at, st, path); !s.ok()) return s;
+  if (!MayRead(caller, st.st_uid, st.st_gid, st.st_mode)) {
+    return Status(Code::kPermission, path + ": " + Who(caller) + " may not read it (mode " +
+                                         Octal(st.st_mode & 07777) + ", owner " +
+                                         std::to_string(st.st_uid) + ":" +
+                                         std::to_string(st.st_gid) + ")");
+  }
+  std::string r = real;
+  for (size_t slash = 0; slash != std::string::npos; slash = r.find('/', slash + 1)) {
+    std::string dir = slash == 0 ? "/" : r.substr(0, slash);
+    struct stat ds;
+    if (stat(dir.c_str(), &ds) != 0) return ErrnoStatus(errno, dir);
+    if (!MayAccess(caller, ds.st_uid, ds.st_gid, ds.st_mode, X_OK)) {
+      return Status(Code::kPermission, path + ": " + Who(caller) + " may not search " + dir);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckBackingFileAccess(const Caller& caller, int fd, const std::string& path) {
+  if (caller.uid == 0) return Status::Ok();
+  struct stat ours;
+  if (fstat(fd, &ours) != 0) return ErrnoStatus(errno, path);
+  bool as_caller = caller.uid == geteuid();
+  std::optional<ThreadCredentials> creds;
+  if (!as_caller && geteuid() == 0) {
+    creds.emplace(caller);
+    as_caller = creds->active();
+    if (!as_caller) {
+      creds.reset();
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true)) {
+        LogWarn(
+            "cannot take a caller's ids to check access (no CAP_SETUID/CAP_SETGID?); "
+            "deciding by mode bits instead (ACLs are not seen)");
+      }
+    }
+  }
+  if (!as_caller) return CheckBackingFileAccessByMode(caller, fd, path);
+  UniqueFd check(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  int err = errno;
+  creds.reset();  // our own ids again before anything else
+  if (!check.valid()) {
+    return Status(Code::kPermission,
+                  path + ": " + Who(caller) + " may not open it: " + std::strerror(err));
+  }
+  struct stat opened;
+  if (fstat(check.get(), &opened) != 0) return ErrnoStatus(errno, path);
+  return SameFile(opened, ours, path);
+}
+
+}  // namespace daqfs
