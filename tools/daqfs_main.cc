@@ -30,6 +30,7 @@
 #include "fs/fuse/mount_point.h"
 #include "fs/log.h"
 #include "fs/source_decorators.h"
+#include "fs/unique_fd.h"
 #include "fs/vfs.h"
 
 namespace daqfs {
@@ -275,6 +276,7 @@ struct CacheLayer {
   std::unique_ptr<DiskBlockCache> disk;
   std::unique_ptr<CachedReadPath> path;
   std::unique_ptr<ThreadPool> pool;
+  std::string ssd_off;  // why a configured SSD tier is not in use ("" = it is, or none was asked)
 };
 
 Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
@@ -298,7 +300,8 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
     } else if (d.status().code() == Code::kUnavailable) {
       return d.status();  // in use by another daemon: refuse
     } else {
-      LogWarn("SSD cache disabled: " + d.status().message());
+      c.ssd_off = d.status().message();
+      LogWarn("SSD cache disabled: " + c.ssd_off);
     }
   }
   ReadPathOptions ro;
@@ -351,6 +354,17 @@ int CheckConfigFile(const std::string& file) {
   }
   Config& config = *loaded;
   ResolveSourcePaths(&config, file);
+  if (!config.mount.log.empty() && config.mount.log[0] == '/') {
+    // The daemon appends to it (creating it if need be): it or its folder must be writable.
+    const std::string& log = config.mount.log;
+    std::string folder = log.substr(0, std::max<size_t>(log.find_last_of('/'), 1));
+    bool exists = access(log.c_str(), F_OK) == 0;
+    if (exists ? access(log.c_str(), W_OK) != 0 : access(folder.c_str(), W_OK | X_OK) != 0) {
+      std::fprintf(stderr, "daqfs: %s: [mount] log: cannot write %s: %s\n", file.c_str(),
+                   log.c_str(), std::strerror(errno));
+      return kExitConfig;
+    }
+  }
   SetLogLevel(LogLevel::kError);  // the summary says it all
   int rc = kExitOk;
   std::string summary = file + ": configuration valid\n";
@@ -442,10 +456,21 @@ int Main(int argc, char** argv) {
   SetLogLevel(config.mount.log_level);
   if (config.mount.log == "syslog") UseSyslog(true);
   bool log_file = !config.mount.log.empty() && config.mount.log[0] == '/';
+  // Why start-up failed goes where the command was run (the terminal, mount(8), the journal),
+  // and into the log file too when there is one.
+  UniqueFd console(log_file ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1);
+  auto fail = [&](int code, const std::string& message) {
+    if (console.valid()) {
+      LogError(message);
+      WriteAll(console.get(), "daqfs: " + message + "\n");
+    } else {
+      std::fprintf(stderr, "daqfs: %s\n", message.c_str());
+    }
+    return code;
+  };
   if (log_file) {
     if (Status s = LogToFile(config.mount.log); !s.ok()) {
-      std::fprintf(stderr, "daqfs: [mount] log: %s\n", s.message().c_str());
-      return kExitConfig;
+      return fail(kExitConfig, "[mount] log: " + s.message());
     }
   }
   RaiseFileLimit();
@@ -459,22 +484,15 @@ int Main(int argc, char** argv) {
   std::vector<Vfs::Source> sources;
   for (const SourceConfig& sc : config.sources) {
     if (Status s = CheckSource(sc, args.source.empty()); !s.ok()) {
-      std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
-      return kExitSource;
+      return fail(kExitSource, s.message());
     }
     Result<std::unique_ptr<Backend>> b = MakeBackend(sc, config);
-    if (!b.ok()) {
-      std::fprintf(stderr, "daqfs: %s\n", b.status().message().c_str());
-      return kExitSource;
-    }
+    if (!b.ok()) return fail(kExitSource, b.status().message());
     sources.push_back(Vfs::Source{sc.name, std::move(*b)});
   }
   // After the sources: a dead mount is only replaced when everything else is in order.
   Result<std::string> prepared = PrepareMountPoint(mountpoint, args.nonempty);
-  if (!prepared.ok()) {
-    std::fprintf(stderr, "daqfs: %s\n", prepared.status().message().c_str());
-    return kExitMount;
-  }
+  if (!prepared.ok()) return fail(kExitMount, prepared.status().message());
   mountpoint = *prepared;
 
   VfsOptions vo;
@@ -485,7 +503,14 @@ int Main(int argc, char** argv) {
   Vfs vfs(std::move(sources), vo);
   // Rendered when read, so that it shows where the log goes now (a daemon in the background
   // switches from stderr to syslog once the mount is ready).
-  vfs.control().AddFile("config", [config] {
+  // What the mount runs with, not only what the file said: -o allow_other, the mount point.
+  for (const std::string& o : args.mount_options) {
+    if (o == "allow_other") config.mount.allow_other = true;
+  }
+  config.mount.mountpoint = mountpoint;
+  // Set once the cache layer is built (before serving): why the SSD tier is off, if it is.
+  auto ssd_off = std::make_shared<std::string>();
+  vfs.control().AddFile("config", [config, ssd_off] {
     Config shown = config;
     shown.mount.log = LogTarget();
     std::string text = FormatConfig(shown);
@@ -494,6 +519,7 @@ int Main(int argc, char** argv) {
               "; the daemon runs in the background without a terminal, so it logs to " +
               shown.mount.log + "\n";
     }
+    if (!ssd_off->empty()) text += "; the SSD tier is off: " + *ssd_off + "\n";
     return text;
   });
 
@@ -532,10 +558,10 @@ int Main(int argc, char** argv) {
 
   Result<CacheLayer> cache = MakeCacheLayer(config, vfs.stats().metrics());
   if (!cache.ok()) {
-    std::fprintf(stderr, "daqfs: %s\n", cache.status().message().c_str());
     report(kExitCache);
-    return kExitCache;
+    return fail(kExitCache, cache.status().message());
   }
+  *ssd_off = cache->ssd_off;
   vfs.SetReadPath(cache->path.get());
   if (cache->disk || cache->memory) {
     vfs.SetSpace([memory = cache->memory.get(), disk = cache->disk.get(), dir = config.cache.dir,
@@ -573,14 +599,15 @@ int Main(int argc, char** argv) {
   fo.debug = args.debug;
   fo.on_hangup = [] {
     Status s = ReopenLog();
-    if (s.ok()) LogInfo("SIGHUP: log reopened (" + LogTarget() + ")");
-    else LogError("SIGHUP: cannot reopen the log: " + s.message());
+    if (s.ok())
+      LogInfo("SIGHUP: log reopened (" + LogTarget() + ")");
+    else
+      LogError("SIGHUP: cannot reopen the log: " + s.message());
   };
   FuseServer server(vfs, fo);
   if (Status s = server.Mount(); !s.ok()) {
-    std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
     report(kExitMount);
-    return kExitMount;
+    return fail(kExitMount, s.message());
   }
   LogInfo("mounted on " + server.options().mountpoint);
   int ready_fd = args.ready_fd;

@@ -595,7 +595,8 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   fuse_session_unmount(se_);  // ends a stat still waiting in `waiter`
   mounted_ = false;
   waiter.join();
-  signal(SIGHUP, SIG_DFL);
+  // Ignored, not default: a reload racing with the end must not kill the daemon mid-teardown.
+  signal(SIGHUP, SIG_IGN);
   g_hangup_fd = -1;
   char quit = 'q';
   while (write(hup[1], &quit, 1) < 0 && errno == EINTR) {

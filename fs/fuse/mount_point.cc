@@ -120,11 +120,16 @@ Result<std::string> PrepareMountPoint(const std::string& path, bool allow_nonemp
                         "remove it with: fusermount3 -u " +
                         mnt);
     }
-    bool detached = geteuid() == 0 ? umount2(mnt.c_str(), MNT_DETACH) == 0 : LazyFusermount(mnt);
-    if (!detached) {
-      return Status(Code::kUnavailable,
-                    "mount point " + mnt + " holds a dead daqfs mount that cannot be removed (" +
-                        std::strerror(errno) + "); try: fusermount3 -u -z " + mnt);
+    std::string why;
+    if (geteuid() == 0) {
+      if (umount2(mnt.c_str(), MNT_DETACH) != 0) why = std::strerror(errno);
+    } else if (!LazyFusermount(mnt)) {
+      why = "fusermount3 -u -z failed";
+    }
+    if (!why.empty()) {
+      return Status(Code::kUnavailable, "mount point " + mnt +
+                                            " holds a dead daqfs mount that cannot be removed (" +
+                                            why + "); try: fusermount3 -u -z " + mnt);
     }
     LogWarn("mount point " + mnt +
             " held a dead daqfs mount (its daemon was killed); detached it and mounting anew");

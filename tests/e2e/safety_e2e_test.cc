@@ -406,6 +406,14 @@ TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
   EXPECT_EQ(b.exit_code, 2);
   EXPECT_NE(b.output.find(bad + ":3: bad value 'relative.log' for log"), std::string::npos)
       << b.output;
+  std::string nolog = dir_ / "nolog.ini";
+  WriteFile(nolog, "[mount]\nlog = " + dir_ / "no-such-folder/x.log" + "\n[source s]\n" +
+                       "type = archive\npath = " + data_ + "\n");
+  CmdResult l = Sh(bin + Q(nolog));
+  EXPECT_EQ(l.exit_code, 2) << l.output;
+  EXPECT_NE(l.output.find("[mount] log: cannot write " + dir_ / "no-such-folder/x.log"),
+            std::string::npos)
+      << l.output;
   std::string empty = dir_ / "empty.ini";
   ASSERT_EQ(Sh("mkdir " + Q(dir_ / "nothing")).exit_code, 0);
   WriteFile(empty, "[source e]\ntype = archive\npath = " + dir_ / "nothing" + "\n");
@@ -420,6 +428,34 @@ TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
+TEST_F(SafetyE2eTest, StartUpErrorsReachTheTerminalAlsoWithALogFile) {
+  Mount({"--source", data_, mnt_});
+  std::string log = dir_ / "second.log";
+  std::string cfg = Config("log = " + log + "\n");
+  CmdResult second = Sh(Q(DaqfsBinary()) + " -f " + Q(cfg) + " " + Q(mnt_));
+  EXPECT_EQ(second.exit_code, 4);
+  EXPECT_NE(second.output.find("daqfs: mount point " + mnt_ + " is already a mount point"),
+            std::string::npos)
+      << second.output;
+  EXPECT_NE(ReadFile(log).find("is already a mount point"), std::string::npos) << ReadFile(log);
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
+TEST_F(SafetyE2eTest, ConfigShowsWhatTheMountRunsWith) {
+  // -o allow_other, the mount point, and why the SSD tier is off (its folder cannot be made).
+  std::string cfg = dir_ / "c.ini";
+  WriteFile(cfg,
+            "[cache]\ndir = /proc/daqfs-no-cache-here\n[source arch]\ntype = archive\n"
+            "path = " +
+                data_ + "\n");
+  Mount({"-o", "allow_other", cfg, mnt_});
+  std::string shown = ReadFile(mnt_ + "/.daqfs/config");
+  EXPECT_NE(shown.find("\nallow_other = true\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\nmountpoint = " + mnt_ + "\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("; the SSD tier is off: "), std::string::npos) << shown;
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
 TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
   // PID 1 here is not systemd: play its part with a datagram socket of our own.
   std::string sock_path = dir_ / "notify.sock";
@@ -431,9 +467,11 @@ TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
   ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   timeval tv{60, 0};
   setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  CmdResult pid =
-      Sh("NOTIFY_SOCKET=" + Q(sock_path) + " setsid " + Q(DaqfsBinary()) + " -f --source " +
-         Q(data_) + " " + Q(mnt_) + " >" + Q(dir_ / "n.log") + " 2>&1 & echo $!");
+  // A read-ahead no kernel picks by itself: it is written once the kernel's INIT is answered,
+  // just before readiness is reported, so at READY=1 it must already be there.
+  std::string cfg = Config("read_ahead_kb = 1236\n");
+  CmdResult pid = Sh("NOTIFY_SOCKET=" + Q(sock_path) + " setsid " + Q(DaqfsBinary()) + " -f " +
+                     Q(cfg) + " " + Q(mnt_) + " >" + Q(dir_ / "n.log") + " 2>&1 & echo $!");
   ASSERT_EQ(pid.exit_code, 0);
   std::string daemon_pid = pid.output.substr(0, pid.output.find('\n'));
   char buf[4096];
@@ -441,9 +479,15 @@ TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
   ASSERT_GT(n, 0) << "no notification; log:\n" << ReadFile(dir_ / "n.log");
   std::string msg(buf, static_cast<size_t>(n));
   EXPECT_NE(msg.find("READY=1"), std::string::npos) << msg;
-  // The moment READY=1 arrives the mount must answer.
-  EXPECT_TRUE(IsMounted(mnt_));
-  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  // The moment READY=1 arrives the mount must answer: INIT done (the read-ahead written after
+  // it is in place; read from the mount table and sysfs, which never wait for the daemon) and
+  // a statfs, which always goes to the daemon, answered at once.
+  CmdResult bdi = Sh("findmnt -n -o MAJ:MIN " + Q(mnt_) + " | tr -d ' '");
+  ASSERT_EQ(bdi.exit_code, 0) << bdi.output;
+  std::string dev = bdi.output.substr(0, bdi.output.find('\n'));
+  EXPECT_EQ(ReadFile("/sys/class/bdi/" + dev + "/read_ahead_kb"), "1236\n") << "bdi " << dev;
+  EXPECT_EQ(Sh("timeout 2 stat -f " + Q(mnt_)).exit_code, 0);
+  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
   EXPECT_NE(msg.find("STATUS=serving " + mnt_), std::string::npos) << msg;
   EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt_)).exit_code, 0);
   n = recv(sock, buf, sizeof buf, 0);
