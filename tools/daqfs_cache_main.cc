@@ -34,9 +34,10 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
           anything else as "other" (reads names and sizes only, safe while mounted)
   clear   delete every cached block, archive index and decompressed archive (refused while a
           daqfs daemon uses the folder)
-  warm    read every file under PATH (files or folders inside a daqfs mount) so that their
-          decoded blocks land in the cache, with a summary on stdout (and a progress bar on
-          stderr when it is a terminal); a PATH outside a daqfs mount is refused (exit 1)
+  warm    read every file under PATH (files or folders inside a daqfs mount; symlinks below
+          PATH are not followed) so that their decoded blocks land in the cache, with a
+          summary on stdout (and a progress bar on stderr when it is a terminal); a PATH
+          outside a daqfs mount is refused (exit 1)
 
   --dir DIR       the cache folder (default: [cache] dir of --config, else the built-in default)
   --config FILE   a daqfs configuration to take [cache] dir from
@@ -163,13 +164,18 @@ struct WarmState {
   std::chrono::steady_clock::time_point start, last_draw;
 };
 
-void Collect(const std::string& path, WarmState* w) {
+// Files below `path`, in name order. Symlinks inside are not followed (a member linking to
+// /usr/share/doc, or to "..", would lead out of the mount or round in circles), and nothing on
+// another filesystem than `path`'s own is entered.
+void Collect(const std::string& path, WarmState* w, bool top = true, dev_t dev = 0) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  if ((top ? stat(path.c_str(), &st) : lstat(path.c_str(), &st)) != 0) {
     std::fprintf(stderr, "daqfs-cache: %s: %s\n", path.c_str(), std::strerror(errno));
     w->failed++;
     return;
   }
+  if (top) dev = st.st_dev;
+  if (st.st_dev != dev) return;
   if (S_ISREG(st.st_mode)) {
     w->files.emplace_back(path, st.st_size);
     w->total += st.st_size;
@@ -183,7 +189,7 @@ void Collect(const std::string& path, WarmState* w) {
     }
     closedir(d);
     std::sort(names.begin(), names.end());
-    for (const std::string& n : names) Collect(path + "/" + n, w);
+    for (const std::string& n : names) Collect(path + "/" + n, w, false, dev);
   }
 }
 

@@ -196,6 +196,20 @@ TEST_F(OpsE2eTest, WarmRefusesPathsOutsideADaqfsMount) {
   EXPECT_EQ(under.exit_code, 1) << under.output;
 }
 
+TEST_F(OpsE2eTest, WarmDoesNotFollowSymlinksOutOfTheMountOrRoundInCircles) {
+  // Members that are symlinks to a big folder outside the mount and to their own parent.
+  ASSERT_EQ(Sh("set -e; cd " + Q(dir_ / "src") + "; mkdir -p out; head -c 2M /dev/urandom > " +
+               "out/outside.bin; mkdir w; cp two.bin w/; ln -s " + Q(dir_ / "src/out") +
+               " w/docs; ln -s .. w/up; tar -cf ../a/w.tar -C w .")
+                .exit_code,
+            0);
+  Mount();
+  CmdResult r = Sh(Tool("daqfs-cache") + " warm " + Q(mnt_ + "/alpha/w.tar"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("warmed 1 files, 100.0 KiB", 0), 0u) << r.output;
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
 TEST_F(OpsE2eTest, WarmDrawsItsBarOnlyOnATerminal) {
   Mount();
   // Into a pipe: the summary only.
