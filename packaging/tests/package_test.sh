@@ -132,7 +132,10 @@ for f in ./usr/bin/daqfs ./usr/bin/daqfs-cache ./usr/bin/daqfs-repack ./sbin/mou
   ./lib/systemd/system/daqfs@.service ./etc/daqfs/daqfs.example.ini \
   ./usr/share/man/man8/daqfs.8.gz ./usr/share/man/man1/daqfs-cache.1.gz \
   ./usr/share/man/man1/daqfs-repack.1.gz ./usr/share/man/man5/daqfs.ini.5.gz \
-  ./usr/share/doc/daqfs/examples/mnt-daq.mount; do
+  ./usr/share/doc/daqfs/examples/mnt-daq.mount ./usr/bin/daqfs-metrics-textfile \
+  ./lib/systemd/system/daqfs-metrics-textfile@.service \
+  ./lib/systemd/system/daqfs-metrics-textfile@.timer \
+  ./usr/share/man/man1/daqfs-metrics-textfile.1.gz; do
   grep -qxF "$f" <<<"$contents" || fail "the package lacks $f"
 done
 grep -q '^\./usr/local' <<<"$contents" && fail "the package has files under /usr/local"
@@ -140,6 +143,9 @@ mkdir "$tmp/control"
 dpkg-deb -e "$tmp/$deb" "$tmp/control"
 [ "$(cat "$tmp/control/conffiles" 2>/dev/null)" = /etc/daqfs/daqfs.example.ini ] ||
   fail "conffiles is not /etc/daqfs/daqfs.example.ini"
+for script in postinst prerm postrm; do
+  [ -x "$tmp/control/$script" ] || fail "the package has no executable $script"
+done
 
 # --- 2. install -----------------------------------------------------------------------------------
 installed=1  # from here on, cleanup purges (the package was not there before)
@@ -196,7 +202,11 @@ say "installed package checked"
 # --- 3. mount through the helper ------------------------------------------------------------------
 printf 'hello from daqfs\n' >"$tmp/src/hello.txt"
 head -c 3000000 /dev/urandom >"$tmp/src/big.bin"
-tar -C "$tmp/src" -cf "$tmp/data.tar" hello.txt big.bin
+# A setuid-root program in the archive: through the installed helper it must run as the caller.
+cp "$build/tests/daqfs_print_ids" "$tmp/src/print_ids"
+chown 0:0 "$tmp/src/print_ids"
+chmod 6755 "$tmp/src/print_ids"
+tar -C "$tmp/src" -cf "$tmp/data.tar" hello.txt big.bin print_ids
 cat >"$tmp/pkg.ini" <<EOF
 [cache]
 dir = $tmp/cache
@@ -208,7 +218,7 @@ echo "$tmp/pkg.ini $tmp/mnt fuse.daqfs ro,allow_other 0 0" >"$tmp/fstab"
 mnt=$tmp/mnt
 
 check_mount() {  # HOW: the mount must serve the tar, by /usr/bin/daqfs, ro,nosuid,nodev
-  local how=$1 line opts pids
+  local how=$1 line opts pids ids
   line=$(awk -v m="$mnt" '$2 == m' /proc/self/mounts)
   if [ -z "$line" ]; then
     fail "$how: nothing mounted on $mnt"
@@ -222,6 +232,10 @@ check_mount() {  # HOW: the mount must serve the tar, by /usr/bin/daqfs, ro,nosu
   [[ $opts == *,nodev,* ]] || fail "$how: not mounted nodev: $line"
   cmp "$tmp/src/hello.txt" "$mnt/t/data.tar/hello.txt" || fail "$how: hello.txt differs"
   cmp "$tmp/src/big.bin" "$mnt/t/data.tar/big.bin" || fail "$how: big.bin differs"
+  [ "$(stat -c %a "$mnt/t/data.tar/print_ids")" = 755 ] ||
+    fail "$how: print_ids shows setuid/setgid bits: $(stat -c %a "$mnt/t/data.tar/print_ids")"
+  ids=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$mnt/t/data.tar/print_ids" 2>&1)
+  [ "$ids" = "euid=65534 egid=65534" ] || fail "$how: setuid-root print_ids as 65534 gave: $ids"
   pids=$(our_daqfs_pids)
   [ "$(wc -w <<<"$pids")" = 1 ] || fail "$how: want one /usr/bin/daqfs process, found: '$pids'"
 }
