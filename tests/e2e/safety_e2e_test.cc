@@ -311,6 +311,16 @@ TEST_F(SafetyE2eTest, TheRootHoldsOnlyDataForTarCpRsyncAndFind) {
   CmdResult tar = Sh("tar -cf " + Q(dir_ / "copy.tar") + " -C " + Q(mnt_) + " .");
   EXPECT_EQ(tar.exit_code, 0) << tar.output;
   EXPECT_EQ(Sh("tar -tf " + Q(dir_ / "copy.tar") + " | grep -c daqfs").output, "0\n");
+  // cp -a and rsync -a of the whole root succeed and hold the data only.
+  CmdResult cp_root = Sh("cp -a " + Q(mnt_) + " " + Q(dir_ / "rootcp"));
+  EXPECT_EQ(cp_root.exit_code, 0) << cp_root.output;
+  CmdResult rsync_root = Sh("rsync -a " + Q(mnt_ + "/") + " " + Q(dir_ / "rootrsync/"));
+  EXPECT_EQ(rsync_root.exit_code, 0) << rsync_root.output;
+  for (const char* copy : {"rootcp", "rootrsync"}) {
+    EXPECT_EQ(Sh("ls -A " + Q(dir_ / copy)).output, "a.tar\nx.tar\n") << copy;
+    EXPECT_EQ(Sh("diff -r " + Q(dir_ / "ref") + " " + Q(dir_ / copy + "/x.tar")).exit_code, 0)
+        << copy;
+  }
   // cp -a and rsync -aX copy the member's own attribute and nothing of daqfs's.
   ASSERT_EQ(Sh("cp -a " + Q(mnt_ + "/x.tar") + " " + Q(dir_ / "cp")).exit_code, 0);
   ASSERT_EQ(Sh("rsync -aX " + Q(mnt_ + "/x.tar/") + " " + Q(dir_ / "rsync/")).exit_code, 0);
