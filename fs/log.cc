@@ -89,6 +89,11 @@ Status ReopenLog() {
   return OpenOntoStderr(g_file);
 }
 
+void ForgetLogFile() {
+  std::lock_guard<std::mutex> lock(g_write_mu);
+  g_file.clear();
+}
+
 std::string LogTarget() {
   if (g_syslog) return "syslog";
   std::lock_guard<std::mutex> lock(g_write_mu);

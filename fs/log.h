@@ -26,6 +26,8 @@ Status LogToFile(const std::string& path);
 // Reopens the log file named by LogToFile (after logrotate moved it) or reconnects to syslog;
 // nothing for stderr. Called on SIGHUP. Errors are also logged to the old target.
 Status ReopenLog();
+// Stops writing to the log file named by LogToFile (fd 2 is left as it is): lines go to stderr.
+void ForgetLogFile();
 // The current target, as .daqfs/config shows it: "stderr", "syslog" or the file's path.
 std::string LogTarget();
 
