@@ -221,8 +221,8 @@ TEST_F(TarE2eTest, OtherUserDeniedMemberOfUnreadableArchive) {
                 .exit_code,
             0);
   std::string cfg = dir_ / "daqfs.ini";
-  WriteFile(cfg,
-            "[mount]\nallow_other = true\n[source arch]\ntype = archive\npath = " + data_ + "\n");
+  WriteFile(cfg, "[mount]\nallow_other = true\n[cache]\ndir = " + dir_ / "cache" +
+                     "\n[source arch]\ntype = archive\npath = " + data_ + "\n");
   Mount({cfg, mnt_});
   const std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
   CmdResult open_ok = Sh(nobody + "cat " + Q(mnt_ + "/arch/open.tar/m.txt"));
@@ -394,7 +394,8 @@ TEST_F(TarE2eTest, SigtermUnmountsAndExitsZero) {
 TEST_F(TarE2eTest, BackgroundModeFromMountFuse3LikeFstab) {
   ASSERT_EQ(Sh("cd " + Q(dir_.path()) + " && echo x > f && tar -cf data/a.tar f").exit_code, 0);
   std::string cfg = dir_ / "daqfs.ini";
-  WriteFile(cfg, "[source arch]\ntype = archive\npath = " + data_ + "\n");
+  WriteFile(cfg, "[cache]\ndir = " + dir_ / "cache" +
+                     "\n[source arch]\ntype = archive\npath = " + data_ + "\n");
   // mount.fuse3 runs "daqfs CONFIG MOUNTPOINT -o ro,allow_other,dev,suid" with a minimal PATH
   // and waits for it to exit: the daemon must detach only once the mount works.
   CmdResult m =
