@@ -39,6 +39,7 @@ namespace {
 
 constexpr std::string_view kSpace = " \t\r\n\v\f";  // what inih's isspace() strips
 constexpr size_t kMaxSectionBytes = 49;             // inih's MAX_SECTION (50) minus the NUL
+constexpr size_t kMaxLineBytes = 199;               // inih's INI_MAX_LINE (200) minus the NUL
 constexpr uint64_t kMaxFileBytes = 1 << 20;         // a config this big is a mistake
 constexpr unsigned kMaxThreads = 1024;
 constexpr uint64_t kMaxReadAheadKb = 1 << 20;  // 1 GiB
@@ -339,6 +340,11 @@ class Parser {
     }
     last_key_ = key;
     value = Trim(value);  // inih trims already; keep the contract independent of it
+    // "key =;x" gives ";x", but written back as "key = ;x" (as .daqfs/config does) the ';'
+    // after a space starts a comment: such a value would not mean the same twice.
+    if (!value.empty() && value[0] == ';') {
+      return Fail("value of '" + key + "' starts with ';', which reads as a comment after a space");
+    }
     switch (kind_) {
       case SectionKind::kMount:
         return MountKey(key, value);
@@ -636,6 +642,12 @@ std::string FormatConfig(const Config& config) {
   // Shortest text that reads back as the same double ("3600", "0.25", "1e+20").
   char seconds[64];
   auto tc = std::to_chars(seconds, seconds + sizeof seconds, m.entry_timeout);
+  // "key = value", or "key=value" where the spaces would make the line too long to read back.
+  auto kv = [](const std::string& key, const std::string& value) {
+    std::string line = key + " = " + value;
+    if (line.size() > kMaxLineBytes) line = key + "=" + value;
+    return line + "\n";
+  };
   std::string out = "; daqfs effective configuration";
   out += config.file.empty() ? "\n" : " (read from " + config.file + ")\n";
   out += "[mount]\n";
@@ -645,11 +657,11 @@ std::string FormatConfig(const Config& config) {
   if (m.uid) out += "uid = " + std::to_string(*m.uid) + "\n";
   if (m.gid) out += "gid = " + std::to_string(*m.gid) + "\n";
   out += std::string("log_level = ") + level(m.log_level) + "\n";
-  out += "log = " + m.log + "\n";
+  out += kv("log", m.log);
   out += "entry_timeout = " + std::string(seconds, tc.ptr) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";
   out += m.mountpoint.empty() ? "; mountpoint is not set (given on the command line)\n"
-                              : "mountpoint = " + m.mountpoint + "\n";
+                              : kv("mountpoint", m.mountpoint);
   out += std::string("list_daqfs_xattrs = ") + (m.list_daqfs_xattrs ? "true" : "false") + "\n";
   const CacheConfig& c = config.cache;
   out += "\n[cache]\n";
@@ -666,7 +678,7 @@ std::string FormatConfig(const Config& config) {
         " absolute, and no home folder for uid " +
         std::to_string(geteuid()) + "): no SSD tier, archive indexes not saved\n";
   } else {
-    out += "dir = " + c.dir + "\n";
+    out += kv("dir", c.dir);
     if (c.disk == 0) {
       out +=
           "; disk is 0: the SSD tier is off and dir is not used (no blocks, archive indexes"
@@ -681,11 +693,11 @@ std::string FormatConfig(const Config& config) {
   for (const SourceConfig& s : config.sources) {
     out += "\n[source " + s.name + "]\n";
     out += "type = " + s.type + "\n";
-    out += "path = " + s.path + "\n";
+    out += kv("path", s.path);
     out += "cache = " + s.cache + "\n";
     out += "simulate_latency_ms = " + std::to_string(s.simulate_latency_ms) + "\n";
     out += "layout = " + s.layout + "\n";
-    out += "strip_suffix = " + s.strip_suffix + "\n";
+    out += kv("strip_suffix", s.strip_suffix);
     char rescan[64];
     auto rc = std::to_chars(rescan, rescan + sizeof rescan, s.rescan);
     out += "rescan = " + std::string(rescan, rc.ptr) + "\n";

@@ -421,6 +421,24 @@ TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
   }
 }
 
+TEST(ConfigTest, FormatConfigKeepsLongValuesWithinALine) {
+  // Found by the config fuzzer: a 199-byte "path=..." line must not come back as 201 bytes.
+  std::string path = "/" + std::string(193, 'p');
+  Config c = Parse("[source s]\ntype = archive\npath=" + path + "\n");
+  std::string text = FormatConfig(c);
+  EXPECT_NE(text.find("\npath=" + path + "\n"), std::string::npos) << text;
+  Result<Config> again = ParseConfig(text, "formatted");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->sources[0].path, path);
+}
+
+TEST(ConfigTest, AValueStartingWithASemicolonIsRefused) {
+  // Found by the config fuzzer: it would not survive being written back by FormatConfig.
+  EXPECT_EQ(
+      MountError("mountpoint =;/mnt"),
+      "t.ini:2: value of 'mountpoint' starts with ';', which reads as a comment after a space");
+}
+
 TEST(ConfigTest, EveryCacheKeyRejectsBadValues) {
   const std::string kSize = "expected a whole number with an optional K, M, G or T suffix";
   const BadValueCase cases[] = {

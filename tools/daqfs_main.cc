@@ -514,12 +514,22 @@ int Main(int argc, char** argv) {
     Config shown = config;
     shown.mount.log = LogTarget();
     std::string text = FormatConfig(shown);
+    // Notes as comment lines short enough to read back (an INI line holds 199 bytes).
+    auto note = [&text](std::string words) {
+      while (!words.empty()) {
+        size_t cut = words.size() <= 96 ? words.size() : words.rfind(' ', 96);
+        if (cut == std::string::npos || cut == 0) cut = std::min<size_t>(words.size(), 96);
+        text += "; " + words.substr(0, cut) + "\n";
+        words.erase(0, cut);
+        words.erase(0, words.find_first_not_of(' '));
+      }
+    };
     if (shown.mount.log != config.mount.log) {
-      text += "; log: the configuration says " + config.mount.log +
-              "; the daemon runs in the background without a terminal, so it logs to " +
-              shown.mount.log + "\n";
+      note("log: the configuration says " + config.mount.log +
+           "; the daemon runs in the background without a terminal, so it logs to " +
+           shown.mount.log);
     }
-    if (!ssd_off->empty()) text += "; the SSD tier is off: " + *ssd_off + "\n";
+    if (!ssd_off->empty()) note("the SSD tier is off: " + *ssd_off);
     return text;
   });
 

@@ -463,6 +463,10 @@ TEST_F(SafetyE2eTest, ConfigShowsWhatTheMountRunsWith) {
   EXPECT_NE(shown.find("\nallow_other = true\n"), std::string::npos) << shown;
   EXPECT_NE(shown.find("\nmountpoint = " + mnt_ + "\n"), std::string::npos) << shown;
   EXPECT_NE(shown.find("; the SSD tier is off: "), std::string::npos) << shown;
+  // It reads back as a configuration (notes included).
+  WriteFile(dir_ / "shown.ini", shown);
+  CmdResult again = Sh(Q(DaqfsBinary()) + " --check-config " + Q(dir_ / "shown.ini"));
+  EXPECT_EQ(again.exit_code, 0) << again.output << shown;
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
