@@ -626,19 +626,6 @@ Result<bool> ParseBool(std::string_view text) {
 
 std::string FormatConfig(const Config& config) {
   const MountConfig& m = config.mount;
-  auto level = [](LogLevel l) {
-    switch (l) {
-      case LogLevel::kError:
-        return "error";
-      case LogLevel::kWarn:
-        return "warn";
-      case LogLevel::kInfo:
-        return "info";
-      case LogLevel::kDebug:
-        return "debug";
-    }
-    return "info";
-  };
   // Shortest text that reads back as the same double ("3600", "0.25", "1e+20").
   char seconds[64];
   auto tc = std::to_chars(seconds, seconds + sizeof seconds, m.entry_timeout);
@@ -656,7 +643,7 @@ std::string FormatConfig(const Config& config) {
   out += std::string("allow_other = ") + (m.allow_other ? "true" : "false") + "\n";
   if (m.uid) out += "uid = " + std::to_string(*m.uid) + "\n";
   if (m.gid) out += "gid = " + std::to_string(*m.gid) + "\n";
-  out += std::string("log_level = ") + level(m.log_level) + "\n";
+  out += std::string("log_level = ") + LogLevelName(m.log_level) + "\n";
   out += kv("log", m.log);
   out += "entry_timeout = " + std::string(seconds, tc.ptr) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";

@@ -19,7 +19,9 @@ std::mutex g_write_mu;
 // The log file named by LogToFile ("" = none); guarded by g_write_mu.
 std::string g_file;
 
-const char* LevelName(LogLevel l) {
+}  // namespace
+
+const char* LogLevelName(LogLevel l) {
   switch (l) {
     case LogLevel::kError:
       return "error";
@@ -30,10 +32,8 @@ const char* LevelName(LogLevel l) {
     case LogLevel::kDebug:
       return "debug";
   }
-  return "?";
+  return "info";
 }
-
-}  // namespace
 
 bool ParseLogLevel(const std::string& t, LogLevel* out) {
   if (t == "error")
@@ -118,7 +118,7 @@ void Log(LogLevel level, const std::string& message) {
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tmv);
   std::lock_guard<std::mutex> lock(g_write_mu);
   std::fprintf(stderr, "%s.%03ldZ daqfs[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
-               static_cast<int>(getpid()), LevelName(level), message.c_str());
+               static_cast<int>(getpid()), LogLevelName(level), message.c_str());
   std::fflush(stderr);
 }
 

@@ -16,6 +16,8 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 // Parses "error", "warn", "info", "debug".
 bool ParseLogLevel(const std::string& text, LogLevel* out);
+// The name ParseLogLevel reads: "error", "warn", "info", "debug".
+const char* LogLevelName(LogLevel level);
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Sends log lines to syslog (ident "daqfs") instead of stderr.
