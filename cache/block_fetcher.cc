@@ -13,8 +13,8 @@ BlockFetcher::BlockFetcher(Metrics* metrics) {
   decode_seconds_ = &metrics->AddHistogram("daqfs_decode_seconds", "Time to decode one block");
 }
 
-Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identity,
-                                  uint64_t index, BlockCache* cache) {
+Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identity, uint64_t index,
+                                  BlockCache* cache) {
   BlockKey key{identity, index};
   const uint64_t want_len = source.BlockRangeOf(index).length;
   if (cache) {
@@ -60,45 +60,48 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
   Status status;
   std::vector<Block> group_blocks;
   if (!block) try {
-    auto start = std::chrono::steady_clock::now();
-    if (group.count == 1) {
-      BlockRange r = source.BlockRangeOf(index);
-      auto buf = std::make_shared<Bytes>(r.length);
-      status = source.ReadBlock(index, *buf);
-      if (status.ok()) block = std::move(buf);
-    } else {
-      group_blocks.resize(group.count);
-      status = source.ReadGroup(index, [&](uint64_t i, Bytes&& bytes) {
-        if (i < group.first || i - group.first >= group.count) return;
-        auto b = std::make_shared<const Bytes>(std::move(bytes));
-        if (cache) cache->Put(BlockKey{identity, i}, b);
-        // With a cache, only the caller's block is held here (a group can be gigabytes);
-        // waiters for other sub-blocks find theirs in the cache.
-        if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
-      });
-      if (status.ok()) {
-        block = group_blocks[index - group.first];
-        if (!block) status = Corrupt(identity + ": decode produced no block " + std::to_string(index));
+      auto start = std::chrono::steady_clock::now();
+      if (group.count == 1) {
+        BlockRange r = source.BlockRangeOf(index);
+        auto buf = std::make_shared<Bytes>(r.length);
+        status = source.ReadBlock(index, *buf);
+        if (status.ok()) block = std::move(buf);
+      } else {
+        group_blocks.resize(group.count);
+        status = source.ReadGroup(index, [&](uint64_t i, Bytes&& bytes) {
+          if (i < group.first || i - group.first >= group.count) return;
+          auto b = std::make_shared<const Bytes>(std::move(bytes));
+          if (cache) cache->Put(BlockKey{identity, i}, b);
+          // With a cache, only the caller's block is held here (a group can be gigabytes);
+          // waiters for other sub-blocks find theirs in the cache.
+          if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
+        });
+        if (status.ok()) {
+          block = group_blocks[index - group.first];
+          if (!block)
+            status = Corrupt(identity + ": decode produced no block " + std::to_string(index));
+        }
       }
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    decodes_->Add();
-    if (decode_seconds_) decode_seconds_->Observe(secs);
-    if (status.ok()) {
-      if (cache && group.count == 1) cache->Put(key, block);
-    } else {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      decodes_->Add();
+      if (decode_seconds_) decode_seconds_->Observe(secs);
+      if (status.ok()) {
+        if (cache && group.count == 1) cache->Put(key, block);
+      } else {
+        block = nullptr;
+        errors_->Add();
+        error_log_.Log(LogLevel::kError, "block " + std::to_string(index) + " of " + identity +
+                                             ": " + status.ToString());
+      }
+    } catch (const std::bad_alloc&) {
       block = nullptr;
-      errors_->Add();
-      error_log_.Log(LogLevel::kError, "block " + std::to_string(index) + " of " + identity +
-                                           ": " + status.ToString());
+      status =
+          Status(Code::kNoMemory, "decoding block " + std::to_string(index) + " of " + identity);
+    } catch (const std::exception& e) {
+      block = nullptr;
+      status =
+          IoError("decoding block " + std::to_string(index) + " of " + identity + ": " + e.what());
     }
-  } catch (const std::bad_alloc&) {
-    block = nullptr;
-    status = Status(Code::kNoMemory, "decoding block " + std::to_string(index) + " of " + identity);
-  } catch (const std::exception& e) {
-    block = nullptr;
-    status = IoError("decoding block " + std::to_string(index) + " of " + identity + ": " + e.what());
-  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     flights_.erase(k);

@@ -83,7 +83,8 @@ class GroupSource final : public ByteSource {
   Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
     groups++;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    for (uint64_t b = i / 8 * 8; b < i / 8 * 8 + 8; ++b) emit(b, Bytes(1024, static_cast<uint8_t>(b)));
+    for (uint64_t b = i / 8 * 8; b < i / 8 * 8 + 8; ++b)
+      emit(b, Bytes(1024, static_cast<uint8_t>(b)));
     return Status::Ok();
   }
   std::atomic<int> groups{0}, single{0};

@@ -36,7 +36,7 @@ enum class CachePolicy { kAuto, kNone, kMemory, kDisk };
 bool ParseCachePolicy(const std::string& text, CachePolicy* out);
 
 struct ReadPathOptions {
-  uint64_t prefetch_window_bytes = 64ull << 20;  // cap of the per-file window; 0 = no prefetch
+  uint64_t prefetch_window_bytes = 64ull << 20;   // cap of the per-file window; 0 = no prefetch
   uint64_t prefetch_budget_bytes = 256ull << 20;  // all prefetches in flight at once
 };
 
@@ -45,8 +45,8 @@ class CachedReadPath final : public ReadPath {
   // `memory` and `disk` may be null (tier absent); `executor` runs prefetches. None is owned.
   // The caches must outlive this object, every FileReader it opened and the executor's queued
   // tasks (destroy the executor first); the executor may outlive this object.
-  CachedReadPath(ReadPathOptions options, BlockCache* memory, BlockCache* disk,
-                 Executor* executor, Metrics* metrics);
+  CachedReadPath(ReadPathOptions options, BlockCache* memory, BlockCache* disk, Executor* executor,
+                 Metrics* metrics);
   ~CachedReadPath() override;
 
   // Sets the policy of source index `source` (default kAuto).
@@ -90,7 +90,7 @@ class CachedReadPath final : public ReadPath {
 
   std::mutex policy_mu_;  // guards policies_
   std::map<uint32_t, CachePolicy> policies_;
-  std::mutex dirs_mu_;  // guards next_in_dir_
+  std::mutex dirs_mu_;                              // guards next_in_dir_
   std::map<std::string, std::string> next_in_dir_;  // dir -> name expected to be read next
 
   Counter own_issued_, own_used_, own_wasted_, own_skipped_;

@@ -49,8 +49,8 @@ class CachedReadPathTest : public ::testing::Test {
 TEST_F(CachedReadPathTest, SequentialReadDecodesEachBlockOnceMostlyPrefetched) {
   Make();
   const uint64_t n_blocks = 40;
-  auto src = std::make_shared<PatternSource>(n_blocks * kMiB, true, "seq",
-                                             std::chrono::milliseconds(2));
+  auto src =
+      std::make_shared<PatternSource>(n_blocks * kMiB, true, "seq", std::chrono::milliseconds(2));
   auto reader = path_->Open(src, FileContext{});
   std::vector<uint8_t> buf(128 * 1024);
   for (uint64_t off = 0; off < src->Size(); off += buf.size()) {
@@ -124,8 +124,8 @@ TEST_F(CachedReadPathTest, ConcurrentReordered1MiBRequestsStaySequential) {
 
 TEST_F(CachedReadPathTest, BudgetBoundsInFlightPrefetch) {
   Make(64 * kMiB, 4 * kMiB);
-  auto src = std::make_shared<PatternSource>(100 * kMiB, true, "budget",
-                                             std::chrono::milliseconds(20));
+  auto src =
+      std::make_shared<PatternSource>(100 * kMiB, true, "budget", std::chrono::milliseconds(20));
   auto reader = path_->Open(src, FileContext{});
   std::vector<uint8_t> buf(kMiB);
   uint64_t peak = 0;
@@ -138,8 +138,8 @@ TEST_F(CachedReadPathTest, BudgetBoundsInFlightPrefetch) {
 
 TEST_F(CachedReadPathTest, ReleaseCancelsQueuedPrefetches) {
   Make(64 * kMiB, 64 * kMiB);
-  auto src = std::make_shared<PatternSource>(200 * kMiB, true, "cancel",
-                                             std::chrono::milliseconds(30));
+  auto src =
+      std::make_shared<PatternSource>(200 * kMiB, true, "cancel", std::chrono::milliseconds(30));
   {
     auto reader = path_->Open(src, FileContext{});
     std::vector<uint8_t> buf(kMiB);
@@ -304,8 +304,8 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
   for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  EXPECT_EQ(ssd.bytes(), 40 * kMiB);   // every block kept on the slower tier
-  EXPECT_LE(ram.bytes(), 20 * kMiB);   // consumed prefetched blocks left RAM
+  EXPECT_EQ(ssd.bytes(), 40 * kMiB);  // every block kept on the slower tier
+  EXPECT_LE(ram.bytes(), 20 * kMiB);  // consumed prefetched blocks left RAM
   EXPECT_LE(src->decodes.load(), 40u);
 }
 

@@ -374,7 +374,7 @@ struct DiskBlockCache::Impl {
   std::deque<std::shared_ptr<Pending>> queue;  // guarded
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued or writing
   uint64_t queued_bytes = 0;                                       // guarded
-  Clock::time_point last_put{};  // when the last block was queued
+  Clock::time_point last_put{};                                    // when the last block was queued
   bool writing = false;                                            // guarded
   bool stop = false;                                               // guarded
   bool failing = false;              // guarded; an error since the last good write

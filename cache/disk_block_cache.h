@@ -51,11 +51,11 @@
 namespace daqfs {
 
 struct DiskCacheOptions {
-  std::string dir;                       // the cache folder (created 0700 if missing)
-  uint64_t budget_bytes = 64ull << 30;   // high watermark, bytes of block files
-  double low_watermark = 0.9;            // evict down to budget * low_watermark
+  std::string dir;                            // the cache folder (created 0700 if missing)
+  uint64_t budget_bytes = 64ull << 30;        // high watermark, bytes of block files
+  double low_watermark = 0.9;                 // evict down to budget * low_watermark
   uint64_t write_queue_bytes = 256ull << 20;  // pending writes beyond this are dropped
-  int retry_after_error_ms = 5000;       // writes pause this long after an error
+  int retry_after_error_ms = 5000;            // writes pause this long after an error
 };
 
 class DiskBlockCache final : public BlockCache {

@@ -40,7 +40,7 @@ class MemoryBlockCache final : public BlockCache {
     Block block;
   };
   struct Shard {
-    std::mutex mu;  // guards lru, map, bytes
+    std::mutex mu;         // guards lru, map, bytes
     std::list<Entry> lru;  // front = most recent
     std::unordered_map<std::string, std::list<Entry>::iterator> map;
     uint64_t bytes = 0;

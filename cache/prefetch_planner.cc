@@ -4,8 +4,7 @@
 
 namespace daqfs {
 
-std::vector<uint64_t> PrefetchPlanner::OnRead(uint64_t first, uint64_t last,
-                                              uint64_t block_count) {
+std::vector<uint64_t> PrefetchPlanner::OnRead(uint64_t first, uint64_t last, uint64_t block_count) {
   std::vector<uint64_t> out;
   if (max_window_ == 0 || block_count == 0) return out;
   last = std::min(last, block_count - 1);

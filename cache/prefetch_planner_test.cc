@@ -66,8 +66,8 @@ TEST(PrefetchPlannerTest, ResetOnSeekThenRegrow) {
 TEST(PrefetchPlannerTest, ConstantStrideIsFollowed) {
   PrefetchPlanner p(64);
   EXPECT_TRUE(p.OnRead(10, 10, 100000).empty());
-  EXPECT_TRUE(p.OnRead(60, 60, 100000).empty());   // stride 50 seen once
-  auto v = p.OnRead(110, 110, 100000);             // seen twice: follow it
+  EXPECT_TRUE(p.OnRead(60, 60, 100000).empty());  // stride 50 seen once
+  auto v = p.OnRead(110, 110, 100000);            // seen twice: follow it
   ASSERT_FALSE(v.empty());
   EXPECT_EQ(v[0], 160u);
   auto w = p.OnRead(160, 160, 100000);

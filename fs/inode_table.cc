@@ -7,8 +7,7 @@ InodeTable::InodeTable(InodeKey root) {
   by_key_[root] = kRootIno;
 }
 
-uint64_t InodeTable::Acquire(InodeKey key, uint64_t count, InodeKey parent,
-                             std::string_view name) {
+uint64_t InodeTable::Acquire(InodeKey key, uint64_t count, InodeKey parent, std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_key_.find(key);
   if (it != by_key_.end()) {

@@ -8,10 +8,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "fs/byte_source.h"
 #include "fs/status.h"

@@ -25,7 +25,9 @@ class ForwardingSource : public ByteSource {
   uint64_t BlockCount() const override { return inner_->BlockCount(); }
   BlockRange BlockRangeOf(uint64_t i) const override { return inner_->BlockRangeOf(i); }
   uint64_t BlockOf(uint64_t off) const override { return inner_->BlockOf(off); }
-  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override { return inner_->ReadBlock(i, out); }
+  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override {
+    return inner_->ReadBlock(i, out);
+  }
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override {
     return inner_->ReadAt(off, out);
   }
@@ -78,7 +80,9 @@ class WrappingBackend final : public Backend {
   void RegisterMetrics(Metrics& m, const std::string& l) override { inner_->RegisterMetrics(m, l); }
   Result<NodeId> Lookup(NodeId p, std::string_view n) override { return inner_->Lookup(p, n); }
   Result<Attr> GetAttr(NodeId n) override { return inner_->GetAttr(n); }
-  Status ReadDir(NodeId d, uint64_t c, const EmitFn& e) override { return inner_->ReadDir(d, c, e); }
+  Status ReadDir(NodeId d, uint64_t c, const EmitFn& e) override {
+    return inner_->ReadDir(d, c, e);
+  }
   Result<std::shared_ptr<ByteSource>> Open(NodeId n, const Caller& c) override {
     Result<std::shared_ptr<ByteSource>> s = inner_->Open(n, c);
     if (!s.ok()) return s;

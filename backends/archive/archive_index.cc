@@ -169,8 +169,9 @@ class FrameReader {
     size_t done = 0;
     while (done < out.size()) {
       uint64_t at = off + done;
-      auto it = std::upper_bound(frames_.begin(), frames_.end(), at,
-                                 [](uint64_t v, const ZstdFrame& f) { return v < f.decompressed_offset; });
+      auto it = std::upper_bound(
+          frames_.begin(), frames_.end(), at,
+          [](uint64_t v, const ZstdFrame& f) { return v < f.decompressed_offset; });
       if (it == frames_.begin()) break;
       size_t f = static_cast<size_t>(it - frames_.begin()) - 1;
       const ZstdFrame& fr = frames_[f];
@@ -181,8 +182,9 @@ class FrameReader {
         if (!n.ok()) return n.status();
         if (*n != comp.size()) return Corrupt(what_ + ": truncated frame");
         memo_.resize(fr.decompressed_size);
-        Status s = DecodeZstdFrame(comp, memo_, nullptr,
-                                   what_ + " frame at offset " + std::to_string(fr.compressed_offset));
+        Status s =
+            DecodeZstdFrame(comp, memo_, nullptr,
+                            what_ + " frame at offset " + std::to_string(fr.compressed_offset));
         if (!s.ok()) return s;
         memo_frame_ = f;
       }
@@ -210,12 +212,13 @@ Status LearnFrameSizes(int fd, uint64_t base, std::vector<ZstdFrame>* frames,
   for (ZstdFrame& f : *frames) {
     if (!f.content_size_known) {
       uint64_t n = 0;
-      Status s = StreamZstdFrame(read, base + f.compressed_offset, f.compressed_size, 1 << 20,
-                                 [&](std::span<const uint8_t> piece) {
-                                   n += piece.size();
-                                   return true;
-                                 },
-                                 what);
+      Status s = StreamZstdFrame(
+          read, base + f.compressed_offset, f.compressed_size, 1 << 20,
+          [&](std::span<const uint8_t> piece) {
+            n += piece.size();
+            return true;
+          },
+          what);
       if (!s.ok()) return s;
       f.decompressed_size = n;
       f.content_size_known = true;
@@ -257,9 +260,8 @@ void AddMembers(const TarIndex& tar, int fd, bool can_index_zstd, const std::str
         return PreadFull(fd, base + off, buf.first(n), mwhat);
       };
       Result<ZstdIndex> z = IndexZstd(read, size, mwhat);
-      Status learned = z.ok() && !z->all_sizes_known
-                           ? LearnFrameSizes(fd, base, &z->frames, mwhat)
-                           : Status::Ok();
+      Status learned = z.ok() && !z->all_sizes_known ? LearnFrameSizes(fd, base, &z->frames, mwhat)
+                                                     : Status::Ok();
       if (z.ok() && learned.ok()) {
         if (!z->note.empty()) out->warnings.push_back(t.path + ": " + z->note);
         m.zstd = true;
@@ -270,8 +272,8 @@ void AddMembers(const TarIndex& tar, int fd, bool can_index_zstd, const std::str
         m.path = t.path.substr(0, t.path.size() - options.strip_suffix.size());
       } else {
         // Not zstd after all, or damaged: shown as stored, under its own name, and logged.
-        out->warnings.push_back(t.path + ": not served decompressed: " +
-                                (z.ok() ? learned : z.status()).ToString());
+        out->warnings.push_back(
+            t.path + ": not served decompressed: " + (z.ok() ? learned : z.status()).ToString());
       }
     }
     shown_of[m.stored_path] = m.path;
@@ -286,8 +288,12 @@ void AddMembers(const TarIndex& tar, int fd, bool can_index_zstd, const std::str
 class Writer {
  public:
   void U8(uint8_t v) { s_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) { for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i))); }
-  void U64(uint64_t v) { for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i))); }
+  void U32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void U64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+  }
   void Str(const std::string& v) {
     U64(v.size());
     s_ += v;
@@ -389,9 +395,9 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   if (!mn.ok()) return mn.status();
   // A zstd frame (28 b5 2f fd) or a skippable frame (5? 2a 4d 18, as pzstd starts) first.
   bool zstd_container =
-      *mn == 4 && ((magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) ||
-                   ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D &&
-                    magic[3] == 0x18));
+      *mn == 4 &&
+      ((magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) ||
+       ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D && magic[3] == 0x18));
   if (!zstd_container) {
     Result<TarIndex> tar = IndexTar(PreadReader(fd, path), size, path);
     if (!tar.ok()) return tar.status();
@@ -419,7 +425,9 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
     index.archive_frames = z->frames;
     index.decompressed_size = z->decompressed_size;
     auto reader = std::make_shared<FrameReader>(fd, z->frames, path);
-    TarReadFn read = [reader](uint64_t off, std::span<uint8_t> out) { return reader->Read(off, out); };
+    TarReadFn read = [reader](uint64_t off, std::span<uint8_t> out) {
+      return reader->Read(off, out);
+    };
     Result<TarIndex> tar = IndexTar(read, z->decompressed_size, path);
     if (!tar.ok()) return tar.status();
     AddMembers(*tar, fd, false, path, options, &index);
@@ -475,7 +483,9 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   // No spill: read the headers through one forward streaming decode, learn the frame sizes,
   // and serve members as windows of the decompressed stream.
   ZstdStreamReader stream(fd, size, path);
-  TarReadFn read = [&stream](uint64_t off, std::span<uint8_t> out) { return stream.Read(off, out); };
+  TarReadFn read = [&stream](uint64_t off, std::span<uint8_t> out) {
+    return stream.Read(off, out);
+  };
   // The decompressed size is not known before the end: let the tar parser read until the
   // stream ends (it stops at the end-of-archive blocks).
   Result<TarIndex> tar = IndexTar(read, UINT64_MAX / 4, path);
@@ -653,8 +663,8 @@ Result<ArchiveIndex> LoadArchiveIndex(const std::string& dir, const std::string&
   if (fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, "stat " + name);
   if (st.st_size > (1ll << 34)) return Corrupt(name + ": implausibly large index file");
   std::string data(static_cast<size_t>(st.st_size), '\0');
-  Result<size_t> n = PreadFull(fd->get(), 0, std::span(reinterpret_cast<uint8_t*>(data.data()),
-                                                       data.size()), name);
+  Result<size_t> n = PreadFull(
+      fd->get(), 0, std::span(reinterpret_cast<uint8_t*>(data.data()), data.size()), name);
   if (!n.ok()) return n.status();
   Result<ArchiveIndex> x = ParseArchiveIndex(std::string_view(data).substr(0, *n));
   if (!x.ok()) return Corrupt(name + ": " + x.status().message());

@@ -38,30 +38,30 @@ struct ArchiveIndexOptions {
 
 struct ArchiveMember {
   TarMember::Kind kind = TarMember::Kind::kFile;
-  std::string path;         // as shown (strip_suffix removed for zstd members)
-  std::string stored_path;  // as stored in the archive
-  uint64_t data_offset = 0; // in the container's data space (file, or decompressed stream)
-  uint64_t stored_size = 0; // bytes stored in the tar
-  uint64_t size = 0;        // bytes shown (decompressed for zstd members)
+  std::string path;          // as shown (strip_suffix removed for zstd members)
+  std::string stored_path;   // as stored in the archive
+  uint64_t data_offset = 0;  // in the container's data space (file, or decompressed stream)
+  uint64_t stored_size = 0;  // bytes stored in the tar
+  uint64_t size = 0;         // bytes shown (decompressed for zstd members)
   uint32_t mode = 0, uid = 0, gid = 0;
   timespec mtime{};
   std::string link_target;  // symlink target; hard link target path (as shown)
   std::vector<std::pair<std::string, std::string>> xattrs;
-  bool zstd = false;        // stored zstd-compressed; `frames` is its index
+  bool zstd = false;  // stored zstd-compressed; `frames` is its index
   bool seek_table = false;
   std::vector<ZstdFrame> frames;  // compressed offsets relative to data_offset
 };
 
 struct ArchiveIndex {
   enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2 };
-  std::string identity;     // FileIdentity() of the archive when indexed
+  std::string identity;  // FileIdentity() of the archive when indexed
   Container container = Container::kTar;
   std::vector<ZstdFrame> archive_frames;  // kTarZst / kSpilled: frames of the whole archive
   uint64_t decompressed_size = 0;         // kTarZst / kSpilled
   std::string spill_path;                 // kSpilled: the decompressed tar
   std::vector<ArchiveMember> members;     // archive order, duplicates kept
   std::vector<std::string> warnings;
-  std::string damage;       // "" or what ended indexing early (archive and offset)
+  std::string damage;  // "" or what ended indexing early (archive and offset)
 };
 
 Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const struct stat& st,

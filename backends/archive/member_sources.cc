@@ -27,8 +27,13 @@ Status FileSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
 ZstdSliceSource::ZstdSliceSource(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t base,
                                  std::vector<ZstdFrame> frames, uint64_t window_offset,
                                  uint64_t window_size, std::string identity)
-    : fd_(std::move(fd)), what_(std::move(what)), base_(base), frames_(std::move(frames)),
-      window_offset_(window_offset), window_size_(window_size), identity_(std::move(identity)) {
+    : fd_(std::move(fd)),
+      what_(std::move(what)),
+      base_(base),
+      frames_(std::move(frames)),
+      window_offset_(window_offset),
+      window_size_(window_size),
+      identity_(std::move(identity)) {
   const uint64_t w0 = window_offset_, w1 = window_offset_ + window_size_;
   for (uint32_t f = 0; f < frames_.size(); ++f) {
     const ZstdFrame& fr = frames_[f];
@@ -45,7 +50,8 @@ ZstdSliceSource::ZstdSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
       uint64_t b0 = std::max(d0 + s, lo), b1 = std::min(d0 + s + kSubBlock, hi);
       blocks_.push_back(Block{b0 - w0, b1 - b0, f, b0 - d0, first, 0});
     }
-    for (uint64_t i = first; i < blocks_.size(); ++i) blocks_[i].group_count = blocks_.size() - first;
+    for (uint64_t i = first; i < blocks_.size(); ++i)
+      blocks_[i].group_count = blocks_.size() - first;
   }
 }
 
@@ -97,14 +103,15 @@ Status ZstdSliceSource::StreamFrame(
   const ZstdFrame& fr = frames_[f];
   CompressedReadFn read = PreadReader(fd_->get(), what_);
   uint64_t pos = 0;
-  return StreamZstdFrame(read, base_ + fr.compressed_offset, fr.compressed_size, kSubBlock,
-                         [&](std::span<const uint8_t> piece) {
-                           bool more = emit(pos, piece);
-                           pos += piece.size();
-                           return more;
-                         },
-                         what_ + " frame " + std::to_string(f) + " at compressed offset " +
-                             std::to_string(base_ + fr.compressed_offset));
+  return StreamZstdFrame(
+      read, base_ + fr.compressed_offset, fr.compressed_size, kSubBlock,
+      [&](std::span<const uint8_t> piece) {
+        bool more = emit(pos, piece);
+        pos += piece.size();
+        return more;
+      },
+      what_ + " frame " + std::to_string(f) + " at compressed offset " +
+          std::to_string(base_ + fr.compressed_offset));
 }
 
 Status ZstdSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
@@ -148,7 +155,7 @@ Status ZstdSliceSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
       if (b.in_frame + b.length > pos + piece.size()) break;  // lies in a later piece
       if (b.in_frame >= pos) {
         Bytes bytes(piece.begin() + (b.in_frame - pos),
-                                   piece.begin() + (b.in_frame - pos + b.length));
+                    piece.begin() + (b.in_frame - pos + b.length));
         emit(next, std::move(bytes));
       }
       ++next;

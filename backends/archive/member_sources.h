@@ -28,8 +28,12 @@ class FileSliceSource final : public ByteSource {
  public:
   FileSliceSource(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t offset, uint64_t size,
                   std::string identity, bool decoded = false)
-      : fd_(std::move(fd)), what_(std::move(what)), offset_(offset), size_(size),
-        identity_(std::move(identity)), decoded_(decoded) {}
+      : fd_(std::move(fd)),
+        what_(std::move(what)),
+        offset_(offset),
+        size_(size),
+        identity_(std::move(identity)),
+        decoded_(decoded) {}
   uint64_t Size() const override { return size_; }
   std::string Identity() const override { return identity_; }
   bool IsDecoded() const override { return decoded_; }
@@ -70,17 +74,18 @@ class ZstdSliceSource final : public ByteSource {
 
  private:
   struct Block {
-    uint64_t offset;      // in the window
+    uint64_t offset;  // in the window
     uint64_t length;
-    uint32_t frame;       // index into frames_
-    uint64_t in_frame;    // offset of the block's first byte inside the frame's output
-    uint64_t group_first; // first block of the frame (== own index unless sub-blocks)
+    uint32_t frame;        // index into frames_
+    uint64_t in_frame;     // offset of the block's first byte inside the frame's output
+    uint64_t group_first;  // first block of the frame (== own index unless sub-blocks)
     uint64_t group_count;
   };
   // Decodes frame `f` whole into `out` (exactly its decompressed size).
   Status DecodeFrame(uint32_t f, std::span<uint8_t> out) const;
   // Streams frame `f`, calling emit(pos, bytes) for its output in kSubBlock pieces.
-  Status StreamFrame(uint32_t f, const std::function<bool(uint64_t, std::span<const uint8_t>)>& emit) const;
+  Status StreamFrame(uint32_t f,
+                     const std::function<bool(uint64_t, std::span<const uint8_t>)>& emit) const;
 
   std::shared_ptr<UniqueFd> fd_;
   std::string what_;

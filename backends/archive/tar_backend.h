@@ -114,7 +114,7 @@ class TarBackend final : public Backend {
   struct stat root_st_ {};
   bool root_stat_ok_ = false;
 
-  mutable std::shared_mutex mu_;  // guards slots_, by_name_, merged_, next_slot_
+  mutable std::shared_mutex mu_;                     // guards slots_, by_name_, merged_, next_slot_
   std::map<uint32_t, std::shared_ptr<Slot>> slots_;  // slot number -> archive
   std::map<std::string, uint32_t> by_name_;          // directory name -> slot number
   std::map<std::string, uint32_t> by_path_;          // archive path -> slot number

@@ -42,16 +42,16 @@ struct TarMember {
   uint32_t uid = 0;
   uint32_t gid = 0;
   timespec mtime{};
-  std::string link_target;     // symlink target as stored; hard-link target path normalized
+  std::string link_target;  // symlink target as stored; hard-link target path normalized
   std::vector<std::pair<std::string, std::string>> xattrs;  // from pax SCHILY.xattr.NAME
 };
 
 struct TarIndex {
-  std::vector<TarMember> members;    // in archive order (duplicates kept; later wins is the
-                                     // caller's rule)
-  std::vector<std::string> warnings; // one line per skipped member: offset, path, reason
-  Status damage;                     // ok, or what stopped indexing early and at which offset
-  uint64_t end_offset = 0;           // offset just past the last header or data consumed
+  std::vector<TarMember> members;     // in archive order (duplicates kept; later wins is the
+                                      // caller's rule)
+  std::vector<std::string> warnings;  // one line per skipped member: offset, path, reason
+  Status damage;                      // ok, or what stopped indexing early and at which offset
+  uint64_t end_offset = 0;            // offset just past the last header or data consumed
 };
 
 // Random-access reader of the archive bytes: fills as much of `out` as it can from `offset`,

@@ -46,11 +46,11 @@ struct ZstdFrame {
 };
 
 struct ZstdIndex {
-  std::vector<ZstdFrame> frames;     // data frames only, in order
+  std::vector<ZstdFrame> frames;  // data frames only, in order
   bool from_seek_table = false;
-  bool all_sizes_known = true;       // false: some frame lacks a content size
-  uint64_t decompressed_size = 0;    // sum (valid when all_sizes_known)
-  std::string note;                  // why a seek table was rejected, if one was ("" otherwise)
+  bool all_sizes_known = true;     // false: some frame lacks a content size
+  uint64_t decompressed_size = 0;  // sum (valid when all_sizes_known)
+  std::string note;                // why a seek table was rejected, if one was ("" otherwise)
 };
 
 // Builds the frame index of a stream of `size` bytes. Errors (Code::kCorrupt) name `name` and
@@ -70,8 +70,8 @@ Status DecodeZstdFrame(std::span<const uint8_t> compressed, std::span<uint8_t> o
 // Decodes a frame of unknown (or huge) size as a stream, handing out decompressed bytes in
 // pieces of at most `piece` bytes (the last may be shorter) through `emit`, which returns false
 // to stop early. Reads compressed bytes through `read` starting at `offset`, `size` bytes.
-Status StreamZstdFrame(const CompressedReadFn& read, uint64_t offset, uint64_t size,
-                       size_t piece, const std::function<bool(std::span<const uint8_t>)>& emit,
+Status StreamZstdFrame(const CompressedReadFn& read, uint64_t offset, uint64_t size, size_t piece,
+                       const std::function<bool(std::span<const uint8_t>)>& emit,
                        const std::string& what);
 
 // Writes data in the seekable format: independent frames of at most `frame_size` decompressed
