@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds daqfs and runs every test (unit and end-to-end) with ctest.
-# Usage: tools/check.sh [--asan] [--label unit|e2e] [-- extra ctest args]
+# Installs what is missing, builds daqfs and runs every test (unit, end-to-end, package) with ctest.
+# Usage: tools/check.sh [--asan] [--label unit|e2e|package] [-- extra ctest args]
 #   --asan    build with AddressSanitizer + UndefinedBehaviorSanitizer (folder build-asan)
 # Exits non-zero if the build or any test fails.
 set -euo pipefail
