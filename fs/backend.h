@@ -53,6 +53,9 @@ struct Caller {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;  // supplementary groups
+  // The request comes from a thread of the daemon itself (its access check, say, was led into
+  // its own mount): such opens are refused, so nothing can make the daemon wait on itself.
+  bool self = false;
 };
 
 class Backend {

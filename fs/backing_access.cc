@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,12 +35,12 @@ std::string Who(const Caller& c) { return "uid " + std::to_string(c.uid); }
 class ThreadCredentials {
  public:
   explicit ThreadCredentials(const Caller& c) {
+    saved_uid_ = static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1)));
+    saved_gid_ = static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1)));
     int n = getgroups(0, nullptr);
     if (n < 0) return;
     saved_groups_.resize(static_cast<size_t>(n));
     if (n > 0 && getgroups(n, saved_groups_.data()) != n) return;
-    saved_uid_ = static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1)));
-    saved_gid_ = static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1)));
     if (syscall(SYS_setgroups, c.groups.size(), c.groups.data()) != 0) return;
     groups_set_ = true;
     setfsgid(c.gid);
@@ -51,7 +52,15 @@ class ThreadCredentials {
   ~ThreadCredentials() {
     setfsuid(saved_uid_);
     setfsgid(saved_gid_);
-    if (groups_set_) syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
+    // A worker thread that kept a user's ids would serve later requests with them: a broken
+    // invariant, not an error to carry on from.
+    if (groups_set_ && syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data()) != 0) {
+      std::abort();
+    }
+    if (static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) != saved_uid_ ||
+        static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) != saved_gid_) {
+      std::abort();
+    }
   }
   ThreadCredentials(const ThreadCredentials&) = delete;
   ThreadCredentials& operator=(const ThreadCredentials&) = delete;
@@ -80,25 +89,35 @@ Status SameFile(const struct stat& opened, const struct stat& ours, const std::s
 Status CheckBackingFileAccessByMode(const Caller& caller, int fd, const std::string& path) {
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, path);
-  // The real path: folders behind symlinks count, and the file there must be ours.
-  char real[PATH_MAX];
-  if (!realpath(path.c_str(), real)) {
-    return Status(Code::kPermission, path + ": " + std::strerror(errno));
+  // The canonical path as recorded: every part must still be what it was (no symlink now), and
+  // the file there must be ours.
+  std::string r = path;
+  for (size_t slash = r.find('/', 1);; slash = r.find('/', slash + 1)) {
+    std::string part = slash == std::string::npos ? r : r.substr(0, slash);
+    struct stat ps;
+    if (lstat(part.c_str(), &ps) != 0) {
+      return Status(Code::kPermission, path + ": " + std::strerror(errno));
+    }
+    if (S_ISLNK(ps.st_mode)) {
+      return Status(Code::kPermission, path +
+                                           " has a symlink on its way now (changed since it "
+                                           "was indexed); refused until it is indexed again");
+    }
+    if (slash == std::string::npos) {
+      if (Status s = SameFile(ps, st, path); !s.ok()) return s;
+      break;
+    }
   }
-  struct stat at;
-  if (stat(real, &at) != 0) return Status(Code::kPermission, path + ": " + std::strerror(errno));
-  if (Status s = SameFile(at, st, path); !s.ok()) return s;
   if (!MayRead(caller, st.st_uid, st.st_gid, st.st_mode)) {
     return Status(Code::kPermission, path + ": " + Who(caller) + " may not read it (mode " +
                                          Octal(st.st_mode & 07777) + ", owner " +
                                          std::to_string(st.st_uid) + ":" +
                                          std::to_string(st.st_gid) + ")");
   }
-  std::string r = real;
   for (size_t slash = 0; slash != std::string::npos; slash = r.find('/', slash + 1)) {
     std::string dir = slash == 0 ? "/" : r.substr(0, slash);
     struct stat ds;
-    if (stat(dir.c_str(), &ds) != 0) return ErrnoStatus(errno, dir);
+    if (lstat(dir.c_str(), &ds) != 0) return ErrnoStatus(errno, dir);
     if (!MayAccess(caller, ds.st_uid, ds.st_gid, ds.st_mode, X_OK)) {
       return Status(Code::kPermission, path + ": " + Who(caller) + " may not search " + dir);
     }
@@ -126,10 +145,22 @@ Status CheckBackingFileAccess(const Caller& caller, int fd, const std::string& p
     }
   }
   if (!as_caller) return CheckBackingFileAccessByMode(caller, fd, path);
-  UniqueFd check(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  // No symlink (and no /proc magic link) is followed: `path` was made canonical when the file
+  // was opened, so a symlink on the way now means the path was changed since, and must not lead
+  // the check elsewhere (into another user's file by /proc/self/fd, or into a mount that never
+  // answers).
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd check(static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how)));
   int err = errno;
   creds.reset();  // our own ids again before anything else
   if (!check.valid()) {
+    if (err == ELOOP) {
+      return Status(Code::kPermission, path +
+                                           " has a symlink on its way now (changed since it "
+                                           "was indexed); refused until it is indexed again");
+    }
     return Status(Code::kPermission,
                   path + ": " + Who(caller) + " may not open it: " + std::strerror(err));
   }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,16 +87,36 @@ TEST_F(BackingAccessTest, AFolderOnTheWayCounts) {
 }
 
 TEST_F(BackingAccessTest, ASymlinkCannotLeadPastAFolderTheUserMayNotSearch) {
-  // A world-writable drop folder where a user links to an archive inside a private folder.
+  // A world-writable drop folder where a user links to an archive inside a private folder. The
+  // backend opens the archive and records its canonical path: that is what is checked.
   Run("mkdir -p " + dir_ + "/secret/pub " + dir_ + "/drop && chmod 0700 " + dir_ +
       "/secret && chmod 1777 " + dir_ + "/drop && echo s > " + dir_ +
       "/secret/pub/a.tar && chmod 0644 " + dir_ + "/secret/pub/a.tar && ln -s " + dir_ +
       "/secret/pub/a.tar " + dir_ + "/drop/evil.tar");
   std::string evil = dir_ + "/drop/evil.tar";
   UniqueFd fd = Open(evil);
-  ExpectBoth(evil, fd.get(), false);
+  char real[PATH_MAX];
+  ASSERT_NE(realpath(evil.c_str(), real), nullptr);
+  ExpectBoth(real, fd.get(), false);
   ASSERT_EQ(chmod((dir_ + "/secret").c_str(), 0755), 0);
-  ExpectBoth(evil, fd.get(), true);
+  ExpectBoth(real, fd.get(), true);
+}
+
+TEST_F(BackingAccessTest, ASymlinkPutOnTheWayLaterIsNeverFollowed) {
+  // Indexed at pub/a.tar; then pub is swapped for a symlink (to the same file, even): the check
+  // follows no symlink, so it cannot be led into another user's file, /proc/self/fd or a mount.
+  Run("mkdir -p " + dir_ + "/pub " + dir_ + "/elsewhere && echo x > " + dir_ +
+      "/pub/a.tar && chmod 0644 " + dir_ + "/pub/a.tar");
+  std::string a = dir_ + "/pub/a.tar";
+  UniqueFd fd = Open(a);
+  ExpectBoth(a, fd.get(), true);
+  Run("mv " + dir_ + "/pub/a.tar " + dir_ + "/elsewhere/a.tar && rmdir " + dir_ + "/pub && ln -s " +
+      dir_ + "/elsewhere " + dir_ + "/pub");
+  ExpectBoth(a, fd.get(), false);
+  EXPECT_NE(CheckBackingFileAccess(nobody_, fd.get(), a).message().find("has a symlink on its way"),
+            std::string::npos);
+  EXPECT_NE(CheckBackingFileAccessByMode(nobody_, fd.get(), a).message().find("has a symlink"),
+            std::string::npos);
 }
 
 TEST_F(BackingAccessTest, AnArchiveMovedOrReplacedAfterIndexingIsRefused) {

@@ -185,6 +185,14 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   Result<Attr> attr = AttrOf(*key);
   if (!attr.ok()) return attr.status();
   if (attr->type == NodeType::kDirectory) return Status(Code::kIsDir, std::to_string(ino));
+  if (caller.self && key->backend != kControl) {
+    // The daemon opening a file of its own mount (an access check led here by a symlink): it
+    // would wait for itself. Refused at once.
+    denied_log_.Log(LogLevel::kWarn,
+                    "open denied: daqfs itself opened a file of its own mount "
+                    "(a backing file's path leads into the mount)");
+    return Status(Code::kPermission, "daqfs may not open its own files");
+  }
   Result<std::shared_ptr<ByteSource>> src = BackendOf(key->backend)->Open(key->node, caller);
   if (!src.ok()) {
     if (src.status().code() == Code::kPermission) {

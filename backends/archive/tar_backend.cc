@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <functional>
 
@@ -41,6 +42,7 @@ struct TarBackend::NodeRef {
 struct TarBackend::Slot {
   uint32_t number = 0;
   std::string path;
+  std::string real_path;  // canonical (symlinks resolved) when found: what access checks open
   std::string dir_name;
   std::shared_ptr<UniqueFd> fd;
   std::shared_ptr<UniqueFd> spill_fd;
@@ -453,6 +455,8 @@ void TarBackend::Discover(bool initial) {
       }
     }
     slot->path = file;
+    char real[PATH_MAX];
+    slot->real_path = realpath(file.c_str(), real) ? real : file;
     slot->dir_name = BaseName(file);
     slot->identity = FileIdentity(slot->st);
     candidates.push_back(std::move(slot));
@@ -813,7 +817,9 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
   std::shared_ptr<Slot> slot = SlotOf(MakeId(n.slot, 0));
   if (!slot) return Status(Code::kUnavailable, n.path + ": its archive is gone");
   if (!slot->fd) return Status(Code::kUnavailable, n.path + ": its archive cannot be opened");
-  if (Status s = CheckBackingFileAccess(caller, slot->fd->get(), slot->path); !s.ok()) return s;
+  if (Status s = CheckBackingFileAccess(caller, slot->fd->get(), slot->real_path); !s.ok()) {
+    return s;
+  }
   std::shared_ptr<const ArchiveIndex> index;
   std::shared_ptr<UniqueFd> spill;
   {

@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -295,13 +297,16 @@ Caller CallerOf(fuse_req_t req) {
   Caller c;
   c.uid = ctx->uid;
   c.gid = ctx->gid;
+  // A thread of this very process (tgkill with signal 0 only checks that the thread exists in
+  // our thread group).
+  c.self = ctx->pid > 0 && syscall(SYS_tgkill, getpid(), ctx->pid, 0) == 0;
   if (c.uid != 0) {
     gid_t groups[64];
     int n = fuse_req_getgroups(req, 64, groups);
     if (n > 64) {
       c.groups.resize(n);
       n = fuse_req_getgroups(req, n, c.groups.data());
-      if (n < 0) c.groups.clear();
+      c.groups.resize(n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), c.groups.size()));
     } else if (n > 0) {
       c.groups.assign(groups, groups + n);
     }

@@ -217,6 +217,28 @@ TEST_F(SafetyE2eTest, ASymlinkOrAMoveCannotLeadPastAPrivateFolder) {
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
+TEST_F(SafetyE2eTest, AnArchiveSwappedForASymlinkLeadsNowhere) {
+  // After indexing, the archive is replaced by a symlink into the mount itself (the access
+  // check would wait on its own mount) or to a /proc magic link to the daemon's open file.
+  ASSERT_EQ(Sh("cd " + Q(dir_.path()) + " && cp data/a.tar data/b.tar").exit_code, 0);
+  Mount({"-o", "allow_other", "--source", data_, mnt_});
+  EXPECT_EQ(Sh(kNobody + "cat " + Q(mnt_ + "/a.tar/f") + " " + Q(mnt_ + "/b.tar/f")).output,
+            "data\ndata\n");
+  ASSERT_EQ(Sh("cd " + Q(data_) + " && rm a.tar b.tar && ln -s " + Q(mnt_ + "/a.tar/f") +
+               " a.tar && ln -s /proc/self/fd/3 b.tar")
+                .exit_code,
+            0);
+  for (const char* member : {"/a.tar/f", "/b.tar/f"}) {
+    CmdResult r = Sh("timeout -s KILL 20 " + kNobody + "cat " + Q(mnt_ + member));
+    EXPECT_NE(r.exit_code, 0) << member;
+    EXPECT_NE(r.output.find("Permission denied"), std::string::npos) << member << r.output;
+  }
+  EXPECT_NE(daemon_.Log().find("has a symlink on its way now"), std::string::npos) << daemon_.Log();
+  // The mount answers, and the daemon ends cleanly.
+  EXPECT_EQ(Sh("timeout -s KILL 10 ls " + Q(mnt_)).output, "a.tar\nb.tar\n");
+  EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
+}
+
 TEST_F(SafetyE2eTest, ALiveMountIsNeverStacked) {
   Mount({"--source", data_, mnt_});
   CmdResult second = Sh(Q(DaqfsBinary()) + " -f --source " + Q(data_) + " " + Q(mnt_));
