@@ -63,6 +63,7 @@ Status OpenOntoStderr(const std::string& path) {
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoStatus(errno, "log file " + path);
   std::fflush(stderr);
+  if (fd == STDERR_FILENO) return Status::Ok();  // fd 2 was closed: the file took its place
   int rc = dup2(fd, STDERR_FILENO);
   int err = errno;
   close(fd);

@@ -470,7 +470,8 @@ int Main(int argc, char** argv) {
   };
   if (log_file) {
     if (Status s = LogToFile(config.mount.log); !s.ok()) {
-      return fail(kExitConfig, "[mount] log: " + s.message());
+      std::fprintf(stderr, "daqfs: [mount] log: %s\n", s.message().c_str());  // still stderr
+      return kExitConfig;
     }
   }
   RaiseFileLimit();
@@ -568,8 +569,9 @@ int Main(int argc, char** argv) {
 
   Result<CacheLayer> cache = MakeCacheLayer(config, vfs.stats().metrics());
   if (!cache.ok()) {
-    report(kExitCache);
-    return fail(kExitCache, cache.status().message());
+    int code = fail(kExitCache, cache.status().message());  // the reason before the verdict
+    report(code);
+    return code;
   }
   *ssd_off = cache->ssd_off;
   vfs.SetReadPath(cache->path.get());
@@ -616,8 +618,9 @@ int Main(int argc, char** argv) {
   };
   FuseServer server(vfs, fo);
   if (Status s = server.Mount(); !s.ok()) {
-    report(kExitMount);
-    return fail(kExitMount, s.message());
+    int code = fail(kExitMount, s.message());
+    report(code);
+    return code;
   }
   LogInfo("mounted on " + server.options().mountpoint);
   int ready_fd = args.ready_fd;

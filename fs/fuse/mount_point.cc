@@ -3,16 +3,20 @@
 #include <dirent.h>
 #include <libmount.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "fs/log.h"
 
@@ -51,6 +55,35 @@ long ListSome(const std::string& path, std::string* names) {
   closedir(d);
   if (n > 3) *names += ", ...";
   return n;
+}
+
+enum class Answer { kLive, kDead, kSilent };
+
+// Asks statfs of `path` in a child process and waits at most `limit`.
+Answer ProbeStatfs(const std::string& path,
+                   std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  pid_t pid = fork();
+  if (pid < 0) return Answer::kLive;  // cannot tell: treat as a live mount (refused)
+  if (pid == 0) {
+    struct statfs sfs;
+    int rc = statfs(path.c_str(), &sfs);
+    _exit(rc == 0 ? 0 : (errno == ENOTCONN || errno == ECONNABORTED) ? 1 : 2);
+  }
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return WIFEXITED(status) && WEXITSTATUS(status) == 1 ? Answer::kDead : Answer::kLive;
+    if (r < 0 && errno != EINTR) return Answer::kLive;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return Answer::kSilent;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace
@@ -95,9 +128,10 @@ Result<std::string> CanonicalMountPoint(const std::string& path) {
   if (!realpath(parent.c_str(), real)) return ErrnoStatus(errno, "mount point " + path);
   std::string r = real;
   std::string candidate = (r == "/" ? "" : r) + "/" + base;
-  // A symlink as mount point: the kernel mounts on its target.
+  // A symlink as mount point: the kernel mounts on its target. (A mount point is never a symlink,
+  // and is not examined: a stuck FUSE daemon would never answer.)
   struct stat lst;
-  if (lstat(candidate.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+  if (!FindMount(candidate) && lstat(candidate.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
     if (!realpath(candidate.c_str(), real)) return ErrnoStatus(errno, "mount point " + path);
     return std::string(real);
   }
@@ -110,9 +144,17 @@ Result<std::string> PrepareMountPoint(const std::string& path, bool allow_nonemp
   const std::string& mnt = *canon;
   std::optional<MountEntry> existing = FindMount(mnt);
   // statfs always reaches a FUSE daemon (stat may be answered from the kernel's attribute
-  // cache even after the daemon died), so it tells a dead mount from a live one.
-  struct statfs sfs;
-  if (existing && statfs(mnt.c_str(), &sfs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
+  // cache even after the daemon died), so it tells a dead mount from a live one; it is asked
+  // from a child with a time limit, as a stuck daemon or server would never answer.
+  Answer answer = existing ? ProbeStatfs(mnt) : Answer::kLive;
+  if (answer == Answer::kSilent) {
+    return Status(Code::kUnavailable,
+                  "mount point " + mnt + " holds a " + existing->fstype +
+                      " mount that does not answer (its daemon is stuck); end it with: echo 1 > "
+                      "/sys/fs/fuse/connections/" +
+                      std::to_string(minor(existing->devno)) + "/abort; fusermount3 -u -z " + mnt);
+  }
+  if (answer == Answer::kDead) {
     if (!IsDaqfsMount(*existing)) {
       return Status(Code::kUnavailable,
                     "mount point " + mnt + " holds a dead " + existing->fstype +

@@ -248,6 +248,17 @@ TEST_F(SafetyE2eTest, ALiveMountIsNeverStacked) {
       << second.output;
   EXPECT_EQ(Sh("grep -c ' " + mnt_ + " ' /proc/mounts").output, "1\n");
   EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  // A daemon that is stuck (stopped here) answers nothing: refused after a few seconds with how
+  // to end it, instead of waiting forever.
+  ASSERT_EQ(kill(daemon_.pid(), SIGSTOP), 0);
+  CmdResult stuck =
+      Sh("timeout -s KILL 30 " + Q(DaqfsBinary()) + " -f --source " + Q(data_) + " " + Q(mnt_));
+  ASSERT_EQ(kill(daemon_.pid(), SIGCONT), 0);
+  EXPECT_EQ(stuck.exit_code, 4) << stuck.output;
+  EXPECT_NE(stuck.output.find("mount that does not answer (its daemon is stuck)"),
+            std::string::npos)
+      << stuck.output;
+  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
