@@ -107,13 +107,6 @@ class Backend {
   virtual uint64_t TotalNodes() const { return 0; }
 };
 
-// Read access check for `caller` against a file's owner, group and mode, as the kernel does it
-// (root passes; owner bits, else group bits when the file's group is one of the caller's, else
-// other bits).
-bool MayRead(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode);
-// The same for any of R_OK, W_OK, X_OK in `mask` (every asked bit must be granted).
-bool MayAccess(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode, int mask);
-
 // The check every backend makes when a backing file's bytes are opened: fs/backing_access.h.
 
 }  // namespace daqfs

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -29,6 +30,19 @@ std::string Octal(mode_t m) {
 }
 
 std::string Who(const Caller& c) { return "uid " + std::to_string(c.uid); }
+
+// The kernel's mode-bit rule for R_OK/W_OK/X_OK in `mask` (every asked bit must be granted):
+// root passes; owner bits, else group bits when the file's group is one of the caller's, else
+// other bits. Only the fallback decides this way; ACLs are not seen.
+bool MayAccess(const Caller& caller, uid_t file_uid, gid_t file_gid, mode_t file_mode, int mask) {
+  if (caller.uid == 0) return true;
+  mode_t want = static_cast<mode_t>(mask & 07);
+  if (caller.uid == file_uid) return ((file_mode >> 6) & want) == want;
+  bool in_group = caller.gid == file_gid || std::find(caller.groups.begin(), caller.groups.end(),
+                                                      file_gid) != caller.groups.end();
+  if (in_group) return ((file_mode >> 3) & want) == want;
+  return (file_mode & want) == want;
+}
 
 // Takes the caller's filesystem ids and groups for this thread only, and gives them back. The
 // raw system calls matter: glibc's setgroups() would change every thread of the process.
@@ -108,7 +122,7 @@ Status CheckBackingFileAccessByMode(const Caller& caller, int fd, const std::str
       break;
     }
   }
-  if (!MayRead(caller, st.st_uid, st.st_gid, st.st_mode)) {
+  if (!MayAccess(caller, st.st_uid, st.st_gid, st.st_mode, R_OK)) {
     return Status(Code::kPermission, path + ": " + Who(caller) + " may not read it (mode " +
                                          Octal(st.st_mode & 07777) + ", owner " +
                                          std::to_string(st.st_uid) + ":" +

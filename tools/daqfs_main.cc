@@ -375,13 +375,12 @@ int CheckConfigFile(const std::string& file) {
       "  cache dir: " + (config.cache.dir.empty() ? std::string("not set") : config.cache.dir) +
       (config.cache.disk == 0 ? " (SSD tier off)" : "") + "\n";
   for (const SourceConfig& sc : config.sources) {
-    Status s = CheckSource(sc);
-    Result<std::vector<std::string>> files = FindArchives(sc.path);
-    if (!s.ok()) {
+    if (Status s = CheckSource(sc); !s.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
       rc = kExitSource;
       continue;
     }
+    Result<std::vector<std::string>> files = FindArchives(sc.path);  // for the count
     summary += "  source " + sc.name + " (" + sc.type + "): " + sc.path + ": " +
                std::to_string(files.ok() ? files->size() : 0) + " archive files\n";
   }
