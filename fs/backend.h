@@ -1,7 +1,26 @@
 // Backend: one source's tree of nodes (an archive folder, an HDF5 master set, a live stream).
 //
 // Nodes have stable 64-bit ids inside their backend; kRootNode is the source's top directory.
-// The Vfs maps kernel inode numbers to (backend, node id), so a backend never sees FUSE.
+// The Vfs maps kernel inode numbers to (backend, node id), so a backend never sees FUSE. An id
+// names one node for as long as the kernel may hold it: a backend that releases the ids of
+// vanished nodes must not hand the same id to another node while it may still be looked up
+// (merged archives add a generation to reused ids).
+//
+// Lifecycle: the daemon creates a backend (SourceType::Create, no environment), then the Vfs
+// calls Start(env) once, after forking, before requests are served; Stop() once, after the
+// FUSE loop ended and before anything in `env` is destroyed. No call but the destructor follows
+// Stop().
+//
+// Kernel cache lifetimes: every Attr says how long the kernel may cache it (`cache_seconds`):
+// kCacheForever for content that never changes while mounted (or whose changes the backend
+// announces through env.invalidator), 0 for content generated per open (control files). The
+// lifetime of a folder's attributes also applies to its listing and to negative lookups in it.
+//
+// Listing contract (ReadDir): entries are emitted in increasing cookie order; an entry's cookie
+// stays valid while the folder grows or shrinks (a slot or frame number, not a vector index), so
+// a listing resumed with a cookie neither repeats nor skips an entry that existed throughout;
+// entries added meanwhile may or may not appear. A backend never returns an error after it
+// emitted an entry in the same call (it stops and returns ok instead).
 //
 // Thread safety: every method may be called concurrently. Backends own no decoding threads.
 #pragma once
@@ -11,19 +30,24 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fs/backend_env.h"
 #include "fs/byte_source.h"
-#include "fs/metrics.h"
 #include "fs/status.h"
 
 namespace daqfs {
 
 using NodeId = uint64_t;
 inline constexpr NodeId kRootNode = 1;
+
+// Attr::cache_seconds of content that never changes while mounted (or whose changes are
+// announced through the Invalidator): the kernel keeps it for the mount's entry_timeout.
+inline constexpr double kCacheForever = std::numeric_limits<double>::infinity();
 
 enum class NodeType { kDirectory, kFile, kSymlink };
 
@@ -35,8 +59,10 @@ struct Attr {
   uint32_t uid = 0;
   uint32_t gid = 0;
   timespec mtime{};
-  // Content never changes while mounted: the kernel may cache attributes, entries and pages.
-  bool immutable = true;
+  // Seconds the kernel may cache this node's attributes, its entry (and for a folder its
+  // listing and negative lookups in it): kCacheForever = the mount's entry_timeout; 0 = never.
+  // A file with kCacheForever has immutable content (the kernel keeps its pages across opens).
+  double cache_seconds = kCacheForever;
   // Content is generated when opened (control files): read with direct I/O, size is a hint.
   bool dynamic = false;
 };
@@ -62,25 +88,31 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Starts the backend's own background work (indexing, rescans, a stream's receiver), after
-  // the daemon has forked. Lookups may wait for work started here. Default: nothing.
-  virtual void Start() {}
-
-  // Registers the backend's own metrics (index errors, rejected index files ...) in `metrics`,
-  // every series labelled with `source_label` (`source="NAME"`). Called once by the Vfs before
-  // Start(), before requests are served. The registry outlives the backend and every ByteSource
-  // it opens, so references into it may be kept. Default: none.
-  virtual void RegisterMetrics(Metrics& metrics, const std::string& source_label) {
-    (void)metrics;
-    (void)source_label;
+  // Called once by the Vfs after the daemon has forked, before requests are served: registers
+  // the backend's metrics (env.metrics, every series labelled env.source_label) and starts its
+  // own background work (indexing, rescans, a stream's receiver). Lookups may wait for work
+  // started here. Everything `env` points to outlives Stop(); the metrics registry also outlives
+  // every ByteSource the backend opens. An error stops the daemon's start-up. Default: nothing.
+  virtual Status Start(BackendEnv& env) {
+    (void)env;
+    return Status::Ok();
   }
+  // Ends the backend's own threads (an indexer, a receiver); afterwards it calls nothing in the
+  // environment. Requests may still arrive and must not hang (they may fail). Idempotent.
+  // Default: nothing.
+  virtual void Stop() {}
+  // The kernel dropped its last reference to `node` (it may still be looked up again). A
+  // backend may release what it keeps only for the kernel's sake. Default: nothing.
+  virtual void Forget(NodeId node) { (void)node; }
 
   virtual Result<NodeId> Lookup(NodeId parent, std::string_view name) = 0;
   virtual Result<Attr> GetAttr(NodeId node) = 0;
 
   // Lists `dir` starting at position `cookie` (0 = from the start). For every entry calls
   // emit(entry, next_cookie); stops early when emit returns false. Resumable: calling again with
-  // a next_cookie continues after that entry. "." and ".." are not emitted (the Vfs adds them).
+  // a next_cookie continues after that entry (see the listing contract above: stable cookies,
+  // increasing order, no error after an entry). "." and ".." are not emitted (the Vfs adds them).
+  // Cookies are below 2^62.
   using EmitFn = std::function<bool(const DirEntry& entry, uint64_t next_cookie)>;
   virtual Status ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) = 0;
 

@@ -22,7 +22,7 @@ Attr ControlBackend::FileAttr(const File& f) const {
   a.uid = geteuid();
   a.gid = getegid();
   a.mtime = start_;
-  a.immutable = false;
+  a.cache_seconds = 0;  // rendered per open: never cached
   a.dynamic = true;
   a.size = f.render().size();
   return a;

@@ -41,17 +41,19 @@ std::optional<uint64_t> InodeTable::Find(InodeKey key) const {
   return it->second;
 }
 
-void InodeTable::Forget(uint64_t ino, uint64_t count) {
-  if (ino == kRootIno) return;
+std::optional<InodeKey> InodeTable::Forget(uint64_t ino, uint64_t count) {
+  if (ino == kRootIno) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_ino_.find(ino);
-  if (it == by_ino_.end()) return;
+  if (it == by_ino_.end()) return std::nullopt;
   if (it->second.lookups > count) {
     it->second.lookups -= count;
-    return;
+    return std::nullopt;
   }
-  by_key_.erase(it->second.key);
+  InodeKey key = it->second.key;
+  by_key_.erase(key);
   by_ino_.erase(it);
+  return key;
 }
 
 size_t InodeTable::size() const {

@@ -47,8 +47,9 @@ class InodeTable {
   std::optional<InodeKey> Resolve(uint64_t ino) const;
   // The inode number `key` has now, if any, without adding a lookup.
   std::optional<uint64_t> Find(InodeKey key) const;
-  // Drops `count` lookups; at zero the number is released. Unknown numbers are ignored.
-  void Forget(uint64_t ino, uint64_t count);
+  // Drops `count` lookups; at zero the number is released and its key returned (the caller
+  // tells the backend: Backend::Forget). Unknown numbers and the root give nullopt.
+  std::optional<InodeKey> Forget(uint64_t ino, uint64_t count);
   // Live inode numbers, root included.
   size_t size() const;
 

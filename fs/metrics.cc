@@ -102,6 +102,40 @@ void Metrics::AddGauge(const std::string& name, const std::string& help,
   entries_.push_back(Entry{Kind::kGauge, name, help, labels, nullptr, nullptr, std::move(read)});
 }
 
+void Metrics::Remove(const std::string& name, const std::string& labels) {
+  std::function<double()> dead;  // destroyed after the lock is released
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->name == name && it->labels == labels) {
+      dead = std::move(it->gauge);
+      entries_.erase(it);
+      return;
+    }
+  }
+}
+
+size_t Metrics::RemoveLabelled(const std::string& label) {
+  // Labels are `k="v",k2="v2"`: a whole label is bounded by the start or a comma before it and
+  // the end or a comma after it (a value holding `,k="v"` is escaped, so cannot fake a match).
+  auto has = [&label](const std::string& labels) {
+    for (size_t at = labels.find(label); at != std::string::npos; at = labels.find(label, at + 1)) {
+      bool starts = at == 0 || labels[at - 1] == ',';
+      bool ends = at + label.size() == labels.size() || labels[at + label.size()] == ',';
+      if (starts && ends) return true;
+    }
+    return false;
+  };
+  std::vector<std::function<double()>> dead;
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t before = entries_.size();
+  std::erase_if(entries_, [&](Entry& e) {
+    if (!has(e.labels)) return false;
+    dead.push_back(std::move(e.gauge));
+    return true;
+  });
+  return before - entries_.size();
+}
+
 namespace {
 
 std::string Num(double v) {

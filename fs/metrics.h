@@ -1,8 +1,10 @@
 // Metrics: a registry of counters, gauges and histograms, rendered in the Prometheus text
 // exposition format (.daqfs/metrics) and read back by name for the human view (.daqfs/stats).
 //
-// Parts register their metrics once, before the mount serves requests, and keep the returned
-// references (stable for the registry's lifetime). Updating a metric is a relaxed atomic add: no
+// Parts register their metrics before the mount serves requests, or at run time (a stream
+// source that appears), and keep the returned references (stable for the registry's lifetime,
+// also after their series was removed: a removed series is no longer rendered or found, and
+// updates to it are harmless). Updating a metric is a relaxed atomic add: no
 // lock and no string work on the read path.
 //
 // Naming (checked by `promtool check metrics` in the tests): counters end in `_total` and are
@@ -75,6 +77,14 @@ class Metrics {
   // A value read when rendered (sizes, in-flight bytes, constants such as budgets).
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
                 const std::string& labels = "");
+
+  // Removes one series (name and exact labels) at run time; absent series are ignored. A family
+  // whose last series goes is no longer rendered. A gauge's reader is destroyed here (under the
+  // registry's lock; it is never called again).
+  void Remove(const std::string& name, const std::string& labels = "");
+  // Removes every series of every family whose labels contain `label` (`key="value"`, e.g. a
+  // source="NAME" whose source went away). Returns how many series were removed.
+  size_t RemoveLabelled(const std::string& label);
 
   // Prometheus text exposition (version 0.0.4), without timestamps.
   std::string Prometheus() const;

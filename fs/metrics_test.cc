@@ -127,3 +127,53 @@ TEST(MetricsTest, TextSkipsTheFamiliesShownElsewhere) {
 
 }  // namespace
 }  // namespace daqfs
+
+namespace daqfs {
+namespace {
+
+TEST(MetricsRemovalTest, RemovedSeriesAreNoLongerRenderedOthersStay) {
+  Metrics m;
+  Counter& a = m.AddCounter("daqfs_frames_total", "Frames", Label("source", "a"));
+  Counter& b = m.AddCounter("daqfs_frames_total", "Frames", Label("source", "b"));
+  m.AddGauge(
+      "daqfs_ring_bytes", "Ring", [] { return 7.0; }, Label("source", "a"));
+  a.Add(2);
+  b.Add(3);
+  m.Remove("daqfs_frames_total", Label("source", "a"));
+  EXPECT_FALSE(m.Value("daqfs_frames_total", Label("source", "a")));
+  EXPECT_EQ(m.Value("daqfs_frames_total", Label("source", "b")), 3);
+  a.Add();  // a holder may still update it: harmless
+  std::string text = m.Prometheus();
+  EXPECT_EQ(text.find("source=\"a\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("daqfs_ring_bytes{source=\"a\"} 7"), std::string::npos) << text;
+  m.Remove("daqfs_no_such_total");  // ignored
+}
+
+TEST(MetricsRemovalTest, RemoveLabelledDropsEverySeriesOfASourceAndEmptyFamilies) {
+  Metrics m;
+  m.AddCounter("daqfs_frames_total", "Frames", Label("source", "gone")).Add();
+  m.AddCounter("daqfs_frames_total", "Frames", Label("source", "gone2")).Add();
+  m.AddCounter("daqfs_lost_total", "Lost", Label("source", "gone") + "," + Label("kind", "x"));
+  m.AddHistogram("daqfs_wait_seconds", "Wait", Label("source", "gone"));
+  bool destroyed = false;
+  auto token = std::shared_ptr<int>(new int(1), [&destroyed](int* p) {
+    destroyed = true;
+    delete p;
+  });
+  m.AddGauge(
+      "daqfs_ring_bytes", "Ring", [token] { return 1.0; }, Label("source", "gone"));
+  token.reset();
+  EXPECT_EQ(m.RemoveLabelled(Label("source", "gone")), 4u);
+  EXPECT_TRUE(destroyed);  // the gauge's reader (and what it holds) went with it
+  std::string text = m.Prometheus();
+  EXPECT_EQ(text.find("\"gone\""), std::string::npos) << text;
+  EXPECT_NE(text.find("source=\"gone2\""), std::string::npos) << text;  // a prefix is no match
+  EXPECT_EQ(text.find("daqfs_lost_total"), std::string::npos) << text;  // no empty family
+  EXPECT_EQ(text.find("daqfs_wait_seconds"), std::string::npos) << text;
+  // Registered again later (the source is back): a fresh series.
+  m.AddCounter("daqfs_frames_total", "Frames", Label("source", "gone")).Add(5);
+  EXPECT_EQ(m.Value("daqfs_frames_total", Label("source", "gone")), 5);
+}
+
+}  // namespace
+}  // namespace daqfs

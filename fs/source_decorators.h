@@ -76,8 +76,9 @@ class WrappingBackend final : public Backend {
   using WrapFn = std::function<std::shared_ptr<ByteSource>(std::shared_ptr<ByteSource>)>;
   WrappingBackend(std::unique_ptr<Backend> inner, WrapFn wrap)
       : inner_(std::move(inner)), wrap_(std::move(wrap)) {}
-  void Start() override { inner_->Start(); }
-  void RegisterMetrics(Metrics& m, const std::string& l) override { inner_->RegisterMetrics(m, l); }
+  Status Start(BackendEnv& env) override { return inner_->Start(env); }
+  void Stop() override { inner_->Stop(); }
+  void Forget(NodeId n) override { inner_->Forget(n); }
   Result<NodeId> Lookup(NodeId p, std::string_view n) override { return inner_->Lookup(p, n); }
   Result<Attr> GetAttr(NodeId n) override { return inner_->GetAttr(n); }
   Status ReadDir(NodeId d, uint64_t c, const EmitFn& e) override {

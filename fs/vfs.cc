@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace daqfs {
 
@@ -38,12 +40,89 @@ Vfs::Vfs(std::vector<Source> sources, VfsOptions options)
   stats_.AddSource(kControl, ControlBackend::kDirName);
   for (size_t i = 0; i < sources_.size(); ++i) {
     stats_.AddSource(static_cast<uint32_t>(i + 1), sources_[i].name);
-    sources_[i].backend->RegisterMetrics(stats_.metrics(), Label("source", sources_[i].name));
   }
 }
 
-void Vfs::Start() {
-  for (Source& s : sources_) s.backend->Start();
+// One source's Invalidator: events go to the Vfs, which knows the kernel's inode numbers.
+class Vfs::SourceInvalidator final : public Invalidator {
+ public:
+  SourceInvalidator(Vfs* vfs, uint32_t backend) : vfs_(vfs), backend_(backend) {}
+  void EntryAdded(NodeId parent, std::string_view name) override {
+    vfs_->Invalidate(backend_, parent, &name);
+  }
+  void EntryRemoved(NodeId parent, std::string_view name) override {
+    vfs_->Invalidate(backend_, parent, &name);
+  }
+  void ContentChanged(NodeId node) override { vfs_->Invalidate(backend_, node, nullptr); }
+
+ private:
+  Vfs* vfs_;
+  uint32_t backend_;
+};
+
+Vfs::~Vfs() { Stop(); }
+
+Status Vfs::Start(VfsEnv env) {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (!envs_.empty()) return Status(Code::kInvalid, "Vfs::Start called twice");
+  envs_.resize(sources_.size());
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    invalidators_.push_back(
+        std::make_unique<SourceInvalidator>(this, static_cast<uint32_t>(i + 1)));
+  }
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    BackendEnv& e = envs_[i];
+    e.source_name = sources_[i].name;
+    e.source_label = Label("source", sources_[i].name);
+    if (!env.state_root.empty()) {
+      std::string dir = env.state_root + "/" + sources_[i].name;
+      if ((mkdir(env.state_root.c_str(), 0700) == 0 || errno == EEXIST) &&
+          (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST)) {
+        e.state_dir = dir;
+      } else {
+        LogWarn(sources_[i].name + ": cannot create " + dir + ": " + std::strerror(errno) +
+                "; no state kept");
+      }
+    }
+    e.blobs = env.blobs ? env.blobs(sources_[i].name) : nullptr;
+    e.invalidator = invalidators_[i].get();
+    e.metrics = &stats_.metrics();
+    e.clock = env.clock ? env.clock : &system_clock_;
+    Status s = sources_[i].backend->Start(e);
+    if (!s.ok()) {
+      for (size_t j = started_; j-- > 0;) sources_[j].backend->Stop();
+      started_ = 0;
+      return Status(s.code(), sources_[i].name + ": " + s.message());
+    }
+    started_ = i + 1;
+  }
+  return Status::Ok();
+}
+
+void Vfs::Stop() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  for (size_t j = started_; j-- > 0;) sources_[j].backend->Stop();
+  started_ = 0;
+}
+
+void Vfs::SetNotifier(KernelNotifier* notifier) {
+  std::lock_guard<std::mutex> lock(notifier_mu_);
+  notifier_ = notifier;
+}
+
+void Vfs::Invalidate(uint32_t backend, NodeId node, const std::string_view* name) {
+  std::optional<uint64_t> ino = inodes_.Find(InodeKey{backend, node});
+  if (!ino) return;  // the kernel holds nothing of it: nothing is cached
+  std::lock_guard<std::mutex> lock(notifier_mu_);
+  if (!notifier_) return;
+  if (name) notifier_->NotifyInvalEntry(*ino, *name);
+  notifier_->NotifyInvalInode(*ino);
+}
+
+void Vfs::Drop(uint64_t ino, uint64_t nlookup) {
+  std::optional<InodeKey> gone = inodes_.Forget(ino, nlookup);
+  if (!gone || gone->backend == kVirtualRoot) return;
+  if (Backend* b = BackendOf(gone->backend)) b->Forget(gone->node);
 }
 
 Backend* Vfs::BackendOf(uint32_t index) const {
@@ -109,7 +188,7 @@ Result<Vfs::Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
   return Entry{inodes_.Acquire(*key, 1, *pkey, name), *attr};
 }
 
-void Vfs::Forget(uint64_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+void Vfs::Forget(uint64_t ino, uint64_t nlookup) { Drop(ino, nlookup); }
 
 Result<Attr> Vfs::GetAttr(uint64_t ino) {
   Result<InodeKey> key = Resolve(ino);
@@ -142,12 +221,14 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
     offset = 2;
   }
   // Emits an entry, with a lookup reference when plus and taken.
+  size_t emitted = 0;
   auto give = [&](std::string_view name, InodeKey child, const Attr& attr, uint64_t next) {
     Attr a = attr;
     Present(&a);
     uint64_t child_ino = ReaddirIno(child, plus, *key, name);
     bool taken = emit(name, child_ino, a, next);
-    if (!taken && plus) inodes_.Forget(child_ino, 1);
+    if (!taken && plus) Drop(child_ino, 1);
+    if (taken) ++emitted;
     return taken;
   };
 
@@ -171,9 +252,18 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
     }
   }
   Backend* b = BackendOf(key->backend);
-  return b->ReadDir(key->node, offset - shift, [&](const DirEntry& e, uint64_t next) {
+  Status s = b->ReadDir(key->node, offset - shift, [&](const DirEntry& e, uint64_t next) {
     return give(e.name, InodeKey{key->backend, e.node}, e.attr, next + shift);
   });
+  if (!s.ok() && emitted > 0) {
+    // The caller already holds these entries (and with plus their references): end the listing
+    // here; the next call from the last cookie meets the error again, before any entry.
+    listing_log_.Log(LogLevel::kWarn, "listing of inode " + std::to_string(ino) +
+                                          " cut short after " + std::to_string(emitted) +
+                                          " entries: " + s.ToString());
+    return Status::Ok();
+  }
+  return s;
 }
 
 Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Caller& caller) {

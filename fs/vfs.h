@@ -15,8 +15,23 @@
 // offset 2 is reserved for the unlisted `.daqfs` and the backend's cookies are shifted by 3).
 //
 // Metrics: the constructor registers each source in Stats (label source="NAME"; ".daqfs" for the
-// control folder) and lets each backend register its own (Backend::RegisterMetrics), so the
-// Vfs's registry outlives every backend and every source they open.
+// control folder); each backend registers its own at Start through its BackendEnv, so the Vfs's
+// registry outlives every backend and every source they open.
+//
+// Lifecycle: Start(env) gives every backend its BackendEnv (state folder, blob store, its own
+// Invalidator, metrics, clock) and starts it; Stop() stops every backend (their threads end)
+// and is called after the FUSE loop ended, before the caches and blob stores are destroyed
+// (the destructor calls it too).
+//
+// Kernel notifications: each source's Invalidator (given at Start) maps (source, node) to the
+// inode numbers the kernel holds (InodeTable; nodes the kernel never got need no notice) and
+// passes them to the KernelNotifier set with SetNotifier (none set: dropped). An added or
+// removed name invalidates the folder's entry for it and the folder's inode (its listing).
+//
+// Listings: an error from a backend after entries were emitted ends the listing early with
+// success (the kernel already holds those entries' lookup references); a readdirplus entry the
+// caller did not take gives its reference back. When the kernel forgets an inode's last
+// reference the backend hears of it (Backend::Forget).
 //
 // Thread safety: every method is thread-safe; no lock is held while a backend works.
 #pragma once
@@ -24,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,6 +49,7 @@
 #include "fs/backend.h"
 #include "fs/control_backend.h"
 #include "fs/inode_table.h"
+#include "fs/kernel_notifier.h"
 #include "fs/log.h"
 #include "fs/metrics.h"
 #include "fs/read_path.h"
@@ -45,6 +62,15 @@ namespace daqfs {
 struct FsSpace {
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;
+};
+
+// What the daemon gives every backend at Vfs::Start, beyond the Vfs's own metrics.
+struct VfsEnv {
+  // The blob store of a source (by name); null function or null result = no SSD tier.
+  std::function<BlobStore*(const std::string& source_name)> blobs;
+  // Each source gets <state_root>/<name>/ (created 0700) as BackendEnv::state_dir; "" = none.
+  std::string state_root;
+  const Clock* clock = nullptr;  // null = the system clock
 };
 
 struct VfsOptions {
@@ -97,8 +123,19 @@ class Vfs {
   // serving requests.
   void SetSpace(std::function<FsSpace()> space) { space_ = std::move(space); }
 
-  // Starts every source's background work (Backend::Start). Call once, after forking.
-  void Start();
+  Vfs(const Vfs&) = delete;
+  Vfs& operator=(const Vfs&) = delete;
+  ~Vfs();
+
+  // Builds each source's BackendEnv and starts it (Backend::Start), in config order. Call once,
+  // after forking, before serving. The first failing backend's error is returned (prefixed with
+  // its source name); backends started before it are stopped again.
+  Status Start(VfsEnv env = {});
+  // Stops every started backend (Backend::Stop), last first. Idempotent.
+  void Stop();
+  // Where kernel invalidations go (null = dropped); not owned. The FUSE adapter sets it while
+  // its notifier runs and clears it before the notifier is destroyed.
+  void SetNotifier(KernelNotifier* notifier);
 
   ControlBackend& control() { return *control_; }
   Stats& stats() { return stats_; }
@@ -137,6 +174,13 @@ class Vfs {
   uint64_t ReaddirIno(InodeKey key, bool plus, InodeKey parent, std::string_view name);
   // Counts a read of `file` in Stats: `bytes` returned, or `error` (null = success).
   void CountRead(const OpenFile& file, uint64_t bytes, const Status* error);
+  // Drops lookups of `ino`; tells the backend when the last one went.
+  void Drop(uint64_t ino, uint64_t nlookup);
+
+  class SourceInvalidator;
+  friend class SourceInvalidator;
+  // Maps a backend's event to the kernel's inode numbers and passes it on.
+  void Invalidate(uint32_t backend, NodeId node, const std::string_view* name);
 
   VfsOptions options_;
   std::unique_ptr<ControlBackend> control_;
@@ -145,8 +189,16 @@ class Vfs {
   ReadPath* read_path_ = nullptr;
   std::function<FsSpace()> space_;
   Stats stats_;
-  RateLimitedLog denied_log_;  // opens refused for lack of access to the backing file
+  RateLimitedLog denied_log_;   // opens refused for lack of access to the backing file
+  RateLimitedLog listing_log_;  // listings cut short by a backend error
   timespec start_{};
+  SystemClock system_clock_;
+  std::vector<std::unique_ptr<SourceInvalidator>> invalidators_;  // per source, from Start
+  std::vector<BackendEnv> envs_;                                  // per source, from Start
+  size_t started_ = 0;  // sources started (Stop stops these); guarded by lifecycle_mu_
+  std::mutex lifecycle_mu_;
+  std::mutex notifier_mu_;  // guards notifier_; held while an event is queued (never blocks)
+  KernelNotifier* notifier_ = nullptr;
 };
 
 }  // namespace daqfs

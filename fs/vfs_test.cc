@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -68,8 +70,10 @@ class FakeBackend : public Backend {
     if (name == "user.origin" || name == "user.daqfs.archive") return "v:" + name;
     return Status(Code::kNoAttr, name);
   }
-  void RegisterMetrics(Metrics& metrics, const std::string& source_label) override {
-    metrics.AddCounter("fake_backend_total", "registered by the backend", source_label).Add(3);
+  Status Start(BackendEnv& env) override {
+    env.metrics->AddCounter("fake_backend_total", "registered by the backend", env.source_label)
+        .Add(3);
+    return Status::Ok();
   }
   bool corrupt = false;  // every opened file fails its reads as corrupt
 
@@ -250,7 +254,9 @@ TEST(VfsTest, CountsOpensBytesAndErrorsPerSource) {
   EXPECT_EQ(m.Value("daqfs_corrupt_reads_total", two_l), 2);
   EXPECT_EQ(m.Value("daqfs_opens_total", Label("source", ".daqfs")), 0);
   EXPECT_EQ(vfs.stats().bytes_read(), 9u);
-  // Each backend registered its own metrics under its source label.
+  // Each backend registers its own metrics under its source label, at Start.
+  EXPECT_FALSE(m.Value("fake_backend_total", one_l));
+  ASSERT_TRUE(vfs.Start().ok());
   EXPECT_EQ(m.Value("fake_backend_total", one_l), 3);
   EXPECT_EQ(m.Value("fake_backend_total", two_l), 3);
 }
@@ -330,6 +336,171 @@ TEST(VfsTest, ReadLink) {
   uint64_t one = vfs.Lookup(1, "one")->ino;
   EXPECT_EQ(*vfs.ReadLink(vfs.Lookup(one, "link")->ino), "a.txt");
   EXPECT_EQ(vfs.ReadLink(vfs.Lookup(one, "a.txt")->ino).status().ToErrno(), EINVAL);
+}
+
+}  // namespace
+}  // namespace daqfs
+
+namespace daqfs {
+namespace {
+
+struct RecordingNotifier final : KernelNotifier {
+  std::vector<std::string> calls;
+  void NotifyInvalEntry(uint64_t parent, std::string_view name) override {
+    calls.push_back("entry " + std::to_string(parent) + " " + std::string(name));
+  }
+  void NotifyInvalInode(uint64_t ino) override { calls.push_back("inode " + std::to_string(ino)); }
+};
+
+// A folder of 10 files whose listing fails after `fail_after` entries; records forgets and
+// keeps its environment.
+class FlakyBackend final : public Backend {
+ public:
+  Status Start(BackendEnv& env) override {
+    env_ = env;
+    return Status::Ok();
+  }
+  void Stop() override { ++stops; }
+  void Forget(NodeId n) override { forgotten.push_back(n); }
+  Result<NodeId> Lookup(NodeId parent, std::string_view name) override {
+    if (parent == kRootNode && name.size() == 2 && name[0] == 'f')
+      return NodeId(10 + name[1] - '0');
+    if (parent == kRootNode && name == "sub") return NodeId(2);
+    return NotFound(std::string(name));
+  }
+  Result<Attr> GetAttr(NodeId node) override {
+    Attr a;
+    a.type = node < 10 ? NodeType::kDirectory : NodeType::kFile;
+    return a;
+  }
+  Status ReadDir(NodeId, uint64_t cookie, const EmitFn& emit) override {
+    for (uint64_t i = cookie; i < 10; ++i) {
+      if (i == fail_after) return IoError("backing storage failed");
+      Attr a;
+      if (!emit(DirEntry{"f" + std::to_string(i), 10 + i, a}, i + 1)) break;
+    }
+    return Status::Ok();
+  }
+  Result<std::shared_ptr<ByteSource>> Open(NodeId, const Caller&) override {
+    return Status(Code::kIo, "no");
+  }
+  Result<std::string> ReadLink(NodeId) override { return Status(Code::kNotLink, ""); }
+
+  uint64_t fail_after = 100;
+  int stops = 0;
+  std::vector<NodeId> forgotten;
+  BackendEnv env_;
+};
+
+struct FlakyVfs {
+  FlakyBackend* backend;
+  std::unique_ptr<Vfs> vfs;
+};
+
+FlakyVfs MakeFlaky() {
+  auto b = std::make_unique<FlakyBackend>();
+  FlakyBackend* raw = b.get();
+  std::vector<Vfs::Source> s;
+  s.push_back({"flaky", std::move(b)});
+  return FlakyVfs{raw, std::make_unique<Vfs>(std::move(s), VfsOptions{})};
+}
+
+TEST(VfsLifecycleTest, StartGivesEachSourceItsEnvAndStopStopsThemOnce) {
+  FlakyVfs f = MakeFlaky();
+  char t[] = "/tmp/daqfs-vfsstate-XXXXXX";
+  std::string root = mkdtemp(t);
+  VfsEnv env;
+  env.state_root = root + "/state";
+  env.blobs = [](const std::string& name) -> BlobStore* {
+    return name == "flaky" ? nullptr : reinterpret_cast<BlobStore*>(1);
+  };
+  ASSERT_TRUE(f.vfs->Start(env).ok());
+  EXPECT_EQ(f.backend->env_.source_name, "flaky");
+  EXPECT_EQ(f.backend->env_.source_label, "source=\"flaky\"");
+  EXPECT_EQ(f.backend->env_.state_dir, root + "/state/flaky");
+  EXPECT_EQ(f.backend->env_.blobs, nullptr);
+  EXPECT_NE(f.backend->env_.invalidator, nullptr);
+  EXPECT_EQ(f.backend->env_.metrics, &f.vfs->stats().metrics());
+  EXPECT_NE(f.backend->env_.clock, nullptr);
+  struct stat st;
+  EXPECT_EQ(stat((root + "/state/flaky").c_str(), &st), 0);
+  f.vfs->Stop();
+  f.vfs->Stop();
+  EXPECT_EQ(f.backend->stops, 1);
+  std::system(("rm -rf " + root).c_str());
+}
+
+TEST(VfsLifecycleTest, InvalidationsReachOnlyInodesTheKernelHolds) {
+  FlakyVfs f = MakeFlaky();
+  ASSERT_TRUE(f.vfs->Start().ok());
+  RecordingNotifier n;
+  f.vfs->SetNotifier(&n);
+  Invalidator* inv = f.backend->env_.invalidator;
+  inv->EntryAdded(kRootNode, "new");  // the kernel has not looked the source up: nothing to do
+  EXPECT_TRUE(n.calls.empty());
+  Result<Vfs::Entry> src = f.vfs->Lookup(1, "flaky");
+  ASSERT_TRUE(src.ok());
+  uint64_t s = src->ino;
+  inv->EntryAdded(kRootNode, "new");
+  inv->EntryRemoved(kRootNode, "old");
+  Result<Vfs::Entry> f3 = f.vfs->Lookup(s, "f3");
+  inv->ContentChanged(13);
+  inv->ContentChanged(14);  // never looked up
+  EXPECT_EQ(n.calls, (std::vector<std::string>{
+                         "entry " + std::to_string(s) + " new", "inode " + std::to_string(s),
+                         "entry " + std::to_string(s) + " old", "inode " + std::to_string(s),
+                         "inode " + std::to_string(f3->ino)}));
+  f.vfs->SetNotifier(nullptr);
+  inv->ContentChanged(13);  // no notifier: dropped
+  EXPECT_EQ(n.calls.size(), 5u);
+}
+
+TEST(VfsLifecycleTest, AListingThatFailsMidwayEndsEarlyWithoutLeakingReferences) {
+  FlakyVfs f = MakeFlaky();
+  ASSERT_TRUE(f.vfs->Start().ok());
+  uint64_t s = f.vfs->Lookup(1, "flaky")->ino;
+  size_t live = f.vfs->inodes().size();
+  f.backend->fail_after = 4;
+  std::vector<std::string> got;
+  uint64_t last = 0;
+  Status st =
+      f.vfs->ReadDir(s, 0, true, [&](std::string_view name, uint64_t, const Attr&, uint64_t next) {
+        got.emplace_back(name);
+        last = next;
+        return true;
+      });
+  EXPECT_TRUE(st.ok()) << st.ToString();  // never an error after entries
+  EXPECT_EQ(got, (std::vector<std::string>{".", "..", "f0", "f1", "f2", "f3"}));
+  EXPECT_EQ(f.vfs->inodes().size(), live + 4);  // the four entries taken hold a reference
+  // Resumed at the failing entry, the error comes before any entry.
+  st = f.vfs->ReadDir(s, last, true, [&](std::string_view, uint64_t, const Attr&, uint64_t) {
+    ADD_FAILURE() << "no entry expected";
+    return true;
+  });
+  EXPECT_EQ(st.code(), Code::kIo);
+  // An entry the caller does not take gives its reference back (and the backend hears it).
+  f.backend->fail_after = 100;
+  int taken = 0;
+  st = f.vfs->ReadDir(s, last, true, [&](std::string_view, uint64_t, const Attr&, uint64_t) {
+    return taken++ < 2;
+  });
+  EXPECT_TRUE(st.ok());
+  EXPECT_EQ(f.vfs->inodes().size(), live + 6);
+  EXPECT_EQ(f.backend->forgotten, (std::vector<NodeId>{16}));
+}
+
+TEST(VfsLifecycleTest, ForgetOfTheLastReferenceReachesTheBackend) {
+  FlakyVfs f = MakeFlaky();
+  ASSERT_TRUE(f.vfs->Start().ok());
+  uint64_t s = f.vfs->Lookup(1, "flaky")->ino;
+  uint64_t a = f.vfs->Lookup(s, "f1")->ino;
+  ASSERT_EQ(f.vfs->Lookup(s, "f1")->ino, a);
+  f.vfs->Forget(a, 1);
+  EXPECT_TRUE(f.backend->forgotten.empty());  // one reference left
+  f.vfs->Forget(a, 1);
+  EXPECT_EQ(f.backend->forgotten, (std::vector<NodeId>{11}));
+  f.vfs->Forget(a, 1);  // unknown now: ignored
+  EXPECT_EQ(f.backend->forgotten.size(), 1u);
 }
 
 }  // namespace

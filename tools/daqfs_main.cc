@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include "cache/memory_block_cache.h"
 #include "cache/thread_pool.h"
 #include "fs/config.h"
+#include "fs/folder_blob_store.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/mount_point.h"
 #include "fs/log.h"
@@ -238,15 +240,13 @@ std::string StateDir(const Config& config, const std::string& what) {
   return sub;
 }
 
-Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc, const Config& config) {
+Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc) {
   std::unique_ptr<Backend> backend;
   if (sc.type == "archive") {
     ArchiveSourceOptions o;
     o.merged = sc.layout == "merged";
     o.strip_suffix = sc.strip_suffix;
     o.rescan_seconds = sc.rescan;
-    o.index_dir = StateDir(config, "index-v1");
-    o.spill_dir = StateDir(config, "spill-v1");
     o.background = true;
     Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path, o);
     if (!b.ok()) return b.status();
@@ -486,7 +486,7 @@ int Main(int argc, char** argv) {
     if (Status s = CheckSource(sc, args.source.empty()); !s.ok()) {
       return fail(kExitSource, s.message());
     }
-    Result<std::unique_ptr<Backend>> b = MakeBackend(sc, config);
+    Result<std::unique_ptr<Backend>> b = MakeBackend(sc);
     if (!b.ok()) return fail(kExitSource, b.status().message());
     sources.push_back(Vfs::Source{sc.name, std::move(*b)});
   }
@@ -495,6 +495,10 @@ int Main(int argc, char** argv) {
   if (!prepared.ok()) return fail(kExitMount, prepared.status().message());
   mountpoint = *prepared;
 
+  // Each source's blobs (saved indexes, spills). Until the SSD tier's blob store is wired in,
+  // plain folders in the cache folder (index-v1/, spill-v1/, names prefixed by the source).
+  // Declared before the Vfs: they outlive every backend.
+  std::vector<std::unique_ptr<FolderBlobStore>> blob_stores;
   VfsOptions vo;
   vo.list_daqfs_xattrs = config.mount.list_daqfs_xattrs;
   vo.single_source = !args.source.empty();
@@ -596,7 +600,22 @@ int Main(int argc, char** argv) {
       return sp;
     });
   }
-  vfs.Start();  // background indexing of the sources
+  VfsEnv venv;
+  std::string index_dir = StateDir(config, "index-v1");
+  std::string spill_dir = StateDir(config, "spill-v1");
+  if (!index_dir.empty() && !spill_dir.empty()) {
+    venv.blobs = [&blob_stores, index_dir, spill_dir](const std::string& source) -> BlobStore* {
+      std::string prefix;
+      for (char c : source) prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      blob_stores.push_back(std::make_unique<FolderBlobStore>(index_dir, spill_dir, prefix + "-"));
+      return blob_stores.back().get();
+    };
+  }
+  if (Status s = vfs.Start(std::move(venv)); !s.ok()) {  // background indexing of the sources
+    int code = fail(kExitSource, s.message());
+    report(code);
+    return code;
+  }
 
   FuseOptions fo;
   fo.mountpoint = mountpoint;
@@ -650,9 +669,11 @@ int Main(int argc, char** argv) {
   report(run.ok() ? kExitOk : kExitRuntime);
   if (!run.ok()) {
     LogError(run.message());
+    vfs.Stop();
     return kExitRuntime;
   }
   LogInfo("unmounted " + server.options().mountpoint);
+  vfs.Stop();  // the backends' threads end before the caches and blob stores go
   vfs.SetReadPath(nullptr);
   return kExitOk;
 }

@@ -376,14 +376,18 @@ class Reader {
   bool ok_ = true;
 };
 
-std::string IndexFileName(const std::string& dir, const std::string& identity) {
+std::string BlobNameOf(const std::string& identity, const char* suffix) {
   char name[40];
-  std::snprintf(name, sizeof name, "/%016llx.idx",
-                static_cast<unsigned long long>(XXH64(identity.data(), identity.size(), 0)));
-  return dir + name;
+  std::snprintf(name, sizeof name, "%016llx%s",
+                static_cast<unsigned long long>(XXH64(identity.data(), identity.size(), 0)),
+                suffix);
+  return name;
 }
 
 }  // namespace
+
+std::string IndexBlobName(const std::string& identity) { return BlobNameOf(identity, ".idx"); }
+std::string SpillBlobName(const std::string& identity) { return BlobNameOf(identity, ".tar"); }
 
 Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const struct stat& st,
                                        const ArchiveIndexOptions& options) {
@@ -408,7 +412,7 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   // A compressed tar: index its frames, then read the tar headers in decompressed space.
   CompressedReadFn cread = PreadReader(fd, path);
   Result<ZstdIndex> z = IndexZstd(cread, size, path);
-  if (!z.ok() && options.spill_dir.empty()) return z.status();
+  if (!z.ok() && !options.spill) return z.status();
   if (!z.ok()) {
     // Damaged stream: decode what can be decoded into the spill folder and keep the members
     // before the damage.
@@ -434,50 +438,45 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
     return index;
   }
 
-  if (!options.spill_dir.empty()) {
-    // Decode the whole archive once into the spill folder; serve it as a plain tar.
-    std::string spill = IndexFileName(options.spill_dir, index.identity);
-    spill.replace(spill.size() - 4, 4, ".tar");
-    std::string temp = spill + ".part";
-    UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (out.valid()) {
+  if (options.spill) {
+    // Decode the whole archive once into a spill blob; serve it as a plain tar.
+    std::string name = SpillBlobName(index.identity);
+    Result<std::unique_ptr<BlobWriter>> out = options.spill->Create(name, 0);
+    Status s = out.ok() ? Status::Ok() : out.status();
+    if (out.ok()) {
       ZstdStreamReader stream(fd, size, path);
       uint64_t written = 0;
-      Status s = stream.Drain([&](std::span<const uint8_t> bytes) {
-        size_t done = 0;
-        while (done < bytes.size()) {
-          ssize_t n = ::pwrite(out.get(), bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(written + done));
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return ErrnoStatus(errno, "write " + temp);
-          done += static_cast<size_t>(n);
-        }
-        written += bytes.size();
-        return Status::Ok();
+      s = stream.Drain([&](std::span<const uint8_t> bytes) {
+        Status a = (*out)->Append(bytes);
+        if (a.ok()) written += bytes.size();
+        return a;
       });
-      out.Reset();
       std::string salvage;
       if (!s.ok() && s.code() == Code::kCorrupt) {
         salvage = s.message();  // keep the decoded part: the members before the damage
         s = Status::Ok();
       }
-      if (s.ok() && ::rename(temp.c_str(), spill.c_str()) == 0) {
-        Result<UniqueFd> sfd = OpenReadOnly(spill);
-        if (sfd.ok()) {
-          Result<TarIndex> tar = IndexTar(PreadReader(sfd->get(), spill), written, path);
-          if (!tar.ok()) return tar.status();
-          index.container = ArchiveIndex::Container::kSpilled;
-          index.spill_path = spill;
-          index.decompressed_size = written;
-          AddMembers(*tar, sfd->get(), !options.strip_suffix.empty(), path, options, &index);
-          if (!salvage.empty()) index.damage = salvage;
-          return index;
-        }
+      Result<std::shared_ptr<Blob>> blob =
+          s.ok() ? (*out)->Commit() : Result<std::shared_ptr<Blob>>(s);
+      out->reset();
+      if (blob.ok()) {
+        Result<TarIndex> tar =
+            IndexTar(PreadReader((*blob)->fd()->get(), (*blob)->path()), written, path);
+        if (!tar.ok()) return tar.status();
+        index.container = ArchiveIndex::Container::kSpilled;
+        index.spill_path = name;
+        index.spill_blob = *blob;
+        index.decompressed_size = written;
+        AddMembers(*tar, (*blob)->fd()->get(), !options.strip_suffix.empty(), path, options,
+                   &index);
+        if (!salvage.empty()) index.damage = salvage;
+        return index;
       }
-      ::unlink(temp.c_str());
-      LogWarn(path + ": cannot spill the decompressed archive to " + options.spill_dir + ": " +
-              s.ToString() + "; members will be decoded from the stream");
+      s = blob.status();
+      options.spill->Erase(name);
     }
+    LogWarn(path + ": cannot spill the decompressed archive: " + s.ToString() +
+            "; members will be decoded from the stream");
   }
 
   // No spill: read the headers through one forward streaming decode, learn the frame sizes,
@@ -629,52 +628,26 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   return x;
 }
 
-Status SaveArchiveIndex(const std::string& dir, const ArchiveIndex& index) {
+Status SaveArchiveIndex(BlobStore& blobs, const ArchiveIndex& index) {
   std::string data = SerializeArchiveIndex(index);
-  std::string name = IndexFileName(dir, index.identity);
-  std::string temp = name + ".tmp." + std::to_string(getpid());
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoStatus(errno, "create " + temp);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Status s = ErrnoStatus(errno, "write " + temp);
-      ::unlink(temp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  fd.Reset();
-  if (::rename(temp.c_str(), name.c_str()) != 0) {
-    Status s = ErrnoStatus(errno, "rename " + temp);
-    ::unlink(temp.c_str());
-    return s;
-  }
-  return Status::Ok();
+  return blobs.Put(IndexBlobName(index.identity),
+                   std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
 
-Result<ArchiveIndex> LoadArchiveIndex(const std::string& dir, const std::string& identity) {
-  std::string name = IndexFileName(dir, identity);
-  Result<UniqueFd> fd = OpenReadOnly(name);
-  if (!fd.ok()) return fd.status();
-  struct stat st;
-  if (fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, "stat " + name);
-  if (st.st_size > (1ll << 34)) return Corrupt(name + ": implausibly large index file");
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  Result<size_t> n = PreadFull(
-      fd->get(), 0, std::span(reinterpret_cast<uint8_t*>(data.data()), data.size()), name);
-  if (!n.ok()) return n.status();
-  Result<ArchiveIndex> x = ParseArchiveIndex(std::string_view(data).substr(0, *n));
+Result<ArchiveIndex> LoadArchiveIndex(BlobStore& blobs, const std::string& identity) {
+  std::string name = IndexBlobName(identity);
+  Result<Bytes> data = blobs.Get(name);
+  if (!data.ok()) return data.status();
+  Result<ArchiveIndex> x = ParseArchiveIndex(
+      std::string_view(reinterpret_cast<const char*>(data->data()), data->size()));
   if (!x.ok()) return Corrupt(name + ": " + x.status().message());
   if (x->identity != identity) return Corrupt(name + ": belongs to another archive version");
   if (x->container == ArchiveIndex::Container::kSpilled) {
-    struct stat sst;
-    if (::stat(x->spill_path.c_str(), &sst) != 0 ||
-        static_cast<uint64_t>(sst.st_size) != x->decompressed_size) {
+    Result<std::shared_ptr<Blob>> spill = blobs.Open(x->spill_path);
+    if (!spill.ok() || (*spill)->size() != x->decompressed_size) {
       return Corrupt(name + ": its spilled archive " + x->spill_path + " is gone or changed");
     }
+    x->spill_blob = std::move(*spill);
   }
   return x;
 }

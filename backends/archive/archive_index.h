@@ -6,13 +6,13 @@
 //    headers; a frame that records no content size is decoded once to learn it);
 //  - .tar.zst / .tzst (or a zstd magic at offset 0): the archive's frames are indexed and the
 //    tar headers are read in decompressed space through one forward streaming decode. When the
-//    archive's frames are large or of unknown size and a spill folder is given, that decode
-//    writes the whole decompressed tar there once (members are then plain slices of it);
-//    otherwise members are windows of the archive's decompressed stream (frames decoded on
-//    demand).
-// The index is saved in `index_dir` under a name derived from the archive's identity (device,
-// inode, size, mtime, ctime), with a checksum: a changed archive never matches an old index, a
-// corrupt index file is rejected and rebuilt.
+//    archive's frames are large or of unknown size and a blob store is given, that decode
+//    writes the whole decompressed tar once as a large blob (SpillBlobName; members are then
+//    plain slices of it, the blob pinned while the index holds it); otherwise members are
+//    windows of the archive's decompressed stream (frames decoded on demand).
+// The index is saved as a small blob (IndexBlobName) named after the archive's identity
+// (device, inode, size, mtime, ctime), with a checksum of its own: a changed archive never
+// matches an old index, a corrupt index is rejected and rebuilt.
 //
 // Thread safety: functions are reentrant; an ArchiveIndex is a value.
 #pragma once
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,13 +28,15 @@
 
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
+#include "fs/blob_store.h"
 #include "fs/status.h"
 
 namespace daqfs {
 
 struct ArchiveIndexOptions {
   std::string strip_suffix = ".zst";  // "" = show compressed members under their own name
-  std::string spill_dir;              // where large-frame .tar.zst archives are decompressed
+  // Where large-frame .tar.zst archives are decompressed (a large blob); null = no spill.
+  BlobStore* spill = nullptr;
 };
 
 struct ArchiveMember {
@@ -58,7 +61,8 @@ struct ArchiveIndex {
   Container container = Container::kTar;
   std::vector<ZstdFrame> archive_frames;  // kTarZst / kSpilled: frames of the whole archive
   uint64_t decompressed_size = 0;         // kTarZst / kSpilled
-  std::string spill_path;                 // kSpilled: the decompressed tar
+  std::string spill_path;                 // kSpilled: the spill blob's name (SpillBlobName)
+  std::shared_ptr<Blob> spill_blob;       // kSpilled: the opened, pinned spill (not saved)
   std::vector<ArchiveMember> members;     // archive order, duplicates kept
   std::vector<std::string> warnings;
   std::string damage;  // "" or what ended indexing early (archive and offset)
@@ -69,10 +73,14 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
 
 std::string SerializeArchiveIndex(const ArchiveIndex& index);
 Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes);
-// <index_dir>/<16 hex digits of XXH64(identity)>.idx, written to a temp name and renamed.
-Status SaveArchiveIndex(const std::string& index_dir, const ArchiveIndex& index);
-// kNotFound when there is none for this identity; kCorrupt when the file is damaged or belongs
-// to another identity.
-Result<ArchiveIndex> LoadArchiveIndex(const std::string& index_dir, const std::string& identity);
+// Blob names of an archive identity: <16 hex digits of XXH64(identity)>.idx / .tar.
+std::string IndexBlobName(const std::string& identity);
+std::string SpillBlobName(const std::string& identity);
+// Saves `index` as the small blob IndexBlobName(index.identity).
+Status SaveArchiveIndex(BlobStore& blobs, const ArchiveIndex& index);
+// kNotFound when there is none for this identity; kCorrupt when it is damaged, belongs to
+// another identity, or its spill blob is gone or of another size. A kSpilled index comes back
+// with its spill blob opened (pinned).
+Result<ArchiveIndex> LoadArchiveIndex(BlobStore& blobs, const std::string& identity);
 
 }  // namespace daqfs

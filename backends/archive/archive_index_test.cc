@@ -13,6 +13,7 @@
 
 #include "backends/archive/member_sources.h"
 #include "backends/archive/tar_backend.h"
+#include "fs/folder_blob_store.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
 
@@ -54,7 +55,9 @@ class ArchiveIndexTest : public ::testing::Test {
     struct stat st;
     fstat(fd->get(), &st);
     ArchiveIndexOptions o;
-    o.spill_dir = spill;
+    std::unique_ptr<FolderBlobStore> blobs;
+    if (!spill.empty()) blobs = std::make_unique<FolderBlobStore>(spill, spill);
+    o.spill = blobs.get();
     return BuildArchiveIndex(path, fd->get(), st, o);
   }
 
@@ -62,16 +65,19 @@ class ArchiveIndexTest : public ::testing::Test {
   // the file of the same relative path under src/.
   void ExpectMatchesSource(const std::string& path, const std::string& spill,
                            const std::vector<std::string>& files) {
-    ArchiveSourceOptions o;
-    o.spill_dir = spill;
-    o.index_dir = dir_ + "/state";
-    auto b = TarBackend::Create("t", path, o);
+    auto b = TarBackend::Create("t", path);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     std::vector<Vfs::Source> s;
     s.push_back({"t", std::move(*b)});
     VfsOptions vo;
     vo.single_source = true;
     Vfs vfs(std::move(s), vo);
+    // Saved indexes and spills in one folder; no folder = no blob store.
+    FolderBlobStore blobs(spill.empty() ? dir_ + "/state" : spill,
+                          spill.empty() ? dir_ + "/state" : spill);
+    VfsEnv env;
+    if (!spill.empty()) env.blobs = [&blobs](const std::string&) { return &blobs; };
+    ASSERT_TRUE(vfs.Start(std::move(env)).ok());
     std::string archive = path.substr(path.find_last_of('/') + 1);
     for (const std::string& f : files) {
       uint64_t ino = vfs.Lookup(1, archive)->ino;
@@ -247,14 +253,15 @@ TEST_F(ArchiveIndexTest, SerializationRoundTripAndDamageDetected) {
     EXPECT_FALSE(ParseArchiveIndex(bad).ok()) << i;
   }
   // Saved and loaded by identity; another identity or a damaged file is refused.
-  ASSERT_TRUE(SaveArchiveIndex(dir_ + "/state", *x).ok());
-  EXPECT_TRUE(LoadArchiveIndex(dir_ + "/state", x->identity).ok());
-  EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", "other").status().code(), Code::kNotFound);
+  FolderBlobStore blobs(dir_ + "/state", dir_ + "/state");
+  ASSERT_TRUE(SaveArchiveIndex(blobs, *x).ok());
+  EXPECT_TRUE(LoadArchiveIndex(blobs, x->identity).ok());
+  EXPECT_EQ(LoadArchiveIndex(blobs, "other").status().code(), Code::kNotFound);
   ASSERT_EQ(Shell("for f in " + dir_ +
                   "/state/*.idx; do printf x | dd of=$f bs=1 seek=40 "
                   "conv=notrunc status=none; done"),
             0);
-  EXPECT_EQ(LoadArchiveIndex(dir_ + "/state", x->identity).status().code(), Code::kCorrupt);
+  EXPECT_EQ(LoadArchiveIndex(blobs, x->identity).status().code(), Code::kCorrupt);
 }
 
 TEST_F(ArchiveIndexTest, CorruptFrameFailsOnlyItsReads) {
@@ -273,6 +280,7 @@ TEST_F(ArchiveIndexTest, CorruptFrameFailsOnlyItsReads) {
   VfsOptions vo;
   vo.single_source = true;
   Vfs vfs(std::move(s), vo);
+  ASSERT_TRUE(vfs.Start().ok());
   uint64_t ino = vfs.Lookup(vfs.Lookup(1, "c.tar")->ino, "big.dat")->ino;
   auto of = vfs.Open(ino, O_RDONLY, {});
   ASSERT_TRUE(of.ok());

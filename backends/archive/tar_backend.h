@@ -8,21 +8,41 @@
 // Layouts: per-archive (default): each archive is a directory named after the archive file,
 // holding its member tree. merged: one tree of all members of all archives, paths as stored; a
 // path found in two archives comes from the later archive in sorted path order (logged).
-// Member trees follow `tar -x`: implied directories are created, a later member of the same path
-// replaces an earlier one, hard links share their target's node (nlink counted), hostile paths
-// are skipped. Modes, owners and mtimes are as stored.
+// Member trees: member_tree.h.
 //
-// Indexing: with `background`, Create() only finds the archives; Start() indexes them on one
-// indexer thread (readiness never waits for it), and a lookup inside an archive waits for that
-// archive's index (merged: for all). Indexes are loaded from / saved to `index_dir` (keyed by the
-// archive's identity), so a remount lists 100,000 members without reading the archive.
-// With `rescan_seconds`, the folder or glob is looked at again that often: new archives appear
-// once they have not changed for `stable_seconds`; removed ones disappear; a changed archive is
-// indexed again under new node ids (old handles keep reading the bytes they opened).
+// The work is split by job: tar_backend_discovery.cc finds archives (FindArchives, the rescans),
+// tar_backend_indexer.cc indexes them (Start/Stop, the indexer thread, saved indexes and spills
+// in the blob store, merged rebuilds), member_tree.cc builds trees, tar_backend.cc answers
+// requests.
+//
+// Indexing: Create() only finds the archives. Start(env) indexes them: at once (without
+// `background`), or on one indexer thread (readiness never waits for it), and a lookup inside
+// an archive waits for that archive's index (merged: for the first merged tree). Indexes are
+// loaded from / saved to env.blobs (keyed by the archive's identity), so a remount lists
+// 100,000 members without reading the archive; a large-frame .tar.zst is decompressed once
+// into a spill blob (pinned while its index is in use). Without env.blobs nothing is kept and
+// nothing spilled (members are windows of the decompressed stream). Blobs of archives that are
+// gone (at Start, or found gone by a rescan) are erased.
+//
+// Rescans (`rescan_seconds`): the folder or glob is looked at again that often: new archives
+// appear once they have not changed for `stable_seconds`; removed ones disappear; a changed
+// archive is indexed again under new node ids (old handles keep reading the bytes they opened).
+// Every change is announced through env.invalidator once it is visible, so folders keep long
+// kernel cache lifetimes (kCacheForever); only an archive's own folder keeps 1 s, so that a
+// chmod of the archive file closes its folder within a second.
+//
+// Listing cookies: at the root of the per-archive layout the archive's slot number (archives
+// found later list after earlier ones), in the merged layout a child's node id (stable across
+// rebuilds), inside a per-archive tree (immutable) the position.
+//
+// Merged rebuilds happen on the indexer thread without holding any lock a request takes; the
+// new tree replaces the old one as one shared_ptr. Requests never copy or lock the archive
+// slots and never poll: they wait on a condition variable for the first tree only.
 //
 // Opening a member also requires read access to the archive file itself (checked against the
 // caller). Thread safety: all methods are thread-safe. Lock order: mu_ (slots) before a slot's
-// own mutex; neither is held while indexing or reading.
+// own mutex; merged_mu_ and queue_mu_ are leaves. None is held while indexing or reading; the
+// invalidator (which never blocks) is called with none held.
 #pragma once
 
 #include <sys/stat.h>
@@ -37,6 +57,7 @@
 #include <vector>
 
 #include "backends/archive/archive_index.h"
+#include "backends/archive/member_tree.h"
 #include "fs/backend.h"
 #include "fs/unique_fd.h"
 
@@ -50,27 +71,26 @@ struct ArchiveSourceOptions {
   std::string strip_suffix = ".zst";  // "" = show zstd members as stored
   double rescan_seconds = 0;          // 0 = never look again
   double stable_seconds = 5;          // with rescan: skip files changed more recently
-  std::string index_dir;              // persistent indexes ("" = none)
-  std::string spill_dir;              // decompressed large-frame .tar.zst ("" = none)
-  bool background = false;            // index in Start() on a thread instead of in Create()
+  bool background = false;            // index on a thread started by Start() instead of in it
 };
 
 class TarBackend final : public Backend {
  public:
   // Finds the archives named by `path`; fails only when `path` names nothing usable (missing,
-  // unreadable). Without options.background it also indexes them all before returning.
+  // unreadable). Indexes nothing (Start does).
   static Result<std::unique_ptr<TarBackend>> Create(const std::string& source_name,
                                                     const std::string& path,
                                                     ArchiveSourceOptions options = {});
-  ~TarBackend() override;
+  ~TarBackend() override;  // Stop()
 
-  // Starts background indexing and rescanning (options.background). Call once, after forking.
-  void Start() override;
-  // daqfs_archive_index_errors_total (an archive that could not be opened or indexed, or was
-  // indexed up to damage) and daqfs_index_file_rejected_total (a saved index file found corrupt,
-  // stale or of another format version, and rebuilt), both labelled with `source_label`. Counts
-  // from before the call (Create indexes without `background`) are carried over.
-  void RegisterMetrics(Metrics& metrics, const std::string& source_label) override;
+  // Registers daqfs_archive_index_errors_total (an archive that could not be opened or
+  // indexed, or was indexed up to damage) and daqfs_index_file_rejected_total (a saved index
+  // found corrupt, stale or of another format version, and rebuilt), labelled env.source_label
+  // (counts from before are carried over); erases blobs of archives not found; then indexes
+  // (options.background: on the indexer thread, which also rescans). Call once.
+  Status Start(BackendEnv& env) override;
+  // Ends the indexer thread; waiters for indexes that will not come get kUnavailable.
+  void Stop() override;
 
   Result<NodeId> Lookup(NodeId parent, std::string_view name) override;
   Result<Attr> GetAttr(NodeId node) override;
@@ -84,10 +104,14 @@ class TarBackend final : public Backend {
   uint64_t TotalNodes() const override;
 
   size_t archive_count() const;
-  // Blocks until every archive found so far is indexed (tests, benchmarks).
+  // Blocks until every archive found so far is indexed and the indexer is idle (tests,
+  // benchmarks). Only after Start.
   void WaitIndexed();
+  // Merged layout: ids held in the id table, and slots ever allocated (tests: bounded). Call
+  // while the indexer is idle (after WaitIndexed).
+  size_t merged_ids_live() const;
+  size_t merged_id_slots() const;
 
-  struct Tree;  // a member tree (one archive's, or the merged one)
   struct Slot;  // one archive file
 
  private:
@@ -96,36 +120,53 @@ class TarBackend final : public Backend {
   void IndexSlot(const std::shared_ptr<Slot>& slot);
   void RebuildMerged();
   void IndexerLoop();
+  void EraseBlobsOf(const std::string& identity);
   std::shared_ptr<Slot> SlotOf(NodeId id) const;
   // A node and the tree that keeps it alive (waiting for its archive's index).
-  struct NodeRef;
+  struct NodeRef {
+    std::shared_ptr<const MemberTree> tree;
+    const MemberTree::Node* node = nullptr;
+  };
   Result<NodeRef> NodeOf(NodeId id) const;
   Result<std::vector<std::pair<std::string, std::string>>> Xattrs(NodeId node) const;
-  std::shared_ptr<const Tree> TreeOf(NodeId id, Status* status) const;
+  std::shared_ptr<const MemberTree> TreeOf(NodeId id, Status* status) const;
+  std::shared_ptr<const MemberTree> MergedTree(Status* status) const;
+  // The node of `id` in `tree` (per-archive trees are keyed by the id's low half).
+  const MemberTree::Node* NodeIn(const MemberTree& tree, NodeId id) const;
   Attr RootAttr() const;
 
   std::string name_;
   std::string path_;
-  // Set before Start() (RegisterMetrics), read by the indexer thread it starts.
-  Counter own_index_errors_, own_index_rejected_;
-  Counter* index_errors_ = &own_index_errors_;
-  Counter* index_rejected_ = &own_index_rejected_;
   ArchiveSourceOptions options_;
   struct stat root_st_ {};
   bool root_stat_ok_ = false;
 
-  mutable std::shared_mutex mu_;                     // guards slots_, by_name_, merged_, next_slot_
+  // From Start(env); before it: counters of our own, no blobs, no notices.
+  Counter own_index_errors_, own_index_rejected_;
+  Counter* index_errors_ = &own_index_errors_;
+  Counter* index_rejected_ = &own_index_rejected_;
+  NullInvalidator null_invalidator_;
+  Invalidator* invalidator_ = &null_invalidator_;
+  BlobStore* blobs_ = nullptr;
+
+  mutable std::shared_mutex mu_;  // guards slots_, by_name_, by_path_, next_slot_
   std::map<uint32_t, std::shared_ptr<Slot>> slots_;  // slot number -> archive
   std::map<std::string, uint32_t> by_name_;          // directory name -> slot number
   std::map<std::string, uint32_t> by_path_;          // archive path -> slot number
   uint32_t next_slot_ = 1;
-  std::shared_ptr<const Tree> merged_;
-  std::map<std::string, uint64_t> merged_ids_;  // path -> local id, stable across rebuilds
 
-  std::mutex queue_mu_;  // guards queue_, stop_
+  mutable std::mutex merged_mu_;  // guards merged_, stopping_
+  mutable std::condition_variable merged_cv_;
+  std::shared_ptr<const MemberTree> merged_;
+  bool stopping_ = false;
+  TreeIds merged_ids_;  // used by the one thread that rebuilds (Start, then the indexer)
+
+  std::mutex queue_mu_;  // guards queue_, stop_, busy_
   std::condition_variable queue_cv_;
-  std::vector<std::shared_ptr<Slot>> queue_;
+  std::vector<std::shared_ptr<Slot>> queue_;  // null entry: rebuild the merged tree
   bool stop_ = false;
+  bool busy_ = false;  // the indexer works on what it took from queue_
+  bool started_ = false;
   std::thread indexer_;
 };
 

@@ -45,7 +45,9 @@ class TarBackendTest : public ::testing::Test {
     s.push_back({"t", std::move(*b)});
     VfsOptions o;
     o.single_source = true;
-    return std::make_unique<Vfs>(std::move(s), o);
+    auto vfs = std::make_unique<Vfs>(std::move(s), o);
+    EXPECT_TRUE(vfs->Start().ok());
+    return vfs;
   }
   uint64_t Walk(Vfs& vfs, const std::string& path) {
     uint64_t ino = 1;

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -33,8 +34,6 @@ namespace {
 
 FuseServer* Self(fuse_req_t req) { return static_cast<FuseServer*>(fuse_req_userdata(req)); }
 Vfs& V(fuse_req_t req) { return Self(req)->vfs(); }
-
-constexpr double kMutableTimeout = 1.0;
 
 struct stat ToStat(uint64_t ino, const Attr& a) {
   struct stat st;
@@ -64,9 +63,13 @@ struct stat ToStat(uint64_t ino, const Attr& a) {
   return st;
 }
 
+// The kernel cache lifetime of a node: its own, at most the mount's entry_timeout.
 double TimeoutFor(fuse_req_t req, const Attr& a) {
-  return a.immutable ? Self(req)->options().entry_timeout : kMutableTimeout;
+  double longest = Self(req)->options().entry_timeout;
+  return std::isinf(a.cache_seconds) ? longest : std::clamp(a.cache_seconds, 0.0, longest);
 }
+// Content that never changes while mounted: the kernel keeps its pages (or listing).
+bool Immutable(const Attr& a) { return a.cache_seconds == kCacheForever; }
 
 void ReplyStatus(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.ToErrno()); }
 
@@ -110,9 +113,10 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Result<Vfs::Entry> e = V(req).Lookup(parent, name);
     if (!e.ok()) {
       if (e.status().code() == Code::kNotFound) {
-        // Negative entries of immutable directories may be cached by the kernel.
+        // Negative entries live as long as the folder's listing may be cached (an added name
+        // is announced through the Invalidator).
         Result<Attr> pa = V(req).GetAttr(parent);
-        if (pa.ok() && pa->immutable) {
+        if (pa.ok() && TimeoutFor(req, *pa) > 0) {
           fuse_entry_param ne;
           std::memset(&ne, 0, sizeof ne);
           ne.entry_timeout = TimeoutFor(req, *pa);
@@ -233,8 +237,8 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       return false;
     }
     fi->fh = 0;
-    fi->cache_readdir = a->immutable;
-    fi->keep_cache = a->immutable;
+    fi->cache_readdir = Immutable(*a);
+    fi->keep_cache = Immutable(*a);
     fuse_reply_open(req, fi);
     return true;
   });
@@ -242,39 +246,47 @@ void OpOpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
 
 void DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   Guard(req, Op::kReadDir, true, [&] {
+    Vfs& vfs = V(req);
     std::vector<char> buf(size);
     size_t used = 0;
+    std::vector<uint64_t> referenced;  // readdirplus entries that carry a lookup reference
     Status s =
-        V(req).ReadDir(ino, static_cast<uint64_t>(off), plus,
-                       [&](std::string_view name, uint64_t child, const Attr& attr, uint64_t next) {
-                         std::string n(name);
-                         struct stat st = ToStat(child, attr);
-                         size_t need;
-                         if (plus) {
-                           fuse_entry_param ep;
-                           std::memset(&ep, 0, sizeof ep);
-                           bool dot = (n == "." || n == "..");
-                           ep.ino = dot ? 0 : child;  // "." and ".." carry no lookup reference
-                           ep.generation = 1;
-                           ep.attr = st;
-                           ep.attr_timeout = dot ? 0 : TimeoutFor(req, attr);
-                           ep.entry_timeout = ep.attr_timeout;
-                           if (dot) ep.attr.st_ino = child;
-                           need = fuse_add_direntry_plus(req, buf.data() + used, size - used,
-                                                         n.c_str(), &ep, static_cast<off_t>(next));
-                         } else {
-                           need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(),
-                                                    &st, static_cast<off_t>(next));
-                         }
-                         if (need > size - used) return false;
-                         used += need;
-                         return true;
-                       });
-    if (!s.ok()) {
+        vfs.ReadDir(ino, static_cast<uint64_t>(off), plus,
+                    [&](std::string_view name, uint64_t child, const Attr& attr, uint64_t next) {
+                      std::string n(name);
+                      struct stat st = ToStat(child, attr);
+                      size_t need;
+                      bool dot = (n == "." || n == "..");
+                      if (plus) {
+                        fuse_entry_param ep;
+                        std::memset(&ep, 0, sizeof ep);
+                        ep.ino = dot ? 0 : child;  // "." and ".." carry no lookup reference
+                        ep.generation = 1;
+                        ep.attr = st;
+                        ep.attr_timeout = dot ? 0 : TimeoutFor(req, attr);
+                        ep.entry_timeout = ep.attr_timeout;
+                        if (dot) ep.attr.st_ino = child;
+                        need = fuse_add_direntry_plus(req, buf.data() + used, size - used,
+                                                      n.c_str(), &ep, static_cast<off_t>(next));
+                      } else {
+                        need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(),
+                                                 &st, static_cast<off_t>(next));
+                      }
+                      if (need > size - used) return false;
+                      used += need;
+                      if (plus && !dot) referenced.push_back(child);
+                      return true;
+                    });
+    // Never an error after entries went into the buffer (passthrough_hp.cc does the same): the
+    // Vfs already ends a failing listing early with success; this is the last guard.
+    if (!s.ok() && used == 0) {
       ReplyStatus(req, s);
       return false;
     }
-    fuse_reply_buf(req, buf.data(), used);
+    if (fuse_reply_buf(req, buf.data(), used) != 0) {
+      // Interrupted: the kernel took none of the entries, nor their references.
+      for (uint64_t child : referenced) vfs.Forget(child, 1);
+    }
     return true;
   });
 }
@@ -321,7 +333,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       ReplyStatus(req, f.status());
       return false;
     }
-    fi->keep_cache = (*f)->attr.immutable;
+    fi->keep_cache = Immutable((*f)->attr);
     fi->direct_io = (*f)->attr.dynamic;
     fi->noflush = 1;
     OpenFile* raw = f->release();
@@ -462,6 +474,7 @@ const fuse_lowlevel_ops kOps = [] {
 FuseServer::FuseServer(Vfs& vfs, FuseOptions options) : vfs_(vfs), options_(std::move(options)) {}
 
 FuseServer::~FuseServer() {
+  StopNotifier();
   if (se_) {
     if (signals_set_) fuse_remove_signal_handlers(se_);
     if (mounted_) fuse_session_unmount(se_);
@@ -510,6 +523,13 @@ Status FuseServer::Mount() {
   mounted_ = true;
   bdi_ = FindBdi();
   return Status::Ok();
+}
+
+void FuseServer::StopNotifier() {
+  if (!notifier_) return;
+  vfs_.SetNotifier(nullptr);  // no new events; the Vfs no longer points at it
+  notifier_->Stop();
+  notifier_.reset();
 }
 
 std::string FuseServer::FindBdi() const {
@@ -591,12 +611,19 @@ Status FuseServer::Run(const std::function<void()>& ready) {
     if (ready) ready();
   });
 
+  // Kernel invalidations from the backends, sent by a thread of their own (fuse_notifier.h).
+  notifier_ = std::make_unique<FuseNotifier>(
+      se_, [&vfs = vfs_](uint64_t ino) { return vfs.inodes().Resolve(ino).has_value(); });
+  notifier_->Start();
+  vfs_.SetNotifier(notifier_.get());
+
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.threads);
   fuse_loop_cfg_set_idle_threads(cfg, options_.threads);
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(se_, cfg);
   fuse_loop_cfg_destroy(cfg);
+  StopNotifier();             // before the session goes
   fuse_session_unmount(se_);  // ends a stat still waiting in `waiter`
   mounted_ = false;
   waiter.join();

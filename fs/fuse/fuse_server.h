@@ -16,13 +16,22 @@
 // The mount is always nosuid,nodev: "suid" and "dev" in the -o list (mount.fuse3 adds them for
 // root) are dropped with one log line, never refused.
 //
+// Kernel notifications: while the loop runs, a FuseNotifier (fuse_notifier.h) is the Vfs's
+// KernelNotifier; it is stopped when the loop ends, before the session is destroyed.
+//
+// Listings: an entry put into a readdir buffer is always sent (never an error reply after it);
+// when the reply itself fails (interrupted), the lookup references of its readdirplus entries
+// are given back.
+//
 // Thread safety: one FuseServer per mount; Run() is called once.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fs/fuse/fuse_notifier.h"
 #include "fs/status.h"
 #include "fs/vfs.h"
 
@@ -61,6 +70,7 @@ class FuseServer {
  private:
   std::string FindBdi() const;
   void SetReadAhead(const std::string& bdi) const;
+  void StopNotifier();
 
   Vfs& vfs_;
   FuseOptions options_;
@@ -68,6 +78,7 @@ class FuseServer {
   bool mounted_ = false;
   bool signals_set_ = false;
   std::string bdi_;
+  std::unique_ptr<FuseNotifier> notifier_;
 };
 
 }  // namespace daqfs

@@ -1,0 +1,90 @@
+#include "fs/fuse/fuse_notifier.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace daqfs {
+namespace {
+
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::string> calls;
+  std::set<std::thread::id> threads;
+  int rc = 0;
+  FuseNotifier::Sender Sender() {
+    return FuseNotifier::Sender{[this](uint64_t parent, const std::string& name) {
+                                  std::lock_guard<std::mutex> l(mu);
+                                  calls.push_back("entry " + std::to_string(parent) + " " + name);
+                                  threads.insert(std::this_thread::get_id());
+                                  return rc;
+                                },
+                                [this](uint64_t ino) {
+                                  std::lock_guard<std::mutex> l(mu);
+                                  calls.push_back("inode " + std::to_string(ino));
+                                  threads.insert(std::this_thread::get_id());
+                                  return rc;
+                                }};
+  }
+};
+
+TEST(FuseNotifierTest, SendsInOrderOnItsOwnThreadAndDropsForgottenInodes) {
+  Recorder r;
+  FuseNotifier n(r.Sender(), [](uint64_t ino) { return ino != 13; });
+  n.Start();
+  n.NotifyInvalEntry(1, "new.tar");
+  n.NotifyInvalInode(1);
+  n.NotifyInvalInode(13);  // the kernel forgot it meanwhile
+  n.NotifyInvalEntry(13, "x");
+  n.Drain();
+  EXPECT_EQ(r.calls, (std::vector<std::string>{"entry 1 new.tar", "inode 1"}));
+  ASSERT_EQ(r.threads.size(), 1u);
+  EXPECT_NE(*r.threads.begin(), std::this_thread::get_id());  // never the caller's thread
+  EXPECT_EQ(n.sent(), 2u);
+  EXPECT_EQ(n.dropped(), 2u);
+}
+
+TEST(FuseNotifierTest, CallersNeverWaitForABlockedKernel) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> calls{0};
+  FuseNotifier n(FuseNotifier::Sender{[&](uint64_t, const std::string&) {
+                                        released.wait();
+                                        return ++calls, 0;
+                                      },
+                                      [&](uint64_t) {
+                                        released.wait();
+                                        return ++calls, 0;
+                                      }},
+                 nullptr);
+  n.Start();
+  for (int i = 0; i < 1000; ++i) n.NotifyInvalInode(5);  // the thread is stuck in the first
+  EXPECT_LE(calls.load(), 0);
+  release.set_value();
+  n.Drain();
+  EXPECT_EQ(calls.load(), 1000);
+}
+
+TEST(FuseNotifierTest, KernelEnoentIsNoErrorAndStopDropsTheRest) {
+  Recorder r;
+  r.rc = -ENOENT;
+  FuseNotifier n(r.Sender(), nullptr);
+  n.NotifyInvalInode(7);  // queued before Start: sent once it runs
+  n.Start();
+  n.Drain();
+  EXPECT_EQ(n.sent(), 1u);
+  n.Stop();
+  n.NotifyInvalInode(8);  // after Stop: dropped, never sent
+  EXPECT_EQ(r.calls, (std::vector<std::string>{"inode 7"}));
+  EXPECT_EQ(n.dropped(), 1u);
+  n.Stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace daqfs

@@ -1,0 +1,28 @@
+// KernelNotifier: where the Vfs sends the kernel cache invalidations its backends announce.
+//
+// The Vfs turns a backend's Invalidator events (source, node) into inode numbers the kernel
+// knows (InodeTable) and calls these. The FUSE adapter (fs/fuse/) implements them by queueing:
+// a notifier thread of its own drains the queue into fuse_lowlevel_notify_inval_entry /
+// _inval_inode, never from a request handler (the kernel holds the folder's lock while it waits
+// for our reply: notifying then deadlocks) and never on the caller's thread (a notification can
+// block until the kernel is done with the inode). Tests record the calls instead.
+//
+// Thread safety: implementations are thread-safe and must not block (queue and return).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace daqfs {
+
+class KernelNotifier {
+ public:
+  virtual ~KernelNotifier() = default;
+  // The kernel's entry `name` in folder `parent_ino` (and any negative entry) is stale.
+  virtual void NotifyInvalEntry(uint64_t parent_ino, std::string_view name) = 0;
+  // The attributes and cached content (a folder's cached listing, a file's pages) of `ino` are
+  // stale.
+  virtual void NotifyInvalInode(uint64_t ino) = 0;
+};
+
+}  // namespace daqfs
