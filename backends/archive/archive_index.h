@@ -27,13 +27,15 @@
 
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
+#include "fs/defaults.h"
 #include "fs/status.h"
 
 namespace daqfs {
 
 struct ArchiveIndexOptions {
-  std::string strip_suffix = ".zst";  // "" = show compressed members under their own name
-  std::string spill_dir;              // where large-frame .tar.zst archives are decompressed
+  std::string strip_suffix{
+      kDefaultStripSuffix};  // "" = show compressed members under their own name
+  std::string spill_dir;     // where large-frame .tar.zst archives are decompressed
 };
 
 struct ArchiveMember {

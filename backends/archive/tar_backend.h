@@ -38,6 +38,7 @@
 
 #include "backends/archive/archive_index.h"
 #include "fs/backend.h"
+#include "fs/defaults.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
@@ -46,13 +47,13 @@ namespace daqfs {
 Result<std::vector<std::string>> FindArchives(const std::string& path);
 
 struct ArchiveSourceOptions {
-  bool merged = false;                // layout = merged
-  std::string strip_suffix = ".zst";  // "" = show zstd members as stored
-  double rescan_seconds = 0;          // 0 = never look again
-  double stable_seconds = 5;          // with rescan: skip files changed more recently
-  std::string index_dir;              // persistent indexes ("" = none)
-  std::string spill_dir;              // decompressed large-frame .tar.zst ("" = none)
-  bool background = false;            // index in Start() on a thread instead of in Create()
+  bool merged = false;                            // layout = merged
+  std::string strip_suffix{kDefaultStripSuffix};  // "" = show zstd members as stored
+  double rescan_seconds = 0;                      // 0 = never look again
+  double stable_seconds = 5;                      // with rescan: skip files changed more recently
+  std::string index_dir;                          // persistent indexes ("" = none)
+  std::string spill_dir;                          // decompressed large-frame .tar.zst ("" = none)
+  bool background = false;  // index in Start() on a thread instead of in Create()
 };
 
 class TarBackend final : public Backend {
