@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "fs/log.h"
+
 namespace daqfs {
 
 InflightLimit::InflightLimit(std::string source_name, unsigned max, double timeout_seconds)

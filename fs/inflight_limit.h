@@ -6,7 +6,8 @@
 // answering. InflightLimit bounds them per source: at most `max` calls into one source run at
 // once; a call beyond that waits at most `timeout` for a slot and then fails with
 // Code::kUnavailable (EIO), counted in daqfs_source_stuck_total{source="NAME"}. A stuck call keeps
-// its slot until the storage answers; the others fail fast instead of piling up.
+// its slot until the storage answers; the others fail fast instead of piling up. Refusals are
+// logged (a warning naming the source, at most one line per 10 s).
 //
 // InflightLimitBackend applies one limit to everything of a source that may touch its storage:
 // Lookup, ReadDir, GetAttr (except the source's root, which the mount root lists), Open,
@@ -74,9 +75,13 @@ class InflightLimit {
   const std::string name_;
   const unsigned max_;
   const std::chrono::duration<double> timeout_;
-  mutable std::mutex mu_;  // guards inflight_; a leaf lock
+  static constexpr std::chrono::seconds kLogEvery{10};
+
+  mutable std::mutex mu_;  // guards inflight_, logged_, last_log_; a leaf lock
   std::condition_variable freed_;
   unsigned inflight_ = 0;
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_log_;
   Counter own_stuck_;
   Counter* stuck_ = &own_stuck_;  // set before serving (RegisterMetrics)
 };
