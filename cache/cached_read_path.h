@@ -26,6 +26,7 @@
 
 #include "cache/block_cache.h"
 #include "cache/block_fetcher.h"
+#include "fs/defaults.h"
 #include "fs/metrics.h"
 #include "fs/read_path.h"
 
@@ -36,8 +37,9 @@ enum class CachePolicy { kAuto, kNone, kMemory, kDisk };
 bool ParseCachePolicy(const std::string& text, CachePolicy* out);
 
 struct ReadPathOptions {
-  uint64_t prefetch_window_bytes = 64ull << 20;   // cap of the per-file window; 0 = no prefetch
-  uint64_t prefetch_budget_bytes = 256ull << 20;  // all prefetches in flight at once
+  uint64_t prefetch_window_bytes =
+      kDefaultPrefetchWindowBytes;  // cap of the per-file window; 0 = no prefetch
+  uint64_t prefetch_budget_bytes = kDefaultPrefetchBudgetBytes;  // all prefetches in flight at once
 };
 
 class CachedReadPath final : public ReadPath {

@@ -1,10 +1,13 @@
-// daqfs configuration: the INI file (read with inih), its defaults, and size parsing.
+// daqfs configuration: the schema of the INI file ([mount], [cache], the keys every [source]
+// shares), size and bool parsing, and the effective configuration as text.
 //
-// Sections: [mount], [cache] and one [source NAME] per source.
-// Every key is documented in configs/daqfs.example.ini. Loading stops at the first unknown key,
-// unknown section, bad value, duplicate key or over-long line with "file:line: message".
-// Debian's inih cuts lines at 200 bytes silently and does not pass line numbers to the handler,
-// so the file is fed through ini_parse_stream by a reader that counts lines and rejects long ones.
+// Sections: [mount], [cache] and one [source NAME] per source. The file is read by the one INI
+// reader (fs/ini_reader.h: line counting, over-long lines, duplicate keys); each source's own keys
+// are read by its SourceType (fs/source_type.h), found by the `type` key in the registry given.
+// Every key is documented in configs/daqfs.example.ini; defaults are named in fs/defaults.h.
+// Loading stops at the first unknown key, unknown section, bad value, duplicate key or over-long
+// line with "file:line: message". A source's own keys are checked when its section ends (its type
+// may come after them), so a syntax error later in the same section is reported first.
 //
 // Thread safety: plain value types and pure functions, except that DefaultCacheDir() (and so
 // constructing a CacheConfig or Config) reads the environment: do not call setenv() meanwhile.
@@ -16,23 +19,26 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/defaults.h"
 #include "fs/log.h"
+#include "fs/source_type.h"
 #include "fs/status.h"
 
 namespace daqfs {
 
 struct MountConfig {
-  unsigned threads = 0;           // FUSE worker threads; 0 = automatic (max(4, 2 * cores))
-  uint64_t read_ahead_kb = 4096;  // written to /sys/class/bdi/<dev>/read_ahead_kb after mount
-  bool allow_other = false;       // let other users in (implies default_permissions)
-  std::optional<uint32_t> uid;    // show every node as owned by this uid (default: as stored)
-  std::optional<uint32_t> gid;    // likewise for the group
+  unsigned threads = 0;  // FUSE worker threads; 0 = automatic (DefaultFuseThreads)
+  uint64_t read_ahead_kb = kDefaultReadAheadKb;  // written to /sys/class/bdi/<dev>/read_ahead_kb
+  bool allow_other = false;                      // let other users in (implies default_permissions)
+  std::optional<uint32_t> uid;  // show every node as owned by this uid (default: as stored)
+  std::optional<uint32_t> gid;  // likewise for the group
   LogLevel log_level = LogLevel::kInfo;
-  std::string log = "stderr";    // "stderr", "syslog" or an absolute file path (appended to,
-                                 // reopened on SIGHUP)
-  double entry_timeout = 3600;   // seconds the kernel caches entries/attrs of immutable content
-  unsigned max_background = 64;  // FUSE max_background (>= 1)
-  std::string mountpoint;        // where to mount when the command line names no MOUNTPOINT
+  std::string log = "stderr";  // "stderr", "syslog" or an absolute file path (appended to,
+                               // reopened on SIGHUP)
+  double entry_timeout = kDefaultEntryTimeoutSeconds;  // seconds the kernel caches entries/attrs
+                                                       // of immutable content
+  unsigned max_background = kDefaultMaxBackground;     // FUSE max_background (>= 1)
+  std::string mountpoint;  // where to mount when the command line names no MOUNTPOINT
   // List daqfs's own user.daqfs.* attributes in listxattr (they are always readable by name).
   bool list_daqfs_xattrs = false;
 };
@@ -54,48 +60,35 @@ uint64_t DefaultMemoryCache();
 uint64_t DefaultMemoryCacheFor(uint64_t physical_bytes);
 
 struct CacheConfig {
-  std::string dir = DefaultCacheDir();      // SSD tier folder: absolute, or "" when no default
-                                            // could be found (no home folder)
-  uint64_t memory = DefaultMemoryCache();   // bytes of decoded blocks kept in RAM; 0 = none
-  uint64_t disk = 64ull << 30;              // bytes of blocks kept in dir; 0 = no SSD tier
-  uint64_t prefetch_window = 64ull << 20;   // bytes read ahead of a sequential reader; 0 = off,
-                                            // else at least 1 MiB
-  uint64_t prefetch_budget = 256ull << 20;  // bytes of prefetch in flight over all readers
-  unsigned decode_threads = 0;              // decode pool size; 0 = max(16, 2 x cores); <= 1024
-};
-
-struct SourceConfig {
-  std::string name;  // the INI section's NAME; the directory at the mount root
-  std::string type;  // "archive" (later: "hdf5", "stream")
-  std::string path;  // archive: a tar file, a folder of them, or a glob
-  int line = 0;      // line of the [source NAME] header, for messages
-  // Cache tiers for this source's blocks: "auto" (plain byte ranges skip the SSD tier, decoded
-  // data uses every tier), "none", "memory" (RAM only) or "disk" (RAM and SSD for everything).
-  std::string cache = "auto";
-  // FOR BENCHMARKS AND TESTS ONLY: every block read of this source first sleeps this many
-  // milliseconds (0..60000), simulating a slow parallel filesystem. 0 = off (the default).
-  unsigned simulate_latency_ms = 0;
-  // archive: "per-archive" (a folder per archive) or "merged" (one tree of all members).
-  std::string layout = "per-archive";
-  // archive: a member NAME + strip_suffix stored zstd-compressed is shown as NAME, decompressed.
-  // "" = show compressed members as stored.
-  std::string strip_suffix = ".zst";
-  // Seconds between looks at the folder or glob for new, changed or removed archives; 0 = off.
-  double rescan = 0;
+  std::string dir = DefaultCacheDir();     // SSD tier folder: absolute, or "" when no default
+                                           // could be found (no home folder)
+  uint64_t memory = DefaultMemoryCache();  // bytes of decoded blocks kept in RAM; 0 = none
+  uint64_t disk = kDefaultDiskCacheBytes;  // bytes of blocks kept in dir; 0 = no SSD tier
+  // Bytes read ahead of a sequential reader; 0 = off, else at least 1 MiB.
+  uint64_t prefetch_window = kDefaultPrefetchWindowBytes;
+  uint64_t prefetch_budget = kDefaultPrefetchBudgetBytes;  // prefetch in flight, all readers
+  unsigned decode_threads = 0;  // decode pool size; 0 = automatic (DefaultDecodeThreads); <= 1024
 };
 
 struct Config {
   std::string file;  // where it was read from ("" for built-in/--source)
   MountConfig mount;
   CacheConfig cache;
-  std::vector<SourceConfig> sources;
+  std::vector<SourceSpec> sources;  // one per [source NAME] section, in file order
 };
 
-// Reads and validates an INI file. Errors: Code::kInvalid with "FILE:LINE: message" (LINE
-// omitted for errors about the whole file, such as "no [source ...] section").
-Result<Config> LoadConfig(const std::string& path);
+// The keys every [source] shares, in the order FormatConfig writes them after the type's own.
+inline constexpr const char* kSharedSourceKeys[] = {"cache", "rescan", "simulate_latency_ms",
+                                                    "max_inflight", "stuck_timeout"};
+
+// Reads and validates an INI file through the one INI reader (fs/ini_reader.h): [mount], [cache]
+// and the shared source keys here, each source's own keys by its type from `types` (which must
+// outlive nothing: specs keep their type alive). Errors: Code::kInvalid with "FILE:LINE: message"
+// (LINE omitted for errors about the whole file, such as "no [source ...] section").
+Result<Config> LoadConfig(const std::string& path, const SourceTypeRegistry& types);
 // Same from text; `file` is the name used in messages.
-Result<Config> ParseConfig(std::string_view text, const std::string& file);
+Result<Config> ParseConfig(std::string_view text, const std::string& file,
+                           const SourceTypeRegistry& types);
 
 // "4096", "64K", "64M", "2G", "1T" (binary multiples, optional trailing "B" / "iB", case
 // insensitive). Overflow and junk are errors.
@@ -105,7 +98,8 @@ Result<bool> ParseBool(std::string_view text);
 
 // The effective configuration as INI text (every key with its value, defaults included), served
 // as .daqfs/config. Unset keys (uid, gid, an empty cache dir) are left out or commented out, so
-// the text always reads back with ParseConfig.
+// the text always reads back with ParseConfig. A source's own keys are formatted by its type
+// (SourceType::FormatKeys), after `type` and before the shared keys.
 std::string FormatConfig(const Config& config);
 
 }  // namespace daqfs

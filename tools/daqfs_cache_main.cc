@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/archive/archive_source_type.h"
 #include "fs/config.h"
 #include "fs/human_bytes.h"
 #include "fs/status.h"
@@ -317,7 +318,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   if (dir.empty() && !config.empty()) {
-    Result<Config> c = LoadConfig(config);
+    SourceTypeRegistry types;  // the file's [source] sections are checked as the daemon does
+    if (Status s = RegisterArchiveSourceType(types); !s.ok()) {
+      std::fprintf(stderr, "daqfs-cache: %s\n", s.message().c_str());
+      return 2;
+    }
+    Result<Config> c = LoadConfig(config, types);
     if (!c.ok()) {
       std::fprintf(stderr, "daqfs-cache: %s\n", c.status().message().c_str());
       return 2;

@@ -20,18 +20,20 @@
 #include <thread>
 #include <vector>
 
-#include "backends/archive/archive_sniff.h"
-#include "backends/archive/tar_backend.h"
+#include "backends/archive/archive_source_type.h"
 #include "cache/cached_read_path.h"
 #include "cache/disk_block_cache.h"
 #include "cache/memory_block_cache.h"
 #include "cache/thread_pool.h"
 #include "fs/config.h"
+#include "fs/defaults.h"
 #include "fs/folder_blob_store.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/mount_point.h"
+#include "fs/inflight_limit.h"
 #include "fs/log.h"
 #include "fs/source_decorators.h"
+#include "fs/source_type.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
 
@@ -240,31 +242,32 @@ std::string StateDir(const Config& config, const std::string& what) {
   return sub;
 }
 
-Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc) {
-  std::unique_ptr<Backend> backend;
-  if (sc.type == "archive") {
-    ArchiveSourceOptions o;
-    o.merged = sc.layout == "merged";
-    o.strip_suffix = sc.strip_suffix;
-    o.rescan_seconds = sc.rescan;
-    o.background = true;
-    Result<std::unique_ptr<TarBackend>> b = TarBackend::Create(sc.name, sc.path, o);
-    if (!b.ok()) return b.status();
-    backend = std::move(*b);
-  } else {
-    return Invalid("source " + sc.name + ": unknown type '" + sc.type + "'");
-  }
-  if (sc.simulate_latency_ms > 0) {
-    auto latency = std::chrono::milliseconds(sc.simulate_latency_ms);
-    LogWarn("source " + sc.name + ": simulate_latency_ms = " +
-            std::to_string(sc.simulate_latency_ms) + " (benchmarks and tests only)");
+// The source types this daemon serves: main only registers them.
+Result<SourceTypeRegistry> MakeSourceTypes() {
+  SourceTypeRegistry types;
+  if (Status s = RegisterArchiveSourceType(types); !s.ok()) return s;
+  return types;
+}
+
+// Builds one source's Backend through its type, then the decorators every source gets: the
+// simulated latency (tests, benchmarks) and, outside it, the in-flight limit.
+Result<std::unique_ptr<Backend>> MakeBackend(const SourceSpec& spec) {
+  Result<std::unique_ptr<Backend>> created = spec.source_type->Create(spec);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<Backend> backend = std::move(*created);
+  if (spec.simulate_latency_ms > 0) {
+    auto latency = std::chrono::milliseconds(spec.simulate_latency_ms);
+    LogWarn("source " + spec.name + ": simulate_latency_ms = " +
+            std::to_string(spec.simulate_latency_ms) + " (benchmarks and tests only)");
     backend = std::make_unique<WrappingBackend>(
         std::move(backend), [latency](std::shared_ptr<ByteSource> s) {
           return std::shared_ptr<ByteSource>(
               std::make_shared<LatencySource>(std::move(s), latency));
         });
   }
-  return backend;
+  auto limit = std::make_shared<InflightLimit>(spec.name, spec.max_inflight, spec.stuck_timeout);
+  return std::unique_ptr<Backend>(
+      std::make_unique<InflightLimitBackend>(std::move(backend), std::move(limit)));
 }
 
 // The cache layer of one mount: decode pool, memory and SSD tiers, read path. Built after the
@@ -284,7 +287,7 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   const CacheConfig& cc = config.cache;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads
-                                                          : std::max(16u, 2 * cores));
+                                                          : DefaultDecodeThreads(cores));
   if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
   if (cc.disk > 0 && !cc.dir.empty()) {
     DiskCacheOptions o;
@@ -318,36 +321,26 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   return c;
 }
 
-// Checks that a source holds something to serve. A folder or glob that is rescanned may be empty
-// at start-up (archives arrive later): that is only a warning. Messages start "source NAME: "
-// for a configured source; a --source has no name of its own.
-Status CheckSource(const SourceConfig& sc, bool named = true) {
-  std::string prefix = named ? "source " + sc.name + ": " : "";
-  Status s = sc.type == "archive" ? CheckArchiveSource(sc.path)
-                                  : Invalid("unknown type '" + sc.type + "'");
-  if (!s.ok() && sc.rescan > 0 && s.code() == Code::kInvalid && sc.type == "archive") {
-    struct stat st;
-    bool single_file = stat(sc.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    if (!single_file) {
-      char every[32];
-      std::snprintf(every, sizeof every, "%g", sc.rescan);
-      LogWarn(prefix + s.message() + "; mounting anyway, rescanned every " + every + " s");
-      return Status::Ok();
-    }
-  }
-  if (!s.ok()) return Status(s.code(), prefix + s.message());
-  return s;
+// Checks through its type that a source holds something to serve (a rescanned folder may be
+// empty at start-up: only a warning, logged). Messages start "source NAME: " for a configured
+// source; a --source has no name of its own. The summary is for --check-config.
+Result<std::string> CheckSource(const SourceSpec& spec, bool named = true) {
+  std::string prefix = named ? "source " + spec.name + ": " : "";
+  Result<SourceCheck> c = spec.source_type->Check(spec);
+  if (!c.ok()) return Status(c.status().code(), prefix + c.status().message());
+  if (!c->warning.empty()) LogWarn(prefix + c->warning);
+  return c->summary;
 }
 
-// Makes every source path absolute (relative to the configuration file's folder).
+// Makes every source's paths absolute (relative to the configuration file's folder).
 void ResolveSourcePaths(Config* config, const std::string& config_file) {
   std::string base = DirOf(config_file);
-  for (SourceConfig& sc : config->sources) sc.path = Absolute(sc.path, base);
+  for (SourceSpec& spec : config->sources) spec.source_type->ResolvePaths(*spec.options, base);
 }
 
 // --check-config: the whole configuration and every source, without mounting.
-int CheckConfigFile(const std::string& file) {
-  Result<Config> loaded = LoadConfig(file);
+int CheckConfigFile(const std::string& file, const SourceTypeRegistry& types) {
+  Result<Config> loaded = LoadConfig(file, types);
   if (!loaded.ok()) {
     std::fprintf(stderr, "daqfs: %s\n", loaded.status().message().c_str());
     return kExitConfig;
@@ -374,15 +367,14 @@ int CheckConfigFile(const std::string& file) {
   summary +=
       "  cache dir: " + (config.cache.dir.empty() ? std::string("not set") : config.cache.dir) +
       (config.cache.disk == 0 ? " (SSD tier off)" : "") + "\n";
-  for (const SourceConfig& sc : config.sources) {
-    if (Status s = CheckSource(sc); !s.ok()) {
-      std::fprintf(stderr, "daqfs: %s\n", s.message().c_str());
+  for (const SourceSpec& spec : config.sources) {
+    Result<std::string> checked = CheckSource(spec);
+    if (!checked.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", checked.status().message().c_str());
       rc = kExitSource;
       continue;
     }
-    Result<std::vector<std::string>> files = FindArchives(sc.path);  // for the count
-    summary += "  source " + sc.name + " (" + sc.type + "): " + sc.path + ": " +
-               std::to_string(files.ok() ? files->size() : 0) + " archive files\n";
+    summary += "  source " + spec.name + " (" + spec.type + "): " + *checked + "\n";
   }
   if (rc == kExitOk) std::fputs(summary.c_str(), stdout);
   return rc;
@@ -412,16 +404,24 @@ void WriteAll(int fd, const std::string& s) {
 int Main(int argc, char** argv) {
   Args args;
   if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
-  if (!args.check_config.empty()) return CheckConfigFile(args.check_config);
+  Result<SourceTypeRegistry> types = MakeSourceTypes();
+  if (!types.ok()) {
+    std::fprintf(stderr, "daqfs: %s\n", types.status().message().c_str());
+    return kExitRuntime;
+  }
+  if (!args.check_config.empty()) return CheckConfigFile(args.check_config, *types);
 
   Config config;
   std::string mountpoint;
   if (!args.source.empty()) {
-    SourceConfig sc;
-    sc.name = "source";
-    sc.type = "archive";
-    sc.path = Absolute(args.source, Cwd());
-    config.sources.push_back(sc);
+    // The type is sniffed from PATH: the first registered type that can serve it.
+    Result<SourceSpec> sniffed = types->Sniff(Absolute(args.source, Cwd()));
+    if (!sniffed.ok()) {
+      std::fprintf(stderr, "daqfs: %s\n", sniffed.status().message().c_str());
+      return kExitSource;
+    }
+    sniffed->name = "source";
+    config.sources.push_back(std::move(*sniffed));
     // A quick one-source mount keeps its cache in memory unless told where the SSD folder is
     // (a shared default folder would let only one such mount start).
     config.cache.dir = args.cache_dir.empty() ? "" : Absolute(args.cache_dir, Cwd());
@@ -433,7 +433,7 @@ int Main(int argc, char** argv) {
                    args.positional[0].c_str());
       return kExitUsage;
     }
-    Result<Config> loaded = LoadConfig(args.positional[0]);
+    Result<Config> loaded = LoadConfig(args.positional[0], *types);
     if (!loaded.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", loaded.status().message().c_str());
       return kExitConfig;
@@ -481,14 +481,21 @@ int Main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_ARENA_MAX, 4);
 
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned fuse_threads = config.mount.threads ? config.mount.threads : DefaultFuseThreads(cores);
   std::vector<Vfs::Source> sources;
-  for (const SourceConfig& sc : config.sources) {
-    if (Status s = CheckSource(sc, args.source.empty()); !s.ok()) {
-      return fail(kExitSource, s.message());
+  for (const SourceSpec& spec : config.sources) {
+    if (Result<std::string> c = CheckSource(spec, args.source.empty()); !c.ok()) {
+      return fail(kExitSource, c.status().message());
     }
-    Result<std::unique_ptr<Backend>> b = MakeBackend(sc);
+    if (spec.max_inflight >= fuse_threads) {
+      LogInfo("source " + spec.name + ": max_inflight = " + std::to_string(spec.max_inflight) +
+              " is not below the " + std::to_string(fuse_threads) +
+              " FUSE threads: if its storage stops answering, the whole mount can wait for it");
+    }
+    Result<std::unique_ptr<Backend>> b = MakeBackend(spec);
     if (!b.ok()) return fail(kExitSource, b.status().message());
-    sources.push_back(Vfs::Source{sc.name, std::move(*b)});
+    sources.push_back(Vfs::Source{spec.name, std::move(*b)});
   }
   // After the sources: a dead mount is only replaced when everything else is in order.
   Result<std::string> prepared = PrepareMountPoint(mountpoint, args.nonempty);
@@ -620,8 +627,7 @@ int Main(int argc, char** argv) {
   FuseOptions fo;
   fo.mountpoint = mountpoint;
   fo.mount_options = args.mount_options;
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  fo.threads = config.mount.threads ? config.mount.threads : std::max(4u, 2 * cores);
+  fo.threads = fuse_threads;
   fo.max_background = config.mount.max_background;
   fo.read_ahead_kb = config.mount.read_ahead_kb;
   fo.entry_timeout = config.mount.entry_timeout;

@@ -29,12 +29,13 @@
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/blob_store.h"
+#include "fs/defaults.h"
 #include "fs/status.h"
 
 namespace daqfs {
 
 struct ArchiveIndexOptions {
-  std::string strip_suffix = ".zst";  // "" = show compressed members under their own name
+  std::string strip_suffix{kDefaultStripSuffix};  // "" = show compressed members as stored
   // Where large-frame .tar.zst archives are decompressed (a large blob); null = no spill.
   BlobStore* spill = nullptr;
 };

@@ -59,6 +59,7 @@
 #include "backends/archive/archive_index.h"
 #include "backends/archive/member_tree.h"
 #include "fs/backend.h"
+#include "fs/defaults.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
@@ -67,11 +68,11 @@ namespace daqfs {
 Result<std::vector<std::string>> FindArchives(const std::string& path);
 
 struct ArchiveSourceOptions {
-  bool merged = false;                // layout = merged
-  std::string strip_suffix = ".zst";  // "" = show zstd members as stored
-  double rescan_seconds = 0;          // 0 = never look again
-  double stable_seconds = 5;          // with rescan: skip files changed more recently
-  bool background = false;            // index on a thread started by Start() instead of in it
+  bool merged = false;                            // layout = merged
+  std::string strip_suffix{kDefaultStripSuffix};  // "" = show zstd members as stored
+  double rescan_seconds = 0;                      // 0 = never look again
+  double stable_seconds = 5;                      // with rescan: skip files changed more recently
+  bool background = false;  // index on a thread started by Start() instead of in it
 };
 
 class TarBackend final : public Backend {

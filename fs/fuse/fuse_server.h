@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/defaults.h"
 #include "fs/fuse/fuse_notifier.h"
 #include "fs/status.h"
 #include "fs/vfs.h"
@@ -41,14 +42,14 @@ namespace daqfs {
 
 struct FuseOptions {
   std::string mountpoint;
-  std::vector<std::string> mount_options;  // the -o list, split at commas
-  unsigned threads = 8;                    // maximum worker threads
-  unsigned max_background = 64;
-  uint64_t read_ahead_kb = 4096;    // 0 = leave the kernel's default
-  double entry_timeout = 3600;      // seconds, for immutable content
-  bool allow_other = false;         // adds allow_other + default_permissions
-  bool debug = false;               // libfuse's request trace
-  std::function<void()> on_hangup;  // called on SIGHUP (from a helper thread)
+  std::vector<std::string> mount_options;    // the -o list, split at commas
+  unsigned threads = DefaultFuseThreads(4);  // maximum worker threads (the daemon: by cores)
+  unsigned max_background = kDefaultMaxBackground;
+  uint64_t read_ahead_kb = kDefaultReadAheadKb;        // 0 = leave the kernel's default
+  double entry_timeout = kDefaultEntryTimeoutSeconds;  // seconds, for immutable content
+  bool allow_other = false;                            // adds allow_other + default_permissions
+  bool debug = false;                                  // libfuse's request trace
+  std::function<void()> on_hangup;                     // called on SIGHUP (from a helper thread)
 };
 
 class FuseServer {

@@ -1,0 +1,51 @@
+#include "fs/source_type.h"
+
+namespace daqfs {
+
+Status SourceTypeRegistry::Register(std::shared_ptr<const SourceType> type) {
+  if (!type || type->Name().empty()) return Invalid("a source type needs a name");
+  if (Find(type->Name())) {
+    return Invalid("source type '" + std::string(type->Name()) + "' registered twice");
+  }
+  types_.push_back(std::move(type));
+  return Status::Ok();
+}
+
+std::shared_ptr<const SourceType> SourceTypeRegistry::Find(std::string_view name) const {
+  for (const auto& t : types_) {
+    if (t->Name() == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SourceTypeRegistry::Names() const {
+  std::vector<std::string> names;
+  for (const auto& t : types_) names.emplace_back(t->Name());
+  return names;
+}
+
+std::string SourceTypeRegistry::JoinedNames() const {
+  std::string out;
+  for (const auto& t : types_) out += (out.empty() ? "" : ", ") + std::string(t->Name());
+  return out;
+}
+
+Result<SourceSpec> SourceTypeRegistry::Sniff(const std::string& path) const {
+  if (types_.empty()) return Invalid(path + ": no source types are known");
+  std::string reasons;
+  for (const auto& t : types_) {
+    Result<std::shared_ptr<SourceOptions>> o = t->Sniff(path);
+    if (o.ok()) {
+      SourceSpec spec;
+      spec.type = std::string(t->Name());
+      spec.source_type = t;
+      spec.options = std::move(*o);
+      return spec;
+    }
+    if (o.status().code() != Code::kInvalid) return o.status();
+    reasons += (reasons.empty() ? "" : "; ") + o.status().message();
+  }
+  return Invalid(reasons);
+}
+
+}  // namespace daqfs
