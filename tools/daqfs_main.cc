@@ -21,6 +21,7 @@
 
 #include "backends/archive/archive_sniff.h"
 #include "backends/archive/tar_backend.h"
+#include "cache/blob_store.h"
 #include "cache/cached_read_path.h"
 #include "cache/disk_block_cache.h"
 #include "cache/memory_block_cache.h"
@@ -274,6 +275,10 @@ Result<std::unique_ptr<Backend>> MakeBackend(const SourceConfig& sc, const Confi
 struct CacheLayer {
   std::unique_ptr<MemoryBlockCache> memory;
   std::unique_ptr<DiskBlockCache> disk;
+  std::unique_ptr<DiskBlobStore> blobs;  // in the SSD tier's folder and budget; null without it
+  // What each source's BackendEnv::blobs comes from (null results without an SSD tier). The
+  // Vfs takes it at Start once BackendEnv is wired.
+  BlobStoreFactory blob_stores = NoBlobStores();
   std::unique_ptr<CachedReadPath> path;
   std::unique_ptr<ThreadPool> pool;
   std::string ssd_off;  // why a configured SSD tier is not in use ("" = it is, or none was asked)
@@ -297,6 +302,14 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
     Result<std::unique_ptr<DiskBlockCache>> d = DiskBlockCache::Open(o, &metrics);
     if (d.ok()) {
       c.disk = std::move(*d);
+      Result<std::unique_ptr<DiskBlobStore>> b =
+          DiskBlobStore::Open(cc.dir, c.disk.get(), &metrics);
+      if (b.ok()) {
+        c.blobs = std::move(*b);
+        c.blob_stores = c.blobs->Factory();
+      } else {
+        LogWarn("SSD blob store disabled: " + b.status().message());
+      }
     } else if (d.status().code() == Code::kUnavailable) {
       return d.status();  // in use by another daemon: refuse
     } else {
@@ -581,7 +594,8 @@ int Main(int argc, char** argv) {
       // free), else the memory tier's.
       FsSpace sp;
       if (disk) {
-        uint64_t used = disk->counters().bytes;
+        DiskBlockCache::Counters dc = disk->counters();
+        uint64_t used = dc.bytes + dc.external_bytes;  // blocks and blobs share the budget
         sp.total_bytes = budget;
         sp.free_bytes = budget > used ? budget - used : 0;
         struct statvfs fs;
