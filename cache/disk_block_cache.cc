@@ -826,9 +826,10 @@ bool DiskBlockCache::Impl::EnsureDirs() {
   if (blocks_new) {
     // The old blocks went with the old folder.
     std::lock_guard<std::mutex> lock(index_mu_);
+    // Blobs live in their own folder and keep their places (and their iterators).
     index.clear();
-    lru.clear();
-    total_bytes = 0;
+    std::erase_if(lru, [](const LruItem& item) { return !item.external; });
+    total_bytes = external_bytes;
     lru_dirty = true;
     UpdateGaugesLocked();
   }
