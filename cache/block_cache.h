@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct BlockKey {
 
 using Block = std::shared_ptr<const Bytes>;
 
+// What producing a block again would cost, in seconds (decode plus fetch, measured by whoever
+// produced it), handed to Put so a slow tier can admit only what is dearer to produce than to
+// read back. kUnknownCost: not measured (admitted); kMustKeep: the source asked for this tier
+// (cache = disk), always admitted and never dropped while its data lives.
+inline constexpr double kUnknownCost = -1.0;
+inline constexpr double kMustKeep = std::numeric_limits<double>::infinity();
+
 // Metrics of the tiers: one family per figure, the tier in a label (tier="memory" | "ssd"), so a
 // dashboard or the .daqfs/stats table puts the tiers side by side. The HELP texts live here once.
 inline constexpr const char* kCacheHitsHelp = "Block cache lookups that found the block, by tier";
@@ -45,14 +53,20 @@ inline constexpr const char* kCacheReadBytesHelp = "Block data bytes served from
 inline constexpr const char* kCacheBytesHelp = "Block data bytes held by the tier";
 inline constexpr const char* kCacheBlocksHelp = "Blocks held by the tier";
 inline constexpr const char* kCacheBudgetHelp = "Byte budget of the tier";
+inline constexpr const char* kCacheQueueHitsHelp =
+    "Lookups served from the SSD write queue (memory), not from disk";
+inline constexpr const char* kCacheNotAdmittedHelp =
+    "Blocks not written to the SSD: cheaper to decode again than to read back";
+inline constexpr const char* kCacheDeferredHelp =
+    "Blocks whose SSD write was deferred because the write queue was full";
 
 class BlockCache {
  public:
   virtual ~BlockCache() = default;
   // The block, or nullptr on a miss.
   virtual Block Get(const BlockKey& key) = 0;
-  // Stores a block (best effort).
-  virtual void Put(const BlockKey& key, const Block& block) = 0;
+  // Stores a block (best effort). `cost_seconds`: see kUnknownCost / kMustKeep.
+  virtual void Put(const BlockKey& key, const Block& block, double cost_seconds = kUnknownCost) = 0;
   // True if Get would probably hit without slow I/O (no statistics); used to skip needless
   // prefetches. A tiered cache answers for its fast tier only.
   virtual bool Contains(const BlockKey& key) = 0;

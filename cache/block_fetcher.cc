@@ -68,10 +68,15 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
         if (status.ok()) block = std::move(buf);
       } else {
         group_blocks.resize(group.count);
+        auto last = start;
         status = source.ReadGroup(index, [&](uint64_t i, Bytes&& bytes) {
           if (i < group.first || i - group.first >= group.count) return;
           auto b = std::make_shared<const Bytes>(std::move(bytes));
-          if (cache) cache->Put(BlockKey{identity, i}, b);
+          // A sub-block's cost: the decode time since the previous one.
+          auto now = std::chrono::steady_clock::now();
+          double cost = std::chrono::duration<double>(now - last).count();
+          last = now;
+          if (cache) cache->Put(BlockKey{identity, i}, b, cost);
           // With a cache, only the caller's block is held here (a group can be gigabytes);
           // waiters for other sub-blocks find theirs in the cache.
           if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
@@ -86,7 +91,7 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
       decodes_->Add();
       if (decode_seconds_) decode_seconds_->Observe(secs);
       if (status.ok()) {
-        if (cache && group.count == 1) cache->Put(key, block);
+        if (cache && group.count == 1) cache->Put(key, block, secs);
       } else {
         block = nullptr;
         errors_->Add();

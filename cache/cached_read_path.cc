@@ -34,7 +34,7 @@ class CachedFileReader final : public FileReader {
         cache_(cache),
         context_(std::move(context)),
         planner_(cache ? max_window_blocks : 0),
-        scan_release_(cache && cache == path->tiered_.get()),
+        scan_release_(cache && (cache == path->tiered_.get() || cache == path->tiered_keep_.get())),
         cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
 
   ~CachedFileReader() override {
@@ -184,6 +184,10 @@ CachedReadPath::CachedReadPath(ReadPathOptions options, BlockCache* memory, Bloc
       shared_(std::make_shared<Shared>(metrics)),
       shutdown_(std::make_shared<std::atomic<bool>>(false)) {
   if (memory_ && disk_) tiered_ = std::make_unique<TieredBlockCache>(memory_, disk_);
+  if (disk_) {
+    tiered_keep_ =
+        std::make_unique<TieredBlockCache>(memory_, disk_, TieredBlockCache::Mode::kKeepAll);
+  }
   sibling_ = &own_sibling_;
   if (metrics) {
     issued_ = &metrics->AddCounter("daqfs_prefetch_issued_total", "Blocks queued for prefetch");
@@ -221,7 +225,7 @@ BlockCache* CachedReadPath::CacheFor(uint32_t source, bool decoded) {
     case CachePolicy::kMemory:
       return memory_;
     case CachePolicy::kDisk:
-      return both;
+      return tiered_keep_ ? tiered_keep_.get() : both;
     // Plain byte ranges are read best by the kernel's own read-ahead and page cache: a copy in
     // the block cache and 1 MiB prefetch reads only cost time (measured: 2.3 GB/s direct
     // against 0.6-1.5 GB/s through the memory tier on a cold 1 GiB member). A slow backing

@@ -78,7 +78,8 @@ class CachedReadPath final : public ReadPath {
   ReadPathOptions options_;
   BlockCache* memory_;
   BlockCache* disk_;
-  std::unique_ptr<BlockCache> tiered_;
+  std::unique_ptr<BlockCache> tiered_;       // cache = auto: the SSD tier admits by cost
+  std::unique_ptr<BlockCache> tiered_keep_;  // cache = disk: the SSD tier keeps everything
   Executor* executor_;
   // What queued prefetch tasks use: shared with them, so a task that runs after this object
   // is gone (its executor outlived it) touches nothing freed.

@@ -1,24 +1,29 @@
 // DiskBlockCache: how it works (the header holds the format and the contract).
 //
-// One mutex, index_mu_, guards the in-memory index (hash -> data length, LRU position), the LRU
-// list, the write queue and the error/pause state. It is held only for map and list operations,
+// One mutex, index_mu_, guards the in-memory index (hash -> data length, LRU position), the
+// external items (blobs: id -> length, pins), the one LRU list of both, the write queue, the
+// deferred list and the error/pause state. It is held only for map and list operations,
 // never across a system call on the folder.
 //
-// Get looks the hash up (a block still in the write queue is answered from memory), then reads
+// Get looks the hash up (a block still in the write queue is answered from memory and counted as
+// a queue hit, not a disk hit: the stats once showed disk hits with 0 bytes read), then reads
 // the file with one preadv straight into the new block's vector, plus one spare byte so that a
 // file longer than its header says is noticed without an fstat. Everything is verified before
 // the block is handed out; a bad file is unlinked and reported as a miss.
 //
 // Put only enqueues the caller's shared block (no copy of the data) with its serialized key; the
-// queue is bounded in bytes. The writer thread writes the header and the data with one pwritev
-// into v1/tmp/<pid>-<n>, renames it into blocks/HH/ and only then publishes it in the index, so
-// a crash at any point leaves either no block or a complete one (temp files are removed at the
-// next Open). Blocks are not fsync()ed: after a power loss a renamed file may hold garbage, which
-// the checksums catch. Eviction victims are chosen under the lock and unlinked outside it, by
-// the writer, before Flush() returns.
+// queue is bounded in bytes, and beyond it a block is deferred (weak reference; see the header).
+// The writer takes queued blocks first, deferred ones when the queue is empty. The writer thread
+// writes the header and the data with one pwritev into v1/tmp/<pid>-<n>, renames it into blocks/HH/
+// and only then publishes it in the index, so a crash at any point leaves either no block or a
+// complete one (temp files are removed at the next Open). Blocks are not fsync()ed: after a power
+// loss a renamed file may hold garbage, which the checksums catch. Eviction victims are chosen
+// under the lock and unlinked outside it, by the writer, before Flush() returns. Evicted external
+// items are handed to the evictor (the blob store), also outside the lock.
 //
 // Accounting: a block counts as its data length (headers, keys and file-system rounding are not
-// counted), so the total can be rebuilt from file names alone at start-up.
+// counted), so the total can be rebuilt from file names alone at start-up. External items count
+// what their owner charged.
 //
 // Errors on the folder (ENOSPC, EROFS, EACCES, a vanished folder, EIO) drop the write, count an
 // error, log once per distinct (operation, errno) per 10 minutes, and pause writes (Put drops and
@@ -54,221 +59,24 @@
 #include <utility>
 #include <vector>
 
+#include "cache/cache_files.h"
+#include "cache/disk_block_format.h"
 #include "fs/log.h"
 
 namespace daqfs {
 namespace {
 
-// How long the queue must be quiet before the writer starts writing (see WriterLoop).
-constexpr std::chrono::milliseconds kWriteBehindQuiet{50};
-
 using Clock = std::chrono::steady_clock;
 
-constexpr char kMagic[8] = {'D', 'Q', 'F', 'S', 'B', 'L', 'K', '1'};
-constexpr size_t kHeaderSize = 40;
-constexpr size_t kHeaderSummed = 32;  // header bytes covered by the header checksum
 constexpr auto kLruSaveInterval = std::chrono::seconds(30);
 constexpr auto kErrorLogInterval = std::chrono::minutes(10);
 // Blocks are a few MiB at most; a longer length in a file name is checked with fstat first.
 constexpr uint64_t kTrustedBlockBytes = 64ull << 20;
-
-void StoreLe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void StoreLe64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t LoadLe32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t LoadLe64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-// XXH64 of the first 32 header bytes followed by the key.
-uint64_t HeaderChecksum(const uint8_t* header, std::string_view key) {
-  std::string buf(reinterpret_cast<const char*>(header), kHeaderSummed);
-  buf.append(key);
-  return XXH64(buf.data(), buf.size(), 0);
-}
+// Weight of one measured read in the read-back cost average.
+constexpr double kReadbackWeight = 0.05;
 
 uint64_t KeyHash(const std::string& serialized) {
   return XXH3_64bits(serialized.data(), serialized.size());
-}
-
-unsigned ShardOf(uint64_t hash) { return static_cast<unsigned>(hash >> 56); }
-
-std::string ShardName(unsigned shard) {
-  char buf[3];
-  std::snprintf(buf, sizeof buf, "%02x", shard);
-  return buf;
-}
-
-std::string BlockName(uint64_t hash, uint64_t len) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64 ".%" PRIu64, hash, len);
-  return buf;
-}
-
-bool ParseLowerHex(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 16) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    unsigned d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else
-      return false;
-    v = (v << 4) | d;
-  }
-  *out = v;
-  return true;
-}
-
-// Plain decimal without sign or leading zeros; false on overflow.
-bool ParseDecimal(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
-// "HASH16.LEN" -> hash, len.
-bool ParseBlockName(std::string_view name, uint64_t* hash, uint64_t* len) {
-  return name.size() >= 18 && name[16] == '.' && ParseLowerHex(name.substr(0, 16), hash) &&
-         ParseDecimal(name.substr(17), len);
-}
-
-// "00".."ff" -> shard.
-bool ParseShardName(std::string_view name, unsigned* shard) {
-  uint64_t v;
-  if (name.size() != 2 || !ParseLowerHex(name, &v)) return false;
-  *shard = static_cast<unsigned>(v);
-  return true;
-}
-
-struct DirCloser {
-  void operator()(DIR* d) const { closedir(d); }
-};
-using UniqueDir = std::unique_ptr<DIR, DirCloser>;
-
-// Calls fn(name, d_type) for every entry of `path` except "." and "..". Returns 0 or an errno.
-template <typename Fn>
-int ForEachEntry(const std::string& path, Fn fn) {
-  UniqueDir dir(opendir(path.c_str()));
-  if (!dir) return errno;
-  for (;;) {
-    errno = 0;
-    dirent* e = readdir(dir.get());
-    if (e == nullptr) return errno;
-    std::string_view name(e->d_name);
-    if (name == "." || name == "..") continue;
-    fn(name, e->d_type);
-  }
-}
-
-// Removes a file or a whole tree. Returns 0 (also when it did not exist) or an errno.
-int RemoveTree(const std::string& path) {
-  if (unlink(path.c_str()) == 0 || errno == ENOENT) return 0;
-  if (errno != EISDIR && errno != EPERM) return errno;
-  std::vector<std::string> children;
-  int err =
-      ForEachEntry(path, [&](std::string_view n, unsigned char) { children.emplace_back(n); });
-  if (err != 0) return err;
-  for (const std::string& c : children) {
-    if (int e = RemoveTree(path + "/" + c); e != 0) return e;
-  }
-  if (rmdir(path.c_str()) != 0 && errno != ENOENT) return errno;
-  return 0;
-}
-
-// mkdir -p: missing parents get 0777 (less umask), `path` itself `mode`. Existing folders keep
-// their mode. Returns 0 or an errno.
-int MakeDirs(const std::string& path, mode_t mode) {
-  if (mkdir(path.c_str(), mode) == 0) return 0;
-  if (errno == EEXIST) return 0;
-  if (errno != ENOENT) return errno;
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return ENOENT;
-  if (int err = MakeDirs(path.substr(0, slash), 0777); err != 0) return err;
-  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return 0;
-  return errno;
-}
-
-// mkdir that tells whether it created the folder. Returns 0 or an errno.
-int MakeDir(const std::string& path, mode_t mode, bool* created) {
-  *created = mkdir(path.c_str(), mode) == 0;
-  if (*created || errno == EEXIST) return 0;
-  return errno;
-}
-
-// Advances an iovec array past `n` bytes.
-void Advance(iovec** iov, int* count, size_t n) {
-  while (*count > 0 && n >= (*iov)->iov_len) {
-    n -= (*iov)->iov_len;
-    ++*iov;
-    --*count;
-  }
-  if (*count > 0 && n > 0) {
-    (*iov)->iov_base = static_cast<char*>((*iov)->iov_base) + n;
-    (*iov)->iov_len -= n;
-  }
-}
-
-// preadv until the iovecs are full or end of file. Returns the bytes read or -1 (errno set).
-ssize_t PreadvFull(int fd, iovec* iov, int count, off_t offset) {
-  ssize_t done = 0;
-  Advance(&iov, &count, 0);  // drops empty leading entries
-  while (count > 0) {
-    ssize_t n = preadv(fd, iov, count, offset + done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (n == 0) break;
-    done += n;
-    Advance(&iov, &count, static_cast<size_t>(n));
-  }
-  return done;
-}
-
-// pwritev everything. Returns 0 or an errno.
-int PwritevFull(int fd, iovec* iov, int count) {
-  off_t offset = 0;
-  Advance(&iov, &count, 0);  // drops empty leading entries
-  while (count > 0) {
-    ssize_t n = pwritev(fd, iov, count, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;
-    offset += n;
-    Advance(&iov, &count, static_cast<size_t>(n));
-  }
-  return 0;
-}
-
-// Reads the pid a lock file's owner wrote into it; 0 if none.
-long ReadLockPid(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return 0;
-  char buf[32] = {};
-  ssize_t n = pread(fd.get(), buf, sizeof buf - 1, 0);
-  if (n <= 0) return 0;
-  return std::strtol(buf, nullptr, 10);
 }
 
 }  // namespace
@@ -284,24 +92,42 @@ struct DiskBlockCache::Impl {
     kChecksumFailures,
     kErrors,
     kDroppedWrites,
+    kQueueHits,
+    kNotAdmitted,
+    kDeferred,
     kNumCounters
   };
   // Read by the gauges; shared so that metrics outliving the cache stay valid.
   struct GaugeState {
     std::atomic<uint64_t> blocks{0}, bytes{0};
   };
+  // One LRU list for blocks and external items (blobs).
+  struct LruItem {
+    uint64_t id;  // block: key hash; external: the owner's id
+    bool external;
+  };
+  using LruList = std::list<LruItem>;
   struct Entry {
     uint64_t len;
     uint64_t gen;  // tells a re-inserted entry from the one a reader looked up
-    std::list<uint64_t>::iterator lru;
+    LruList::iterator lru;
+  };
+  struct External {
+    uint64_t len = 0;
+    int pins = 0;
+    LruList::iterator lru;  // valid only while pins == 0
   };
   struct Pending {
     uint64_t hash;
-    std::string key;  // serialized
-    Block block;
+    std::string key;                  // serialized
+    Block block;                      // queued: the data; deferred: null
+    std::weak_ptr<const Bytes> weak;  // deferred: the data while someone else holds it
+    uint64_t size;
+    bool deferred;
   };
   struct Victim {
     uint64_t hash, len;
+    bool external = false;
   };
 
   explicit Impl(const DiskCacheOptions& o)
@@ -315,6 +141,7 @@ struct DiskBlockCache::Impl {
     opt.low_watermark = std::clamp(opt.low_watermark, 0.0, 1.0);
     low_bytes = static_cast<uint64_t>(static_cast<double>(opt.budget_bytes) * opt.low_watermark);
     for (int i = 0; i < kNumCounters; ++i) c[i] = &own[i];
+    readback_spb = opt.readback_seconds_per_mib / (1 << 20);
   }
 
   Status Init();
@@ -326,7 +153,7 @@ struct DiskBlockCache::Impl {
   Block Get(const BlockKey& key);
   // A block file that does not verify: counted, unlinked, a miss.
   Block Dropped(uint64_t hash, uint64_t gen, const std::string& path, const char* why);
-  void Put(const BlockKey& key, const Block& block);
+  void Put(const BlockKey& key, const Block& block, double cost_seconds);
   bool Contains(const BlockKey& key);
   void Flush();
   void SaveLru();
@@ -335,17 +162,29 @@ struct DiskBlockCache::Impl {
   void WriterLoop();
   bool WriteBlock(const Pending& p);
   bool EnsureDirs();
-  void EvictLocked(std::vector<Victim>* victims);
+  // Evicts LRU items until `need` more bytes fit under the budget (down to the low watermark
+  // once the budget is crossed). Returns false when pinned items leave no room.
+  bool EvictLocked(std::vector<Victim>* victims, uint64_t need = 0);
+  // Takes the next item for the writer: queued first, then deferred. Null if none.
+  std::shared_ptr<Pending> NextLocked();
+  bool QuietLocked() const {
+    return stop || flushes > 0 || queued_bytes >= opt.write_queue_bytes / 10 * 9 ||
+           Clock::now() - last_put >= std::chrono::milliseconds(opt.write_behind_quiet_ms);
+  }
+  Status ResizeExternal(uint64_t id, uint64_t total);
+  bool PinExternal(uint64_t id);
+  void UnpinExternal(uint64_t id);
+  void RemoveExternal(uint64_t id);
   void InsertLocked(uint64_t hash, uint64_t len, std::vector<Victim>* stale);
   void RemoveLocked(uint64_t hash);
   void RemoveIfGen(uint64_t hash, uint64_t gen);
   void UnlinkBlocks(const std::vector<Victim>& victims);
   void UpdateGaugesLocked() {
     gauges->blocks.store(index.size(), std::memory_order_relaxed);
-    gauges->bytes.store(total_bytes, std::memory_order_relaxed);
+    gauges->bytes.store(total_bytes - external_bytes, std::memory_order_relaxed);
   }
   std::string BlockPath(uint64_t hash, uint64_t len) const {
-    return blocks_dir + "/" + ShardName(ShardOf(hash)) + "/" + BlockName(hash, len);
+    return blocks_dir + "/" + ShardName(ShardOf(hash)) + "/" + BlockFileName(hash, len);
   }
   // Counts an error on the folder and logs it (once per operation and errno per 10 minutes).
   // With `pause`, block writes stop for retry_after_error_ms and folders are re-created later.
@@ -366,22 +205,29 @@ struct DiskBlockCache::Impl {
 
   // Lock order: index_mu_ only (never held with another lock or across a system call).
   mutable std::mutex index_mu_;
-  std::unordered_map<uint64_t, Entry> index;   // guarded by index_mu_
-  std::list<uint64_t> lru;                     // guarded; front = most recently used
-  uint64_t total_bytes = 0;                    // guarded; sum of index lengths
-  uint64_t next_gen = 1;                       // guarded
-  bool lru_dirty = false;                      // guarded
-  std::deque<std::shared_ptr<Pending>> queue;  // guarded
-  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued or writing
+  std::unordered_map<uint64_t, Entry> index;         // guarded by index_mu_
+  std::unordered_map<uint64_t, External> externals;  // guarded
+  LruList lru;               // guarded; front = most recently used; pinned externals are not in it
+  uint64_t total_bytes = 0;  // guarded; blocks + externals
+  uint64_t external_bytes = 0;                                     // guarded
+  uint64_t next_gen = 1;                                           // guarded
+  bool lru_dirty = false;                                          // guarded
+  std::deque<std::shared_ptr<Pending>> queue;                      // guarded; data held
+  std::deque<std::shared_ptr<Pending>> deferred;                   // guarded; data held weakly
+  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued, deferred
+                                                                   // or being written
   uint64_t queued_bytes = 0;                                       // guarded
-  Clock::time_point last_put{};                                    // when the last block was queued
-  bool writing = false;                                            // guarded
-  bool stop = false;                                               // guarded
+  Clock::time_point last_put{};      // guarded; when the last block was queued
+  double readback_spb = 0;           // guarded; measured seconds per byte of a disk read
+  int flushes = 0;                   // guarded; Flush calls waiting
+  bool writing = false;              // guarded
+  bool stop = false;                 // guarded
   bool failing = false;              // guarded; an error since the last good write
   Clock::time_point paused_until{};  // guarded
   std::map<std::pair<std::string, int>, std::unique_ptr<RateLimitedLog>> error_logs;  // guarded
-  std::condition_variable work_cv;  // writer: work queued, or stop
-  std::condition_variable idle_cv;  // Flush: queue empty and nothing being written
+  std::condition_variable work_cv;  // writer: work queued, a flush, or stop
+  std::condition_variable idle_cv;  // Flush: queues empty and nothing being written
+  ExternalEvictor evictor;          // set before externals are added; called without locks
 
   // Writer thread only (and Open before the thread starts).
   std::bitset<256> shard_ok;  // blocks/HH known to exist
@@ -418,27 +264,9 @@ Status DiskBlockCache::Impl::Init() {
 }
 
 Status DiskBlockCache::Impl::Lock() {
-  // Read-only descriptor: flock does not need write access, and an fd open for writing would
-  // keep an administrator from remounting the folder read-only.
-  UniqueFd fd(open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoStatus(errno, "cannot open " + lock_path);
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      long owner = ReadLockPid(lock_path);
-      return Status(Code::kUnavailable, "cache folder " + opt.dir +
-                                            " is in use by another daqfs (pid " +
-                                            (owner > 0 ? std::to_string(owner) : "unknown") + ")");
-    }
-    return ErrnoStatus(errno, "cannot lock " + lock_path);
-  }
-  UniqueFd w(open(lock_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-  if (w.valid()) {
-    std::string text = std::to_string(pid) + "\n";
-    if (write(w.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-      LogDebug("disk cache: cannot write pid into " + lock_path);
-    }
-  }
-  lock_fd = std::move(fd);
+  Result<UniqueFd> fd = LockFolder(lock_path, opt.dir);
+  if (!fd.ok()) return fd.status();
+  lock_fd = std::move(fd).value();
   return Status::Ok();
 }
 
@@ -460,7 +288,7 @@ Status DiskBlockCache::Impl::Scan() {
     std::string sdir = blocks_dir + "/" + ShardName(shard);
     int e = ForEachEntry(sdir, [&](std::string_view n, unsigned char) {
       uint64_t hash, len;
-      if (ParseBlockName(n, &hash, &len) && ShardOf(hash) == shard &&
+      if (ParseBlockFileName(n, &hash, &len) && ShardOf(hash) == shard &&
           found.emplace(hash, len).second) {
         return;
       }
@@ -479,28 +307,22 @@ Status DiskBlockCache::Impl::Scan() {
   }
 
   // LRU order: hashes of the last save, oldest first; anything else is newer than that save.
-  std::vector<uint8_t> saved;
-  if (UniqueFd fd(open(lru_path.c_str(), O_RDONLY | O_CLOEXEC)); fd.valid()) {
-    uint8_t buf[1 << 16];
-    for (;;) {
-      ssize_t n = read(fd.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      saved.insert(saved.end(), buf, buf + n);
-    }
-  }
+  std::string saved_bytes;
+  ReadWholeFile(lru_path, &saved_bytes);  // missing or unreadable: no saved order
+  std::vector<uint64_t> saved = ParseLruFile(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(saved_bytes.data()), saved_bytes.size()));
 
   std::vector<Victim> victims;
   {
     std::lock_guard<std::mutex> lock(index_mu_);
     index.reserve(found.size());
     auto add = [&](uint64_t hash, uint64_t len) {
-      lru.push_front(hash);
+      lru.push_front(LruItem{hash, false});
       index.emplace(hash, Entry{len, next_gen++, lru.begin()});
       total_bytes += len;
     };
-    for (size_t off = 0; off + 8 <= saved.size(); off += 8) {
-      auto it = found.find(LoadLe64(&saved[off]));  // garbage and duplicates simply miss
+    for (uint64_t saved_hash : saved) {
+      auto it = found.find(saved_hash);  // garbage and duplicates simply miss
       if (it == found.end()) continue;
       add(it->first, it->second);
       found.erase(it);
@@ -526,8 +348,11 @@ void DiskBlockCache::Impl::RegisterMetrics(Metrics* metrics) {
        "Cache block files dropped because they did not verify (ssd tier)"},
       {"daqfs_cache_errors_total", "Failed system calls on the cache folder (ssd tier)"},
       {"daqfs_cache_dropped_writes_total",
-       "Cache writes dropped: queue full, paused after an error, or larger than the budget (ssd "
-       "tier)"},
+       "Cache writes dropped: data gone before the deferred write, paused after an error, or "
+       "larger than the budget (ssd tier)"},
+      {"daqfs_cache_queue_hits_total", kCacheQueueHitsHelp},
+      {"daqfs_cache_not_admitted_total", kCacheNotAdmittedHelp},
+      {"daqfs_cache_deferred_writes_total", kCacheDeferredHelp},
   };
   const std::string tier = Label("tier", "ssd");
   for (int i = 0; i < kNumCounters; ++i) {
@@ -560,20 +385,32 @@ void DiskBlockCache::Impl::Shutdown() {
 // ---------------------------------------------------------------------------------------------
 // Index
 
-void DiskBlockCache::Impl::EvictLocked(std::vector<Victim>* victims) {
-  if (total_bytes <= opt.budget_bytes) return;
+bool DiskBlockCache::Impl::EvictLocked(std::vector<Victim>* victims, uint64_t need) {
+  if (total_bytes + need <= opt.budget_bytes) return true;
+  if (need > opt.budget_bytes) return false;
+  uint64_t target = std::min(low_bytes, opt.budget_bytes - need);
   uint64_t n = 0;
-  while (total_bytes > low_bytes && !lru.empty()) {
-    uint64_t hash = lru.back();
-    auto it = index.find(hash);
-    victims->push_back(Victim{hash, it->second.len});
-    total_bytes -= it->second.len;
-    index.erase(it);
+  while (total_bytes > target && !lru.empty()) {
+    LruItem item = lru.back();
     lru.pop_back();
-    ++n;
+    if (item.external) {
+      auto it = externals.find(item.id);
+      victims->push_back(Victim{item.id, it->second.len, true});
+      total_bytes -= it->second.len;
+      external_bytes -= it->second.len;
+      externals.erase(it);
+    } else {
+      auto it = index.find(item.id);
+      victims->push_back(Victim{item.id, it->second.len, false});
+      total_bytes -= it->second.len;
+      index.erase(it);
+      ++n;
+    }
   }
   c[kEvictions]->Add(n);
   lru_dirty = true;
+  UpdateGaugesLocked();
+  return total_bytes + need <= opt.budget_bytes;
 }
 
 // Publishes a block just written. A previous file of the same hash with another length
@@ -586,11 +423,63 @@ void DiskBlockCache::Impl::InsertLocked(uint64_t hash, uint64_t len, std::vector
     lru.erase(it->second.lru);
     index.erase(it);
   }
-  lru.push_front(hash);
+  lru.push_front(LruItem{hash, false});
   index.emplace(hash, Entry{len, next_gen++, lru.begin()});
   total_bytes += len;
   lru_dirty = true;
   EvictLocked(stale);
+  UpdateGaugesLocked();
+}
+
+Status DiskBlockCache::Impl::ResizeExternal(uint64_t id, uint64_t total) {
+  std::vector<Victim> victims;
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = externals.find(id);
+    uint64_t now = it == externals.end() ? 0 : it->second.len;
+    if (total > now && !EvictLocked(&victims, total - now)) {
+      status = Status(Code::kNoSpace, "cache folder " + opt.dir + ": the budget of " +
+                                          std::to_string(opt.budget_bytes) +
+                                          " bytes is held by pinned files");
+    } else {
+      if (it == externals.end()) it = externals.emplace(id, External{0, 1, {}}).first;
+      it->second.len = total;
+      total_bytes = total_bytes - now + total;
+      external_bytes = external_bytes - now + total;
+      UpdateGaugesLocked();
+    }
+  }
+  UnlinkBlocks(victims);
+  return status;
+}
+
+bool DiskBlockCache::Impl::PinExternal(uint64_t id) {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = externals.find(id);
+  if (it == externals.end()) return false;
+  if (it->second.pins++ == 0) lru.erase(it->second.lru);
+  return true;
+}
+
+void DiskBlockCache::Impl::UnpinExternal(uint64_t id) {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = externals.find(id);
+  if (it == externals.end() || it->second.pins == 0) return;
+  if (--it->second.pins == 0) {
+    lru.push_front(LruItem{id, true});
+    it->second.lru = lru.begin();
+  }
+}
+
+void DiskBlockCache::Impl::RemoveExternal(uint64_t id) {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto it = externals.find(id);
+  if (it == externals.end()) return;
+  if (it->second.pins == 0) lru.erase(it->second.lru);
+  total_bytes -= it->second.len;
+  external_bytes -= it->second.len;
+  externals.erase(it);
   UpdateGaugesLocked();
 }
 
@@ -612,6 +501,10 @@ void DiskBlockCache::Impl::RemoveIfGen(uint64_t hash, uint64_t gen) {
 
 void DiskBlockCache::Impl::UnlinkBlocks(const std::vector<Victim>& victims) {
   for (const Victim& v : victims) {
+    if (v.external) {
+      if (evictor) evictor(v.hash);
+      continue;
+    }
     std::string path = BlockPath(v.hash, v.len);
     if (unlink(path.c_str()) != 0 && errno != ENOENT) ReportError("unlink", path, errno, false);
   }
@@ -647,8 +540,12 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
   {
     std::lock_guard<std::mutex> lock(index_mu_);
     if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
-      c[kHits]->Add();
-      return p->second->block;
+      // Not yet on disk: served from memory, so neither a disk hit nor disk bytes.
+      Block b = p->second->deferred ? p->second->weak.lock() : p->second->block;
+      if (b) {
+        c[kQueueHits]->Add();
+        return b;
+      }
     }
     auto it = index.find(hash);
     if (it == index.end()) {
@@ -659,6 +556,7 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
     gen = it->second.gen;
   }
 
+  auto started = Clock::now();
   std::string path = BlockPath(hash, len);
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -675,7 +573,7 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
 
   // A length from a file name is trusted for an allocation only when it is modest or the file
   // really is that large.
-  uint64_t expected = kHeaderSize + skey.size() + len;
+  uint64_t expected = kBlockHeaderSize + skey.size() + len;
   if (len > kTrustedBlockBytes) {
     struct stat st;
     if (fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != expected) {
@@ -693,10 +591,10 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
 
   // One preadv: header, key, data straight into the block, and one spare byte that must stay
   // unread (a longer file is as wrong as a shorter one).
-  uint8_t header[kHeaderSize];
+  uint8_t header[kBlockHeaderSize];
   std::string file_key(skey.size(), '\0');
   uint8_t spare;
-  iovec iov[4] = {{header, kHeaderSize},
+  iovec iov[4] = {{header, kBlockHeaderSize},
                   {file_key.data(), file_key.size()},
                   {data->data(), data->size()},
                   {&spare, 1}};
@@ -718,18 +616,8 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
     bad = "file too short";
   else if (static_cast<uint64_t>(n) > expected)
     bad = "file too long";
-  else if (std::memcmp(header, kMagic, sizeof kMagic) != 0)
-    bad = "bad magic";
-  else if (LoadLe32(header + 8) != skey.size() || LoadLe32(header + 12) != 0)
-    bad = "bad key length";
-  else if (LoadLe64(header + 16) != len)
-    bad = "bad data length";
-  else if (LoadLe64(header + 32) != HeaderChecksum(header, file_key))
-    bad = "bad header checksum";
-  else if (file_key != skey)
-    bad = "block of another key";
-  else if (LoadLe64(header + 24) != XXH64(data->data(), data->size(), 0))
-    bad = "bad data checksum";
+  else
+    bad = VerifyBlockFile(header, file_key, *data, skey, len);
   if (bad != nullptr) return Dropped(hash, gen, path, bad);
 
   {
@@ -739,6 +627,9 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
       lru.splice(lru.begin(), lru, it->second.lru);
       lru_dirty = true;
     }
+    double secs = std::chrono::duration<double>(Clock::now() - started).count();
+    double spb = secs / static_cast<double>(expected);
+    readback_spb += kReadbackWeight * (spb - readback_spb);
   }
   c[kHits]->Add();
   c[kBytesRead]->Add(len);
@@ -760,14 +651,16 @@ bool DiskBlockCache::Impl::Contains(const BlockKey& key) {
   std::string skey = key.Serialize();
   uint64_t hash = KeyHash(skey);
   std::lock_guard<std::mutex> lock(index_mu_);
-  if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) return true;
+  if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
+    return !p->second->deferred;  // a deferred block's data is held by someone else
+  }
   return index.count(hash) != 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block) {
+void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block, double cost_seconds) {
   if (!block) return;
   std::string skey = key.Serialize();
   uint64_t hash = KeyHash(skey);
@@ -779,16 +672,38 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block) {
       lru_dirty = true;
       return;
     }
-    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) return;
-    if (size > low_bytes || queued_bytes + size > opt.write_queue_bytes ||
-        Clock::now() < paused_until) {
+    // Dearer to write and read back than to produce again: not worth the disk's time.
+    if (cost_seconds >= 0 &&
+        cost_seconds < opt.admit_factor * readback_spb * static_cast<double>(size)) {
+      c[kNotAdmitted]->Add();
+      return;
+    }
+    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
+      std::shared_ptr<Pending>& item = p->second;
+      if (!item->deferred || !item->weak.expired()) return;
+      item->weak = block;  // its data had died: this copy is written in its turn
+      return;
+    }
+    if (size > low_bytes || Clock::now() < paused_until) {
       c[kDroppedWrites]->Add();
       return;
     }
-    auto item = std::make_shared<Pending>(Pending{hash, std::move(skey), block});
+    bool defer = queued_bytes + size > opt.write_queue_bytes;
+    if (defer && deferred.size() >= opt.deferred_max) {
+      c[kDroppedWrites]->Add();
+      return;
+    }
+    auto item = std::make_shared<Pending>(Pending{hash, std::move(skey), nullptr, {}, size, defer});
     pending[hash] = item;
-    queue.push_back(std::move(item));
-    queued_bytes += size;
+    if (defer) {
+      item->weak = block;
+      deferred.push_back(std::move(item));
+      c[kDeferred]->Add();
+    } else {
+      item->block = block;
+      queue.push_back(std::move(item));
+      queued_bytes += size;
+    }
     last_put = Clock::now();
   }
   work_cv.notify_one();
@@ -796,21 +711,48 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block) {
 
 void DiskBlockCache::Impl::Flush() {
   std::unique_lock<std::mutex> lock(index_mu_);
-  idle_cv.wait(lock, [&] { return queue.empty() && !writing; });
+  ++flushes;
+  work_cv.notify_all();
+  idle_cv.wait(lock, [&] { return queue.empty() && deferred.empty() && !writing; });
+  --flushes;
+}
+
+std::shared_ptr<DiskBlockCache::Impl::Pending> DiskBlockCache::Impl::NextLocked() {
+  while (!queue.empty() || !deferred.empty()) {
+    std::shared_ptr<Pending> item;
+    if (!queue.empty()) {
+      item = std::move(queue.front());
+      queue.pop_front();
+      queued_bytes -= item->size;
+      return item;
+    }
+    item = std::move(deferred.front());
+    deferred.pop_front();
+    item->block = item->weak.lock();
+    if (item->block) return item;
+    // Its data died before its turn: it is written when it is put again.
+    c[kDroppedWrites]->Add();
+    if (auto p = pending.find(item->hash); p != pending.end() && p->second == item) {
+      pending.erase(p);
+    }
+  }
+  return nullptr;
 }
 
 void DiskBlockCache::Impl::WriterLoop() {
   // Writing blocks to the SSD is background work: at the lowest CPU priority the writer yields
   // to decoding and FUSE replies during a burst of reads and catches up (from its bounded
-  // queue) when they pause.
+  // queue and the deferred list) when they pause.
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   pthread_setname_np(pthread_self(), "daqfs-ssd");
   Clock::time_point next_save = Clock::now() + kLruSaveInterval;
   std::unique_lock<std::mutex> lock(index_mu_);
   for (;;) {
-    work_cv.wait_until(lock, next_save, [&] { return stop || !queue.empty(); });
-    if (queue.empty()) {
+    work_cv.wait_until(lock, next_save,
+                       [&] { return stop || flushes > 0 || !queue.empty() || !deferred.empty(); });
+    if (queue.empty() && deferred.empty()) {
       if (stop) break;
+      idle_cv.notify_all();
       if (Clock::now() >= next_save) {
         next_save = Clock::now() + kLruSaveInterval;
         if (lru_dirty) {
@@ -819,18 +761,18 @@ void DiskBlockCache::Impl::WriterLoop() {
           lock.lock();
         }
       }
+      if (flushes > 0) work_cv.wait_for(lock, std::chrono::milliseconds(10));
       continue;
     }
     // While blocks keep arriving (a reader streaming through decoded data), writing them would
     // compete for the CPU and the disk with that very reader: wait for a pause, unless the
-    // queue is nearly full.
-    if (!stop && queued_bytes < opt.write_queue_bytes / 10 * 9 &&
-        Clock::now() - last_put < kWriteBehindQuiet) {
-      work_cv.wait_until(lock, last_put + kWriteBehindQuiet);
+    // queue is nearly full or someone flushes.
+    if (!QuietLocked()) {
+      work_cv.wait_until(lock, last_put + std::chrono::milliseconds(opt.write_behind_quiet_ms));
       continue;
     }
-    std::shared_ptr<Pending> item = std::move(queue.front());
-    queue.pop_front();
+    std::shared_ptr<Pending> item = NextLocked();
+    if (!item) continue;
     writing = true;
     bool paused = Clock::now() < paused_until;
     lock.unlock();
@@ -847,12 +789,11 @@ void DiskBlockCache::Impl::WriterLoop() {
     bool recovered = ok && failing;
     if (ok) {
       failing = false;
-      InsertLocked(item->hash, item->block->size(), &victims);
+      InsertLocked(item->hash, item->size, &victims);
     }
     if (auto p = pending.find(item->hash); p != pending.end() && p->second == item) {
       pending.erase(p);
     }
-    queued_bytes -= item->block->size();
     lock.unlock();
     item.reset();  // the caller may be the last owner of the data
     if (recovered)
@@ -860,7 +801,7 @@ void DiskBlockCache::Impl::WriterLoop() {
     UnlinkBlocks(victims);
     lock.lock();
     writing = false;
-    if (queue.empty()) idle_cv.notify_all();
+    if (queue.empty() && deferred.empty()) idle_cv.notify_all();
   }
 }
 
@@ -885,9 +826,10 @@ bool DiskBlockCache::Impl::EnsureDirs() {
   if (blocks_new) {
     // The old blocks went with the old folder.
     std::lock_guard<std::mutex> lock(index_mu_);
+    // Blobs live in their own folder and keep their places (and their iterators).
     index.clear();
-    lru.clear();
-    total_bytes = 0;
+    std::erase_if(lru, [](const LruItem& item) { return !item.external; });
+    total_bytes = external_bytes;
     lru_dirty = true;
     UpdateGaugesLocked();
   }
@@ -906,14 +848,7 @@ bool DiskBlockCache::Impl::WriteBlock(const Pending& p) {
     ReportError("create", tmp, errno, true);
     return false;
   }
-  std::vector<uint8_t> head(kHeaderSize + p.key.size());
-  std::memcpy(head.data(), kMagic, sizeof kMagic);
-  StoreLe32(&head[8], static_cast<uint32_t>(p.key.size()));
-  StoreLe32(&head[12], 0);
-  StoreLe64(&head[16], data.size());
-  StoreLe64(&head[24], XXH64(data.data(), data.size(), 0));
-  std::memcpy(&head[kHeaderSize], p.key.data(), p.key.size());
-  StoreLe64(&head[32], HeaderChecksum(head.data(), p.key));
+  std::vector<uint8_t> head = EncodeBlockHeader(p.key, data.size(), BlockDataChecksum(data));
   iovec iov[2] = {{head.data(), head.size()}, {const_cast<uint8_t*>(data.data()), data.size()}};
   int err = PwritevFull(fd.get(), iov, 2);
   if (err == 0 && close(fd.Release()) != 0) err = errno;
@@ -926,7 +861,7 @@ bool DiskBlockCache::Impl::WriteBlock(const Pending& p) {
 
   unsigned shard = ShardOf(p.hash);
   std::string shard_dir = blocks_dir + "/" + ShardName(shard);
-  std::string final_path = shard_dir + "/" + BlockName(p.hash, data.size());
+  std::string final_path = shard_dir + "/" + BlockFileName(p.hash, data.size());
   bool created;
   if (!shard_ok[shard] && (err = MakeDir(shard_dir, 0700, &created)) != 0) {
     unlink(tmp.c_str());
@@ -953,32 +888,20 @@ bool DiskBlockCache::Impl::WriteBlock(const Pending& p) {
 }
 
 void DiskBlockCache::Impl::SaveLru() {
-  std::vector<uint8_t> bytes;
+  std::vector<uint64_t> order;  // oldest first; blobs are not in it (their store counts them)
   {
     std::lock_guard<std::mutex> lock(index_mu_);
-    bytes.resize(lru.size() * 8);
-    size_t off = 0;
-    for (auto it = lru.rbegin(); it != lru.rend(); ++it, off += 8) StoreLe64(&bytes[off], *it);
+    order.reserve(index.size());
+    for (auto it = lru.rbegin(); it != lru.rend(); ++it) {
+      if (!it->external) order.push_back(it->id);
+    }
     lru_dirty = false;
   }
+  std::vector<uint8_t> bytes = EncodeLruFile(order);
   // A unique temp name: concurrent saves never write into one file; the last rename wins.
   std::string tmp = tmp_dir + "/lru-" + std::to_string(pid) + "-" + std::to_string(temp_seq++);
   const char* op = "create";
-  int err = 0;
-  UniqueFd fd(open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
-  if (!fd.valid()) {
-    err = errno;
-  } else {
-    iovec iov{bytes.data(), bytes.size()};
-    op = "write";
-    err = PwritevFull(fd.get(), &iov, 1);
-    if (err == 0 && close(fd.Release()) != 0) err = errno;
-    if (err == 0 && rename(tmp.c_str(), lru_path.c_str()) != 0) {
-      op = "rename";
-      err = errno;
-    }
-    if (err != 0) unlink(tmp.c_str());
-  }
+  int err = WriteFileAtomically(tmp, lru_path, bytes.data(), bytes.size(), &op);
   if (err != 0) {
     {
       std::lock_guard<std::mutex> lock(index_mu_);
@@ -999,9 +922,13 @@ DiskBlockCache::Counters DiskBlockCache::Impl::Snapshot() const {
   s.checksum_failures = c[kChecksumFailures]->Get();
   s.errors = c[kErrors]->Get();
   s.dropped_writes = c[kDroppedWrites]->Get();
+  s.queue_hits = c[kQueueHits]->Get();
+  s.not_admitted = c[kNotAdmitted]->Get();
+  s.deferred = c[kDeferred]->Get();
   std::lock_guard<std::mutex> lock(index_mu_);
   s.blocks = index.size();
-  s.bytes = total_bytes;
+  s.bytes = total_bytes - external_bytes;
+  s.external_bytes = external_bytes;
   return s;
 }
 
@@ -1025,11 +952,24 @@ Result<std::unique_ptr<DiskBlockCache>> DiskBlockCache::Open(const DiskCacheOpti
 }
 
 Block DiskBlockCache::Get(const BlockKey& key) { return impl_->Get(key); }
-void DiskBlockCache::Put(const BlockKey& key, const Block& block) { impl_->Put(key, block); }
+void DiskBlockCache::Put(const BlockKey& key, const Block& block, double cost_seconds) {
+  impl_->Put(key, block, cost_seconds);
+}
 bool DiskBlockCache::Contains(const BlockKey& key) { return impl_->Contains(key); }
 void DiskBlockCache::Flush() { impl_->Flush(); }
 void DiskBlockCache::SaveLru() { impl_->SaveLru(); }
 DiskBlockCache::Counters DiskBlockCache::counters() const { return impl_->Snapshot(); }
+void DiskBlockCache::SetExternalEvictor(ExternalEvictor evictor) {
+  std::lock_guard<std::mutex> lock(impl_->index_mu_);
+  impl_->evictor = std::move(evictor);
+}
+Status DiskBlockCache::ResizeExternal(uint64_t id, uint64_t total_bytes) {
+  return impl_->ResizeExternal(id, total_bytes);
+}
+bool DiskBlockCache::PinExternal(uint64_t id) { return impl_->PinExternal(id); }
+void DiskBlockCache::UnpinExternal(uint64_t id) { impl_->UnpinExternal(id); }
+void DiskBlockCache::RemoveExternal(uint64_t id) { impl_->RemoveExternal(id); }
+uint64_t DiskBlockCache::budget_bytes() const { return impl_->opt.budget_bytes; }
 
 Result<DiskCacheSummary> SummarizeDiskCache(const std::string& dir) {
   DiskCacheSummary sum;
@@ -1045,7 +985,7 @@ Result<DiskCacheSummary> SummarizeDiskCache(const std::string& dir) {
   for (const std::string& s : shards) {
     ForEachEntry(blocks_dir + "/" + s, [&](std::string_view n, unsigned char) {
       uint64_t hash, len;
-      if (ParseBlockName(n, &hash, &len)) {
+      if (ParseBlockFileName(n, &hash, &len)) {
         sum.blocks++;
         sum.bytes += len;
       }

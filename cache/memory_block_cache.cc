@@ -56,7 +56,8 @@ bool MemoryBlockCache::Contains(const BlockKey& key) {
   return s.map.count(k) != 0;
 }
 
-void MemoryBlockCache::Put(const BlockKey& key, const Block& block) {
+void MemoryBlockCache::Put(const BlockKey& key, const Block& block, double cost_seconds) {
+  (void)cost_seconds;
   if (!block || block->size() > shard_budget_) return;
   std::string k = key.Serialize();
   Shard& s = ShardOf(k);

@@ -25,7 +25,8 @@ class MemoryBlockCache final : public BlockCache {
   MemoryBlockCache(uint64_t budget_bytes, Metrics* metrics);
 
   Block Get(const BlockKey& key) override;
-  void Put(const BlockKey& key, const Block& block) override;
+  // The cost is not used: RAM takes everything within its budget.
+  void Put(const BlockKey& key, const Block& block, double cost_seconds = kUnknownCost) override;
   bool Contains(const BlockKey& key) override;
   void Release(const BlockKey& key) override;
 

@@ -1,5 +1,18 @@
 // TieredBlockCache: a fast cache over a slow one (memory over SSD). Get tries the upper tier,
-// then the lower, and promotes a lower-tier hit into the upper tier. Put stores in both.
+// then the lower, and promotes a lower-tier hit into the upper tier. Put stores in both, handing
+// the lower tier the block's cost so that it admits only what is dearer to produce again than
+// to read back (DiskBlockCache).
+//
+// With Mode::kKeepAll (a source with cache = disk) every block is put into the lower tier as
+// kMustKeep, and an upper-tier hit on a block the lower tier does not hold (its write was
+// dropped: its data died before the write-behind queue reached it) puts it there again, so the
+// lower tier ends up with everything that was read.
+//
+// Release (a sequential scan is done with a block) drops the block from the upper tier only
+// when the lower tier holds it: a block the lower tier did not admit stays in RAM for a reader
+// that still needs part of it (frames that do not line up with reads).
+//
+// `upper` may be null (no memory tier): then this only applies the mode to the lower tier.
 //
 // Thread safety: as safe as its tiers (both are thread-safe).
 #pragma once
@@ -10,27 +23,42 @@ namespace daqfs {
 
 class TieredBlockCache final : public BlockCache {
  public:
-  // Neither tier is owned; both must outlive this object.
-  TieredBlockCache(BlockCache* upper, BlockCache* lower) : upper_(upper), lower_(lower) {}
+  enum class Mode {
+    kByCost,   // the lower tier admits by cost (cache = auto)
+    kKeepAll,  // the lower tier keeps everything (cache = disk)
+  };
+  // Neither tier is owned; both must outlive this object. `lower` must not be null.
+  TieredBlockCache(BlockCache* upper, BlockCache* lower, Mode mode = Mode::kByCost)
+      : upper_(upper), lower_(lower), mode_(mode) {}
 
   Block Get(const BlockKey& key) override {
-    if (Block b = upper_->Get(key)) return b;
+    if (upper_) {
+      if (Block b = upper_->Get(key)) {
+        if (mode_ == Mode::kKeepAll && !lower_->Contains(key)) lower_->Put(key, b, kMustKeep);
+        return b;
+      }
+    }
     Block b = lower_->Get(key);
-    if (b) upper_->Put(key, b);
+    if (b && upper_) upper_->Put(key, b);
     return b;
   }
-  void Put(const BlockKey& key, const Block& block) override {
-    upper_->Put(key, block);
-    lower_->Put(key, block);
+  void Put(const BlockKey& key, const Block& block, double cost_seconds = kUnknownCost) override {
+    if (upper_) upper_->Put(key, block, cost_seconds);
+    lower_->Put(key, block, mode_ == Mode::kKeepAll ? kMustKeep : cost_seconds);
   }
   // Only the upper tier counts: a block on the lower tier still costs I/O, so prefetching it
   // (promoting it ahead of the reader) is worth doing.
-  bool Contains(const BlockKey& key) override { return upper_->Contains(key); }
-  void Release(const BlockKey& key) override { upper_->Release(key); }
+  bool Contains(const BlockKey& key) override {
+    return upper_ ? upper_->Contains(key) : lower_->Contains(key);
+  }
+  void Release(const BlockKey& key) override {
+    if (upper_ && lower_->Contains(key)) upper_->Release(key);
+  }
 
  private:
   BlockCache* upper_;
   BlockCache* lower_;
+  Mode mode_;
 };
 
 }  // namespace daqfs

@@ -98,7 +98,8 @@ class Backend {
     return Status::Ok();
   }
   // Ends the backend's own threads (an indexer, a receiver); afterwards it calls nothing in the
-  // environment. Requests may still arrive and must not hang (they may fail). Idempotent.
+  // environment and holds nothing it gave (blobs: the store may go next). Requests may still
+  // arrive and must not hang (they may fail). Idempotent.
   // Default: nothing.
   virtual void Stop() {}
   // The kernel dropped its last reference to `node` (it may still be looked up again). A

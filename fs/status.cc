@@ -37,6 +37,8 @@ int Status::ToErrno() const {
       return ENOTSUP;
     case Code::kNotLink:
       return EINVAL;
+    case Code::kNoSpace:
+      return ENOSPC;
   }
   return EIO;
 }
@@ -90,6 +92,9 @@ std::string Status::ToString() const {
     case Code::kNotLink:
       name = "not a symlink";
       break;
+    case Code::kNoSpace:
+      name = "no space";
+      break;
   }
   return message_.empty() ? std::string(name) : std::string(name) + ": " + message_;
 }
@@ -108,6 +113,9 @@ Status ErrnoStatus(int err, const std::string& what) {
       return Status(Code::kNotDir, msg);
     case EISDIR:
       return Status(Code::kIsDir, msg);
+    case ENOSPC:
+    case EDQUOT:
+      return Status(Code::kNoSpace, msg);
     default:
       return Status(Code::kIo, msg);
   }

@@ -29,6 +29,7 @@ enum class Code {
   kNoMemory,      // ENOMEM
   kNotSupported,  // ENOTSUP
   kNotLink,       // EINVAL for readlink on a non-symlink
+  kNoSpace,       // ENOSPC: a byte budget or the disk is full
 };
 
 class [[nodiscard]] Status {

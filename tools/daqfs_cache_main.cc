@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backends/archive/archive_source_type.h"
+#include "cache/blob_store.h"
 #include "fs/config.h"
 #include "fs/human_bytes.h"
 #include "fs/status.h"
@@ -31,10 +32,10 @@ constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config
        daqfs-cache warm PATH...
 
   stats   count every file in a cache folder and its bytes (apparent size, as du -sb): blocks,
-          temp files, archive indexes, decompressed archives, the LRU and lock files, and
-          anything else as "other" (reads names and sizes only, safe while mounted)
-  clear   delete every cached block, archive index and decompressed archive (refused while a
-          daqfs daemon uses the folder)
+          blobs (archive indexes, decompressed archives, spilled frames; also per source),
+          temp files, the LRU and lock files, and anything else as "other" (reads names and
+          sizes only, safe while mounted)
+  clear   delete every cached block and blob (refused while a daqfs daemon uses the folder)
   warm    read every file under PATH (files or folders inside a daqfs mount; symlinks below
           PATH are not followed) so that their decoded blocks land in the cache, with a
           summary on stdout (and a progress bar on stderr when it is a terminal); a PATH
@@ -57,16 +58,17 @@ struct FolderCount {
   const char* kind;
   uint64_t files = 0, bytes = 0;
 };
-enum Kind { kBlocks, kTemp, kIndexes, kSpills, kLru, kLock, kOther, kKinds };
+enum Kind { kBlocks, kBlobs, kTemp, kLru, kLock, kOther, kKinds };
 
 Kind KindOf(const std::string& rel) {
   auto under = [&](const char* prefix) { return rel.rfind(prefix, 0) == 0; };
   if (under("v1/blocks/")) return kBlocks;
-  if (under("v1/tmp/")) return kTemp;
+  if (under("v1/tmp/") || under("blobs-v1/tmp/")) return kTemp;
   if (rel == "v1/lru" || rel == "v1/lru.tmp") return kLru;
   if (rel == "v1/lock") return kLock;
-  if (under("index-v1/")) return kIndexes;
-  if (under("spill-v1/")) return kSpills;
+  if (under("blobs-v1/ns/")) return kBlobs;
+  // Folders of daqfs before the blob store (archive indexes and spills): blobs by another name.
+  if (under("index-v1/") || under("spill-v1/")) return kBlobs;
   return kOther;
 }
 
@@ -77,8 +79,8 @@ int Stats(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: no daqfs cache folder at %s\n", dir.c_str());
     return 3;
   }
-  FolderCount counts[kKinds] = {{"blocks"}, {"temp files"}, {"indexes"}, {"spills"},
-                                {"lru"},    {"lock"},       {"other"}};
+  FolderCount counts[kKinds] = {{"blocks"}, {"blobs"}, {"temp files"},
+                                {"lru"},    {"lock"},  {"other"}};
   std::string root = dir;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   std::error_code ec;
@@ -107,6 +109,15 @@ int Stats(const std::string& dir) {
     total.bytes += c.bytes;
   }
   row(total);
+  // Blobs by owner (the source whose namespace holds them).
+  if (Result<BlobSummary> blobs = SummarizeBlobs(root); blobs.ok()) {
+    for (const auto& [ns, count] : blobs->by_namespace) {
+      std::printf("  blobs of %s: %llu files, %llu bytes (%s)\n", ns.c_str(),
+                  static_cast<unsigned long long>(count.first),
+                  static_cast<unsigned long long>(count.second),
+                  HumanBytes(static_cast<double>(count.second)).c_str());
+    }
+  }
   return 0;
 }
 
@@ -149,8 +160,9 @@ int Clear(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: %s: %s\n", dir.c_str(), std::strerror(errno));
     return 3;
   }
-  // Blocks, their temp files, archive indexes and decompressed (spilled) archives.
+  // Blocks, blobs, their temp files (and the index/spill folders of older versions).
   uint64_t removed = RemoveBelow(v1 + "/blocks") + RemoveBelow(v1 + "/tmp") +
+                     RemoveBelow(dir + "/blobs-v1/ns") + RemoveBelow(dir + "/blobs-v1/tmp") +
                      RemoveBelow(dir + "/index-v1") + RemoveBelow(dir + "/spill-v1");
   unlink((v1 + "/lru").c_str());
   if (fd >= 0) close(fd);

@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "backends/archive/archive_source_type.h"
+#include "cache/blob_store.h"
 #include "cache/cached_read_path.h"
 #include "cache/disk_block_cache.h"
 #include "cache/memory_block_cache.h"
 #include "cache/thread_pool.h"
 #include "fs/config.h"
 #include "fs/defaults.h"
-#include "fs/folder_blob_store.h"
 #include "fs/fuse/fuse_server.h"
 #include "fs/fuse/mount_point.h"
 #include "fs/inflight_limit.h"
@@ -228,20 +228,6 @@ std::string Cwd() {
   return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
 }
 
-// A folder under the cache folder for `what` (index-v1, spill-v1), created 0700; "" if the
-// cache folder is not in use or the folder cannot be made.
-std::string StateDir(const Config& config, const std::string& what) {
-  if (config.cache.dir.empty() || config.cache.disk == 0) return "";
-  std::string dir = config.cache.dir;
-  std::string sub = dir + "/" + what;
-  if ((mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ||
-      (mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST)) {
-    LogWarn("cannot create " + sub + ": " + std::strerror(errno) + "; " + what + " not kept");
-    return "";
-  }
-  return sub;
-}
-
 // The source types this daemon serves: main only registers them.
 Result<SourceTypeRegistry> MakeSourceTypes() {
   SourceTypeRegistry types;
@@ -277,6 +263,10 @@ Result<std::unique_ptr<Backend>> MakeBackend(const SourceSpec& spec) {
 struct CacheLayer {
   std::unique_ptr<MemoryBlockCache> memory;
   std::unique_ptr<DiskBlockCache> disk;
+  std::unique_ptr<DiskBlobStore> blobs;  // in the SSD tier's folder and budget; null without it
+  // What each source's BackendEnv::blobs comes from (null results without an SSD tier). The
+  // Vfs takes it at Start once BackendEnv is wired.
+  BlobStoreFactory blob_stores = NoBlobStores();
   std::unique_ptr<CachedReadPath> path;
   std::unique_ptr<ThreadPool> pool;
   std::string ssd_off;  // why a configured SSD tier is not in use ("" = it is, or none was asked)
@@ -300,6 +290,14 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
     Result<std::unique_ptr<DiskBlockCache>> d = DiskBlockCache::Open(o, &metrics);
     if (d.ok()) {
       c.disk = std::move(*d);
+      Result<std::unique_ptr<DiskBlobStore>> b =
+          DiskBlobStore::Open(cc.dir, c.disk.get(), &metrics);
+      if (b.ok()) {
+        c.blobs = std::move(*b);
+        c.blob_stores = c.blobs->Factory();
+      } else {
+        LogWarn("SSD blob store disabled: " + b.status().message());
+      }
     } else if (d.status().code() == Code::kUnavailable) {
       return d.status();  // in use by another daemon: refuse
     } else {
@@ -502,10 +500,6 @@ int Main(int argc, char** argv) {
   if (!prepared.ok()) return fail(kExitMount, prepared.status().message());
   mountpoint = *prepared;
 
-  // Each source's blobs (saved indexes, spills). Until the SSD tier's blob store is wired in,
-  // plain folders in the cache folder (index-v1/, spill-v1/, names prefixed by the source).
-  // Declared before the Vfs: they outlive every backend.
-  std::vector<std::unique_ptr<FolderBlobStore>> blob_stores;
   VfsOptions vo;
   vo.list_daqfs_xattrs = config.mount.list_daqfs_xattrs;
   vo.single_source = !args.source.empty();
@@ -584,6 +578,15 @@ int Main(int argc, char** argv) {
     return code;
   }
   *ssd_off = cache->ssd_off;
+  // Whichever way Main returns from here on, the backends stop (and drop their blobs) before
+  // the cache layer, which is destroyed before the Vfs, goes.
+  struct StopFirst {
+    Vfs& vfs;
+    ~StopFirst() {
+      vfs.Stop();
+      vfs.SetReadPath(nullptr);
+    }
+  } stop_first{vfs};
   vfs.SetReadPath(cache->path.get());
   if (cache->disk || cache->memory) {
     vfs.SetSpace([memory = cache->memory.get(), disk = cache->disk.get(), dir = config.cache.dir,
@@ -592,7 +595,8 @@ int Main(int argc, char** argv) {
       // free), else the memory tier's.
       FsSpace sp;
       if (disk) {
-        uint64_t used = disk->counters().bytes;
+        DiskBlockCache::Counters dc = disk->counters();
+        uint64_t used = dc.bytes + dc.external_bytes;  // blocks and blobs share the budget
         sp.total_bytes = budget;
         sp.free_bytes = budget > used ? budget - used : 0;
         struct statvfs fs;
@@ -608,16 +612,7 @@ int Main(int argc, char** argv) {
     });
   }
   VfsEnv venv;
-  std::string index_dir = StateDir(config, "index-v1");
-  std::string spill_dir = StateDir(config, "spill-v1");
-  if (!index_dir.empty() && !spill_dir.empty()) {
-    venv.blobs = [&blob_stores, index_dir, spill_dir](const std::string& source) -> BlobStore* {
-      std::string prefix;
-      for (char c : source) prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-      blob_stores.push_back(std::make_unique<FolderBlobStore>(index_dir, spill_dir, prefix + "-"));
-      return blob_stores.back().get();
-    };
-  }
+  venv.blobs = cache->blob_stores;  // each source's blobs (saved indexes, spills); null: no SSD
   if (Status s = vfs.Start(std::move(venv)); !s.ok()) {  // background indexing of the sources
     int code = fail(kExitSource, s.message());
     report(code);

@@ -90,7 +90,9 @@ class TarBackend final : public Backend {
   // (counts from before are carried over); erases blobs of archives not found; then indexes
   // (options.background: on the indexer thread, which also rescans). Call once.
   Status Start(BackendEnv& env) override;
-  // Ends the indexer thread; waiters for indexes that will not come get kUnavailable.
+  // Ends the indexer thread; waiters for indexes that will not come get kUnavailable, and so
+  // does every later request into an archive: the indexes (and the spill blobs they pin) are
+  // let go, because the blob store may be destroyed right after Stop().
   void Stop() override;
 
   Result<NodeId> Lookup(NodeId parent, std::string_view name) override;

@@ -80,7 +80,8 @@ void TarBackend::Stop() {
     stopping_ = true;
   }
   merged_cv_.notify_all();
-  // Wake anyone still waiting for an index that will never come.
+  // Wake anyone still waiting for an index that will never come, and let go of every index:
+  // a spill blob is pinned by its index, and the blob store may go right after Stop().
   std::shared_lock<std::shared_mutex> lock(mu_);
   for (auto& [n, slot] : slots_) {
     std::lock_guard<std::mutex> sl(slot->mu);
@@ -88,6 +89,11 @@ void TarBackend::Stop() {
       slot->state = Slot::State::kFailed;
       slot->error = Status(Code::kUnavailable, "daqfs is shutting down");
       slot->cv.notify_all();
+    } else if (slot->state == Slot::State::kReady) {
+      slot->state = Slot::State::kFailed;
+      slot->error = Status(Code::kUnavailable, "daqfs is shutting down");
+      slot->index.reset();
+      slot->tree.reset();
     }
   }
 }

@@ -205,9 +205,10 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
     EXPECT_EQ(again.Unmount(), 0);
   }
   // A damaged index file is rejected and rebuilt; a changed archive gets a new index.
-  ASSERT_EQ(Sh("for f in " + Q(dir_ / "cache/index-v1") +
-               "/*.idx; do printf x | dd of=$f bs=1 "
-               "seek=50 conv=notrunc status=none; done")
+  // Saved indexes are blobs of the source's namespace in the SSD tier's folder.
+  ASSERT_EQ(Sh("n=0; for f in " + Q(dir_ / "cache/blobs-v1/ns") +
+               "/*/*.idx@*; do [ -f \"$f\" ] || exit 3; printf x | dd of=\"$f\" bs=1 "
+               "seek=50 conv=notrunc status=none || exit 4; n=$((n+1)); done; [ $n -eq 1 ]")
                 .exit_code,
             0);
   {

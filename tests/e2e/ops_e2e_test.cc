@@ -153,7 +153,7 @@ TEST_F(OpsE2eTest, TextfileScriptWritesAValidFileAtomically) {
 }
 
 TEST_F(OpsE2eTest, CacheStatsCountsEveryFileOfTheFolder) {
-  // A .tar.zst written by `tar --zstd` is one frame: it is spilled decompressed to spill-v1/.
+  // A .tar.zst written by `tar --zstd` is one frame: it is spilled decompressed (a blob).
   ASSERT_EQ(Sh("cd " + Q(dir_ / "src") + " && tar --zstd -cf ../a/c.tar.zst two.bin").exit_code, 0);
   Mount();
   ReadSome();
@@ -171,7 +171,7 @@ TEST_F(OpsE2eTest, CacheStatsCountsEveryFileOfTheFolder) {
   std::string want_total = "total       " + std::to_string(std::stoull(files.output)) + " files, " +
                            std::to_string(std::stoull(sum.output)) + " bytes";
   EXPECT_NE(stats.output.find(want_total), std::string::npos) << want_total << "\n" << stats.output;
-  for (const char* kind : {"blocks      ", "indexes     ", "spills      ", "lru         "}) {
+  for (const char* kind : {"blocks      ", "blobs       ", "lru         "}) {
     size_t at = stats.output.find(std::string("\n") + kind);
     ASSERT_NE(at, std::string::npos) << kind << "\n" << stats.output;
     EXPECT_NE(stats.output.compare(at + 13, 2, "0 "), 0) << kind << " counted nothing\n"

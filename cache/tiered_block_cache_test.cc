@@ -1,0 +1,88 @@
+#include "cache/tiered_block_cache.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "cache/disk_block_cache.h"
+#include "cache/memory_block_cache.h"
+
+namespace daqfs {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+Block MakeBlock(uint64_t seed, size_t size) {
+  auto v = std::make_shared<Bytes>(size);
+  for (size_t i = 0; i < size; ++i) (*v)[i] = static_cast<uint8_t>(seed + i);
+  return v;
+}
+
+class TieredBlockCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/daqfs-tiered-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    opt_.dir = root_ + "/cache";
+    opt_.budget_bytes = 1ull << 30;
+  }
+  void TearDown() override {
+    disk_.reset();
+    std::error_code ec;
+    stdfs::remove_all(root_, ec);
+  }
+  void OpenDisk() {
+    auto d = DiskBlockCache::Open(opt_, nullptr);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    disk_ = std::move(d).value();
+  }
+  std::string root_;
+  DiskCacheOptions opt_;
+  std::unique_ptr<DiskBlockCache> disk_;
+};
+
+// cache = auto: cheap blocks stay off the SSD and, since the SSD does not hold them, a scan's
+// Release keeps them in RAM (a frame that straddles two reads is not decoded twice).
+TEST_F(TieredBlockCacheTest, ByCostKeepsCheapBlocksInRamOnly) {
+  OpenDisk();
+  MemoryBlockCache memory(64 << 20, nullptr);
+  TieredBlockCache tiered(&memory, disk_.get());
+  tiered.Put(BlockKey{"s", 1}, MakeBlock(1, 1 << 20), 0.0005);  // a 2 GB/s decode
+  tiered.Put(BlockKey{"s", 2}, MakeBlock(2, 1 << 20), 0.020);   // a 20 ms fetch
+  disk_->Flush();
+  EXPECT_FALSE(disk_->Contains(BlockKey{"s", 1}));
+  EXPECT_TRUE(disk_->Contains(BlockKey{"s", 2}));
+  tiered.Release(BlockKey{"s", 1});
+  tiered.Release(BlockKey{"s", 2});
+  EXPECT_TRUE(memory.Contains(BlockKey{"s", 1}));   // only copy: kept
+  EXPECT_FALSE(memory.Contains(BlockKey{"s", 2}));  // the SSD has it
+  EXPECT_TRUE(tiered.Get(BlockKey{"s", 2}));        // promoted back from the SSD
+  EXPECT_EQ(disk_->counters().hits, 1u);
+}
+
+// cache = disk: everything goes to the SSD, however cheap; a block whose SSD write was lost is
+// written when it is read again from RAM.
+TEST_F(TieredBlockCacheTest, KeepAllWritesEverythingAndRepairsLostWrites) {
+  opt_.deferred_max = 0;  // a full queue drops (to exercise the repair)
+  opt_.write_queue_bytes = 1 << 20;
+  opt_.write_behind_quiet_ms = 3600 * 1000;
+  OpenDisk();
+  MemoryBlockCache memory(64 << 20, nullptr);
+  TieredBlockCache tiered(&memory, disk_.get(), TieredBlockCache::Mode::kKeepAll);
+  tiered.Put(BlockKey{"s", 1}, MakeBlock(1, 600 << 10), 0.0001);
+  tiered.Put(BlockKey{"s", 2}, MakeBlock(2, 600 << 10), 0.0001);  // queue full: dropped
+  EXPECT_EQ(disk_->counters().dropped_writes, 1u);
+  disk_->Flush();
+  EXPECT_TRUE(disk_->Contains(BlockKey{"s", 1}));
+  EXPECT_FALSE(disk_->Contains(BlockKey{"s", 2}));
+  ASSERT_TRUE(tiered.Get(BlockKey{"s", 2}));  // a RAM hit puts it to the SSD again
+  disk_->Flush();
+  EXPECT_TRUE(disk_->Contains(BlockKey{"s", 2}));
+  EXPECT_EQ(disk_->counters().writes, 2u);
+  EXPECT_EQ(disk_->counters().not_admitted, 0u);
+}
+
+}  // namespace
+}  // namespace daqfs
