@@ -399,16 +399,6 @@ void RaiseFileLimit() {
   }
 }
 
-void WriteAll(int fd, const std::string& s) {
-  size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
 int Main(int argc, char** argv) {
   Args args;
   if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
@@ -461,7 +451,7 @@ int Main(int argc, char** argv) {
   auto fail = [&](int code, const std::string& message) {
     if (console.valid()) {
       LogError(message);
-      WriteAll(console.get(), "daqfs: " + message + "\n");
+      (void)WriteAll(console.get(), "daqfs: " + message + "\n", "the console");
     } else {
       std::fprintf(stderr, "daqfs: %s\n", message.c_str());
     }
@@ -560,7 +550,7 @@ int Main(int argc, char** argv) {
   auto report = [&](int code) {
     if (status_pipe[1] >= 0) {
       char c = static_cast<char>(code);
-      WriteAll(status_pipe[1], std::string(1, c));
+      (void)WriteAll(status_pipe[1], std::string(1, c), "the status pipe");
       close(status_pipe[1]);
       status_pipe[1] = -1;
     }
@@ -628,7 +618,7 @@ int Main(int argc, char** argv) {
   std::string served = server.options().mountpoint;
   Status run = server.Run([&] {
     if (ready_fd >= 0) {
-      WriteAll(ready_fd, "ready\n");
+      (void)WriteAll(ready_fd, std::string_view("ready\n"), "--ready-fd");
       close(ready_fd);
     }
     Notify("READY=1\nSTATUS=serving " + served);

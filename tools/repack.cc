@@ -386,18 +386,6 @@ Status CheckOutputName(const std::string& name, const std::string& source) {
 // ---------------------------------------------------------------------------------------------
 // Output files.
 
-Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& what) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "write " + what);
-    }
-    data = data.subspan(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
 // Appends `n` bytes of `from` (from offset 0) to `to` at its file offset.
 Status CopyFile(int from, int to, uint64_t n, const std::string& what) {
   loff_t off = 0;

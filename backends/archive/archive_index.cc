@@ -445,16 +445,9 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
       ZstdStreamReader stream(fd, size, path);
       uint64_t written = 0;
       Status s = stream.Drain([&](std::span<const uint8_t> bytes) {
-        size_t done = 0;
-        while (done < bytes.size()) {
-          ssize_t n = ::pwrite(out.get(), bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(written + done));
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return ErrnoStatus(errno, "write " + temp);
-          done += static_cast<size_t>(n);
-        }
+        Status w = PwriteAll(out.get(), written, bytes, temp);
         written += bytes.size();
-        return Status::Ok();
+        return w;
       });
       out.Reset();
       std::string salvage;
@@ -636,16 +629,9 @@ Status SaveArchiveIndex(const std::string& dir, const ArchiveIndex& index) {
   std::string temp = name + ".tmp." + std::to_string(getpid());
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoStatus(errno, "create " + temp);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Status s = ErrnoStatus(errno, "write " + temp);
-      ::unlink(temp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
+  if (Status s = WriteAll(fd.get(), data, temp); !s.ok()) {
+    ::unlink(temp.c_str());
+    return s;
   }
   fd.Reset();
   if (::rename(temp.c_str(), name.c_str()) != 0) {
