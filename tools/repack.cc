@@ -1180,34 +1180,6 @@ std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs
 // ---------------------------------------------------------------------------------------------
 // Option values.
 
-Result<uint64_t> ParseByteSize(std::string_view text) {
-  const std::string orig(text);
-  size_t i = 0;
-  uint64_t v = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    if (v > (UINT64_MAX - (text[i] - '0')) / 10)
-      return Invalid("size " + Quote(orig) + " is too large");
-    v = v * 10 + (text[i] - '0');
-  }
-  if (i == 0) return Invalid("bad size " + Quote(orig) + " (examples: 4096, 512K, 1M, 2G)");
-  std::string suffix(text.substr(i));
-  for (char& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  int shift = 0;
-  if (!suffix.empty()) {
-    const char unit = suffix[0];
-    shift = unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : unit == 't' ? 40 : -1;
-    const std::string rest = suffix.substr(1);
-    if (shift < 0 && suffix == "b") {
-      shift = 0;
-    } else if (shift < 0 || !(rest.empty() || rest == "b" || rest == "ib")) {
-      return Invalid("bad size " + Quote(orig) + " (examples: 4096, 512K, 1M, 2G)");
-    }
-  }
-  if (shift > 0 && v > (UINT64_MAX >> shift))
-    return Invalid("size " + Quote(orig) + " is too large");
-  return v << shift;
-}
-
 Result<WindowSpec> ParseWindowSpec(std::string_view text) {
   const size_t eq = text.find('=');
   const std::string orig(text);

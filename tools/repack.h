@@ -172,8 +172,6 @@ std::vector<std::string> VerifyOutput(const WrittenOutput& output);
 // VerifyOutput over many outputs on up to `threads` threads (0 = cores); problems in order.
 std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs, unsigned threads);
 
-// "123", "64K", "1M", "2G" (binary multiples, case-insensitive, optional trailing "B" or "iB").
-Result<uint64_t> ParseByteSize(std::string_view text);
 // "NAME=N" with N a positive integer.
 Result<WindowSpec> ParseWindowSpec(std::string_view text);
 
