@@ -1,3 +1,11 @@
+// How a line is written: formatted into a string of its own with no lock held, then handed to
+// the kernel with one write(2) on fd 2 (WriteAll repeats only after a short write). A log file is
+// opened O_APPEND, so each line lands whole at the end even when several threads write at once;
+// a pipe takes a line of up to PIPE_BUF bytes whole. No lock is held across the write: a log
+// target that blocks (a full pipe, a hung file system) holds only the threads whose own lines
+// wait for it, never a thread that changes the target (LogToFile, ReopenLog on SIGHUP) or asks
+// for it. Changing the target is one dup2 onto fd 2, which is atomic: a concurrent line goes
+// whole into either the old or the new file.
 #include "fs/log.h"
 
 #include <fcntl.h>
@@ -6,8 +14,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
+
+#include "fs/unique_fd.h"
 
 namespace daqfs {
 namespace {
@@ -15,8 +26,10 @@ namespace {
 // Output configuration of the process (like the stderr stream itself), set once at start-up.
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_syslog{false};
-std::mutex g_write_mu;
-// The log file named by LogToFile ("" = none); guarded by g_write_mu.
+// Serializes changes of the log file (LogToFile, ReopenLog, ForgetLogFile) and guards g_file.
+// Never held while a log line is written.
+std::mutex g_file_mu;
+// The log file named by LogToFile ("" = none); guarded by g_file_mu.
 std::string g_file;
 
 }  // namespace
@@ -58,7 +71,7 @@ void UseSyslog(bool on) {
 }
 
 namespace {
-// Opens `path` for appending onto fd 2. Caller holds g_write_mu.
+// Opens `path` for appending onto fd 2. Caller holds g_file_mu.
 Status OpenOntoStderr(const std::string& path) {
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoStatus(errno, "log file " + path);
@@ -73,7 +86,7 @@ Status OpenOntoStderr(const std::string& path) {
 }  // namespace
 
 Status LogToFile(const std::string& path) {
-  std::lock_guard<std::mutex> lock(g_write_mu);
+  std::lock_guard<std::mutex> lock(g_file_mu);
   if (Status s = OpenOntoStderr(path); !s.ok()) return s;
   g_file = path;
   return Status::Ok();
@@ -85,19 +98,19 @@ Status ReopenLog() {
     openlog("daqfs", LOG_PID, LOG_DAEMON);
     return Status::Ok();
   }
-  std::lock_guard<std::mutex> lock(g_write_mu);
+  std::lock_guard<std::mutex> lock(g_file_mu);
   if (g_file.empty()) return Status::Ok();
   return OpenOntoStderr(g_file);
 }
 
 void ForgetLogFile() {
-  std::lock_guard<std::mutex> lock(g_write_mu);
+  std::lock_guard<std::mutex> lock(g_file_mu);
   g_file.clear();
 }
 
 std::string LogTarget() {
   if (g_syslog) return "syslog";
-  std::lock_guard<std::mutex> lock(g_write_mu);
+  std::lock_guard<std::mutex> lock(g_file_mu);
   return g_file.empty() ? "stderr" : g_file;
 }
 
@@ -117,10 +130,14 @@ void Log(LogLevel level, const std::string& message) {
   gmtime_r(&ts.tv_sec, &tmv);
   char stamp[40];
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tmv);
-  std::lock_guard<std::mutex> lock(g_write_mu);
-  std::fprintf(stderr, "%s.%03ldZ daqfs[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
-               static_cast<int>(getpid()), LogLevelName(level), message.c_str());
-  std::fflush(stderr);
+  char head[96];
+  std::snprintf(head, sizeof head, "%s.%03ldZ daqfs[%d] %s: ", stamp, ts.tv_nsec / 1000000,
+                static_cast<int>(getpid()), LogLevelName(level));
+  std::string line;
+  line.reserve(std::strlen(head) + message.size() + 1);
+  line.append(head).append(message).push_back('\n');
+  // Nothing to report a failed log write to; the line is lost, as with fprintf before.
+  (void)WriteAll(STDERR_FILENO, line, "log");
 }
 
 void RateLimitedLog::Log(LogLevel level, const std::string& message) {

@@ -1,7 +1,10 @@
 // Leveled logging to stderr (default) or syslog.
 //
 // The logger is process-wide output configuration, not state: tests may create many Vfs
-// instances and all log through it. Thread safety: all functions are thread-safe.
+// instances and all log through it. Thread safety: all functions are thread-safe. A line is
+// written with one write(2) and no lock held, so lines never interleave inside a line, and a
+// log target that blocks delays only the threads whose lines wait for it (LogToFile and
+// ReopenLog still change the target meanwhile).
 #pragma once
 
 #include <atomic>

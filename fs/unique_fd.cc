@@ -35,6 +35,39 @@ Result<size_t> PreadFull(int fd, uint64_t offset, std::span<uint8_t> out, const 
   return done;
 }
 
+Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write " + what);
+    }
+    if (n == 0) return IoError("write " + what + ": no progress");
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, std::string_view text, const std::string& what) {
+  return WriteAll(fd, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), what);
+}
+
+Status PwriteAll(int fd, uint64_t offset, std::span<const uint8_t> data, const std::string& what) {
+  uint64_t at = offset;
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write " + what + " at offset " + std::to_string(at));
+    }
+    if (n == 0)
+      return IoError("write " + what + " at offset " + std::to_string(at) + ": no progress");
+    data = data.subspan(static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
 std::function<Result<size_t>(uint64_t, std::span<uint8_t>)> PreadReader(int fd, std::string what) {
   return [fd, what = std::move(what)](uint64_t offset, std::span<uint8_t> out) {
     return PreadFull(fd, offset, out, what);

@@ -23,33 +23,10 @@
 #include "fs/config.h"
 #include "fs/human_bytes.h"
 #include "fs/status.h"
+#include "tools/daqfs_cache_args.h"
 
 namespace daqfs {
 namespace {
-
-constexpr const char* kUsage = R"(usage: daqfs-cache stats [--dir DIR | --config FILE]
-       daqfs-cache clear [--dir DIR | --config FILE]
-       daqfs-cache warm PATH...
-
-  stats   count every file in a cache folder and its bytes (apparent size, as du -sb): blocks,
-          blobs (archive indexes, decompressed archives, spilled frames; also per source),
-          temp files, the LRU and lock files, and anything else as "other" (reads names and
-          sizes only, safe while mounted)
-  clear   delete every cached block and blob (refused while a daqfs daemon uses the folder)
-  warm    read every file under PATH (files or folders inside a daqfs mount; symlinks below
-          PATH are not followed) so that their decoded blocks land in the cache, with a
-          summary on stdout (and a progress bar on stderr when it is a terminal); a PATH
-          outside a daqfs mount is refused (exit 1)
-
-  --dir DIR       the cache folder (default: [cache] dir of --config, else the built-in default)
-  --config FILE   a daqfs configuration to take [cache] dir from
-  -h, --help      this text
-  -V, --version   version
-
-exit status: 0 ok; 1 bad command line (or a warm PATH not inside a daqfs mount); 2 bad
-configuration; 3 folder unusable or in use;
-4 some files could not be read (warm).
-)";
 
 // What a cache folder holds, by kind: files and apparent bytes (st_size; symlinks count their
 // own size, folders nothing), so the total equals the sum `du -sb --apparent-size` takes over
@@ -285,50 +262,10 @@ int Warm(const std::vector<std::string>& paths) {
 }
 
 int Main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fputs(kUsage, stderr);
-    return 1;
-  }
-  std::string cmd = argv[1];
-  if (cmd == "-h" || cmd == "--help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (cmd == "-V" || cmd == "--version") {
-    std::printf("daqfs-cache %s\n", DAQFS_VERSION);
-    return 0;
-  }
-  std::string dir, config;
-  std::vector<std::string> rest;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    if ((a == "--dir" || a == "--config") && i + 1 < argc) {
-      (a == "--dir" ? dir : config) = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "daqfs-cache: unknown option %s\n%s", a.c_str(), kUsage);
-      return 1;
-    } else {
-      rest.push_back(a);
-    }
-  }
-  if (cmd == "warm") {
-    if (rest.empty()) {
-      std::fprintf(stderr, "daqfs-cache: warm needs at least one PATH\n%s", kUsage);
-      return 1;
-    }
-    return Warm(rest);
-  }
-  if (cmd != "stats" && cmd != "clear") {
-    std::fprintf(stderr, "daqfs-cache: unknown command %s\n%s", cmd.c_str(), kUsage);
-    return 1;
-  }
-  if (!rest.empty()) {
-    std::fprintf(stderr, "daqfs-cache: %s takes no PATH\n", cmd.c_str());
-    return 1;
-  }
+  CacheArgs args;
+  if (int rc = ReportOutcome(ParseCacheArgs(argc, argv, &args)); rc >= 0) return rc;
+  if (args.command == "warm") return Warm(args.paths);
+  std::string dir = args.dir, config = args.config;
   if (dir.empty() && !config.empty()) {
     SourceTypeRegistry types;  // the file's [source] sections are checked as the daemon does
     if (Status s = RegisterArchiveSourceType(types); !s.ok()) {
@@ -343,7 +280,7 @@ int Main(int argc, char** argv) {
     dir = c->cache.dir;
   }
   if (dir.empty()) dir = DefaultCacheDir();
-  return cmd == "stats" ? Stats(dir) : Clear(dir);
+  return args.command == "stats" ? Stats(dir) : Clear(dir);
 }
 
 }  // namespace

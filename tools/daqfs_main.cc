@@ -36,180 +36,10 @@
 #include "fs/source_type.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
+#include "tools/daqfs_args.h"
 
 namespace daqfs {
 namespace {
-
-// Exit codes (documented in README and --help).
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 1;
-constexpr int kExitConfig = 2;
-constexpr int kExitSource = 3;
-constexpr int kExitMount = 4;
-constexpr int kExitRuntime = 5;
-constexpr int kExitCache = 6;
-
-constexpr const char* kUsage =
-    R"(usage: daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] CONFIG.ini [MOUNTPOINT]
-       daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] --source PATH MOUNTPOINT
-       daqfs --check-config CONFIG.ini
-
-Mounts facility data (tar archives; HDF5 and live streams in later releases) read-only at
-MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the mount root,
-and MOUNTPOINT may be left out when the file sets [mount] mountpoint; with --source, the root is
-that one source (type detected from PATH: an archive, a folder of *.tar / *.tar.zst files or a
-quoted glob). Options may come before or after the positional arguments.
-
-The mount is always nosuid,nodev (suid and dev options are dropped, with a log line) and never
-shows setuid or setgid bits. With allow_other, the kernel checks modes (default_permissions) and
-opening a file also needs read access, at that moment, to the backing file it comes from.
-
-options:
-  -f                 stay in the foreground (default: detach once the mount is ready)
-  -d                 foreground plus libfuse's request trace on stderr
-  -o OPT[,OPT...]    mount options: ro, allow_other (adds default_permissions), nonempty (mount
-                     over a folder that holds files), ... as mount.fuse3 passes them from
-                     /etc/fstab; suid and dev are ignored
-  --source PATH      serve one source without a configuration file
-  --ready-fd N       write "ready\n" to file descriptor N once the mount serves requests
-  --cache-dir DIR    with --source: keep the SSD cache and archive indexes in DIR (without
-                     it a --source mount caches in memory only)
-  --log-level L      error | warn | info | debug (overrides [mount] log_level)
-  --check-config F   check configuration F and its sources without mounting; prints a summary
-  -h, --help         this text
-  -V, --version      version
-
-Refused before mounting: a MOUNTPOINT that is already a mount point (exit 4), one that is not
-empty (exit 4, unless -o nonempty), a source that holds nothing daqfs can serve (exit 3). A dead
-daqfs mount left by a killed daemon ("Transport endpoint is not connected") is detached and
-replaced. Under systemd (NOTIFY_SOCKET set), READY=1 is sent once the mount answers. SIGHUP
-reopens the log file ([mount] log = /path); SIGINT and SIGTERM unmount.
-
-/etc/fstab:  /etc/daqfs.ini  /mnt/daq  fuse.daqfs  ro,allow_other  0 0
-
-exit status: 0 clean unmount (fusermount3 -u, umount, SIGINT, SIGTERM) or configuration valid;
-1 bad command line; 2 bad configuration; 3 a source cannot be opened or holds nothing to serve;
-4 mounting failed or the mount point is unusable; 5 FUSE loop failed; 6 the cache folder is in
-use by another daqfs.
-)";
-struct Args {
-  bool foreground = false;
-  bool debug = false;
-  std::vector<std::string> mount_options;
-  std::string source;
-  std::vector<std::string> positional;
-  int ready_fd = -1;
-  std::string log_level;
-  std::string cache_dir;
-  std::string check_config;
-  bool nonempty = false;
-};
-
-void SplitOptions(const std::string& list, std::vector<std::string>* out, bool* nonempty) {
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    std::string o = list.substr(pos, comma - pos);
-    // Options that belong to mount(8) or fstab, not to the kernel or libfuse.
-    bool skip = o.empty() || o == "defaults" || o == "auto" || o == "noauto" || o == "nofail" ||
-                o == "user" || o == "users" || o == "_netdev" || o.rfind("x-", 0) == 0 ||
-                o.rfind("comment=", 0) == 0;
-    if (o == "nonempty")
-      *nonempty = true;  // libfuse 3 has no such option: daqfs checks itself
-    else if (!skip)
-      out->push_back(o);
-    pos = comma + 1;
-  }
-}
-
-// Returns -1 to go on, else an exit code.
-int ParseArgs(int argc, char** argv, Args* a) {
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const std::string& flag) -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "daqfs: %s needs a value\n%s", flag.c_str(), kUsage);
-        return nullptr;
-      }
-      return argv[++i];
-    };
-    if (s == "-h" || s == "--help") {
-      std::fputs(kUsage, stdout);
-      return kExitOk;
-    } else if (s == "-V" || s == "--version") {
-      std::printf("daqfs %s\n", DAQFS_VERSION);
-      return kExitOk;
-    } else if (s == "-f") {
-      a->foreground = true;
-    } else if (s == "-d") {
-      a->foreground = a->debug = true;
-    } else if (s == "-o") {
-      const char* v = value(s);
-      if (!v) return kExitUsage;
-      SplitOptions(v, &a->mount_options, &a->nonempty);
-    } else if (s.rfind("-o", 0) == 0) {
-      SplitOptions(s.substr(2), &a->mount_options, &a->nonempty);
-    } else if (s == "--source" || s.rfind("--source=", 0) == 0) {
-      const char* v = s == "--source" ? value(s) : argv[i] + 9;
-      if (!v) return kExitUsage;
-      a->source = v;
-    } else if (s == "--ready-fd" || s.rfind("--ready-fd=", 0) == 0) {
-      const char* v = s == "--ready-fd" ? value(s) : argv[i] + 11;
-      if (!v) return kExitUsage;
-      char* end;
-      long fd = std::strtol(v, &end, 10);
-      if (*end || fd < 0 || fd > INT_MAX) {
-        std::fprintf(stderr, "daqfs: bad --ready-fd '%s'\n", v);
-        return kExitUsage;
-      }
-      a->ready_fd = static_cast<int>(fd);
-    } else if (s == "--cache-dir" || s.rfind("--cache-dir=", 0) == 0) {
-      const char* v = s == "--cache-dir" ? value(s) : argv[i] + 12;
-      if (!v) return kExitUsage;
-      a->cache_dir = v;
-    } else if (s == "--check-config" || s.rfind("--check-config=", 0) == 0) {
-      const char* v = s == "--check-config" ? value(s) : argv[i] + 15;
-      if (!v) return kExitUsage;
-      a->check_config = v;
-    } else if (s == "--log-level") {
-      const char* v = value(s);
-      if (!v) return kExitUsage;
-      a->log_level = v;
-    } else if (s.size() > 1 && s[0] == '-') {
-      std::fprintf(stderr, "daqfs: unknown option '%s'\n%s", s.c_str(), kUsage);
-      return kExitUsage;
-    } else {
-      a->positional.push_back(s);
-    }
-  }
-  if (!a->check_config.empty()) {
-    if (!a->positional.empty() || !a->source.empty()) {
-      std::fprintf(stderr, "daqfs: --check-config takes only the configuration file\n%s", kUsage);
-      return kExitUsage;
-    }
-    return -1;
-  }
-  bool ok = a->source.empty() ? (a->positional.size() == 1 || a->positional.size() == 2)
-                              : a->positional.size() == 1;
-  if (!ok) {
-    std::fprintf(stderr, "daqfs: expected %s\n%s",
-                 a->source.empty() ? "CONFIG.ini [MOUNTPOINT]" : "MOUNTPOINT (with --source)",
-                 kUsage);
-    return kExitUsage;
-  }
-  // --ready-fd must name a descriptor open for writing: a bad one found after mounting would
-  // leave a mount nobody was told about.
-  if (a->ready_fd >= 0) {
-    int fl = fcntl(a->ready_fd, F_GETFL);
-    if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
-      std::fprintf(stderr, "daqfs: --ready-fd %d: %s\n", a->ready_fd,
-                   fl < 0 ? "not an open file descriptor" : "not open for writing");
-      return kExitUsage;
-    }
-  }
-  return -1;
-}
 
 std::string Absolute(const std::string& path, const std::string& base_dir) {
   if (path.empty() || path[0] == '/') return path;
@@ -389,19 +219,9 @@ void RaiseFileLimit() {
   }
 }
 
-void WriteAll(int fd, const std::string& s) {
-  size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
 int Main(int argc, char** argv) {
-  Args args;
-  if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+  DaqfsArgs args;
+  if (int rc = ReportOutcome(ParseDaqfsArgs(argc, argv, &args)); rc >= 0) return rc;
   Result<SourceTypeRegistry> types = MakeSourceTypes();
   if (!types.ok()) {
     std::fprintf(stderr, "daqfs: %s\n", types.status().message().c_str());
@@ -459,7 +279,7 @@ int Main(int argc, char** argv) {
   auto fail = [&](int code, const std::string& message) {
     if (console.valid()) {
       LogError(message);
-      WriteAll(console.get(), "daqfs: " + message + "\n");
+      (void)WriteAll(console.get(), "daqfs: " + message + "\n", "the console");
     } else {
       std::fprintf(stderr, "daqfs: %s\n", message.c_str());
     }
@@ -565,7 +385,7 @@ int Main(int argc, char** argv) {
   auto report = [&](int code) {
     if (status_pipe[1] >= 0) {
       char c = static_cast<char>(code);
-      WriteAll(status_pipe[1], std::string(1, c));
+      (void)WriteAll(status_pipe[1], std::string(1, c), "the status pipe");
       close(status_pipe[1]);
       status_pipe[1] = -1;
     }
@@ -648,7 +468,7 @@ int Main(int argc, char** argv) {
   std::string served = server.options().mountpoint;
   Status run = server.Run([&] {
     if (ready_fd >= 0) {
-      WriteAll(ready_fd, "ready\n");
+      (void)WriteAll(ready_fd, std::string_view("ready\n"), "--ready-fd");
       close(ready_fd);
     }
     Notify("READY=1\nSTATUS=serving " + served);

@@ -7,6 +7,8 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config libfuse3-dev libinih-dev libgtest-dev libgmock-dev
   libzstd-dev libxxhash-dev libpcre2-dev libmount-dev libsystemd-dev
+  # format check (tools/check.sh --format): the repo's .clang-format with Debian 12's version
+  clang-format
   # run
   fuse3
   # tests: real tools used against the mount

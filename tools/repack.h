@@ -1,7 +1,10 @@
 // The engine of daqfs-repack: turns tar archives of raw data into tar archives whose members are
 // zstd-seekable streams, which daqfs mounts with random access.
 //
-// Three steps, each usable alone (the CLI in daqfs_repack_main.cc only parses and wires):
+// Three steps, each usable alone and each in a file of its own (repack_plan.cc,
+// repack_execute.cc, repack_verify.cc; what they share, reading member data, is in
+// repack_member_data.h). The CLI (daqfs_repack_main.cc, options in daqfs_repack_args.h) only
+// parses and wires:
 //   1. PlanRepack reads every input's tar headers (never member data, except the first bytes of
 //      each file to recognise zstd, and zstd frame headers) and decides which member goes into
 //      which output archive under which name. Every input is validated here, before anything is
@@ -172,8 +175,6 @@ std::vector<std::string> VerifyOutput(const WrittenOutput& output);
 // VerifyOutput over many outputs on up to `threads` threads (0 = cores); problems in order.
 std::vector<std::string> VerifyOutputs(const std::vector<WrittenOutput>& outputs, unsigned threads);
 
-// "123", "64K", "1M", "2G" (binary multiples, case-insensitive, optional trailing "B" or "iB").
-Result<uint64_t> ParseByteSize(std::string_view text);
 // "NAME=N" with N a positive integer.
 Result<WindowSpec> ParseWindowSpec(std::string_view text);
 

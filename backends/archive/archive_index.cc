@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "backends/common/zstd_owners.h"
 #include "fs/log.h"
 #include "fs/unique_fd.h"
 
@@ -33,10 +34,9 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 class ZstdStreamReader {
  public:
   ZstdStreamReader(int fd, uint64_t size, std::string what)
-      : fd_(fd), size_(size), what_(std::move(what)), ds_(ZSTD_createDStream()) {
+      : fd_(fd), size_(size), what_(std::move(what)), ds_(MakeZstdDCtx()) {
     in_.resize(1 << 20);
   }
-  ~ZstdStreamReader() { ZSTD_freeDStream(ds_); }
 
   // Fills `out` from decompressed offset `off`; short only at the end of the stream.
   Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
@@ -79,7 +79,7 @@ class ZstdStreamReader {
 
  private:
   void Restart() {
-    ZSTD_DCtx_reset(ds_, ZSTD_reset_session_only);
+    if (ds_) ZSTD_DCtx_reset(ds_.get(), ZSTD_reset_session_only);
     in_off_ = 0;
     in_pos_ = in_len_ = 0;
     pos_ = 0;
@@ -94,6 +94,7 @@ class ZstdStreamReader {
   // Decodes the next chunk into buf_; false at the end of the stream.
   Result<bool> Next() {
     if (eof_) return false;
+    if (!ds_) return Status(Code::kNoMemory, what_ + ": cannot create a zstd context");
     buffered_start_ = pos_;
     buf_.resize(1 << 20);
     size_t produced = 0;
@@ -118,7 +119,7 @@ class ZstdStreamReader {
       }
       ZSTD_inBuffer in{in_.data(), in_len_, in_pos_};
       ZSTD_outBuffer out{buf_.data(), buf_.size(), 0};
-      size_t r = ZSTD_decompressStream(ds_, &out, &in);
+      size_t r = ZSTD_decompressStream(ds_.get(), &out, &in);
       if (ZSTD_isError(r)) {
         return Corrupt(what_ + ": zstd decode failed near compressed offset " +
                        std::to_string(in_off_ - in_len_ + in_pos_) + ": " + ZSTD_getErrorName(r));
@@ -145,7 +146,7 @@ class ZstdStreamReader {
   int fd_;
   uint64_t size_;
   std::string what_;
-  ZSTD_DStream* ds_;
+  ZstdDCtxPtr ds_;  // a ZSTD_DStream
   std::vector<uint8_t> in_;
   uint64_t in_off_ = 0;
   size_t in_pos_ = 0, in_len_ = 0;

@@ -330,18 +330,9 @@ Result<ZstdIndex> WalkFrames(WindowReader& win, uint64_t size, const std::string
   return index;
 }
 
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
-};
-using DCtxPtr = std::unique_ptr<ZSTD_DCtx, DCtxFree>;
-
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-
 // Why a seekable writer cannot take more calls, if it cannot. cctx is null after Finish (or when
 // it could not be created).
-Status WriterUsable(size_t frame_size, const void* cctx) {
+Status WriterUsable(size_t frame_size, const ZSTD_CCtx* cctx) {
   if (frame_size == 0 || frame_size > kMaxFrameSize) {
     return Invalid("seekable writer: frame size " + std::to_string(frame_size) +
                    " not in 1..1 GiB");
@@ -386,7 +377,7 @@ Result<ZstdIndex> IndexZstd(const CompressedReadFn& read, uint64_t size, const s
 
 Status DecodeZstdFrame(std::span<const uint8_t> compressed, std::span<uint8_t> out,
                        const uint32_t* expected_xxh64_low32, const std::string& what) {
-  thread_local DCtxPtr dctx(ZSTD_createDCtx());
+  thread_local ZstdDCtxPtr dctx = MakeZstdDCtx();
   if (!dctx) return Status(Code::kNoMemory, what + ": cannot create a zstd context");
   if (compressed.size() < 4 || Le32(compressed.data()) != kZstdMagic) {
     return Corrupt(what + ": not a zstd frame");
@@ -429,7 +420,7 @@ Status StreamZstdFrame(const CompressedReadFn& read, uint64_t offset, uint64_t s
                        const std::string& what) {
   if (piece == 0) return Invalid(what + ": piece size 0");
   // A context of its own, not the thread-local one: `emit` may decode other frames.
-  DCtxPtr dctx(ZSTD_createDCtx());
+  ZstdDCtxPtr dctx = MakeZstdDCtx();
   if (!dctx) return Status(Code::kNoMemory, what + ": cannot create a zstd context");
   std::vector<uint8_t> in_buf(static_cast<size_t>(std::min<uint64_t>(kStreamInChunk, size)));
   std::vector<uint8_t> out_buf(piece);
@@ -472,20 +463,18 @@ Status StreamZstdFrame(const CompressedReadFn& read, uint64_t offset, uint64_t s
 }
 
 ZstdSeekableWriter::ZstdSeekableWriter(WriteFn write, size_t frame_size, int level)
-    : write_(std::move(write)), frame_size_(frame_size), level_(level) {
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  cctx_ = cctx;
-  if (cctx != nullptr) {
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level_);  // clamped by libzstd
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+    : write_(std::move(write)), frame_size_(frame_size), level_(level), cctx_(MakeZstdCCtx()) {
+  if (cctx_ != nullptr) {
+    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, level_);  // clamped by libzstd
+    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_contentSizeFlag, 1);
   }
 }
 
-ZstdSeekableWriter::~ZstdSeekableWriter() { CCtxFree()(static_cast<ZSTD_CCtx*>(cctx_)); }
+ZstdSeekableWriter::~ZstdSeekableWriter() = default;
 
 Status ZstdSeekableWriter::Write(std::span<const uint8_t> data) {
-  Status usable = WriterUsable(frame_size_, cctx_);
+  Status usable = WriterUsable(frame_size_, cctx_.get());
   if (!usable.ok()) return usable;
   while (!data.empty()) {
     const size_t take = std::min(frame_size_ - pending_.size(), data.size());
@@ -503,9 +492,9 @@ Status ZstdSeekableWriter::FlushFrame() {
   if (entries_.size() >= kMaxWriterFrames) {
     return Invalid("seekable writer: more than " + std::to_string(kMaxWriterFrames) + " frames");
   }
-  ZSTD_CCtx* cctx = static_cast<ZSTD_CCtx*>(cctx_);
   out_.resize(ZSTD_compressBound(pending_.size()));
-  const size_t n = ZSTD_compress2(cctx, out_.data(), out_.size(), pending_.data(), pending_.size());
+  const size_t n =
+      ZSTD_compress2(cctx_.get(), out_.data(), out_.size(), pending_.data(), pending_.size());
   if (ZSTD_isError(n)) {
     return Status(Code::kNoMemory, std::string("seekable writer: ") + ZSTD_getErrorName(n));
   }
@@ -521,7 +510,7 @@ Status ZstdSeekableWriter::FlushFrame() {
 }
 
 Status ZstdSeekableWriter::Finish() {
-  Status usable = WriterUsable(frame_size_, cctx_);
+  Status usable = WriterUsable(frame_size_, cctx_.get());
   if (!usable.ok()) return usable;
   if (!pending_.empty()) {
     Status s = FlushFrame();
@@ -544,8 +533,7 @@ Status ZstdSeekableWriter::Finish() {
   compressed_bytes_ += table.size();
   // Releasing the context both frees its memory early and marks the writer finished (the header
   // has no separate flag): later calls fail instead of appending frames after the table.
-  CCtxFree()(static_cast<ZSTD_CCtx*>(cctx_));
-  cctx_ = nullptr;
+  cctx_.reset();
   pending_ = {};
   out_ = {};
   return Status::Ok();

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/zstd_owners.h"
 #include "fs/status.h"
 
 namespace daqfs {
@@ -102,7 +103,7 @@ class ZstdSeekableWriter {
   };
   std::vector<Entry> entries_;
   uint64_t compressed_bytes_ = 0;
-  void* cctx_ = nullptr;  // ZSTD_CCtx*
+  ZstdCCtxPtr cctx_;  // null after Finish, or when libzstd could not create it
 };
 
 // Compresses a whole buffer to the seekable format in memory (parallel-friendly: a caller may

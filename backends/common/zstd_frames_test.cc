@@ -673,13 +673,13 @@ TEST(ZstdCorruptTest, ReaderErrorsPropagate) {
 
 TEST(ZstdWalkTest, LargeFrameWalkReadsWindowsNotBlocks) {
   const Bytes data = MakeText(64 << 20, 8);
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZstdCCtxPtr cctx = MakeZstdCCtx();
   ASSERT_NE(cctx, nullptr);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 1);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
   Bytes z(ZSTD_compressBound(data.size()));
-  const size_t n = ZSTD_compress2(cctx, z.data(), z.size(), data.data(), data.size());
-  ZSTD_freeCCtx(cctx);
+  const size_t n = ZSTD_compress2(cctx.get(), z.data(), z.size(), data.data(), data.size());
+  cctx.reset();
   ASSERT_FALSE(ZSTD_isError(n));
   z.resize(n);
   MemStream s(std::move(z));
