@@ -589,6 +589,10 @@ void TarBackend::RebuildMerged() {
       top,
       [this](const std::string& p) {
         auto [it, fresh] = merged_ids_.emplace(p, merged_ids_.size() + 1);
+        if (fresh) {
+          merged_paths_.resize(it->second + 1);
+          merged_paths_[it->second] = p;
+        }
         return it->second;
       },
       options_.rescan_seconds > 0);
@@ -762,15 +766,22 @@ Result<Attr> TarBackend::GetAttr(NodeId node) {
 
 Status TarBackend::ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) {
   if (dir == kRootNode && !options_.merged) {
+    // Archives in slot order, the cookie being the slot number: numbers are never reused and
+    // grow with discovery, so a listing resumed while a rescan adds archives neither repeats
+    // nor loses one that was there throughout (new ones come last).
     std::vector<std::pair<std::string, std::shared_ptr<Slot>>> list;
     {
       std::shared_lock<std::shared_mutex> lock(mu_);
-      for (auto& [name, n] : by_name_) list.emplace_back(name, slots_.at(n));
+      for (auto& [name, n] : by_name_) {
+        if (n > cookie) list.emplace_back(name, slots_.at(n));
+      }
     }
-    for (uint64_t i = cookie; i < list.size(); ++i) {
-      Result<Attr> a = GetAttr(MakeId(list[i].second->number, 1));
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.second->number < b.second->number; });
+    for (const auto& [name, slot] : list) {
+      Result<Attr> a = GetAttr(MakeId(slot->number, 1));
       if (!a.ok()) continue;
-      if (!emit(DirEntry{list[i].first, MakeId(list[i].second->number, 1), *a}, i + 1)) break;
+      if (!emit(DirEntry{name, MakeId(slot->number, 1), *a}, slot->number)) break;
     }
     return Status::Ok();
   }
@@ -782,9 +793,25 @@ Status TarBackend::ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) {
   const auto& d = tree->nodes[local];
   if (d.attr.type != NodeType::kDirectory) return Status(Code::kNotDir, d.path);
   uint32_t slot = options_.merged ? 0 : SlotNumber(dir);
-  for (uint64_t i = cookie; i < d.children.size(); ++i) {
+  // A member tree never changes: its cookies are positions. The merged tree is rebuilt when
+  // archives come and go, so there the cookie is the last entry's id (stable across rebuilds)
+  // and a listing resumes after that entry's name.
+  uint64_t start = cookie;
+  if (options_.merged && cookie != 0) {
+    std::string last;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      if (cookie < merged_paths_.size()) last = merged_paths_[cookie];
+    }
+    last = last.substr(last.rfind('/') + 1);
+    start = std::upper_bound(d.children.begin(), d.children.end(), last,
+                             [](const std::string& n, const auto& kid) { return n < kid.first; }) -
+            d.children.begin();
+  }
+  for (uint64_t i = start; i < d.children.size(); ++i) {
     const auto& [name, id] = d.children[i];
-    if (!emit(DirEntry{name, MakeId(slot, id), tree->nodes[id].attr}, i + 1)) break;
+    if (!emit(DirEntry{name, MakeId(slot, id), tree->nodes[id].attr}, options_.merged ? id : i + 1))
+      break;
   }
   return Status::Ok();
 }

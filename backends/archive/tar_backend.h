@@ -121,6 +121,7 @@ class TarBackend final : public Backend {
   uint32_t next_slot_ = 1;
   std::shared_ptr<const Tree> merged_;
   std::map<std::string, uint64_t> merged_ids_;  // path -> local id, stable across rebuilds
+  std::vector<std::string> merged_paths_;       // local id -> path (merged readdir cookies)
 
   std::mutex queue_mu_;  // guards queue_, stop_
   std::condition_variable queue_cv_;
