@@ -58,6 +58,8 @@ using FlavourPtr = std::shared_ptr<ConformanceFlavour>;
 
 // Test name of a parameter.
 std::string FlavourName(const ::testing::TestParamInfo<FlavourPtr>& info);
+// How GoogleTest prints a parameter: its name.
+inline void PrintTo(const FlavourPtr& flavour, std::ostream* os) { *os << flavour->Name(); }
 
 class BackendConformanceTest : public ::testing::TestWithParam<FlavourPtr> {
  protected:

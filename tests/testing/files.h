@@ -31,10 +31,11 @@ class TempDir {
   std::string path_;
 };
 
-// The whole content of `path` ("" and a test failure when it cannot be read).
+// The whole content of `path`; "" when it cannot be read (callers compare the content, so a
+// missing file fails the comparison).
 std::string Slurp(const std::string& path);
 std::vector<uint8_t> SlurpBytes(const std::string& path);
-// Creates or replaces `path` with `data` (parent folders must exist); a failure is a test
+// Creates or replaces `path` with `data`, making missing parent folders; a failure is a test
 // failure.
 void WriteFile(const std::string& path, std::string_view data);
 void WriteFile(const std::string& path, std::span<const uint8_t> data);
