@@ -6,13 +6,14 @@
 #include <thread>
 
 #include "cache/memory_block_cache.h"
-#include "cache/test_sources.h"
 #include "cache/thread_pool.h"
-#include "fs/source_decorators.h"
+#include "tests/testing/fault_sources.h"
+#include "tests/testing/pattern_source.h"
 
 namespace daqfs {
 namespace {
 
+using testing::FaultySource;
 using testing::PatternByte;
 using testing::PatternSource;
 constexpr uint64_t kMiB = 1 << 20;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fs/metrics.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
@@ -70,9 +71,7 @@ size_t CountEntries(const std::string& dir) {
 class DiskBlockCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/daqfs-diskcache-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    root_ = temp_.path();
     dir_ = root_ + "/cache";
     opt_.dir = dir_;
     opt_.budget_bytes = 1ull << 30;
@@ -109,6 +108,7 @@ class DiskBlockCacheTest : public ::testing::Test {
     return true;
   }
 
+  testing::TempDir temp_{"diskcache"};
   std::string root_, dir_;
   DiskCacheOptions opt_;
   std::unique_ptr<DiskBlockCache> cache_;

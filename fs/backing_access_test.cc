@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fs/unique_fd.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
@@ -21,13 +22,8 @@ class BackingAccessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to check on behalf of another uid";
-    char t[] = "/tmp/daqfs-access-XXXXXX";
-    dir_ = mkdtemp(t);
-    ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+    dir_ = temp_.path();
     nobody_.uid = nobody_.gid = 65534;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) Run("chmod -R u+rwx " + dir_ + " && rm -rf " + dir_);
   }
   void Run(const std::string& cmd) {
     ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0) << cmd;
@@ -48,6 +44,7 @@ class BackingAccessTest : public ::testing::Test {
       EXPECT_EQ(m.code(), Code::kPermission);
     }
   }
+  testing::TempDir temp_{"access"};
   std::string dir_;
   Caller nobody_;
 };

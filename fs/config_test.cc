@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
@@ -64,6 +66,14 @@ SourceTypeRegistry Types() {
 
 const std::string& PathOf(const SourceSpec& spec) {
   return static_cast<const PathOptions&>(*spec.options).path;
+}
+
+using testing::TempDir;
+
+// Writes `text` to `name` in `dir`; returns its path.
+std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+  testing::WriteFile(dir / name, text);
+  return dir / name;
 }
 
 // A minimal valid source section, for tests about [mount].
@@ -155,34 +165,6 @@ class ScopedEnv {
  private:
   std::string name_;
   std::optional<std::string> old_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "config_test.XXXXXX";
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    for (const std::string& f : files_) std::remove(f.c_str());
-    rmdir(path_.c_str());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << text;
-    files_.push_back(p);
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
 };
 
 TEST(ConfigTest, FullValidConfig) {
@@ -722,13 +704,13 @@ TEST(ConfigTest, OverLongLine) {
 
 TEST(ConfigTest, LoadConfigReadsFiles) {
   TempDir dir;
-  std::string p = dir.Write("daqfs.ini", "[mount]\nthreads = 2\n" + std::string(kSource));
+  std::string p = Write(dir, "daqfs.ini", "[mount]\nthreads = 2\n" + std::string(kSource));
   Result<Config> c = LoadConfig(p, Types());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->file, p);
   EXPECT_EQ(c->mount.threads, 2u);
 
-  std::string bad = dir.Write("bad.ini", "[mount]\nthreads = x\n");
+  std::string bad = Write(dir, "bad.ini", "[mount]\nthreads = x\n");
   Result<Config> b = LoadConfig(bad, Types());
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(

@@ -19,22 +19,17 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Slurp;
 
 class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-log-XXXXXX";
-    ASSERT_NE(mkdtemp(t), nullptr);
-    dir_ = t;
+    dir_ = temp_.path();
     saved_stderr_ = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     ASSERT_GE(saved_stderr_, 0);
     saved_level_ = GetLogLevel();
@@ -44,8 +39,8 @@ class LogTest : public ::testing::Test {
     dup2(saved_stderr_, STDERR_FILENO);
     close(saved_stderr_);
     SetLogLevel(saved_level_);
-    std::system(("rm -rf " + dir_).c_str());
   }
+  testing::TempDir temp_{"log"};
   std::string dir_;
   int saved_stderr_ = -1;
   LogLevel saved_level_ = LogLevel::kInfo;

@@ -1,6 +1,6 @@
-// ByteSource decorators: a slow source (simulate_latency_ms, for benchmarks and tests) and the
-// fault injectors the tests use (fail the Nth block, short reads, flipped bytes), plus a Backend
-// decorator that applies a source decorator to every file it opens.
+// ByteSource decorators: a slow source (simulate_latency_ms, for benchmarks and tests), plus a
+// Backend decorator that applies a source decorator to every file it opens. The fault injectors
+// for tests live in tests/testing/fault_sources.h.
 //
 // Thread safety: as the wrapped source; the counters are atomic.
 #pragma once
@@ -28,6 +28,8 @@ class ForwardingSource : public ByteSource {
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override {
     return inner_->ReadBlock(i, out);
   }
+  Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
+  Status ReadGroup(uint64_t i, const BlockEmit& e) override { return inner_->ReadGroup(i, e); }
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override {
     return inner_->ReadAt(off, out);
   }
@@ -47,27 +49,6 @@ class LatencySource final : public ForwardingSource {
 
  private:
   std::chrono::milliseconds latency_;
-};
-
-// Fault injection for tests: counts block decodes; fails decode number `fail_nth` (1-based,
-// 0 = never) or every decode of block `fail_block`; flips byte 0 of block `flip_block`.
-class FaultySource final : public ForwardingSource {
- public:
-  struct Faults {
-    uint64_t fail_nth = 0;
-    int64_t fail_block = -1;
-    int64_t flip_block = -1;
-    bool short_reads = false;  // ReadAt returns at most 1000 bytes per call (not at EOF only)
-  };
-  FaultySource(std::shared_ptr<ByteSource> inner, Faults faults)
-      : ForwardingSource(std::move(inner)), faults_(faults) {}
-  Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
-  Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
-  uint64_t decodes() const { return decodes_.load(); }
-
- private:
-  Faults faults_;
-  std::atomic<uint64_t> decodes_{0};
 };
 
 // A Backend that forwards every call and passes each opened source through `wrap`.

@@ -22,39 +22,18 @@
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/unique_fd.h"
+#include "tests/testing/files.h"
 #include "tools/tar_writer.h"
 
 namespace daqfs {
 namespace {
 
 namespace fsys = std::filesystem;
-
-std::string Shell(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int Sh(const std::string& cmd) {
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-bool HaveTool(const std::string& tool) {
-  return Sh("command -v " + tool + " >/dev/null 2>&1") == 0;
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  fsys::create_directories(fsys::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  ASSERT_TRUE(f.good()) << path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using testing::HaveTool;
+using testing::Shell;
+using testing::ShellQuote;
+using testing::Slurp;
+using testing::WriteFile;
 
 // Compressible data, like detector or visibility dumps: repeated words with random noise.
 std::string Data(uint64_t seed, size_t n) {
@@ -92,31 +71,31 @@ Result<TarIndex> Index(const std::string& path, int* fd_out = nullptr) {
 class RepackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/repack_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = temp_.path();
     ASSERT_TRUE(HaveTool("tar") && HaveTool("zstd")) << "GNU tar and zstd are needed";
   }
-  void TearDown() override { fsys::remove_all(dir_); }
 
   std::string P(const std::string& rel) const { return dir_ + "/" + rel; }
 
   // Tars the folder `src` (relative to dir_) into `tar` with GNU tar.
   void Tar(const std::string& src, const std::string& tar, const std::string& flags = "") {
-    ASSERT_EQ(Sh("tar " + flags + " -C " + Shell(P(src)) + " -cf " + Shell(P(tar)) + " ."), 0);
+    ASSERT_EQ(
+        Shell("tar " + flags + " -C " + ShellQuote(P(src)) + " -cf " + ShellQuote(P(tar)) + " ."),
+        0);
   }
 
   // Extracts `out` into `into`, then `zstd -d --rm` on every .zst file there.
   void ExtractAndDecompress(const std::string& out, const std::string& into) {
     fsys::create_directories(P(into));
-    ASSERT_EQ(Sh("tar -C " + Shell(P(into)) + " -xf " + Shell(out)), 0) << out;
-    ASSERT_EQ(
-        Sh("find " + Shell(P(into)) + " -type f -name '*.zst' -exec zstd -d -q --rm {} + 2>&1"), 0);
+    ASSERT_EQ(Shell("tar -C " + ShellQuote(P(into)) + " -xf " + ShellQuote(out)), 0) << out;
+    ASSERT_EQ(Shell("find " + ShellQuote(P(into)) +
+                    " -type f -name '*.zst' -exec zstd -d -q --rm {} + 2>&1"),
+              0);
   }
 
   // Byte-equal trees, symlinks compared as links.
   void ExpectSameTree(const std::string& a, const std::string& b) {
-    EXPECT_EQ(Sh("diff -r --no-dereference " + Shell(P(a)) + " " + Shell(P(b))), 0);
+    EXPECT_EQ(Shell("diff -r --no-dereference " + ShellQuote(P(a)) + " " + ShellQuote(P(b))), 0);
   }
 
   RepackOptions Options(const std::string& out = "out") {
@@ -136,6 +115,7 @@ class RepackTest : public ::testing::Test {
     return ExecuteRepack(*plan, o);
   }
 
+  testing::TempDir temp_{"repack"};
   std::string dir_;
 };
 
@@ -316,7 +296,7 @@ TEST_F(RepackTest, UnreadableOrCorruptInputFailsBeforeWriting) {
   EXPECT_NE(plan.status().message().find("missing.tar"), std::string::npos);
 
   // A truncated archive and a member named .zst that is not zstd are corrupt inputs.
-  std::string bytes = ReadFile(P("good.tar"));
+  std::string bytes = Slurp(P("good.tar"));
   WriteFile(P("cut.tar"), bytes.substr(0, 1024));
   plan = PlanRepack(o, {P("good.tar"), P("cut.tar")});
   ASSERT_FALSE(plan.ok());
@@ -330,7 +310,8 @@ TEST_F(RepackTest, UnreadableOrCorruptInputFailsBeforeWriting) {
   EXPECT_EQ(plan.status().code(), Code::kCorrupt);
   EXPECT_NE(plan.status().message().find("fake.zst"), std::string::npos);
 
-  ASSERT_EQ(Sh("zstd -q " + Shell(P("good.tar")) + " -o " + Shell(P("whole.tar.zst"))), 0);
+  ASSERT_EQ(Shell("zstd -q " + ShellQuote(P("good.tar")) + " -o " + ShellQuote(P("whole.tar.zst"))),
+            0);
   plan = PlanRepack(o, {P("whole.tar.zst")});
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("decompress it first"), std::string::npos);
@@ -410,14 +391,14 @@ TEST_F(RepackTest, ZstdMembersAreRecompressedSeekable) {
   WriteFile(P("src/pz.dat"), Data(13, 900000));
   WriteFile(P("src/hidden.dat"), Data(14, 50000));
   WriteFile(P("src/plain.txt"), "plain\n");
-  ASSERT_EQ(Sh("cd " + Shell(P("src")) +
-               " && zstd -q --rm one.dat"            // one frame, content size
-               " && zstd -q --rm -B262144 many.dat"  // independent blocks in a frame
-               " && cat piped.dat | zstd -q -c > piped.dat.zst && rm piped.dat"  // no size
-               " && zstd -q -c hidden.dat > hidden.raw && rm hidden.dat"),       // no suffix
+  ASSERT_EQ(Shell("cd " + ShellQuote(P("src")) +
+                  " && zstd -q --rm one.dat"            // one frame, content size
+                  " && zstd -q --rm -B262144 many.dat"  // independent blocks in a frame
+                  " && cat piped.dat | zstd -q -c > piped.dat.zst && rm piped.dat"  // no size
+                  " && zstd -q -c hidden.dat > hidden.raw && rm hidden.dat"),       // no suffix
             0);
   if (HaveTool("pzstd")) {
-    ASSERT_EQ(Sh("cd " + Shell(P("src")) + " && pzstd -q -p 2 --rm pz.dat 2>/dev/null"), 0);
+    ASSERT_EQ(Shell("cd " + ShellQuote(P("src")) + " && pzstd -q -p 2 --rm pz.dat 2>/dev/null"), 0);
   }
   Tar("src", "z.tar");
   RepackOptions o = Options();
@@ -427,9 +408,9 @@ TEST_F(RepackTest, ZstdMembersAreRecompressedSeekable) {
   ASSERT_EQ(r.failure, RepackFailure::kNone) << r.status.ToString();
 
   // The expected tree: the inputs decompressed (hidden.raw is zstd without the suffix).
-  ASSERT_EQ(Sh("cp -a " + Shell(P("src")) + " " + Shell(P("want")) + " && cd " + Shell(P("want")) +
-               " && zstd -d -q --rm *.zst && zstd -d -q hidden.raw -o " +
-               "hidden.raw.out && mv hidden.raw.out hidden.raw"),
+  ASSERT_EQ(Shell("cp -a " + ShellQuote(P("src")) + " " + ShellQuote(P("want")) + " && cd " +
+                  ShellQuote(P("want")) + " && zstd -d -q --rm *.zst && zstd -d -q hidden.raw -o " +
+                  "hidden.raw.out && mv hidden.raw.out hidden.raw"),
             0);
   ExtractAndDecompress(P("out/z.tar"), "got");
   ExpectSameTree("want", "got");
@@ -456,8 +437,8 @@ TEST_F(RepackTest, GroupsByRegexIntoWindows) {
   WriteFile(P("a/1266932744_metafits.fits"), Data(5, 3000));
   WriteFile(P("a/README"), "mwa\n");
   // Split the inputs across two archives: grouping merges them.
-  ASSERT_EQ(Sh("cd " + Shell(P("a")) + " && tar -cf ../in1.tar *_00[0-2]?_* README && " +
-               "tar -cf ../in2.tar *_00[3-5]?_* *metafits*"),
+  ASSERT_EQ(Shell("cd " + ShellQuote(P("a")) + " && tar -cf ../in1.tar *_00[0-2]?_* README && " +
+                  "tar -cf ../in2.tar *_00[3-5]?_* *metafits*"),
             0);
 
   RepackOptions o = Options();
@@ -521,7 +502,7 @@ TEST_F(RepackTest, FoldersFollowTheirContents) {
   RepackResult r = ExecuteRepack(*plan, o);
   ASSERT_EQ(r.failure, RepackFailure::kNone);
   fsys::create_directories(P("x"));
-  ASSERT_EQ(Sh("tar -C " + Shell(P("x")) + " -xf " + Shell(P("out/1.tar"))), 0);
+  ASSERT_EQ(Shell("tar -C " + ShellQuote(P("x")) + " -xf " + ShellQuote(P("out/1.tar"))), 0);
   EXPECT_EQ(fsys::status(P("x/obs/ch1")).permissions() & fsys::perms::all, fsys::perms(0750));
 }
 
@@ -558,7 +539,7 @@ TEST_F(RepackTest, VerifyDetectsACorruptedOutput) {
   Result<TarIndex> out = Index(P("out/in.tar"));
   ASSERT_TRUE(out.ok());
   const TarMember& b = out->members[1];
-  std::string bytes = ReadFile(P("out/in.tar"));
+  std::string bytes = Slurp(P("out/in.tar"));
   bytes[b.data_offset + b.size / 3] ^= 0x40;  // inside the compressed frames of b.dat.zst
   WriteFile(P("out/in.tar"), bytes);
   std::vector<std::string> problems = VerifyOutput(r.summary.outputs[0]);
@@ -583,7 +564,7 @@ TEST_F(RepackTest, RefusesExistingOutputUnlessForced) {
   RepackResult r = Repack(o, {"in.tar"});
   EXPECT_EQ(r.failure, RepackFailure::kOutputExists);
   EXPECT_NE(r.status.message().find("in.tar"), std::string::npos);
-  EXPECT_EQ(ReadFile(P("out/in.tar")), "precious");
+  EXPECT_EQ(Slurp(P("out/in.tar")), "precious");
   o.force = true;
   r = Repack(o, {"in.tar"});
   ASSERT_EQ(r.failure, RepackFailure::kNone) << r.status.ToString();
@@ -651,8 +632,8 @@ TEST_F(RepackTest, ManyMembersAndSmallWindowsStayOrdered) {
 TEST_F(RepackTest, CorruptZstdPayloadFailsAsBadInputAndLeavesNothing) {
   WriteFile(P("src/a.dat"), Data(60, 500000));
   WriteFile(P("src/b.dat"), Data(61, 500000));
-  ASSERT_EQ(Sh("cd " + Shell(P("src")) + " && zstd -q --rm b.dat"), 0);
-  std::string z = ReadFile(P("src/b.dat.zst"));
+  ASSERT_EQ(Shell("cd " + ShellQuote(P("src")) + " && zstd -q --rm b.dat"), 0);
+  std::string z = Slurp(P("src/b.dat.zst"));
   z[z.size() / 2] ^= 0x5a;  // headers stay valid: only decoding finds it
   WriteFile(P("src/b.dat.zst"), z);
   Tar("src", "in.tar");

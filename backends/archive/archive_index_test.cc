@@ -13,27 +13,21 @@
 
 #include "backends/archive/member_sources.h"
 #include "backends/archive/tar_backend.h"
-#include "fs/folder_blob_store.h"
+#include "tests/testing/folder_blob_store.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
 
-std::string Slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int Shell(const std::string& cmd) { return std::system(("bash -c '" + cmd + "'").c_str()); }
+using testing::Shell;
+using testing::Slurp;
 
 class ArchiveIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-archidx-XXXXXX";
-    dir_ = mkdtemp(t);
+    dir_ = temp_.path();
     // Beamline-like data: 12-bit samples in 16-bit words (compresses to ~0.7).
     std::mt19937 rng(42);
     std::string samples(3 * 1024 * 1024 + 123, '\0');
@@ -47,7 +41,6 @@ class ArchiveIndexTest : public ::testing::Test {
     std::ofstream(dir_ + "/src/sub/small.dat", std::ios::binary) << samples.substr(0, 5000);
     std::ofstream(dir_ + "/src/sub/empty.dat", std::ios::binary) << "";
   }
-  void TearDown() override { Shell("rm -rf " + dir_); }
 
   Result<ArchiveIndex> Index(const std::string& path, const std::string& spill = "") {
     Result<UniqueFd> fd = OpenReadOnly(path);
@@ -107,6 +100,7 @@ class ArchiveIndexTest : public ::testing::Test {
     }
   }
 
+  testing::TempDir temp_{"archidx"};
   std::string dir_;
 };
 

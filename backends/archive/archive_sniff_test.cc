@@ -9,16 +9,14 @@
 #include <cstdlib>
 #include <string>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
 class ArchiveSniffTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char t[] = "/tmp/daqfs-sniff-XXXXXX";
-    dir_ = mkdtemp(t);
-  }
-  void TearDown() override { Run("rm -rf " + dir_); }
+  void SetUp() override { dir_ = temp_.path(); }
   void Run(const std::string& cmd) {
     std::string script = dir_ + "/.make.sh";
     FILE* f = std::fopen(script.c_str(), "w");
@@ -32,6 +30,7 @@ class ArchiveSniffTest : public ::testing::Test {
     EXPECT_FALSE(s.ok()) << path;
     return s.message();
   }
+  testing::TempDir temp_{"sniff"};
   std::string dir_;
 };
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "backends/archive/tar_backend.h"
-#include "fs/folder_blob_store.h"
+#include "tests/testing/folder_blob_store.h"
 
 namespace daqfs {
 namespace {

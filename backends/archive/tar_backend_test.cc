@@ -12,22 +12,17 @@
 #include <thread>
 
 #include "fs/vfs.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
 
-std::string Slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Slurp;
 
 class TarBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-tarbackend-XXXXXX";
-    dir_ = mkdtemp(t);
+    dir_ = temp_.path();
     std::string cmd = "set -e; cd " + dir_ +
                       "; mkdir -p src/sub src/many; head -c 2500000 /dev/urandom > src/big;"
                       "echo hi > src/sub/hi; ln -s sub/hi src/link; ln src/big src/big2;"
@@ -36,7 +31,6 @@ class TarBackendTest : public ::testing::Test {
                       "echo other > not-a-tar.txt";
     ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
   }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
   std::unique_ptr<Vfs> MakeVfs(const std::string& path) {
     Result<std::unique_ptr<TarBackend>> b = TarBackend::Create("t", path);
@@ -61,6 +55,7 @@ class TarBackendTest : public ::testing::Test {
     return ino;
   }
 
+  testing::TempDir temp_{"tarbackend"};
   std::string dir_;
 };
 

@@ -18,6 +18,8 @@
 #include <random>
 #include <sstream>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
@@ -26,47 +28,11 @@ using Kind = TarMember::Kind;
 
 // ---- helpers ----
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tar_index_test.XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << data;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-bool HaveTool(const char* tool) {
-  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
+using testing::HaveTool;
+using testing::ShellQuote;
+using testing::Slurp;
+using testing::TempDir;
+using testing::WriteFile;
 
 // The archive bytes plus a reader over them that counts its calls.
 struct MemArchive {

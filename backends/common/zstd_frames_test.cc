@@ -16,6 +16,8 @@
 #include <random>
 #include <sstream>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
@@ -24,42 +26,10 @@ using Bytes = std::vector<uint8_t>;
 
 // ---- helpers ----
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/zstd_frames_test.XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-Bytes Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string s = ss.str();
-  return Bytes(s.begin(), s.end());
-}
-
-void WriteFile(const std::string& path, const Bytes& data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
-bool HaveTool(const char* tool) {
-  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
+using testing::HaveTool;
+using testing::TempDir;
+using testing::WriteFile;
+Bytes Slurp(const std::string& path) { return testing::SlurpBytes(path); }
 
 // Runs a shell command (paths here come from mkdtemp: no quoting needed).
 void RunShell(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }

@@ -12,22 +12,22 @@
 #include <fstream>
 #include <string>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
 class MountPointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-mountpoint-XXXXXX";
-    ASSERT_NE(mkdtemp(t), nullptr);
     char real[PATH_MAX];
-    ASSERT_NE(realpath(t, real), nullptr);
+    ASSERT_NE(realpath(temp_.path().c_str(), real), nullptr);
     dir_ = real;
   }
   void TearDown() override {
     if (tmpfs_) std::system(("umount " + dir_ + "/m").c_str());
-    std::system(("rm -rf " + dir_).c_str());
   }
+  testing::TempDir temp_{"mountpoint"};
   std::string dir_;
   bool tmpfs_ = false;
 };

@@ -183,9 +183,9 @@ TEST_F(ArchiveE2eTest, MergedLayoutLaterArchiveWins) {
                 .exit_code,
             0);
   Mount(Config("layout = merged\n"));
-  EXPECT_EQ(ReadFile(mnt_ + "/s/ch1/x"), "new\n");
-  EXPECT_EQ(ReadFile(mnt_ + "/s/ch1/y"), "one\n");
-  EXPECT_EQ(ReadFile(mnt_ + "/s/ch2/z"), "two\n");
+  EXPECT_EQ(Slurp(mnt_ + "/s/ch1/x"), "new\n");
+  EXPECT_EQ(Slurp(mnt_ + "/s/ch1/y"), "one\n");
+  EXPECT_EQ(Slurp(mnt_ + "/s/ch2/z"), "two\n");
   CmdResult ls = Sh("cd " + Q(mnt_ + "/s") + " && find . | sort");
   EXPECT_EQ(ls.output, ".\n./ch1\n./ch1/x\n./ch1/y\n./ch2\n./ch2/z\n");
   EXPECT_EQ(daemon_.Unmount(), 0);
@@ -224,7 +224,7 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
             0);
   DaqfsProcess fourth;
   Mount(cfg, &fourth);
-  EXPECT_EQ(ReadFile(mnt_ + "/s/p.tar/added.dat"), "more\n");
+  EXPECT_EQ(Slurp(mnt_ + "/s/p.tar/added.dat"), "more\n");
   EXPECT_EQ(fourth.Unmount(), 0);
 }
 

@@ -1,6 +1,7 @@
 // End-to-end tests of the block cache and prefetcher on a real mount: the SSD cache survives
-// remounts and kill -9, damaged cache files are never served, a full, read-only or vanished
-// cache folder never fails a read, two daemons cannot share a folder, memory stays bounded.
+// remounts and a kill -9 that lands while writes are pending, damaged cache files are never served,
+// a full, read-only or vanished cache folder never fails a read, two daemons cannot share a folder,
+// memory stays bounded.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,7 +69,7 @@ class CacheE2eTest : public ::testing::Test {
   void Mount(const std::string& cfg) {
     ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
   }
-  std::string Metrics() { return ReadFile(mnt_ + "/.daqfs/metrics"); }
+  std::string Metrics() { return Slurp(mnt_ + "/.daqfs/metrics"); }
   // The SSD writer works behind the readers (it waits for a pause): poll until `done` holds.
   bool WaitForMetrics(const std::function<bool(const std::string&)>& done) {
     for (int i = 0; i < 100; ++i) {
@@ -137,19 +138,49 @@ TEST_F(CacheE2eTest, PlantedDamageIsNeverServed) {
   EXPECT_EQ(daemon_.Unmount(), 0);
 }
 
-TEST_F(CacheE2eTest, KillDashNineDuringCacheWritesThenRestartVerifies) {
-  MakeArchive(1, 200);
-  std::string cfg = Config();
+TEST_F(CacheE2eTest, KillDashNineWithWritesInFlightThenRestartVerifies) {
+  MakeArchive(2, 96);
+  // A slow source (20 ms per block): a reader streams for a while, blocks keep arriving faster
+  // than the SSD writer's quiet period, so writes queue up behind the reader.
+  std::string cfg = Config("", "simulate_latency_ms = 20\n");
   Mount(cfg);
-  // Read in the background and kill the daemon while blocks are being written.
-  CmdResult bg = Sh("(cat " + Q(mnt_ + "/s/a.tar/f1.bin") + " > /dev/null 2>&1 &) ; sleep 0.7");
+  // f1 whole and on the SSD: blocks the restarted daemon must verify and serve.
+  EXPECT_TRUE(SameBytes("f1.bin"));
+  // (Wait until the SSD writer is idle: every block of f1 written or dropped.)
+  double f1_written = 0;
+  ASSERT_TRUE(WaitForMetrics([&](const std::string& m) {
+    f1_written = Metric(m, "daqfs_cache_inserts_total{tier=\"ssd\"}");
+    return f1_written >= 1 && f1_written + Metric(m, "daqfs_cache_dropped_writes_total") >=
+                                  Metric(m, "daqfs_decodes_total");
+  })) << Metrics();
+  // f2 streamed in the background; the kill lands once writes are provably pending: blocks
+  // decoded (each one put into the cache) but neither written to the SSD nor dropped.
+  ASSERT_EQ(Sh("(cat " + Q(mnt_ + "/s/a.tar/f2.bin") + " > /dev/null 2>&1 &)").exit_code, 0);
+  double decoded = 0, written = 0, dropped = 0;
+  for (int i = 0; i < 600 && decoded - written - dropped < 4; ++i) {
+    std::string m = Metrics();
+    decoded = Metric(m, "daqfs_decodes_total");
+    written = Metric(m, "daqfs_cache_inserts_total{tier=\"ssd\"}");
+    dropped = Metric(m, "daqfs_cache_dropped_writes_total{tier=\"ssd\"}");
+    if (decoded - written - dropped < 4) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(decoded - written - dropped, 4) << "no SSD writes pending while f2 streamed";
   ASSERT_GT(daemon_.pid(), 0);
-  daemon_.Signal(SIGKILL);  // kills and reaps
+  EXPECT_EQ(daemon_.Signal(SIGKILL), -1);  // killed and reaped
   Sh("fusermount3 -u -z " + Q(mnt_));
+  // Fewer block files than blocks accepted for writing when the metrics were read: at least one
+  // accepted write never finished, so the kill did land with writes in flight.
+  CmdResult files = Sh("find " + Q(cache_ + "/v1/blocks") + " -type f | wc -l");
+  ASSERT_EQ(files.exit_code, 0);
+  EXPECT_LT(std::stod(files.output), decoded - dropped) << files.output;
   Drop();
   DaqfsProcess again;
   ASSERT_TRUE(again.Start({cfg, mnt_}, mnt_, dir_ / "daqfs2.log"));
   EXPECT_TRUE(SameBytes("f1.bin"));
+  EXPECT_TRUE(SameBytes("f2.bin"));
+  std::string m = Metrics();
+  // What was written before the kill survives and is served.
+  EXPECT_GE(Metric(m, "daqfs_cache_hits_total{tier=\"ssd\"}"), f1_written) << m;
   EXPECT_EQ(again.Unmount(), 0) << again.Log();
 }
 
@@ -246,7 +277,7 @@ TEST_F(CacheE2eTest, PeakMemoryStaysWithinBudgets) {
   std::string cmd =
       "for i in $(seq 1 16); do cat " + Q(mnt_ + "/s/a.tar") + "/f$i.bin > /dev/null & done; wait";
   EXPECT_EQ(Sh(cmd).exit_code, 0);
-  std::string status = ReadFile("/proc/" + std::to_string(daemon_.pid()) + "/status");
+  std::string status = Slurp("/proc/" + std::to_string(daemon_.pid()) + "/status");
   size_t at = status.find("VmHWM:");
   ASSERT_NE(at, std::string::npos);
   long kb = std::stol(status.substr(at + 6));

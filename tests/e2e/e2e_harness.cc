@@ -1,5 +1,6 @@
 #include "tests/e2e/e2e_harness.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,36 +34,41 @@ CmdResult Sh(const std::string& command) {
   return r;
 }
 
-std::string Q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
+std::string WriteConfig(const TempDir& dir, const std::string& name, const std::string& body) {
+  std::string path = dir / name;
+  WriteFile(path, body);
+  if (!ConfiguredCacheDir(path).empty()) return path;
+  std::string line = "dir = " + (dir / "cache") + "\n";
+  std::string text = body;
+  size_t cache = text.find("[cache]\n");
+  if (cache != std::string::npos) {
+    text.insert(cache + 8, line);
+  } else {
+    if (!text.empty() && text.back() != '\n') text += "\n";
+    text += "[cache]\n" + line;
   }
-  return out + "'";
+  WriteFile(path, text);
+  return path;
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/daqfs-e2e-XXXXXX";
-  char* d = mkdtemp(tmpl);
-  if (!d) std::abort();
-  path_ = d;
-  chmod(path_.c_str(), 0755);
-}
-
-TempDir::~TempDir() {
-  // Never delete through a live mount.
-  std::ifstream in("/proc/mounts");
-  std::string line;
+std::string ConfiguredCacheDir(const std::string& path) {
+  std::istringstream in(Slurp(path));
+  std::string line, section;
   while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string dev, mnt;
-    ls >> dev >> mnt;
-    if (mnt.rfind(path_ + "/", 0) == 0) Sh("fusermount3 -u -z " + Q(mnt));
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == ';' || line[b] == '#') continue;
+    line = line.substr(b);
+    if (line[0] == '[') {
+      section = line.substr(0, line.find(']') + 1);
+      continue;
+    }
+    if (section != "[cache]" || line.rfind("dir", 0) != 0) continue;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos || line.find_first_not_of(" \t", 3) != eq) continue;
+    size_t v = line.find_first_not_of(" \t", eq + 1);
+    return v == std::string::npos ? "" : line.substr(v);
   }
-  Sh("rm -rf " + Q(path_));
+  return "";
 }
 
 bool IsMounted(const std::string& mountpoint) {
@@ -76,16 +83,29 @@ bool IsMounted(const std::string& mountpoint) {
   return false;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << data;
+std::vector<pid_t> ProcessesRunning(const std::string& program, const std::string& argument) {
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::string cmdline = Slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    std::vector<std::string> argv;
+    for (size_t pos = 0; pos < cmdline.size();) {
+      size_t nul = cmdline.find('\0', pos);
+      if (nul == std::string::npos) nul = cmdline.size();
+      argv.push_back(cmdline.substr(pos, nul - pos));
+      pos = nul + 1;
+    }
+    if (argv.empty() || argv[0] != program) continue;
+    if (std::find(argv.begin() + 1, argv.end(), argument) != argv.end()) {
+      out.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  closedir(proc);
+  return out;
 }
 
 bool FuseAvailable() { return access("/dev/fuse", R_OK | W_OK) == 0 && geteuid() == 0; }
@@ -108,6 +128,25 @@ DaqfsProcess::~DaqfsProcess() {
                                                const std::string& log_path) {
   mountpoint_ = mountpoint;
   log_path_ = log_path;
+  // Host independence: never the default cache folder another daqfs may hold. A configuration
+  // file is the argument that names a regular file and is not an option's value.
+  bool source_mode = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--source" || args[i] == "--cache-dir") source_mode = true;
+  }
+  for (size_t i = 0; i < args.size() && !source_mode; ++i) {
+    if (args[i] == "-o" || args[i] == "--log-level") {
+      ++i;
+      continue;
+    }
+    struct stat st;
+    if (args[i][0] != '-' && stat(args[i].c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ConfiguredCacheDir(args[i]).empty()) {
+      return ::testing::AssertionFailure()
+             << args[i] << " sets no [cache] dir: the daemon would use the host's default cache "
+             << "folder (write the configuration with WriteConfig)";
+    }
+  }
   int fds[2];
   if (pipe(fds) != 0) return ::testing::AssertionFailure() << "pipe";
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -180,6 +219,6 @@ int DaqfsProcess::Signal(int sig) {
   return code == -2 ? -1 : code;
 }
 
-std::string DaqfsProcess::Log() const { return ReadFile(log_path_); }
+std::string DaqfsProcess::Log() const { return Slurp(log_path_); }
 
 }  // namespace daqfs::e2e

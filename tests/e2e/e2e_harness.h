@@ -1,5 +1,6 @@
-// Harness for end-to-end tests: temp folders, shell commands, and a real daqfs daemon mounted in
-// the foreground that signals readiness through --ready-fd (no sleeps). The daemon is always
+// Harness for end-to-end tests: shell commands and a real daqfs daemon mounted in the foreground
+// that signals readiness through --ready-fd (no sleeps). Temp folders and files come from the
+// test library (tests/testing/files.h). The daemon is always
 // unmounted: gracefully by Unmount() (the test checks exit code 0), forcibly by the destructor
 // when a test failed half-way. The daemon's log is kept for printing on failure.
 #pragma once
@@ -9,6 +10,8 @@
 
 #include <string>
 #include <vector>
+
+#include "tests/testing/files.h"
 
 namespace daqfs::e2e {
 
@@ -20,23 +23,25 @@ struct CmdResult {
 // Runs `command` with bash -c.
 CmdResult Sh(const std::string& command);
 // Quotes for bash.
-std::string Q(const std::string& s);
+inline std::string Q(const std::string& s) { return testing::ShellQuote(s); }
 
-// A temp folder (mode 0755 so other users can reach mounts inside), removed with its content.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// Temp folders (mounts inside are detached before removal) and files: the test library's.
+using testing::Slurp;
+using testing::TempDir;
+using testing::WriteFile;
 
 bool IsMounted(const std::string& mountpoint);
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& data);
+
+// Writes the daqfs configuration `body` to dir/name and returns its path. Unless `body` sets
+// [cache] dir itself, `dir = <dir>/cache` is added (at the end, or right after a [cache] line
+// that has no dir), so a test never uses the host's default cache folder (/var/cache/daqfs),
+// which another daqfs on the machine may hold (exit 6).
+std::string WriteConfig(const TempDir& dir, const std::string& name, const std::string& body);
+// The [cache] dir that configuration file `path` sets ("" = none: the host's default).
+std::string ConfiguredCacheDir(const std::string& path);
+// Processes whose argv[0] is `program` and whose later arguments include `argument` (read from
+// /proc/PID/cmdline: exact words, no pattern matching).
+std::vector<pid_t> ProcessesRunning(const std::string& program, const std::string& argument);
 // True when /dev/fuse exists and we can mount (root).
 bool FuseAvailable();
 
@@ -49,6 +54,9 @@ class DaqfsProcess {
 
   // Starts `daqfs -f --ready-fd N <args>` and waits until it is ready (or exits, or 60 s pass).
   // `mountpoint` must be the mount point named in `args`. `log_path` collects its stderr.
+  // Refused (a test failure) when the daemon would use the host's default cache folder: a
+  // configuration file must set [cache] dir (WriteConfig does); a --source mount without
+  // --cache-dir keeps no cache folder.
   ::testing::AssertionResult Start(const std::vector<std::string>& args,
                                    const std::string& mountpoint, const std::string& log_path);
   // fusermount3 -u, then waits for the daemon: its exit code (-1 on signal or timeout).

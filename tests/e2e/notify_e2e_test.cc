@@ -80,7 +80,7 @@ TEST_F(NotifyE2eTest, PerArchiveFolderShowsAddedAndRemovedArchivesDespiteLongTim
       3, [&] { return Ls(root) == "a.tar\nb.tar\n"; }, &took))
       << Ls(root);
   EXPECT_TRUE(Exists(root + "/b.tar"));
-  EXPECT_EQ(ReadFile(root + "/b.tar/b.tar.txt"), "b.tar\n");
+  EXPECT_EQ(Slurp(root + "/b.tar/b.tar.txt"), "b.tar\n");
   std::fprintf(stderr, "new archive listed after %.2f s (rescan 0.5 s)\n", took);
 
   ASSERT_TRUE(Exists(root + "/a.tar/a.tar.txt"));  // the kernel holds its entry now
@@ -105,7 +105,7 @@ TEST_F(NotifyE2eTest, MergedTreeShowsAddedAndRemovedMembersDespiteLongTimeouts) 
   EXPECT_TRUE(Within(
       3, [&] { return Ls(root) == "a.tar.txt\nb.tar.txt\n"; }, &took))
       << Ls(root);
-  EXPECT_EQ(ReadFile(root + "/b.tar.txt"), "b.tar\n");
+  EXPECT_EQ(Slurp(root + "/b.tar.txt"), "b.tar\n");
   ASSERT_TRUE(Exists(root + "/a.tar.txt"));
   ASSERT_EQ(Sh("rm " + Q(data_ + "/a.tar")).exit_code, 0);
   EXPECT_TRUE(Within(

@@ -78,7 +78,7 @@ TEST_F(OpsE2eTest, MetricsPassPromtoolWithBuildInfoSourcesAndTiers) {
   ReadSome();
   // A read of a missing member and a failed lookup count as errors, not as malformed output.
   Sh("cat " + Q(mnt_ + "/alpha/a.tar/missing") + " 2>/dev/null");
-  std::string metrics = ReadFile(mnt_ + "/.daqfs/metrics");
+  std::string metrics = Slurp(mnt_ + "/.daqfs/metrics");
   WriteFile(dir_ / "metrics.prom", metrics);
   CmdResult check = Sh("promtool check metrics < " + Q(dir_ / "metrics.prom"));
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << metrics;
@@ -105,7 +105,7 @@ TEST_F(OpsE2eTest, MetricsPassPromtoolWithBuildInfoSourcesAndTiers) {
   EXPECT_EQ(metrics.find("daqfs_disk_cache_"), std::string::npos) << metrics;
 
   // The human view shows the sources and the tiers side by side.
-  std::string stats = ReadFile(mnt_ + "/.daqfs/stats");
+  std::string stats = Slurp(mnt_ + "/.daqfs/stats");
   EXPECT_NE(stats.find("\nalpha "), std::string::npos) << stats;
   EXPECT_NE(stats.find("\nbeam b "), std::string::npos) << stats;
   EXPECT_NE(stats.find("memory                      ssd\n"), std::string::npos) << stats;
@@ -123,7 +123,7 @@ TEST_F(OpsE2eTest, TextfileScriptWritesAValidFileAtomically) {
   CmdResult check = Sh("promtool check metrics < " + Q(prom));
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_EQ(check.output, "") << check.output;
-  EXPECT_NE(ReadFile(prom).find("daqfs_read_bytes_total{source=\"alpha\"}"), std::string::npos);
+  EXPECT_NE(Slurp(prom).find("daqfs_read_bytes_total{source=\"alpha\"}"), std::string::npos);
 
   // Atomic: every run replaces the file by rename (a new inode), leaving no temp file behind.
   struct stat before, after;

@@ -22,12 +22,6 @@ namespace {
 
 const std::string kNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
 
-// Options of `mountpoint` in /proc/mounts ("" when not mounted).
-std::string MountOptions(const std::string& mountpoint) {
-  CmdResult r = Sh("awk -v m=" + Q(mountpoint) + " '$2 == m {print $4}' /proc/mounts");
-  return r.output;
-}
-
 bool HasOption(const std::string& options, const std::string& opt) {
   std::string padded = "," + options.substr(0, options.find('\n')) + ",";
   return padded.find("," + opt + ",") != std::string::npos;
@@ -247,7 +241,7 @@ TEST_F(SafetyE2eTest, ALiveMountIsNeverStacked) {
             std::string::npos)
       << second.output;
   EXPECT_EQ(Sh("grep -c ' " + mnt_ + " ' /proc/mounts").output, "1\n");
-  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/a.tar/f"), "data\n");
   // A daemon that is stuck (stopped here) answers nothing: refused after a few seconds with how
   // to end it, instead of waiting forever.
   ASSERT_EQ(kill(daemon_.pid(), SIGSTOP), 0);
@@ -258,7 +252,7 @@ TEST_F(SafetyE2eTest, ALiveMountIsNeverStacked) {
   EXPECT_NE(stuck.output.find("mount that does not answer (its daemon is stuck)"),
             std::string::npos)
       << stuck.output;
-  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/a.tar/f"), "data\n");
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
@@ -274,7 +268,7 @@ TEST_F(SafetyE2eTest, ADeadMountLeftByKillIsReplaced) {
   EXPECT_NE(again.Log().find("held a dead daqfs mount (its daemon was killed); detached it"),
             std::string::npos)
       << again.Log();
-  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/a.tar/f"), "data\n");
   EXPECT_EQ(again.Unmount(), 0) << again.Log();
   EXPECT_FALSE(IsMounted(mnt_));  // nothing left behind, not even the detached one
 }
@@ -323,9 +317,9 @@ TEST_F(SafetyE2eTest, ANonEmptyMountPointNeedsNonempty) {
       << r.output;
   EXPECT_FALSE(IsMounted(mnt_));
   Mount({"-o", "nonempty", "--source", data_, mnt_});
-  EXPECT_EQ(ReadFile(mnt_ + "/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/a.tar/f"), "data\n");
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
-  EXPECT_EQ(ReadFile(mnt_ + "/hidden-by-a-mount"), "x");
+  EXPECT_EQ(Slurp(mnt_ + "/hidden-by-a-mount"), "x");
 }
 
 TEST_F(SafetyE2eTest, TheRootHoldsOnlyDataForTarCpRsyncAndFind) {
@@ -338,7 +332,7 @@ TEST_F(SafetyE2eTest, TheRootHoldsOnlyDataForTarCpRsyncAndFind) {
   Mount({"--source", data_, mnt_});
   CmdResult ls = Sh("ls -a " + Q(mnt_));
   EXPECT_EQ(ls.output, ".\n..\na.tar\nx.tar\n");
-  EXPECT_NE(ReadFile(mnt_ + "/.daqfs/stats").find("\nlookup "), std::string::npos);  // by name
+  EXPECT_NE(Slurp(mnt_ + "/.daqfs/stats").find("\nlookup "), std::string::npos);  // by name
   CmdResult find = Sh("find " + Q(mnt_) + " -name '*daqfs*' | wc -l");
   EXPECT_EQ(find.output, "0\n");
   CmdResult tar = Sh("tar -cf " + Q(dir_ / "copy.tar") + " -C " + Q(mnt_) + " .");
@@ -414,7 +408,7 @@ TEST_F(SafetyE2eTest, StatfsReportsTheSsdCacheSoDfIsNotFull) {
 TEST_F(SafetyE2eTest, SighupReopensTheLogFileAndKeepsTheMount) {
   std::string log = dir_ / "out.log";
   Mount({Config("log = " + log + "\n"), mnt_});
-  EXPECT_NE(ReadFile(log).find("mounted on " + mnt_), std::string::npos) << ReadFile(log);
+  EXPECT_NE(Slurp(log).find("mounted on " + mnt_), std::string::npos) << Slurp(log);
   ASSERT_EQ(rename(log.c_str(), (log + ".1").c_str()), 0);  // as logrotate does
   ASSERT_EQ(kill(daemon_.pid(), SIGHUP), 0);
   EXPECT_EQ(Sh("for i in $(seq 100); do grep -q 'SIGHUP' " + Q(log) +
@@ -422,15 +416,15 @@ TEST_F(SafetyE2eTest, SighupReopensTheLogFileAndKeepsTheMount) {
                 .exit_code,
             0);
   EXPECT_TRUE(IsMounted(mnt_));
-  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/arch/a.tar/f"), "data\n");
   ASSERT_EQ(kill(daemon_.pid(), SIGHUP), 0);  // a second one too
   EXPECT_EQ(Sh("for i in $(seq 100); do [ $(grep -c SIGHUP " + Q(log) +
                ") = 2 ] && exit 0; sleep 0.05; done; exit 1")
                 .exit_code,
             0);
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
-  EXPECT_NE(ReadFile(log).find("unmounted " + mnt_), std::string::npos) << ReadFile(log);
-  EXPECT_EQ(ReadFile(log + ".1").find("unmounted"), std::string::npos);
+  EXPECT_NE(Slurp(log).find("unmounted " + mnt_), std::string::npos) << Slurp(log);
+  EXPECT_EQ(Slurp(log + ".1").find("unmounted"), std::string::npos);
 }
 
 TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
@@ -443,23 +437,22 @@ TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
             std::string::npos)
       << ok.output;
   EXPECT_FALSE(IsMounted(mnt_));
-  std::string bad = dir_ / "bad.ini";
-  WriteFile(bad, "[mount]\nthreads = 4\nlog = relative.log\n");
+  std::string bad = WriteConfig(dir_, "bad.ini", "[mount]\nthreads = 4\nlog = relative.log\n");
   CmdResult b = Sh(bin + Q(bad));
   EXPECT_EQ(b.exit_code, 2);
   EXPECT_NE(b.output.find(bad + ":3: bad value 'relative.log' for log"), std::string::npos)
       << b.output;
-  std::string nolog = dir_ / "nolog.ini";
-  WriteFile(nolog, "[mount]\nlog = " + dir_ / "no-such-folder/x.log" + "\n[source s]\n" +
-                       "type = archive\npath = " + data_ + "\n");
+  std::string nolog = WriteConfig(dir_, "nolog.ini",
+                                  "[mount]\nlog = " + dir_ / "no-such-folder/x.log" +
+                                      "\n[source s]\ntype = archive\npath = " + data_ + "\n");
   CmdResult l = Sh(bin + Q(nolog));
   EXPECT_EQ(l.exit_code, 2) << l.output;
   EXPECT_NE(l.output.find("[mount] log: cannot write " + dir_ / "no-such-folder/x.log"),
             std::string::npos)
       << l.output;
-  std::string empty = dir_ / "empty.ini";
   ASSERT_EQ(Sh("mkdir " + Q(dir_ / "nothing")).exit_code, 0);
-  WriteFile(empty, "[source e]\ntype = archive\npath = " + dir_ / "nothing" + "\n");
+  std::string empty = WriteConfig(dir_, "empty.ini",
+                                  "[source e]\ntype = archive\npath = " + dir_ / "nothing" + "\n");
   CmdResult e = Sh(bin + Q(empty));
   EXPECT_EQ(e.exit_code, 3) << e.output;
   EXPECT_NE(e.output.find("source e: " + dir_ / "nothing" + ": no archive in this folder"),
@@ -467,7 +460,7 @@ TEST_F(SafetyE2eTest, CheckConfigValidatesWithoutMounting) {
       << e.output;
   // The mount point comes from the file when the command line names none.
   ASSERT_TRUE(daemon_.Start({cfg}, mnt_, dir_ / "daqfs.log"));
-  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/arch/a.tar/f"), "data\n");
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
@@ -480,7 +473,7 @@ TEST_F(SafetyE2eTest, StartUpErrorsReachTheTerminalAlsoWithALogFile) {
   EXPECT_NE(second.output.find("daqfs: mount point " + mnt_ + " is already a mount point"),
             std::string::npos)
       << second.output;
-  EXPECT_NE(ReadFile(log).find("is already a mount point"), std::string::npos) << ReadFile(log);
+  EXPECT_NE(Slurp(log).find("is already a mount point"), std::string::npos) << Slurp(log);
   EXPECT_EQ(daemon_.Unmount(), 0) << daemon_.Log();
 }
 
@@ -492,7 +485,7 @@ TEST_F(SafetyE2eTest, ConfigShowsWhatTheMountRunsWith) {
             "path = " +
                 data_ + "\n");
   Mount({"-o", "allow_other", cfg, mnt_});
-  std::string shown = ReadFile(mnt_ + "/.daqfs/config");
+  std::string shown = Slurp(mnt_ + "/.daqfs/config");
   EXPECT_NE(shown.find("\nallow_other = true\n"), std::string::npos) << shown;
   EXPECT_NE(shown.find("\nmountpoint = " + mnt_ + "\n"), std::string::npos) << shown;
   EXPECT_NE(shown.find("; the SSD tier is off: "), std::string::npos) << shown;
@@ -523,7 +516,7 @@ TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
   std::string daemon_pid = pid.output.substr(0, pid.output.find('\n'));
   char buf[4096];
   ssize_t n = recv(sock, buf, sizeof buf, 0);
-  ASSERT_GT(n, 0) << "no notification; log:\n" << ReadFile(dir_ / "n.log");
+  ASSERT_GT(n, 0) << "no notification; log:\n" << Slurp(dir_ / "n.log");
   std::string msg(buf, static_cast<size_t>(n));
   EXPECT_NE(msg.find("READY=1"), std::string::npos) << msg;
   // The moment READY=1 arrives the mount must answer: INIT done (the read-ahead written after
@@ -532,9 +525,9 @@ TEST_F(SafetyE2eTest, SystemdHearsReadyOnlyOnceTheMountAnswers) {
   CmdResult bdi = Sh("findmnt -n -o MAJ:MIN " + Q(mnt_) + " | tr -d ' '");
   ASSERT_EQ(bdi.exit_code, 0) << bdi.output;
   std::string dev = bdi.output.substr(0, bdi.output.find('\n'));
-  EXPECT_EQ(ReadFile("/sys/class/bdi/" + dev + "/read_ahead_kb"), "1236\n") << "bdi " << dev;
+  EXPECT_EQ(Slurp("/sys/class/bdi/" + dev + "/read_ahead_kb"), "1236\n") << "bdi " << dev;
   EXPECT_EQ(Sh("timeout 2 stat -f " + Q(mnt_)).exit_code, 0);
-  EXPECT_EQ(ReadFile(mnt_ + "/arch/a.tar/f"), "data\n");
+  EXPECT_EQ(Slurp(mnt_ + "/arch/a.tar/f"), "data\n");
   EXPECT_NE(msg.find("STATUS=serving " + mnt_), std::string::npos) << msg;
   EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt_)).exit_code, 0);
   n = recv(sock, buf, sizeof buf, 0);

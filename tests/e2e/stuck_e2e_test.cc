@@ -61,7 +61,7 @@ TEST(StuckE2eTest, AStuckSourceHoldsOnlyItsLimitAndFailsFurtherReadsWithEio) {
   ASSERT_TRUE(daemon.Start({cfg, mnt}, mnt, dir / "daqfs.log"));
   const std::string kInflight = "daqfs_source_inflight{source=\"slow\"}";
   const std::string kStuck = "daqfs_source_stuck_total{source=\"slow\"}";
-  EXPECT_EQ(Series(ReadFile(mnt + "/.daqfs/metrics"), kStuck), 0);
+  EXPECT_EQ(Series(Slurp(mnt + "/.daqfs/metrics"), kStuck), 0);
 
   // Opened while the source answers; read once it is stuck.
   int fd_b = open((mnt + "/slow/s.tar/b.bin").c_str(), O_RDONLY);
@@ -72,16 +72,15 @@ TEST(StuckE2eTest, AStuckSourceHoldsOnlyItsLimitAndFailsFurtherReadsWithEio) {
     return Sh("cat " + Q(mnt + "/slow/s.tar/a.bin") + " > /dev/null");
   });
   SteadyClock::time_point deadline = SteadyClock::now() + std::chrono::seconds(3);
-  while (Series(ReadFile(mnt + "/.daqfs/metrics"), kInflight) != 1 &&
-         SteadyClock::now() < deadline) {
+  while (Series(Slurp(mnt + "/.daqfs/metrics"), kInflight) != 1 && SteadyClock::now() < deadline) {
     std::this_thread::yield();
   }
-  ASSERT_EQ(Series(ReadFile(mnt + "/.daqfs/metrics"), kInflight), 1) << daemon.Log();
+  ASSERT_EQ(Series(Slurp(mnt + "/.daqfs/metrics"), kInflight), 1) << daemon.Log();
   SteadyClock::time_point stuck_since = SteadyClock::now();
 
   // The other source and .daqfs/ answer meanwhile.
-  EXPECT_EQ(ReadFile(mnt + "/fast/f.tar/c.bin"), ReadFile(dir / "src/c.bin"));
-  EXPECT_NE(ReadFile(mnt + "/.daqfs/stats"), "");
+  EXPECT_EQ(Slurp(mnt + "/fast/f.tar/c.bin"), Slurp(dir / "src/c.bin"));
+  EXPECT_NE(Slurp(mnt + "/.daqfs/stats"), "");
   EXPECT_EQ(Sh("ls " + Q(mnt)).output, "fast\nslow\n");
 
   // A second read of the stuck source waits stuck_timeout, then fails with EIO.
@@ -95,15 +94,15 @@ TEST(StuckE2eTest, AStuckSourceHoldsOnlyItsLimitAndFailsFurtherReadsWithEio) {
   EXPECT_GE(waited, 0.5);
   // All of the above happened while the first reader was still stuck.
   EXPECT_LT(Seconds(stuck_since), 3.5);
-  EXPECT_EQ(Series(ReadFile(mnt + "/.daqfs/metrics"), kInflight), 1);
+  EXPECT_EQ(Series(Slurp(mnt + "/.daqfs/metrics"), kInflight), 1);
   // Counted: once or twice (the kernel's page cache retries a failed read-ahead page once).
-  double stuck = Series(ReadFile(mnt + "/.daqfs/metrics"), kStuck);
+  double stuck = Series(Slurp(mnt + "/.daqfs/metrics"), kStuck);
   EXPECT_GE(stuck, 1);
   EXPECT_LE(stuck, 2);
 
   // Once the storage answers, the slot is free and the source reads again.
   stuck_reader.wait();
-  EXPECT_EQ(Series(ReadFile(mnt + "/.daqfs/metrics"), kInflight), 0);
+  EXPECT_EQ(Series(Slurp(mnt + "/.daqfs/metrics"), kInflight), 0);
   close(fd_b);
   EXPECT_EQ(daemon.Unmount(), 0) << daemon.Log();
 }

@@ -1,5 +1,5 @@
-// FolderBlobStore: a plain-folder BlobStore (fs/blob_store.h) for tests and, until the SSD
-// tier's store (cache/blob_store.h) is wired in, for the daemon.
+// FolderBlobStore: a plain-folder BlobStore (fs/blob_store.h) for tests of backends (the
+// daemon uses the SSD tier's DiskBlobStore, cache/blob_store.h).
 //
 // Small blobs (Put/Get) are files in `small_dir`, large ones (Create/Open) in `large_dir`, each
 // named `<prefix><name>` (the prefix keeps sources apart when they share the folders; List

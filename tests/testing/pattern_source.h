@@ -1,4 +1,5 @@
-// Sources for cache tests: a pattern source whose blocks are "decoded" on demand and counted.
+// Sources for cache and read-path tests: a pattern source whose blocks are "decoded" on demand and
+// counted.
 #pragma once
 
 #include <atomic>

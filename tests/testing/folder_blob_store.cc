@@ -1,4 +1,4 @@
-#include "fs/folder_blob_store.h"
+#include "tests/testing/folder_blob_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
