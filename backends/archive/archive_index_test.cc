@@ -13,10 +13,10 @@
 
 #include "backends/archive/member_sources.h"
 #include "backends/archive/tar_backend.h"
-#include "tests/testing/folder_blob_store.h"
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
 #include "tests/testing/files.h"
+#include "tests/testing/folder_blob_store.h"
 
 namespace daqfs {
 namespace {
