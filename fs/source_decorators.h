@@ -15,7 +15,9 @@
 
 namespace daqfs {
 
-// Forwards everything to `inner`.
+// Forwards everything to `inner`: the block layout, decode groups and cursors, and the parts of
+// composed blocks. A decorator that acts on decodes (latency, faults) overrides WrapUnits so the
+// units of composed blocks are decorated too (their decodes happen there, not in ReadBlock).
 class ForwardingSource : public ByteSource {
  public:
   explicit ForwardingSource(std::shared_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
@@ -31,8 +33,25 @@ class ForwardingSource : public ByteSource {
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override {
     return inner_->ReadAt(off, out);
   }
+  Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override { return inner_->ReadGroup(i, emit); }
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override {
+    return inner_->OpenGroupCursor(i);
+  }
+  std::vector<BlockPart> PartsOf(uint64_t i) const override {
+    std::vector<BlockPart> parts = inner_->PartsOf(i);
+    for (BlockPart& p : parts) {
+      if (p.units) p.units = WrapUnits(std::move(p.units));
+    }
+    return parts;
+  }
 
  protected:
+  // The units source of a composed block as this decorator shows it (default: unchanged).
+  virtual std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const {
+    return units;
+  }
+
   std::shared_ptr<ByteSource> inner_;
 };
 
@@ -44,13 +63,22 @@ class LatencySource final : public ForwardingSource {
       : ForwardingSource(std::move(inner)), latency_(latency) {}
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+
+ protected:
+  std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const override {
+    return std::make_shared<LatencySource>(std::move(units), latency_);
+  }
 
  private:
   std::chrono::milliseconds latency_;
 };
 
-// Fault injection for tests: counts block decodes; fails decode number `fail_nth` (1-based,
-// 0 = never) or every decode of block `fail_block`; flips byte 0 of block `flip_block`.
+// Fault injection for tests: counts decodes (ReadBlock, ReadGroup, cursor starts; of its own
+// blocks and of the units of composed blocks, which it decorates too); fails decode number
+// `fail_nth` (1-based, 0 = never) or every decode of block `fail_block`; flips byte 0 of block
+// `flip_block`. Block numbers of composed files count in their units' numbering.
 class FaultySource final : public ForwardingSource {
  public:
   struct Faults {
@@ -60,14 +88,29 @@ class FaultySource final : public ForwardingSource {
     bool short_reads = false;  // ReadAt returns at most 1000 bytes per call (not at EOF only)
   };
   FaultySource(std::shared_ptr<ByteSource> inner, Faults faults)
-      : ForwardingSource(std::move(inner)), faults_(faults) {}
+      : ForwardingSource(std::move(inner)), state_(std::make_shared<State>()) {
+    state_->faults = faults;
+  }
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
-  uint64_t decodes() const { return decodes_.load(); }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+  uint64_t decodes() const { return state_->decodes.load(); }
+
+ protected:
+  std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const override;
 
  private:
-  Faults faults_;
-  std::atomic<uint64_t> decodes_{0};
+  struct State {  // shared with the decorators of composed blocks' units
+    Faults faults;
+    std::atomic<uint64_t> decodes{0};
+  };
+  FaultySource(std::shared_ptr<ByteSource> inner, std::shared_ptr<State> state)
+      : ForwardingSource(std::move(inner)), state_(std::move(state)) {}
+  // Counts a decode of block `i`; the injected failure, if this one fails.
+  Status Count(uint64_t i);
+
+  std::shared_ptr<State> state_;
 };
 
 // A Backend that forwards every call and passes each opened source through `wrap`.
