@@ -99,8 +99,8 @@ class CachedFileReader final : public FileReader {
           if ((*u)->size() < p.offset + p.length) {
             return Corrupt(uid + ": unit " + std::to_string(p.unit) + " is shorter than its part");
           }
-          out.push_back(ReadPiece{*u, (*u)->data() + p.offset + (lo - p0),
-                                  static_cast<size_t>(hi - lo)});
+          out.push_back(
+              ReadPiece{*u, (*u)->data() + p.offset + (lo - p0), static_cast<size_t>(hi - lo)});
           // Release a unit only when its last byte has been read: the slice before it may
           // belong to this file and the slice after it to the next one.
           if (release && hi == p1 && p.offset + p.length == (*u)->size()) {
@@ -379,27 +379,27 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
   } while (!inflight.compare_exchange_weak(cur, cur + len));
   auto shutdown = shutdown_;
   std::shared_ptr<Shared> shared = shared_;
-  bool queued = executor_->Submit([shared, source, index, cache, cancelled, pending, len,
-                                   shutdown] {
-    bool wanted = !cancelled->load() && !shutdown->load();
-    if (wanted && pending) {
-      std::lock_guard<std::mutex> lock(pending->mu);
-      wanted = pending->blocks.count(index) > 0;  // not read by its reader meanwhile
-    }
-    if (wanted) {
-      std::vector<BlockPart> parts = source->PartsOf(index);
-      if (parts.empty()) {
-        Result<Block> b = shared->fetcher.Fetch(*source, source->Identity(), index, cache);
-        (void)b;  // errors are logged by the fetcher; a reader will see them on demand
-      }
-      for (const BlockPart& p : parts) {
-        if (!p.units) continue;
-        Result<Block> b = shared->fetcher.Fetch(*p.units, p.units->Identity(), p.unit, cache);
-        (void)b;
-      }
-    }
-    shared->inflight.fetch_sub(len);
-  });
+  bool queued =
+      executor_->Submit([shared, source, index, cache, cancelled, pending, len, shutdown] {
+        bool wanted = !cancelled->load() && !shutdown->load();
+        if (wanted && pending) {
+          std::lock_guard<std::mutex> lock(pending->mu);
+          wanted = pending->blocks.count(index) > 0;  // not read by its reader meanwhile
+        }
+        if (wanted) {
+          std::vector<BlockPart> parts = source->PartsOf(index);
+          if (parts.empty()) {
+            Result<Block> b = shared->fetcher.Fetch(*source, source->Identity(), index, cache);
+            (void)b;  // errors are logged by the fetcher; a reader will see them on demand
+          }
+          for (const BlockPart& p : parts) {
+            if (!p.units) continue;
+            Result<Block> b = shared->fetcher.Fetch(*p.units, p.units->Identity(), p.unit, cache);
+            (void)b;
+          }
+        }
+        shared->inflight.fetch_sub(len);
+      });
   if (!queued) {
     inflight.fetch_sub(len);
     return false;

@@ -34,7 +34,9 @@ class ForwardingSource : public ByteSource {
     return inner_->ReadAt(off, out);
   }
   Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
-  Status ReadGroup(uint64_t i, const BlockEmit& emit) override { return inner_->ReadGroup(i, emit); }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
+    return inner_->ReadGroup(i, emit);
+  }
   std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override {
     return inner_->OpenGroupCursor(i);
   }

@@ -54,7 +54,8 @@ ZstdSliceSource::ZstdSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
     for (uint64_t s = 0; s < len; s += kSubBlock) {
       blocks_.push_back(Block{d0 + s, std::min(kSubBlock, len - s), f, s, first, 0});
     }
-    for (uint64_t i = first; i < blocks_.size(); ++i) blocks_[i].group_count = blocks_.size() - first;
+    for (uint64_t i = first; i < blocks_.size(); ++i)
+      blocks_[i].group_count = blocks_.size() - first;
   }
 }
 
@@ -65,8 +66,8 @@ uint64_t ZstdSliceSource::BlockCount() const {
 ZstdSliceSource::Block ZstdSliceSource::BlockAt(uint64_t index) const {
   if (!blocks_.empty()) return blocks_[index];
   const ZstdFrame& f = (*frames_)[index];
-  return Block{f.decompressed_offset, f.decompressed_size, static_cast<uint32_t>(index), 0, index,
-               1};
+  return Block{
+      f.decompressed_offset, f.decompressed_size, static_cast<uint32_t>(index), 0, index, 1};
 }
 
 BlockRange ZstdSliceSource::BlockRangeOf(uint64_t index) const {
@@ -308,12 +309,12 @@ std::unique_ptr<GroupCursor> ZstdSliceSource::OpenGroupCursor(uint64_t index) {
   if (b.group_count == 1) return nullptr;
   const ZstdFrame& fr = (*frames_)[b.frame];
   const Block first = BlockAt(b.group_first);
-  return std::make_unique<ZstdFrameCursor>(
-      fd_,
-      what_ + " frame " + std::to_string(b.frame) + " at compressed offset " +
-          std::to_string(base_ + fr.compressed_offset),
-      base_ + fr.compressed_offset, fr.compressed_size, first.group_first, fr.decompressed_size,
-      kSubBlock);
+  return std::make_unique<ZstdFrameCursor>(fd_,
+                                           what_ + " frame " + std::to_string(b.frame) +
+                                               " at compressed offset " +
+                                               std::to_string(base_ + fr.compressed_offset),
+                                           base_ + fr.compressed_offset, fr.compressed_size,
+                                           first.group_first, fr.decompressed_size, kSubBlock);
 }
 
 }  // namespace daqfs

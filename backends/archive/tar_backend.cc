@@ -837,8 +837,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
         // Built once per index, sharing its frame list (no copy; a walk only to see whether
         // some frame is huge).
         slot->archive_units = std::make_shared<ZstdSliceSource>(
-            slot->fd, slot->path,
-            0, std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
+            slot->fd, slot->path, 0,
+            std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
             slot->identity + ":tzst-frames");
         slot->units_of = index;
       }

@@ -6,11 +6,11 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <chrono>
 #include <thread>
 
 #include "backends/common/zstd_frames.h"
@@ -228,8 +228,8 @@ TEST_F(TarBackendTest, OpenInAHundredThousandFrameTarZstSharesTheFrameIndex) {
             0);
   std::string tar = Slurp(dir_ + "/frames.tar");
   // 128-byte frames: ~100,000 of them.
-  std::vector<uint8_t> z = CompressSeekable(
-      std::span(reinterpret_cast<const uint8_t*>(tar.data()), tar.size()), 128, 1);
+  std::vector<uint8_t> z =
+      CompressSeekable(std::span(reinterpret_cast<const uint8_t*>(tar.data()), tar.size()), 128, 1);
   std::ofstream(dir_ + "/frames.tar.zst", std::ios::binary)
       .write(reinterpret_cast<const char*>(z.data()), static_cast<std::streamsize>(z.size()));
   Result<std::unique_ptr<TarBackend>> b = TarBackend::Create("t", dir_ + "/frames.tar.zst");
@@ -257,9 +257,9 @@ TEST_F(TarBackendTest, OpenInAHundredThousandFrameTarZstSharesTheFrameIndex) {
     ASSERT_TRUE(s.ok());
     kept.push_back(std::move(*s));
   }
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                  .count() /
-              kOpens;
+  double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+      kOpens;
   struct mallinfo2 after = mallinfo2();
   double bytes = static_cast<double>(after.uordblks - before.uordblks) / kOpens;
   std::printf("open in a %s-frame .tar.zst: %.1f us/open, %.0f bytes/open\n", frames->c_str(), us,

@@ -49,7 +49,8 @@ std::string Expected(const std::vector<ComposedSource::Piece>& pieces) {
   std::string out;
   for (const ComposedSource::Piece& p : pieces) {
     if (p.units) {
-      for (uint64_t k = 0; k < p.length; ++k) out.push_back(static_cast<char>(UnitByte(p.offset + k)));
+      for (uint64_t k = 0; k < p.length; ++k)
+        out.push_back(static_cast<char>(UnitByte(p.offset + k)));
     } else {
       out.append(reinterpret_cast<const char*>(p.bytes->data()), p.bytes->size());
     }
