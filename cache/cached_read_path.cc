@@ -65,7 +65,7 @@ class CachedFileReader final : public FileReader {
     // random readers of plain sources read just their bytes.
     const bool sequential = Plan(first, last);
     const bool whole_blocks = sequential || decoded_;
-    const bool release = sequential && scan_release_;
+    const bool scan = sequential && scan_release_;
 
     std::shared_ptr<Bytes> direct;  // bytes read straight from a plain source
     uint64_t pos = offset;
@@ -78,6 +78,9 @@ class CachedFileReader final : public FileReader {
       uint64_t in_block = pos - r.offset;
       uint64_t n = std::min<uint64_t>(r.length - in_block, end - pos);
       bool was_prefetched = Take(bi);
+      // A scan leaves a block's units to the page cache and the SSD tier only if it prefetched
+      // them (what it fetched itself, random readers may come back for).
+      const bool release = scan && Releasable(bi);
       std::vector<BlockPart> parts = source_->PartsOf(bi);
       if (!parts.empty()) {
         // A composed block: slices of its units (fetched, cached and decoded under the units'
@@ -105,6 +108,7 @@ class CachedFileReader final : public FileReader {
           // belong to this file and the slice after it to the next one.
           if (release && hi == p1 && p.offset + p.length == (*u)->size()) {
             cache_->Release(BlockKey{uid, p.unit});
+            Released(bi);
           }
         }
         pos += n;
@@ -126,6 +130,7 @@ class CachedFileReader final : public FileReader {
         // bytes and the SSD tier keeps the block; dropping the RAM copy lets the next decode
         // reuse its memory.
         cache_->Release(BlockKey{identity_, bi});
+        Released(bi);
       }
       if (block) {
         out.push_back(ReadPiece{block, block->data() + in_block, static_cast<size_t>(n)});
@@ -221,11 +226,13 @@ class CachedFileReader final : public FileReader {
       {
         std::lock_guard<std::mutex> lock(pending_->mu);
         pending_->blocks.insert(b);
+        pending_->releasable.insert(b);
       }
       if (!path_->Prefetch(source_, b, cache_, cancelled_, pending_)) {
         {
           std::lock_guard<std::mutex> lock(pending_->mu);
           pending_->blocks.erase(b);
+          pending_->releasable.erase(b);
         }
         std::lock_guard<std::mutex> lock(mu_);
         planner_.NotIssued(b);
@@ -233,6 +240,15 @@ class CachedFileReader final : public FileReader {
       }
     }
     return sequential;
+  }
+
+  bool Releasable(uint64_t block) {
+    std::lock_guard<std::mutex> lock(pending_->mu);
+    return pending_->releasable.count(block) > 0;
+  }
+  void Released(uint64_t block) {
+    std::lock_guard<std::mutex> lock(pending_->mu);
+    pending_->releasable.erase(block);
   }
 
   // True if `block` was prefetched for this handle and not read yet (counts it as used).

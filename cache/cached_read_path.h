@@ -10,8 +10,8 @@
 // Decode units: a block made of unit slices (ByteSource::PartsOf, e.g. a .tar.zst member whose
 // blocks are slices of the archive's frames) is served as slices of the cached units
 // themselves: no copy, and a unit shared by two files is decoded and cached once. A sequential
-// scan releases a unit from RAM (when an SSD tier keeps it) only once it has read the unit's
-// last byte, so the next file that starts inside the same unit still finds it.
+// scan releases a unit it had prefetched from RAM (when an SSD tier keeps it) only once it has
+// read the unit's last byte, so the next file that starts inside the same unit still finds it.
 //
 // Without a cache (cache = none) a reader keeps its last unit, and reads a huge frame's
 // sub-blocks through a per-handle streaming cursor (ByteSource::OpenGroupCursor): a sequential
@@ -80,8 +80,10 @@ class CachedReadPath final : public ReadPath {
   // Blocks a handle has had prefetched and not read yet; a queued prefetch of a block its
   // reader has already read is skipped (it would decode again what a scan released).
   struct Pending {
-    std::mutex mu;  // guards blocks
-    std::unordered_set<uint64_t> blocks;
+    std::mutex mu;                        // guards blocks, released
+    std::unordered_set<uint64_t> blocks;  // prefetched, not read yet
+    // Prefetched blocks whose units a scan may still release from RAM (once read to their end).
+    std::unordered_set<uint64_t> releasable;
   };
   // Queues a prefetch of block `index` of `source` (its units); false when the budget is full
   // or the pool refused it. `pending` (may be null) is the handle's.

@@ -207,7 +207,9 @@ TEST_F(MemberSourcesTest, ColdMemberByMemberScanOfATarZstDecodesEachFrameOnce) {
   EXPECT_GE(frames_touched.size(), 14u);
   EXPECT_EQ(path.fetcher().decodes(), frames_touched.size());
   EXPECT_GT(path.prefetch_issued(), 0u);
-  EXPECT_LE(ram.bytes(), 2 * kMiB);  // scanned frames left RAM (the kernel's page cache has them)
+  // Prefetched frames left RAM once read to their end (the kernel's page cache has them);
+  // what the reader fetched itself stays for random readers.
+  EXPECT_LE(ram.bytes(), (frames_touched.size() - 3) * kMiB);
 }
 
 }  // namespace
