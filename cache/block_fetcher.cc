@@ -1,6 +1,7 @@
 #include "cache/block_fetcher.h"
 
 #include <chrono>
+#include <cstring>
 
 namespace daqfs {
 
@@ -76,7 +77,7 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
           auto now = std::chrono::steady_clock::now();
           double cost = std::chrono::duration<double>(now - last).count();
           last = now;
-          if (cache) cache->Put(BlockKey{identity, i}, b, cost);
+          Store(cache, BlockKey{identity, i}, b, cost);
           // With a cache, only the caller's block is held here (a group can be gigabytes);
           // waiters for other sub-blocks find theirs in the cache.
           if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
@@ -91,7 +92,7 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
       decodes_->Add();
       if (decode_seconds_) decode_seconds_->Observe(secs);
       if (status.ok()) {
-        if (cache && group.count == 1) cache->Put(key, block, secs);
+        if (group.count == 1) Store(cache, key, block, secs);
       } else {
         block = nullptr;
         errors_->Add();
@@ -121,6 +122,43 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
   flight->cv.notify_all();
   if (!status.ok()) return status;
   return block;
+}
+
+void BlockFetcher::Store(BlockCache* cache, const BlockKey& key, const Block& block,
+                         double cost_seconds) {
+  if (cache) cache->Put(key, block, cost_seconds);
+}
+
+Result<Block> BlockFetcher::FetchBlock(ByteSource& source, const std::string& identity,
+                                       uint64_t index, BlockCache* cache) {
+  std::vector<BlockPart> parts = source.PartsOf(index);
+  if (parts.empty()) return Fetch(source, identity, index, cache);
+  const uint64_t want = source.BlockRangeOf(index).length;
+  std::vector<Block> units(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const BlockPart& p = parts[i];
+    if (!p.units) continue;
+    Result<Block> u = Fetch(*p.units, p.units->Identity(), p.unit, cache);
+    if (!u.ok()) return u.status();
+    if ((*u)->size() < p.offset + p.length) {
+      return Corrupt(identity + ": unit " + std::to_string(p.unit) + " is shorter than its part");
+    }
+    if (parts.size() == 1 && p.offset == 0 && p.length == (*u)->size() && p.length == want) {
+      return *u;  // the block is one whole unit: no copy
+    }
+    units[i] = std::move(*u);
+  }
+  auto out = std::make_shared<Bytes>(want);
+  uint64_t done = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const BlockPart& p = parts[i];
+    const uint8_t* from = p.units ? units[i]->data() : p.bytes->data();
+    if (done + p.length > want) return Corrupt(identity + ": parts longer than their block");
+    std::memcpy(out->data() + done, from + p.offset, p.length);
+    done += p.length;
+  }
+  if (done != want) return Corrupt(identity + ": parts shorter than their block");
+  return Block(std::move(out));
 }
 
 }  // namespace daqfs

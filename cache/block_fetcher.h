@@ -1,9 +1,12 @@
-// BlockFetcher: gets one block of a source, from a cache or from exactly one decode.
+// BlockFetcher: gets one decode unit, from a cache or from exactly one decode.
 //
-// Concurrent requests for the same block (same source identity and index) share one decode
-// (single flight): the first caller decodes, the others wait for its result. A decoded block is
-// put into the cache given by the caller. Decoding happens in the calling thread, never under a
-// lock.
+// A unit is block `index` of a source (fs/byte_source.h): the block itself for an ordinary
+// source, or a unit of the units source a composed block names in PartsOf(). Units are cached
+// under (units Identity(), index): the identity of the data, so a unit that backs several files
+// is decoded and kept once. Concurrent requests for the same unit (or any sub-block of one decode
+// group) share one decode (single flight): the first caller decodes, the others wait for its
+// result. A decoded unit is put into the cache given by the caller (the one Put call site of the
+// read path). Decoding happens in the calling thread, never under a lock.
 //
 // Thread safety: all methods are thread-safe. mu_ guards only the flight table.
 #pragma once
@@ -32,6 +35,15 @@ class BlockFetcher {
   Result<Block> Fetch(ByteSource& source, const std::string& identity, uint64_t index,
                       BlockCache* cache);
 
+  // Block `index` of `source` whole, whatever it is made of (PartsOf): a block that is exactly
+  // one unit is that unit's cached bytes (no copy); a composed block is assembled into new
+  // bytes from its units (each fetched as by Fetch) and generated parts.
+  Result<Block> FetchBlock(ByteSource& source, const std::string& identity, uint64_t index,
+                           BlockCache* cache);
+
+  // Counts decodes done outside Fetch (a reader's streaming cursor, cache = none).
+  void CountDecodes(uint64_t n) { decodes_->Add(n); }
+
   uint64_t decodes() const { return decodes_->Get(); }
 
  private:
@@ -43,6 +55,11 @@ class BlockFetcher {
     Block block;
     std::vector<Block> group_blocks;  // every block of a multi-block decode group
   };
+
+  // The one place a decoded unit enters a cache. `cost_seconds`: what decoding it took (the
+  // SSD tier admits what is dearer to produce again than to read back).
+  static void Store(BlockCache* cache, const BlockKey& key, const Block& block,
+                    double cost_seconds);
 
   std::mutex mu_;  // guards flights_
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;

@@ -7,6 +7,16 @@
 // a backing file) take a block from the cache when it is there (prefetched) and otherwise read
 // just the requested bytes directly, so a 4 KiB random read never costs a 1 MiB block read.
 //
+// Decode units: a block made of unit slices (ByteSource::PartsOf, e.g. a .tar.zst member whose
+// blocks are slices of the archive's frames) is served as slices of the cached units
+// themselves: no copy, and a unit shared by two files is decoded and cached once. A sequential
+// scan releases a unit it had prefetched from RAM (when an SSD tier keeps it) only once it has
+// read the unit's last byte, so the next file that starts inside the same unit still finds it.
+//
+// Without a cache (cache = none) a reader keeps its last unit, and reads a huge frame's
+// sub-blocks through a per-handle streaming cursor (ByteSource::OpenGroupCursor): a sequential
+// reader decodes each frame once, holding about 1 MiB, instead of once per sub-block.
+//
 // Each open file has a PrefetchPlanner; the blocks it asks for are decoded on the Executor
 // (the decode pool) into the cache, within a global in-flight byte budget. Releasing the file
 // cancels its queued prefetches. Sibling prefetch: when a file has been read whole and in order
@@ -22,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "cache/block_cache.h"
@@ -62,14 +73,29 @@ class CachedReadPath final : public ReadPath {
   uint64_t prefetch_used() const { return used_->Get(); }
   uint64_t prefetch_wasted() const { return wasted_->Get(); }
   uint64_t inflight_bytes() const { return shared_->inflight.load(); }
+  // The most bytes one streaming cursor (cache = none) has held.
+  uint64_t peak_cursor_bytes() const { return peak_cursor_bytes_.load(); }
 
  private:
   friend class CachedFileReader;
   BlockCache* CacheFor(uint32_t source, bool decoded);
-  // Queues a prefetch of `index`; false when the budget is full or the pool refused it.
-  bool Prefetch(const std::shared_ptr<ByteSource>& source, const std::string& identity,
-                uint64_t index, BlockCache* cache,
-                const std::shared_ptr<std::atomic<bool>>& cancelled);
+  // Blocks a handle has had prefetched and not read yet; a queued prefetch of a block its
+  // reader has already read is skipped (it would decode again what a scan released).
+  struct Pending {
+    std::mutex mu;                        // guards blocks, released
+    std::unordered_set<uint64_t> blocks;  // prefetched, not read yet
+    // Prefetched blocks whose units a scan may still release from RAM (once read to their end).
+    std::unordered_set<uint64_t> releasable;
+  };
+  // Queues a prefetch of block `index` of `source` (its units); false when the budget is full
+  // or the pool refused it. `pending` (may be null) is the handle's.
+  bool Prefetch(const std::shared_ptr<ByteSource>& source, uint64_t index, BlockCache* cache,
+                const std::shared_ptr<std::atomic<bool>>& cancelled,
+                const std::shared_ptr<Pending>& pending);
+  // True if every unit of block `index` is in `cache`'s fast tier.
+  static bool Cached(ByteSource& source, const std::string& identity, uint64_t index,
+                     BlockCache* cache);
+  void NoteCursorBytes(uint64_t bytes);
   // A file of `dir` named `name` was read whole and in order / has started being read.
   void FileCompleted(const FileContext& context);
   // `cache_plain`: the started file's cache, used for siblings whose policy gives none.
@@ -90,6 +116,7 @@ class CachedReadPath final : public ReadPath {
   };
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<std::atomic<bool>> shutdown_;
+  std::atomic<uint64_t> peak_cursor_bytes_{0};
 
   std::mutex policy_mu_;  // guards policies_
   std::map<uint32_t, CachePolicy> policies_;

@@ -44,9 +44,12 @@ class FileReader {
   virtual Result<std::vector<ReadPiece>> ReadPieces(uint64_t offset, size_t size);
 };
 
+// A file that follows another in its directory. Opened only when a prefetch wants it (`open`
+// returns null when it cannot be opened): listing 64 siblings costs no open.
 struct Sibling {
   std::string name;
-  std::shared_ptr<ByteSource> source;
+  uint64_t size = 0;  // st_size, for budgeting before opening
+  std::function<std::shared_ptr<ByteSource>()> open;
 };
 
 // Where an opened file comes from, for cache policy and sibling prefetch.
@@ -54,7 +57,7 @@ struct FileContext {
   uint32_t source = 0;  // Vfs backend index (1..N for sources)
   std::string dir;      // identity of the directory it was looked up in ("" if unknown)
   std::string name;     // its name there
-  // Opens up to `max` files that follow this one in directory order (for sibling prefetch).
+  // Up to `max` files that follow this one in directory order (for sibling prefetch), unopened.
   std::function<std::vector<Sibling>(size_t max)> next_siblings;
 };
 

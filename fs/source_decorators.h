@@ -15,7 +15,9 @@
 
 namespace daqfs {
 
-// Forwards everything to `inner`.
+// Forwards everything to `inner`: the block layout, decode groups and cursors, and the parts of
+// composed blocks. A decorator that acts on decodes (latency, faults) overrides WrapUnits so the
+// units of composed blocks are decorated too (their decodes happen there, not in ReadBlock).
 class ForwardingSource : public ByteSource {
  public:
   explicit ForwardingSource(std::shared_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
@@ -28,13 +30,30 @@ class ForwardingSource : public ByteSource {
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override {
     return inner_->ReadBlock(i, out);
   }
-  Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
-  Status ReadGroup(uint64_t i, const BlockEmit& e) override { return inner_->ReadGroup(i, e); }
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override {
     return inner_->ReadAt(off, out);
   }
+  Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
+    return inner_->ReadGroup(i, emit);
+  }
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override {
+    return inner_->OpenGroupCursor(i);
+  }
+  std::vector<BlockPart> PartsOf(uint64_t i) const override {
+    std::vector<BlockPart> parts = inner_->PartsOf(i);
+    for (BlockPart& p : parts) {
+      if (p.units) p.units = WrapUnits(std::move(p.units));
+    }
+    return parts;
+  }
 
  protected:
+  // The units source of a composed block as this decorator shows it (default: unchanged).
+  virtual std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const {
+    return units;
+  }
+
   std::shared_ptr<ByteSource> inner_;
 };
 
@@ -46,6 +65,13 @@ class LatencySource final : public ForwardingSource {
       : ForwardingSource(std::move(inner)), latency_(latency) {}
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+
+ protected:
+  std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const override {
+    return std::make_shared<LatencySource>(std::move(units), latency_);
+  }
 
  private:
   std::chrono::milliseconds latency_;

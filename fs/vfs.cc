@@ -308,8 +308,12 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
         ctx.next_siblings = [backend, parent, name, caller](size_t max) {
           std::vector<Sibling> out;
           for (const DirEntry& e : backend->NextSiblings(parent.node, name, max)) {
-            Result<std::shared_ptr<ByteSource>> s = backend->Open(e.node, caller);
-            if (s.ok()) out.push_back(Sibling{e.name, std::move(*s)});
+            NodeId node = e.node;
+            out.push_back(Sibling{e.name, e.attr.size, [backend, node, caller] {
+                                    Result<std::shared_ptr<ByteSource>> s =
+                                        backend->Open(node, caller);
+                                    return s.ok() ? std::move(*s) : nullptr;
+                                  }});
           }
           return out;
         };

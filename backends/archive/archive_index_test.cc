@@ -140,8 +140,8 @@ TEST_F(ArchiveIndexTest, HugeSingleFrameMemberIsServedInSubBlocks) {
   Result<UniqueFd> fd = OpenReadOnly(dir_ + "/h.tar");
   ASSERT_TRUE(fd.ok());
   const ArchiveMember& m = x->members[0];
-  ZstdSliceSource src(std::make_shared<UniqueFd>(std::move(*fd)), "h.tar", m.data_offset, m.frames,
-                      0, m.size, "id");
+  ZstdSliceSource src(std::make_shared<UniqueFd>(std::move(*fd)), "h.tar", m.data_offset,
+                      std::make_shared<const std::vector<ZstdFrame>>(m.frames), "id");
   EXPECT_EQ(src.BlockCount(), (m.size + (1 << 20) - 1) >> 20);
   ByteSource::Group g = src.GroupOf(5);
   EXPECT_EQ(g.first, 0u);

@@ -1,7 +1,10 @@
 #include "backends/archive/member_sources.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <deque>
 
 namespace daqfs {
 
@@ -25,42 +28,62 @@ Status FileSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
 }
 
 ZstdSliceSource::ZstdSliceSource(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t base,
-                                 std::vector<ZstdFrame> frames, uint64_t window_offset,
-                                 uint64_t window_size, std::string identity)
+                                 std::shared_ptr<const std::vector<ZstdFrame>> frames,
+                                 std::string identity)
     : fd_(std::move(fd)),
       what_(std::move(what)),
       base_(base),
       frames_(std::move(frames)),
-      window_offset_(window_offset),
-      window_size_(window_size),
       identity_(std::move(identity)) {
-  const uint64_t w0 = window_offset_, w1 = window_offset_ + window_size_;
-  for (uint32_t f = 0; f < frames_.size(); ++f) {
-    const ZstdFrame& fr = frames_[f];
-    uint64_t d0 = fr.decompressed_offset, d1 = d0 + fr.decompressed_size;
-    uint64_t lo = std::max(d0, w0), hi = std::min(d1, w1);
-    if (lo >= hi) continue;
-    if (fr.decompressed_size <= kMaxBlock) {
+  const std::vector<ZstdFrame>& fr = *frames_;
+  if (!fr.empty()) size_ = fr.back().decompressed_offset + fr.back().decompressed_size;
+  // The common case (repacked or t2sz archives: frames of 1 MiB or so) needs no table.
+  bool simple = std::all_of(fr.begin(), fr.end(), [](const ZstdFrame& f) {
+    return f.decompressed_size > 0 && f.decompressed_size <= kMaxBlock;
+  });
+  if (simple) return;
+  for (uint32_t f = 0; f < fr.size(); ++f) {
+    uint64_t d0 = fr[f].decompressed_offset, len = fr[f].decompressed_size;
+    if (len == 0) continue;
+    if (len <= kMaxBlock) {
       uint64_t idx = blocks_.size();
-      blocks_.push_back(Block{lo - w0, hi - lo, f, lo - d0, idx, 1});
+      blocks_.push_back(Block{d0, len, f, 0, idx, 1});
       continue;
     }
     uint64_t first = blocks_.size();
-    for (uint64_t s = (lo - d0) / kSubBlock * kSubBlock; d0 + s < hi; s += kSubBlock) {
-      uint64_t b0 = std::max(d0 + s, lo), b1 = std::min(d0 + s + kSubBlock, hi);
-      blocks_.push_back(Block{b0 - w0, b1 - b0, f, b0 - d0, first, 0});
+    for (uint64_t s = 0; s < len; s += kSubBlock) {
+      blocks_.push_back(Block{d0 + s, std::min(kSubBlock, len - s), f, s, first, 0});
     }
     for (uint64_t i = first; i < blocks_.size(); ++i)
       blocks_[i].group_count = blocks_.size() - first;
   }
 }
 
+uint64_t ZstdSliceSource::BlockCount() const {
+  return blocks_.empty() && size_ > 0 ? frames_->size() : blocks_.size();
+}
+
+ZstdSliceSource::Block ZstdSliceSource::BlockAt(uint64_t index) const {
+  if (!blocks_.empty()) return blocks_[index];
+  const ZstdFrame& f = (*frames_)[index];
+  return Block{
+      f.decompressed_offset, f.decompressed_size, static_cast<uint32_t>(index), 0, index, 1};
+}
+
 BlockRange ZstdSliceSource::BlockRangeOf(uint64_t index) const {
-  if (index >= blocks_.size()) return {window_size_, 0};
-  return {blocks_[index].offset, blocks_[index].length};
+  if (index >= BlockCount()) return {size_, 0};
+  Block b = BlockAt(index);
+  return {b.offset, b.length};
 }
 
 uint64_t ZstdSliceSource::BlockOf(uint64_t offset) const {
+  if (blocks_.empty()) {
+    const std::vector<ZstdFrame>& fr = *frames_;
+    auto it = std::upper_bound(fr.begin(), fr.end(), offset, [](uint64_t off, const ZstdFrame& f) {
+      return off < f.decompressed_offset;
+    });
+    return it == fr.begin() ? 0 : static_cast<uint64_t>(it - fr.begin()) - 1;
+  }
   auto it = std::upper_bound(blocks_.begin(), blocks_.end(), offset,
                              [](uint64_t off, const Block& b) { return off < b.offset; });
   if (it == blocks_.begin()) return 0;
@@ -68,12 +91,13 @@ uint64_t ZstdSliceSource::BlockOf(uint64_t offset) const {
 }
 
 ByteSource::Group ZstdSliceSource::GroupOf(uint64_t index) const {
-  if (index >= blocks_.size()) return Group{index, 1};
-  return Group{blocks_[index].group_first, blocks_[index].group_count};
+  if (index >= BlockCount()) return Group{index, 1};
+  Block b = BlockAt(index);
+  return Group{b.group_first, b.group_count};
 }
 
 Status ZstdSliceSource::DecodeFrame(uint32_t f, std::span<uint8_t> out) const {
-  const ZstdFrame& fr = frames_[f];
+  const ZstdFrame& fr = (*frames_)[f];
   // One compressed buffer per thread, reused: no allocation or page faults per frame.
   thread_local Bytes compressed;
   if (compressed.size() < fr.compressed_size) compressed.resize(fr.compressed_size);
@@ -100,7 +124,7 @@ Status ZstdSliceSource::DecodeFrame(uint32_t f, std::span<uint8_t> out) const {
 
 Status ZstdSliceSource::StreamFrame(
     uint32_t f, const std::function<bool(uint64_t, std::span<const uint8_t>)>& emit) const {
-  const ZstdFrame& fr = frames_[f];
+  const ZstdFrame& fr = (*frames_)[f];
   CompressedReadFn read = PreadReader(fd_->get(), what_);
   uint64_t pos = 0;
   return StreamZstdFrame(
@@ -115,21 +139,11 @@ Status ZstdSliceSource::StreamFrame(
 }
 
 Status ZstdSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
-  if (index >= blocks_.size() || out.size() != blocks_[index].length) {
+  if (index >= BlockCount() || out.size() != BlockRangeOf(index).length) {
     return Invalid("block buffer size mismatch");
   }
-  const Block& b = blocks_[index];
-  if (b.group_count == 1 && frames_[b.frame].decompressed_size <= kMaxBlock) {
-    if (b.in_frame == 0 && b.length == frames_[b.frame].decompressed_size) {
-      return DecodeFrame(b.frame, out);  // the block is the whole frame: decode in place
-    }
-    thread_local Bytes frame;
-    frame.resize(frames_[b.frame].decompressed_size);
-    Status s = DecodeFrame(b.frame, frame);
-    if (!s.ok()) return s;
-    std::memcpy(out.data(), frame.data() + b.in_frame, b.length);
-    return Status::Ok();
-  }
+  const Block b = BlockAt(index);
+  if (b.group_count == 1) return DecodeFrame(b.frame, out);  // the block is the whole frame
   // A sub-block of a huge frame: stream up to it (the cache layer prefers ReadGroup).
   bool found = false;
   Status s = StreamFrame(b.frame, [&](uint64_t pos, std::span<const uint8_t> piece) {
@@ -145,8 +159,8 @@ Status ZstdSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
 }
 
 Status ZstdSliceSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
-  if (index >= blocks_.size()) return Invalid("block index");
-  const Block& first = blocks_[blocks_[index].group_first];
+  if (index >= BlockCount()) return Invalid("block index");
+  const Block first = BlockAt(GroupOf(index).first);
   if (first.group_count == 1) return ByteSource::ReadGroup(index, emit);
   uint64_t next = first.group_first, end = first.group_first + first.group_count;
   Status s = StreamFrame(first.frame, [&](uint64_t pos, std::span<const uint8_t> piece) {
@@ -164,6 +178,143 @@ Status ZstdSliceSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
   });
   if (!s.ok()) return s;
   return next == end ? Status::Ok() : Corrupt(what_ + ": frame shorter than its index says");
+}
+
+namespace {
+
+struct DStreamFree {
+  void operator()(ZSTD_DStream* d) const { ZSTD_freeDStream(d); }
+};
+using DStreamPtr = std::unique_ptr<ZSTD_DStream, DStreamFree>;
+
+// Decodes one huge frame forward, one kSubBlock sub-block at a time, keeping the last kKeep
+// sub-blocks (a kernel's concurrent read-ahead requests arrive slightly out of order).
+class ZstdFrameCursor final : public GroupCursor {
+ public:
+  static constexpr size_t kKeep = 2;
+  static constexpr size_t kInChunk = 256 * 1024;
+
+  ZstdFrameCursor(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t offset, uint64_t size,
+                  uint64_t first_block, uint64_t decompressed_size, uint64_t sub_block)
+      : fd_(std::move(fd)),
+        what_(std::move(what)),
+        offset_(offset),
+        size_(size),
+        first_block_(first_block),
+        decompressed_size_(decompressed_size),
+        sub_block_(sub_block) {}
+
+  Status Read(uint64_t index, std::span<uint8_t> out) override {
+    if (index < first_block_) return Invalid(what_ + ": block outside the cursor's frame");
+    const uint64_t k = index - first_block_;
+    for (;;) {
+      for (const Kept& kept : kept_) {
+        if (kept.k == k) {
+          if (kept.bytes.size() != out.size()) return Invalid("block buffer size mismatch");
+          std::memcpy(out.data(), kept.bytes.data(), out.size());
+          return Status::Ok();
+        }
+      }
+      if (!dstream_ || k < next_k_) {
+        if (Status s = Restart(); !s.ok()) return s;
+      }
+      if (Status s = DecodeNext(); !s.ok()) {
+        dstream_.reset();  // a failed decode is never continued
+        return s;
+      }
+    }
+  }
+
+  uint64_t buffered_bytes() const override {
+    uint64_t n = in_buf_.capacity();
+    for (const Kept& k : kept_) n += k.bytes.capacity();
+    if (dstream_) n += ZSTD_sizeof_DStream(dstream_.get());
+    return n;
+  }
+  uint64_t starts() const override { return starts_; }
+
+ private:
+  struct Kept {
+    uint64_t k;
+    Bytes bytes;
+  };
+
+  Status Restart() {
+    if (!dstream_) dstream_.reset(ZSTD_createDStream());
+    if (!dstream_) return Status(Code::kNoMemory, what_ + ": cannot create a zstd stream");
+    ZSTD_DCtx_reset(dstream_.get(), ZSTD_reset_session_only);
+    ++starts_;
+    consumed_ = 0;
+    next_k_ = 0;
+    kept_.clear();
+    in_ = ZSTD_inBuffer{in_buf_.data(), 0, 0};
+    return Status::Ok();
+  }
+
+  // Decodes sub-block next_k_ into the kept ring.
+  Status DecodeNext() {
+    const uint64_t start = next_k_ * sub_block_;
+    if (start >= decompressed_size_) return Corrupt(what_ + ": block past the frame's end");
+    const size_t want = static_cast<size_t>(std::min(sub_block_, decompressed_size_ - start));
+    Bytes buf;
+    if (kept_.size() >= kKeep) {
+      buf = std::move(kept_.front().bytes);
+      kept_.pop_front();
+    }
+    buf.resize(want);
+    ZSTD_outBuffer out{buf.data(), want, 0};
+    while (out.pos < out.size) {
+      if (in_.pos == in_.size) {
+        if (consumed_ == size_) return Corrupt(what_ + ": frame truncated");
+        if (in_buf_.size() != kInChunk) in_buf_.resize(kInChunk);
+        const size_t n_want = static_cast<size_t>(std::min<uint64_t>(kInChunk, size_ - consumed_));
+        Result<size_t> n =
+            PreadFull(fd_->get(), offset_ + consumed_, std::span(in_buf_.data(), n_want), what_);
+        if (!n.ok()) return n.status();
+        if (*n == 0) return Corrupt(what_ + ": backing file ends inside the frame");
+        consumed_ += *n;
+        in_ = ZSTD_inBuffer{in_buf_.data(), *n, 0};
+      }
+      const size_t in_before = in_.pos, out_before = out.pos;
+      const size_t r = ZSTD_decompressStream(dstream_.get(), &out, &in_);
+      if (ZSTD_isError(r)) return Corrupt(what_ + ": " + ZSTD_getErrorName(r));
+      if (r == 0 && out.pos < out.size) return Corrupt(what_ + ": frame shorter than its index");
+      if (in_.pos == in_before && out.pos == out_before && in_.pos < in_.size) {
+        return Corrupt(what_ + ": decoder made no progress");
+      }
+    }
+    kept_.push_back(Kept{next_k_, std::move(buf)});
+    ++next_k_;
+    return Status::Ok();
+  }
+
+  std::shared_ptr<UniqueFd> fd_;
+  std::string what_;
+  uint64_t offset_, size_;  // the compressed frame in the backing file
+  uint64_t first_block_, decompressed_size_, sub_block_;
+  DStreamPtr dstream_;
+  Bytes in_buf_;
+  ZSTD_inBuffer in_{nullptr, 0, 0};
+  uint64_t consumed_ = 0;  // compressed bytes read
+  uint64_t next_k_ = 0;    // next sub-block the decoder produces
+  std::deque<Kept> kept_;
+  uint64_t starts_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<GroupCursor> ZstdSliceSource::OpenGroupCursor(uint64_t index) {
+  if (index >= BlockCount()) return nullptr;
+  const Block b = BlockAt(index);
+  if (b.group_count == 1) return nullptr;
+  const ZstdFrame& fr = (*frames_)[b.frame];
+  const Block first = BlockAt(b.group_first);
+  return std::make_unique<ZstdFrameCursor>(fd_,
+                                           what_ + " frame " + std::to_string(b.frame) +
+                                               " at compressed offset " +
+                                               std::to_string(base_ + fr.compressed_offset),
+                                           base_ + fr.compressed_offset, fr.compressed_size,
+                                           first.group_first, fr.decompressed_size, kSubBlock);
 }
 
 }  // namespace daqfs

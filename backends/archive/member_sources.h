@@ -3,15 +3,16 @@
 // FileSliceSource: bytes [offset, offset + size) of a backing file, read with pread (a plain tar
 //   member, or a member of a decompressed .tar.zst spilled to the cache folder).
 // ZstdSliceSource: the decompressed content of zstd frames stored in a backing file, given their
-//   frame index. Blocks are frames; a frame larger than kMaxBlock (or of unknown size) is
-//   exposed as 1 MiB sub-blocks that one streaming decode fills together (GroupOf/ReadGroup).
-//   Used for `X.zst` members (frames inside the member's bytes) and, with a window, for the
-//   members of a multi-frame .tar.zst (a member is a window of the archive's decompressed
-//   stream; its blocks are the overlaps of that window with the frames).
+//   frame index. It is a units source (fs/byte_source.h): its blocks are the frames, named by
+//   what they are (the identity given: archive identity + where the frames are), so every file
+//   showing them shares one decode and one cached copy. A frame larger than kMaxBlock (or of
+//   unknown size) is exposed as 1 MiB sub-blocks that one streaming decode fills together
+//   (GroupOf/ReadGroup), or that a GroupCursor decodes in order for a reader without a cache.
+//   Used for `X.zst` members (the member's frames) and for the whole stream of a multi-frame
+//   .tar.zst, whose members are ComposedSources over it (backends/common/composed_source.h).
+//   The frame index is shared, never copied: building one over 100,000 frames allocates only
+//   when some frame is huge or empty (then a block table is built once).
 //
-// Errors: a short backing file or a frame that does not decode gives Code::kCorrupt naming the
-// archive, the member and the compressed offset; the caller logs it (rate limited).
-// Thread safety: all methods are thread-safe (pread; thread-local zstd contexts).
 #pragma once
 
 #include <memory>
@@ -54,33 +55,35 @@ class ZstdSliceSource final : public ByteSource {
   static constexpr uint64_t kSubBlock = 1 << 20;
 
   // `frames` have compressed offsets relative to `base` in the backing file and consecutive,
-  // known decompressed offsets starting at 0. The source shows decompressed bytes
-  // [window_offset, window_offset + window_size) (the whole stream for a zstd member).
+  // known decompressed offsets starting at 0 (the frames of one stream, in order). `frames` is
+  // shared (an aliasing pointer into an immutable index keeps the index alive).
   ZstdSliceSource(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t base,
-                  std::vector<ZstdFrame> frames, uint64_t window_offset, uint64_t window_size,
-                  std::string identity);
+                  std::shared_ptr<const std::vector<ZstdFrame>> frames, std::string identity);
 
-  uint64_t Size() const override { return window_size_; }
+  uint64_t Size() const override { return size_; }
   std::string Identity() const override { return identity_; }
   bool IsDecoded() const override { return true; }
-  uint64_t BlockCount() const override { return blocks_.size(); }
+  uint64_t BlockCount() const override;
   BlockRange BlockRangeOf(uint64_t index) const override;
   uint64_t BlockOf(uint64_t offset) const override;
   Group GroupOf(uint64_t index) const override;
   Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
   Status ReadGroup(uint64_t index, const BlockEmit& emit) override;
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t index) override;
 
-  size_t frame_count() const { return frames_.size(); }
+  size_t frame_count() const { return frames_->size(); }
 
  private:
   struct Block {
-    uint64_t offset;  // in the window
+    uint64_t offset;  // in the stream
     uint64_t length;
     uint32_t frame;        // index into frames_
     uint64_t in_frame;     // offset of the block's first byte inside the frame's output
     uint64_t group_first;  // first block of the frame (== own index unless sub-blocks)
     uint64_t group_count;
   };
+  // Block `index` (< BlockCount()): from the table, or frame `index` when there is none.
+  Block BlockAt(uint64_t index) const;
   // Decodes frame `f` whole into `out` (exactly its decompressed size).
   Status DecodeFrame(uint32_t f, std::span<uint8_t> out) const;
   // Streams frame `f`, calling emit(pos, bytes) for its output in kSubBlock pieces.
@@ -90,9 +93,10 @@ class ZstdSliceSource final : public ByteSource {
   std::shared_ptr<UniqueFd> fd_;
   std::string what_;
   uint64_t base_;
-  std::vector<ZstdFrame> frames_;
-  uint64_t window_offset_, window_size_;
+  std::shared_ptr<const std::vector<ZstdFrame>> frames_;
+  uint64_t size_ = 0;
   std::string identity_;
+  // Empty when every frame is one block (non-empty, at most kMaxBlock): block i is frame i.
   std::vector<Block> blocks_;
 };
 

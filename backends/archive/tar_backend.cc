@@ -10,6 +10,7 @@
 
 #include "backends/archive/member_sources.h"
 #include "backends/archive/tar_backend_slot.h"
+#include "backends/common/composed_source.h"
 #include "fs/backing_access.h"
 #include "fs/log.h"
 
@@ -217,9 +218,22 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
     return s;
   }
   std::shared_ptr<const ArchiveIndex> index;
+  std::shared_ptr<ByteSource> archive_units;
   {
     std::lock_guard<std::mutex> lock(slot->mu);
     index = slot->index;
+    if (index && index->container == ArchiveIndex::Container::kTarZst) {
+      if (slot->units_of != index) {
+        // Built once per index, sharing its frame list (no copy; a walk only to see whether
+        // some frame is huge).
+        slot->archive_units = std::make_shared<ZstdSliceSource>(
+            slot->fd, slot->path, 0,
+            std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
+            slot->identity + ":tzst-frames");
+        slot->units_of = index;
+      }
+      archive_units = slot->archive_units;
+    }
   }
   if (!index) return Status(Code::kUnavailable, slot->path + ": not indexed");
   const ArchiveMember& m = index->members[static_cast<size_t>(n.member)];
@@ -236,8 +250,13 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
       std::shared_ptr<UniqueFd> fd =
           index->container == ArchiveIndex::Container::kTar ? slot->fd : index->spill_blob->fd();
       if (m.zstd) {
-        src = std::make_shared<ZstdSliceSource>(fd, what, m.data_offset, m.frames, 0, m.size,
-                                                identity);
+        // The member is its own units source: its frames, named by where they are stored in
+        // the archive (not by the member's path), sharing the index's frame list.
+        src = std::make_shared<ZstdSliceSource>(
+            fd, what, m.data_offset,
+            std::shared_ptr<const std::vector<ZstdFrame>>(index, &m.frames),
+            slot->identity + ":" + std::to_string(static_cast<int>(index->container)) +
+                ":zst-frames@" + std::to_string(m.data_offset));
       } else {
         src = std::make_shared<FileSliceSource>(
             fd, what, m.data_offset, m.size, identity,
@@ -245,10 +264,16 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
       }
       break;
     }
-    case ArchiveIndex::Container::kTarZst:
-      src = std::make_shared<ZstdSliceSource>(slot->fd, what, 0, index->archive_frames,
-                                              m.data_offset, m.size, identity);
+    case ArchiveIndex::Container::kTarZst: {
+      // A window of the archive's decoded stream: its blocks are slices of the archive's
+      // frames, cached and decoded once for every member that shares a frame.
+      std::vector<ComposedSource::Piece> pieces(1);
+      pieces[0].units = archive_units;
+      pieces[0].offset = m.data_offset;
+      pieces[0].length = m.size;
+      src = std::make_shared<ComposedSource>(std::move(pieces), identity);
       break;
+    }
   }
   return src;
 }

@@ -94,6 +94,8 @@ void TarBackend::Stop() {
       slot->error = Status(Code::kUnavailable, "daqfs is shutting down");
       slot->index.reset();
       slot->tree.reset();
+      slot->archive_units.reset();
+      slot->units_of.reset();
     }
   }
 }

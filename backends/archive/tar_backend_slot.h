@@ -27,12 +27,16 @@ struct TarBackend::Slot {
   struct stat st {};
   std::string identity;
 
-  std::mutex mu;  // guards state, error, index, tree
+  std::mutex mu;  // guards state, error, index, tree, archive_units, units_of
   std::condition_variable cv;
   enum class State { kPending, kReady, kFailed } state = State::kPending;
   Status error;
   std::shared_ptr<const ArchiveIndex> index;
   std::shared_ptr<const MemberTree> tree;
+  // kTarZst: the decoded stream of the whole archive as decode units (its frames), shared by
+  // every member opened from `units_of` (== index when current): built on the first open.
+  std::shared_ptr<ByteSource> archive_units;
+  std::shared_ptr<const ArchiveIndex> units_of;
 
   // Waits for the index; returns ok or the indexing error.
   Status Wait() {

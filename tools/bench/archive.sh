@@ -9,6 +9,10 @@
 #   4 KiB random read latency p50/p99 (fio, O_DIRECT) inside the member, cold and warm
 #   index time of a 100,000-member archive (daemon start to a complete `ls -lR`), first mount
 #     and remount (persistent index)
+#   a multi-frame .tar.zst (1 MiB frames of the tar stream, as t2sz writes them: they do not
+#     line up with members or reads) of SIZE MiB in members of 3-20 MiB, read cold member by
+#     member with the default cache settings: MB/s and decodes per frame (1.00 = each frame
+#     decoded once, also the frames two members share)
 # Usage: tools/bench/archive.sh [--size MIB] [--runs N] [--dir WORKDIR] [--members N] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -73,6 +77,31 @@ PYEOF
   mksquashfs "$work/plain" "$work/member.sqfs" -comp zstd -noappend -quiet >/dev/null
   tar -cf - -C "$work/plain" member.dat | zstd -q -T0 -o "$work/member.tar.zst"
 fi
+if [ ! -f "$work/tzst/multi.tar.zst" ]; then
+  echo "generating a t2sz-like .tar.zst of ${size_mib} MiB ..." >&2
+  rm -rf "$work/tzst-src"; mkdir -p "$work/tzst-src" "$work/tzst"
+  $PY - "$work/plain/member.dat" "$work/tzst-src" <<'PYEOF'
+import os, random, sys
+src, out = sys.argv[1], sys.argv[2]
+rnd = random.Random(5)
+with open(src, "rb") as f:
+    i = 0
+    while True:
+        b = f.read(rnd.randint(3 << 20, 20 << 20) + rnd.randint(0, 4095))
+        if not b: break
+        with open(os.path.join(out, "part_%03d.dat" % i), "wb") as o: o.write(b)
+        i += 1
+PYEOF
+  tar --sort=name -cf "$work/tzst.tar" -C "$work/tzst-src" .
+  $PY - "$work/tzst.tar" "$work/tzst/multi.tar.zst" <<'PYEOF'
+import subprocess, sys
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as o:
+    while chunk := f.read(1 << 20):  # one frame per MiB of the tar stream, sizes recorded
+        o.write(subprocess.run(["zstd", "-q", "-3", "-c", "--stream-size=%d" % len(chunk)],
+                               input=chunk, capture_output=True, check=True).stdout)
+PYEOF
+  rm -rf "$work/tzst-src" "$work/tzst.tar"
+fi
 comp=$(stat -c %s "$work/member.dat.zst")
 echo "member: $bytes bytes, compressed $comp ($(awk "BEGIN{printf \"%.2f\", $comp/$bytes}"))" >&2
 
@@ -83,6 +112,9 @@ disk = 8G
 [source s]
 type = archive
 path = $work/data
+[source t]
+type = archive
+path = $work/tzst
 INI
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
@@ -140,6 +172,16 @@ j = json.load(sys.stdin)["jobs"][0]["read"]["clat_ns"]["percentile"]
 print("%.3f %.3f" % (j["50.000000"] / 1e6, j["99.000000"] / 1e6))' | {
       read -r p50 p99; echo "lat ${phase}_p50 $p50" >> "$results"; echo "lat ${phase}_p99 $p99" >> "$results"; }
   done
+  umount_d
+  # The t2sz-like .tar.zst, cold, member by member in archive order.
+  clear_cache; drop; mount_d
+  tz="$mnt/t/multi.tar.zst"
+  tz_bytes=$(du -b --apparent-size -s "$tz" | awk '{print $1}')
+  s=$(now); for f in $(ls "$tz" | sort); do cat "$tz/$f" > /dev/null; done; e=$(now)
+  echo "tzst mbs $(mbs "$tz_bytes" "$s" "$e")" >> "$results"
+  dec=$(awk '/^daqfs_decodes_total/ {print $2}' "$mnt/.daqfs/metrics")
+  frames=$(getfattr --only-values -n user.daqfs.frames "$tz/$(ls "$tz" | head -1)" | awk '{print $1}')
+  echo "tzst decodes_per_frame $($PY -c "print(f'{$dec/$frames:.3f}')")" >> "$results"
   umount_d
   echo "run $r/$runs done" >&2
 done
@@ -209,6 +251,11 @@ print("| 4 KiB random read (fio, O_DIRECT) | p50 ms | p99 ms |")
 print("|---|---|---|")
 for ph in ("cold", "warm"):
     print(f"| {ph} | {m[('lat', ph + '_p50')]:.3f} | {m[('lat', ph + '_p99')]:.3f} |")
+print()
+print(f"| t2sz-like {size} MiB .tar.zst (1 MiB frames), cold, member by member | value |")
+print("|---|---|")
+print(f"| MB/s (default cache settings) | {m[('tzst', 'mbs')]:.0f} |")
+print(f"| decodes per frame | {m[('tzst', 'decodes_per_frame')]:.3f} |")
 print()
 print(f"| {int(members):,} members: daemon start to complete `ls -lR` | ms |")
 print("|---|---|")
