@@ -10,9 +10,10 @@ const char* const kCacheUsage = R"(usage: daqfs-cache stats [--dir DIR | --confi
 
   stats   count every file in a cache folder and its bytes (apparent size, as du -sb): blocks,
           blobs (archive indexes, decompressed archives, spilled frames; also per source),
-          temp files, the LRU and lock files, and anything else as "other" (reads names and
-          sizes only, safe while mounted)
-  clear   delete every cached block and blob (refused while a daqfs daemon uses the folder)
+          the sources' state, temp files, the LRU and lock files, and anything else as
+          "other" (reads names and sizes only, safe while mounted)
+  clear   delete every cached block, blob and state file (refused while a daqfs daemon uses
+          the folder)
   warm    read every file under PATH (files or folders inside a daqfs mount; symlinks below
           PATH are not followed) so that their decoded blocks land in the cache, with a
           summary on stdout (and a progress bar on stderr when it is a terminal); a PATH

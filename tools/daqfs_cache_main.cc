@@ -35,7 +35,7 @@ struct FolderCount {
   const char* kind;
   uint64_t files = 0, bytes = 0;
 };
-enum Kind { kBlocks, kBlobs, kTemp, kLru, kLock, kOther, kKinds };
+enum Kind { kBlocks, kBlobs, kState, kTemp, kLru, kLock, kOther, kKinds };
 
 Kind KindOf(const std::string& rel) {
   auto under = [&](const char* prefix) { return rel.rfind(prefix, 0) == 0; };
@@ -44,6 +44,7 @@ Kind KindOf(const std::string& rel) {
   if (rel == "v1/lru" || rel == "v1/lru.tmp") return kLru;
   if (rel == "v1/lock") return kLock;
   if (under("blobs-v1/ns/")) return kBlobs;
+  if (under("state-v1/")) return kState;
   // Folders of daqfs before the blob store (archive indexes and spills): blobs by another name.
   if (under("index-v1/") || under("spill-v1/")) return kBlobs;
   return kOther;
@@ -56,7 +57,7 @@ int Stats(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: no daqfs cache folder at %s\n", dir.c_str());
     return 3;
   }
-  FolderCount counts[kKinds] = {{"blocks"}, {"blobs"}, {"temp files"},
+  FolderCount counts[kKinds] = {{"blocks"}, {"blobs"}, {"state"}, {"temp files"},
                                 {"lru"},    {"lock"},  {"other"}};
   std::string root = dir;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
@@ -137,10 +138,12 @@ int Clear(const std::string& dir) {
     std::fprintf(stderr, "daqfs-cache: %s: %s\n", dir.c_str(), std::strerror(errno));
     return 3;
   }
-  // Blocks, blobs, their temp files (and the index/spill folders of older versions).
+  // Blocks, blobs, their temp files, the sources' state (and the index/spill folders of older
+  // versions).
   uint64_t removed = RemoveBelow(v1 + "/blocks") + RemoveBelow(v1 + "/tmp") +
                      RemoveBelow(dir + "/blobs-v1/ns") + RemoveBelow(dir + "/blobs-v1/tmp") +
-                     RemoveBelow(dir + "/index-v1") + RemoveBelow(dir + "/spill-v1");
+                     RemoveBelow(dir + "/state-v1") + RemoveBelow(dir + "/index-v1") +
+                     RemoveBelow(dir + "/spill-v1");
   unlink((v1 + "/lru").c_str());
   if (fd >= 0) close(fd);
   std::printf("removed %llu files from %s\n", static_cast<unsigned long long>(removed),

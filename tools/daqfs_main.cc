@@ -433,6 +433,8 @@ int Main(int argc, char** argv) {
   }
   VfsEnv venv;
   venv.blobs = cache->blob_stores;  // each source's blobs (saved indexes, spills); null: no SSD
+  // Each source's small state: DIR/state-v1/NAME/ when the SSD tier's folder is in use.
+  if (cache->disk) venv.state_root = config.cache.dir + "/state-v1";
   if (Status s = vfs.Start(std::move(venv)); !s.ok()) {  // background indexing of the sources
     int code = fail(kExitSource, s.message());
     report(code);
