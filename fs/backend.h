@@ -103,7 +103,11 @@ class Backend {
   // Default: nothing.
   virtual void Stop() {}
   // The kernel dropped its last reference to `node` (it may still be looked up again). A
-  // backend may release what it keeps only for the kernel's sake. Default: nothing.
+  // backend may release what it keeps only for the kernel's sake. Called with the Vfs's inode
+  // table locked (so it never overtakes a later Lookup's reference): quick, and no calls into
+  // the Vfs or the Invalidator from here. A Lookup already running when it is called may still
+  // hand `node` to the kernel afterwards, so a node that is still listed keeps answering.
+  // Default: nothing.
   virtual void Forget(NodeId node) { (void)node; }
 
   virtual Result<NodeId> Lookup(NodeId parent, std::string_view name) = 0;

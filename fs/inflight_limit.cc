@@ -27,9 +27,20 @@ InflightLimit::Slot::~Slot() {
 Result<InflightLimit::Slot> InflightLimit::Acquire() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (freed_.wait_for(lock, timeout_, [&] { return inflight_ < max_; })) {
+    if (inflight_ < max_) {
       ++inflight_;
       return Slot(this);
+    }
+    // At most `max_` calls wait too: beyond that a call fails at once, so a stuck source holds
+    // at most 2 x max_ threads (its slots and its waiters), never every FUSE worker.
+    if (waiting_ < max_) {
+      ++waiting_;
+      bool got = freed_.wait_for(lock, timeout_, [&] { return inflight_ < max_; });
+      --waiting_;
+      if (got) {
+        ++inflight_;
+        return Slot(this);
+      }
     }
   }
   stuck_->Add();
@@ -46,6 +57,11 @@ void InflightLimit::Release() {
     --inflight_;
   }
   freed_.notify_one();
+}
+
+unsigned InflightLimit::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_;
 }
 
 unsigned InflightLimit::inflight() const {
@@ -82,6 +98,32 @@ Result<size_t> InflightLimitedSource::ReadAt(uint64_t off, std::span<uint8_t> ou
   Result<InflightLimit::Slot> slot = limit_->Acquire();
   if (!slot.ok()) return slot.status();
   return inner_->ReadAt(off, out);
+}
+
+namespace {
+// A cursor whose every Read holds a slot of the limit while it runs.
+class LimitedCursor final : public GroupCursor {
+ public:
+  LimitedCursor(std::unique_ptr<GroupCursor> inner, std::shared_ptr<InflightLimit> limit)
+      : inner_(std::move(inner)), limit_(std::move(limit)) {}
+  Status Read(uint64_t index, std::span<uint8_t> out) override {
+    Result<InflightLimit::Slot> slot = limit_->Acquire();
+    if (!slot.ok()) return slot.status();
+    return inner_->Read(index, out);
+  }
+  uint64_t buffered_bytes() const override { return inner_->buffered_bytes(); }
+  uint64_t starts() const override { return inner_->starts(); }
+
+ private:
+  std::unique_ptr<GroupCursor> inner_;
+  std::shared_ptr<InflightLimit> limit_;
+};
+}  // namespace
+
+std::unique_ptr<GroupCursor> InflightLimitedSource::OpenGroupCursor(uint64_t i) {
+  std::unique_ptr<GroupCursor> c = inner_->OpenGroupCursor(i);
+  if (!c) return nullptr;
+  return std::make_unique<LimitedCursor>(std::move(c), limit_);
 }
 
 Status InflightLimitBackend::Start(BackendEnv& env) {

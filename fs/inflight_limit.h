@@ -4,9 +4,11 @@
 // it blocks in the kernel and cannot be cancelled. Unbounded, such calls would take every FUSE
 // worker and every decode thread, and the whole mount (other sources, .daqfs/) would stop
 // answering. InflightLimit bounds them per source: at most `max` calls into one source run at
-// once; a call beyond that waits at most `timeout` for a slot and then fails with
-// Code::kUnavailable (EIO), counted in daqfs_source_stuck_total{source="NAME"}. A stuck call keeps
-// its slot until the storage answers; the others fail fast instead of piling up. Refusals are
+// once; up to `max` more wait at most `timeout` for a slot and then fail with Code::kUnavailable
+// (EIO); any call beyond those fails at once. Refusals are counted in
+// daqfs_source_stuck_total{source="NAME"}. A stuck call keeps its slot until the storage
+// answers; the others fail instead of piling up, so a stuck source holds at most 2 x `max`
+// threads (FUSE workers and decode threads together). Refusals are
 // logged (a warning naming the source, at most one line per 10 s).
 //
 // InflightLimitBackend applies one limit to everything of a source that may touch its storage:
@@ -31,6 +33,7 @@
 #include "fs/backend_env.h"
 #include "fs/byte_source.h"
 #include "fs/metrics.h"
+#include "fs/source_decorators.h"
 #include "fs/status.h"
 
 namespace daqfs {
@@ -67,6 +70,7 @@ class InflightLimit {
   void RegisterMetrics(Metrics& metrics, const std::string& source_label);
 
   unsigned inflight() const;
+  unsigned waiting() const;  // calls waiting for a slot now
   uint64_t stuck() const { return stuck_->Get(); }
   unsigned max() const { return max_; }
 
@@ -78,33 +82,35 @@ class InflightLimit {
   const std::chrono::duration<double> timeout_;
   static constexpr std::chrono::seconds kLogEvery{10};
 
-  mutable std::mutex mu_;  // guards inflight_, logged_, last_log_; a leaf lock
+  mutable std::mutex mu_;  // guards inflight_, waiting_, logged_, last_log_; a leaf lock
   std::condition_variable freed_;
   unsigned inflight_ = 0;
+  unsigned waiting_ = 0;  // calls waiting for a slot (at most max_)
   bool logged_ = false;
   std::chrono::steady_clock::time_point last_log_;
   Counter own_stuck_;
   Counter* stuck_ = &own_stuck_;  // set before serving (RegisterMetrics)
 };
 
-// A ByteSource whose reads each hold a slot of `limit` (shared with the source's backend).
-class InflightLimitedSource final : public ByteSource {
+// A ByteSource whose reads each hold a slot of `limit` (shared with the source's backend). It
+// forwards everything else (block layout, groups, parts), and the units of composed blocks and
+// the cursors it hands out take slots too: every decode that may touch storage is limited.
+class InflightLimitedSource final : public ForwardingSource {
  public:
   InflightLimitedSource(std::shared_ptr<ByteSource> inner, std::shared_ptr<InflightLimit> limit)
-      : inner_(std::move(inner)), limit_(std::move(limit)) {}
-  uint64_t Size() const override { return inner_->Size(); }
-  std::string Identity() const override { return inner_->Identity(); }
-  bool IsDecoded() const override { return inner_->IsDecoded(); }
-  uint64_t BlockCount() const override { return inner_->BlockCount(); }
-  BlockRange BlockRangeOf(uint64_t i) const override { return inner_->BlockRangeOf(i); }
-  uint64_t BlockOf(uint64_t off) const override { return inner_->BlockOf(off); }
-  Group GroupOf(uint64_t i) const override { return inner_->GroupOf(i); }
+      : ForwardingSource(std::move(inner)), limit_(std::move(limit)) {}
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override;
   Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
+  // Each Read of the cursor holds a slot while it runs.
+  std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+
+ protected:
+  std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const override {
+    return std::make_shared<InflightLimitedSource>(std::move(units), limit_);
+  }
 
  private:
-  std::shared_ptr<ByteSource> inner_;
   std::shared_ptr<InflightLimit> limit_;
 };
 

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace daqfs {
@@ -118,6 +119,26 @@ TEST(InflightLimitTest, ReadsBeyondTheLimitFailAfterTheTimeoutAndAreCounted) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(buf[0], 7);
   EXPECT_EQ(limit->stuck(), 2u);
+}
+
+// A stuck source holds at most its slots and as many waiters: one call more fails at once
+// instead of taking another FUSE worker for the whole timeout.
+TEST(InflightLimitTest, CallsBeyondSlotsAndWaitersFailAtOnce) {
+  auto limit = std::make_shared<InflightLimit>("s", 1, 30.0);
+  std::optional<Result<InflightLimit::Slot>> held(limit->Acquire());
+  ASSERT_TRUE(held->ok());
+  auto waiter = std::async(std::launch::async, [&] { return limit->Acquire().ok(); });
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (limit->waiting() < 1 && Clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(limit->waiting(), 1u);
+  auto start = Clock::now();
+  Result<InflightLimit::Slot> refused = limit->Acquire();
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));  // not the 30 s timeout
+  EXPECT_EQ(limit->stuck(), 1u);
+  held.reset();  // the slot is freed: the waiter gets it
+  EXPECT_TRUE(waiter.get());
+  EXPECT_EQ(limit->inflight(), 0u);
 }
 
 TEST(InflightLimitTest, AWaiterGetsTheSlotWhenOneIsFreed) {

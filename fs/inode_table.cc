@@ -41,7 +41,8 @@ std::optional<uint64_t> InodeTable::Find(InodeKey key) const {
   return it->second;
 }
 
-std::optional<InodeKey> InodeTable::Forget(uint64_t ino, uint64_t count) {
+std::optional<InodeKey> InodeTable::Forget(uint64_t ino, uint64_t count,
+                                           const std::function<void(InodeKey)>& released) {
   if (ino == kRootIno) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_ino_.find(ino);
@@ -53,6 +54,7 @@ std::optional<InodeKey> InodeTable::Forget(uint64_t ino, uint64_t count) {
   InodeKey key = it->second.key;
   by_key_.erase(key);
   by_ino_.erase(it);
+  if (released) released(key);
   return key;
 }
 

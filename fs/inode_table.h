@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,9 +48,12 @@ class InodeTable {
   std::optional<InodeKey> Resolve(uint64_t ino) const;
   // The inode number `key` has now, if any, without adding a lookup.
   std::optional<uint64_t> Find(InodeKey key) const;
-  // Drops `count` lookups; at zero the number is released and its key returned (the caller
-  // tells the backend: Backend::Forget). Unknown numbers and the root give nullopt.
-  std::optional<InodeKey> Forget(uint64_t ino, uint64_t count);
+  // Drops `count` lookups; at zero the number is released and its key returned. Unknown
+  // numbers and the root give nullopt. `released` (may be empty) is called with the key while
+  // the table is still locked, so no Add of the same key can come between the release and what
+  // it does (Backend::Forget): it must be quick and must not call into this table.
+  std::optional<InodeKey> Forget(uint64_t ino, uint64_t count,
+                                 const std::function<void(InodeKey)>& released = {});
   // Live inode numbers, root included.
   size_t size() const;
 

@@ -120,9 +120,12 @@ void Vfs::Invalidate(uint32_t backend, NodeId node, const std::string_view* name
 }
 
 void Vfs::Drop(uint64_t ino, uint64_t nlookup) {
-  std::optional<InodeKey> gone = inodes_.Forget(ino, nlookup);
-  if (!gone || gone->backend == kVirtualRoot) return;
-  if (Backend* b = BackendOf(gone->backend)) b->Forget(gone->node);
+  // The backend hears of it under the table's lock: a Lookup of the same node that comes
+  // right after waits for the table, so Forget never arrives after a newer Lookup.
+  inodes_.Forget(ino, nlookup, [this](InodeKey gone) {
+    if (gone.backend == kVirtualRoot) return;
+    if (Backend* b = BackendOf(gone.backend)) b->Forget(gone.node);
+  });
 }
 
 Backend* Vfs::BackendOf(uint32_t index) const {

@@ -15,6 +15,7 @@
 #include "cache/cached_read_path.h"
 #include "cache/memory_block_cache.h"
 #include "cache/tiered_block_cache.h"
+#include "fs/inflight_limit.h"
 #include "fs/source_decorators.h"
 #include "tests/testing/fault_sources.h"
 #include "tests/testing/files.h"
@@ -98,12 +99,19 @@ TEST_F(MemberSourcesTest, EveryDecoratorKeepsOneDecodePerHugeFrame) {
       {"latency",
        [](auto s) { return std::make_shared<LatencySource>(s, std::chrono::milliseconds(0)); }},
       {"faulty", [](auto s) { return std::make_shared<FaultySource>(s, FaultySource::Faults{}); }},
+      {"in-flight limit",
+       [](auto s) {
+         return std::make_shared<InflightLimitedSource>(
+             s, std::make_shared<InflightLimit>("t", 4, 10.0));
+       }},
       {"all stacked",
        [](auto s) {
-         return std::make_shared<FaultySource>(
-             std::make_shared<LatencySource>(std::make_shared<ForwardingSource>(s),
-                                             std::chrono::milliseconds(0)),
-             FaultySource::Faults{});
+         return std::make_shared<InflightLimitedSource>(
+             std::make_shared<FaultySource>(
+                 std::make_shared<LatencySource>(std::make_shared<ForwardingSource>(s),
+                                                 std::chrono::milliseconds(0)),
+                 FaultySource::Faults{}),
+             std::make_shared<InflightLimit>("t", 4, 10.0));
        }},
   };
   for (const auto& [name, wrap] : wraps) {

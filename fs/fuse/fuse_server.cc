@@ -28,6 +28,7 @@
 
 #include "fs/fuse/mount_point.h"
 #include "fs/log.h"
+#include "fs/unique_fd.h"
 
 namespace daqfs {
 namespace {
@@ -525,6 +526,20 @@ Status FuseServer::Mount() {
   return Status::Ok();
 }
 
+namespace {
+// Aborts the FUSE connection of the mount whose device is `bdi` ("major:minor"): every request
+// still waiting in the kernel fails with ENOTCONN. Nothing happens when it is already gone.
+void AbortConnection(const std::string& bdi) {
+  size_t colon = bdi.find(':');
+  if (colon == std::string::npos || bdi.compare(0, colon, "0") != 0) return;
+  std::string path = "/sys/fs/fuse/connections/" + bdi.substr(colon + 1) + "/abort";
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)WriteAll(fd, "1", path);
+  close(fd);
+}
+}  // namespace
+
 void FuseServer::StopNotifier() {
   if (!notifier_) return;
   vfs_.SetNotifier(nullptr);  // no new events; the Vfs no longer points at it
@@ -623,9 +638,14 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(se_, cfg);
   fuse_loop_cfg_destroy(cfg);
-  StopNotifier();             // before the session goes
-  fuse_session_unmount(se_);  // ends a stat still waiting in `waiter`
+  // Teardown order: no new kernel notices; unmount (ends a stat still waiting in `waiter`);
+  // abort the connection, so that a notice the notifier thread is sending cannot wait for a
+  // folder lock held by a request the finished loop will never answer; then join the notifier.
+  vfs_.SetNotifier(nullptr);
+  fuse_session_unmount(se_);
   mounted_ = false;
+  AbortConnection(bdi_);
+  StopNotifier();  // before the session goes
   waiter.join();
   // Ignored, not default: a reload racing with the end must not kill the daemon mid-teardown.
   signal(SIGHUP, SIG_IGN);

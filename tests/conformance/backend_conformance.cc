@@ -15,6 +15,7 @@
 #include "cache/memory_block_cache.h"
 #include "cache/thread_pool.h"
 #include "fs/backend_env.h"
+#include "fs/inflight_limit.h"
 #include "fs/source_decorators.h"
 #include "fs/vfs.h"
 #include "tests/testing/fault_sources.h"
@@ -215,6 +216,26 @@ void ExpectSameLayoutAndBytes(ByteSource& want, ByteSource& got, const std::stri
     ByteSource::Group ga = want.GroupOf(i), gb = got.GroupOf(i);
     EXPECT_EQ(ga.first, gb.first) << "group of block " << i;
     EXPECT_EQ(ga.count, gb.count) << "group of block " << i;
+    // The same decode units (what the cache keys and decodes once), with the same layout.
+    std::vector<BlockPart> pa = want.PartsOf(i), pb = got.PartsOf(i);
+    ASSERT_EQ(pa.size(), pb.size()) << "parts of block " << i;
+    for (size_t k = 0; k < pa.size(); ++k) {
+      ASSERT_EQ(!pa[k].units, !pb[k].units) << "part " << k << " of block " << i;
+      EXPECT_EQ(pa[k].unit, pb[k].unit);
+      EXPECT_EQ(pa[k].offset, pb[k].offset);
+      EXPECT_EQ(pa[k].length, pb[k].length);
+      if (!pa[k].units) continue;
+      EXPECT_EQ(pa[k].units->Identity(), pb[k].units->Identity());
+      EXPECT_EQ(pa[k].units->BlockCount(), pb[k].units->BlockCount());
+      ByteSource::Group ua = pa[k].units->GroupOf(pa[k].unit);
+      ByteSource::Group ub = pb[k].units->GroupOf(pb[k].unit);
+      EXPECT_EQ(ua.first, ub.first);
+      EXPECT_EQ(ua.count, ub.count);
+    }
+    // A streaming cursor where the source offers one (cache = none reads huge groups by it).
+    if (ga.count > 1 && ga.first == i) {
+      EXPECT_EQ(!want.OpenGroupCursor(i), !got.OpenGroupCursor(i)) << "cursor of block " << i;
+    }
   }
   EXPECT_TRUE(AllBlocks(got) == bytes) << "ReadBlock bytes differ";
   // One ReadGroup per group: its blocks in order, each with its bytes.
@@ -448,6 +469,8 @@ TEST_P(BackendConformanceTest, EveryDecoratorKeepsTheBlockLayoutAndBytes) {
     ExpectSameLayoutAndBytes(**raw, latency, bytes, "LatencySource");
     FaultySource faulty(*raw, FaultySource::Faults{});
     ExpectSameLayoutAndBytes(**raw, faulty, bytes, "FaultySource");
+    InflightLimitedSource limited(*raw, std::make_shared<InflightLimit>("conformance", 4, 10.0));
+    ExpectSameLayoutAndBytes(**raw, limited, bytes, "InflightLimitedSource");
     Result<NodeId> wnode = Resolve(*wrapping, path);
     ASSERT_TRUE(wnode.ok());
     Result<std::shared_ptr<ByteSource>> wrapped = wrapping->Open(*wnode, Caller{});
