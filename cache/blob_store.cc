@@ -3,8 +3,10 @@
 // mu_ guards the table of blobs: "ns/name" -> the current Record, and id -> Record for every
 // file that still exists (a replaced or erased blob lives on while a handle holds it). A Record
 // counts its handles; the DiskBlockCache counts the pins (one per handle or writer), so the
-// quota knows what it may evict. The evictor (called by the quota outside its lock) takes mu_,
-// forgets the record and unlinks the file outside mu_.
+// quota knows what it may evict. The evictor (called by the quota outside its index lock, under
+// its evictor lock) takes mu_, forgets the record and unlinks the file outside mu_. The
+// destructor clears the evictor first: that waits for a running call, and no call starts after,
+// so the quota's writer thread never reaches a freed Impl.
 //
 // Ids are unique for the folder: the scan starts the counter above the highest id found, so a
 // replaced blob always gets a new file name and an eviction or erase of the old file can never
@@ -153,7 +155,8 @@ struct DiskBlobStore::Impl {
   Counter* evictions = &own_evictions;
   RateLimitedLog log{std::chrono::seconds(10)};
 
-  // Lock order: mu_ before the DiskBlockCache's lock.
+  // Lock order: the DiskBlockCache's evictor lock (held around Evicted) before mu_ before the
+  // DiskBlockCache's index lock. Nothing calls SetExternalEvictor or ResizeExternal with mu_ held.
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Record>> current;  // guarded; "ns/name"
   std::unordered_map<uint64_t, std::shared_ptr<Record>> by_id;       // guarded; files that exist
@@ -600,6 +603,7 @@ DiskBlobStore::DiskBlobStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 DiskBlobStore::~DiskBlobStore() {
   impl_->alive->store(false);
+  // Returns once no eviction runs; none can start after, so impl_ may be freed.
   impl_->space->SetExternalEvictor(nullptr);
 }
 

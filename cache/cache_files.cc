@@ -148,8 +148,8 @@ Result<UniqueFd> LockFolder(const std::string& lock_path, const std::string& wha
   UniqueFd w(open(lock_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (w.valid()) {
     std::string text = std::to_string(getpid()) + "\n";
-    if (write(w.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-      LogDebug("disk cache: cannot write pid into " + lock_path);
+    if (Status s = WriteAll(w.get(), text, lock_path); !s.ok()) {
+      LogDebug("disk cache: cannot write pid: " + s.ToString());
     }
   }
   return fd;

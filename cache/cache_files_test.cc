@@ -5,15 +5,16 @@
 
 #include <filesystem>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
 namespace stdfs = std::filesystem;
 
 TEST(CacheFilesTest, MakeDirsWriteAtomicallyReadAndRemoveTree) {
-  char tmpl[] = "/tmp/daqfs-cachefiles-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  testing::TempDir temp("cachefiles");
+  std::string root = temp / "root";  // created by MakeDirs, removed by RemoveTree
   ASSERT_EQ(MakeDirs(root + "/a/b/c", 0700), 0);
   bool created = true;
   EXPECT_EQ(MakeDir(root + "/a/b/c", 0700, &created), 0);
@@ -37,17 +38,14 @@ TEST(CacheFilesTest, MakeDirsWriteAtomicallyReadAndRemoveTree) {
 }
 
 TEST(CacheFilesTest, SecondLockOfAFolderNamesTheHolder) {
-  char tmpl[] = "/tmp/daqfs-cachefiles-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string lock = std::string(tmpl) + "/lock";
-  Result<UniqueFd> first = LockFolder(lock, tmpl);
+  testing::TempDir temp("cachefiles");
+  std::string lock = temp / "lock";
+  Result<UniqueFd> first = LockFolder(lock, temp.path());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  Result<UniqueFd> second = LockFolder(lock, tmpl);
+  Result<UniqueFd> second = LockFolder(lock, temp.path());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kUnavailable);
   EXPECT_NE(second.status().message().find("pid " + std::to_string(getpid())), std::string::npos);
-  std::error_code ec;
-  stdfs::remove_all(tmpl, ec);
 }
 
 }  // namespace

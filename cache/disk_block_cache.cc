@@ -19,7 +19,9 @@
 // complete one (temp files are removed at the next Open). Blocks are not fsync()ed: after a power
 // loss a renamed file may hold garbage, which the checksums catch. Eviction victims are chosen
 // under the lock and unlinked outside it, by the writer, before Flush() returns. Evicted external
-// items are handed to the evictor (the blob store), also outside the lock.
+// items are handed to the evictor (the blob store), also outside the lock but under evictor_mu_,
+// which SetExternalEvictor also takes: replacing the evictor waits for a running call, so the
+// blob store can be destroyed while the writer still drains its queue.
 //
 // Accounting: a block counts as its data length (headers, keys and file-system rounding are not
 // counted), so the total can be rebuilt from file names alone at start-up. External items count
@@ -227,7 +229,13 @@ struct DiskBlockCache::Impl {
   std::map<std::pair<std::string, int>, std::unique_ptr<RateLimitedLog>> error_logs;  // guarded
   std::condition_variable work_cv;  // writer: work queued, a flush, or stop
   std::condition_variable idle_cv;  // Flush: queues empty and nothing being written
-  ExternalEvictor evictor;          // set before externals are added; called without locks
+
+  // The owner's evictor. evictor_mu_ is held while it is called and while it is replaced, so
+  // that once SetExternalEvictor returns, no call of the old one runs or can start (the owner
+  // may then free what it captured). Lock order: evictor_mu_ before the evictor's own locks;
+  // never taken with index_mu_ held, and the evictor must not call back into this cache.
+  std::mutex evictor_mu_;
+  ExternalEvictor evictor;  // guarded by evictor_mu_
 
   // Writer thread only (and Open before the thread starts).
   std::bitset<256> shard_ok;  // blocks/HH known to exist
@@ -502,6 +510,7 @@ void DiskBlockCache::Impl::RemoveIfGen(uint64_t hash, uint64_t gen) {
 void DiskBlockCache::Impl::UnlinkBlocks(const std::vector<Victim>& victims) {
   for (const Victim& v : victims) {
     if (v.external) {
+      std::lock_guard<std::mutex> lock(evictor_mu_);
       if (evictor) evictor(v.hash);
       continue;
     }
@@ -960,8 +969,12 @@ void DiskBlockCache::Flush() { impl_->Flush(); }
 void DiskBlockCache::SaveLru() { impl_->SaveLru(); }
 DiskBlockCache::Counters DiskBlockCache::counters() const { return impl_->Snapshot(); }
 void DiskBlockCache::SetExternalEvictor(ExternalEvictor evictor) {
-  std::lock_guard<std::mutex> lock(impl_->index_mu_);
-  impl_->evictor = std::move(evictor);
+  ExternalEvictor old;
+  {
+    std::lock_guard<std::mutex> lock(impl_->evictor_mu_);  // waits for a running call
+    old = std::exchange(impl_->evictor, std::move(evictor));
+  }
+  // `old` (and what it captured) is destroyed here, outside the lock.
 }
 Status DiskBlockCache::ResizeExternal(uint64_t id, uint64_t total_bytes) {
   return impl_->ResizeExternal(id, total_bytes);

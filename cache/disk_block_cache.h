@@ -45,7 +45,8 @@
 // folder and the pid holding v1/lock.
 //
 // Thread safety: all public methods are thread-safe. Lock order: index_mu_ is innermost and
-// never held across file I/O or a call out (the evictor).
+// never held across file I/O or a call out (the evictor); evictor_mu_ is held only around calls
+// of the evictor and while it is replaced (before the evictor's own locks, never with index_mu_).
 #pragma once
 
 #include <atomic>
@@ -118,8 +119,11 @@ class DiskBlockCache final : public BlockCache {
   // An external item is a file someone else owns in the cache folder, charged to this budget
   // under an id the owner chooses (unique for the life of the cache object). A pinned item is
   // never evicted; an unpinned one sits in the LRU with the blocks and may be evicted: the
-  // evictor is then called (on the evicting thread, no lock of this cache held) and must remove
-  // the file. Set the evictor before adding items; it must outlive this object's use.
+  // evictor is then called (on the evicting thread, with only the evictor's own lock of this
+  // cache held; calls are serialized) and must remove the file; it must not call back into this
+  // cache. Set the evictor before adding items. Once SetExternalEvictor returns (with another
+  // evictor or null), the old one is not running and will not be called again, so its owner may
+  // be destroyed even while the writer thread is still busy. Must not be called from the evictor.
   using ExternalEvictor = std::function<void(uint64_t id)>;
   void SetExternalEvictor(ExternalEvictor evictor);
   // Sets the charge of item `id` to `total_bytes` (a new item starts pinned once). Growing

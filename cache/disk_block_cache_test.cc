@@ -874,5 +874,51 @@ TEST_F(DiskBlockCacheTest, ExternalItemsShareTheBudget) {
   EXPECT_FALSE(cache_->PinExternal(7));
 }
 
+// Replacing the evictor waits for a call of the old one that is running on the writer thread,
+// and the old one is never called after: its owner (the blob store) may then be freed.
+TEST_F(DiskBlockCacheTest, ReplacingTheEvictorWaitsForARunningEviction) {
+  opt_.budget_bytes = 10000;
+  opt_.low_watermark = 0.8;  // blocks up to 8000 bytes are written
+  opt_.write_behind_quiet_ms = 0;
+  cache_ = OpenCache();
+  ASSERT_TRUE(cache_);
+  std::atomic<int> calls{0};
+  std::atomic<bool> entered{false}, release{false}, finished{false};
+  cache_->SetExternalEvictor([&](uint64_t) {
+    calls++;
+    entered = true;
+    for (int i = 0; i < 5000 && !release; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    finished = true;
+  });
+  ASSERT_TRUE(cache_->ResizeExternal(1, 5000).ok());
+  cache_->UnpinExternal(1);
+  cache_->Put(Key(0), MakeBlock(0, 6000));  // the writer evicts item 1 after writing it
+  for (int i = 0; i < 5000 && !entered; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(entered);
+  std::atomic<bool> replaced{false};
+  bool finished_first = false;
+  std::thread replacer([&] {
+    cache_->SetExternalEvictor(nullptr);
+    finished_first = finished;
+    replaced = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(replaced) << "SetExternalEvictor returned while the old evictor was running";
+  release = true;
+  replacer.join();
+  EXPECT_TRUE(finished_first);
+  // Items evicted from now on are only forgotten: the old evictor is not called again.
+  ASSERT_TRUE(cache_->ResizeExternal(2, 5000).ok());
+  cache_->UnpinExternal(2);
+  for (uint64_t i = 1; i < 4; ++i) cache_->Put(Key(i), MakeBlock(i, 6000));
+  cache_->Flush();
+  EXPECT_EQ(cache_->counters().external_bytes, 0u);
+  EXPECT_EQ(calls.load(), 1);
+}
+
 }  // namespace
 }  // namespace daqfs

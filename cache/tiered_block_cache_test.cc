@@ -3,15 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include "cache/disk_block_cache.h"
 #include "cache/memory_block_cache.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
-
-namespace stdfs = std::filesystem;
 
 Block MakeBlock(uint64_t seed, size_t size) {
   auto v = std::make_shared<Bytes>(size);
@@ -22,22 +19,17 @@ Block MakeBlock(uint64_t seed, size_t size) {
 class TieredBlockCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/daqfs-tiered-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    root_ = temp_.path();
     opt_.dir = root_ + "/cache";
     opt_.budget_bytes = 1ull << 30;
   }
-  void TearDown() override {
-    disk_.reset();
-    std::error_code ec;
-    stdfs::remove_all(root_, ec);
-  }
+  void TearDown() override { disk_.reset(); }
   void OpenDisk() {
     auto d = DiskBlockCache::Open(opt_, nullptr);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     disk_ = std::move(d).value();
   }
+  testing::TempDir temp_{"tiered"};  // removed with its content
   std::string root_;
   DiskCacheOptions opt_;
   std::unique_ptr<DiskBlockCache> disk_;

@@ -6,25 +6,22 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
 
 class UniqueFdTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char t[] = "/tmp/daqfs-fd-XXXXXX";
-    ASSERT_NE(mkdtemp(t), nullptr);
-    dir_ = t;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  void SetUp() override { dir_ = temp_.path(); }
   UniqueFd Create(const std::string& name) {
     return UniqueFd(open((dir_ + "/" + name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   }
+  testing::TempDir temp_{"fd"};  // removed with its content
   std::string dir_;
 };
 

@@ -5,9 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <set>
+
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
@@ -407,8 +408,8 @@ FlakyVfs MakeFlaky() {
 
 TEST(VfsLifecycleTest, StartGivesEachSourceItsEnvAndStopStopsThemOnce) {
   FlakyVfs f = MakeFlaky();
-  char t[] = "/tmp/daqfs-vfsstate-XXXXXX";
-  std::string root = mkdtemp(t);
+  testing::TempDir temp("vfsstate");  // removed with its content, also when a check fails
+  const std::string& root = temp.path();
   VfsEnv env;
   env.state_root = root + "/state";
   env.blobs = [](const std::string& name) -> BlobStore* {
@@ -427,7 +428,6 @@ TEST(VfsLifecycleTest, StartGivesEachSourceItsEnvAndStopStopsThemOnce) {
   f.vfs->Stop();
   f.vfs->Stop();
   EXPECT_EQ(f.backend->stops, 1);
-  std::system(("rm -rf " + root).c_str());
 }
 
 TEST(VfsLifecycleTest, InvalidationsReachOnlyInodesTheKernelHolds) {

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "fs/unique_fd.h"
+#include "tests/testing/files.h"
 
 namespace daqfs::repack {
 namespace {
@@ -18,13 +18,10 @@ namespace {
 class RepackMemberDataTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-member-XXXXXX";
-    ASSERT_NE(mkdtemp(t), nullptr);
-    dir_ = t;
+    dir_ = temp_.path();
     fd_ = UniqueFd(open((dir_ + "/in").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     ASSERT_TRUE(fd_.valid());
   }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
   // Appends `bytes` to the file as a member's data.
   TarMember Add(const std::string& path, const std::vector<uint8_t>& bytes) {
     TarMember m;
@@ -48,6 +45,7 @@ class RepackMemberDataTest : public ::testing::Test {
     *stored = done;
     return out;
   }
+  daqfs::testing::TempDir temp_{"member"};  // removed with its content
   std::string dir_;
   UniqueFd fd_;
 };

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fs/config.h"
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
@@ -91,8 +92,8 @@ TEST(ArchiveSourceTypeTest, ResolvePathsAndSniff) {
   EXPECT_EQ(Archive(c.sources[0]).path, "/etc/daqfs/rel/*.tar");
   EXPECT_EQ(Archive(c.sources[1]).path, "/abs");
 
-  std::string dir = ::testing::TempDir() + "archive_type_test.XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  daqfs::testing::TempDir temp("archive-type");  // removed with its content
+  const std::string& dir = temp.path();
   std::string text = dir + "/notes.txt";
   std::ofstream(text) << "hello\n";
   std::string tar = dir + "/empty.tar";
@@ -133,10 +134,6 @@ TEST(ArchiveSourceTypeTest, ResolvePathsAndSniff) {
   ASSERT_TRUE(backend.ok()) << backend.status().ToString();
   EXPECT_TRUE((*backend)->GetAttr(kRootNode).ok());
   backend->reset();
-  std::remove(text.c_str());
-  std::remove(tar.c_str());
-  rmdir(empty.c_str());
-  rmdir(dir.c_str());
 }
 
 TEST(ArchiveSourceTypeTest, ExampleConfigParsesToTheDefaults) {

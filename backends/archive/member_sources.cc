@@ -6,6 +6,8 @@
 #include <cstring>
 #include <deque>
 
+#include "backends/common/zstd_owners.h"
+
 namespace daqfs {
 
 Result<size_t> FileSliceSource::ReadAt(uint64_t offset, std::span<uint8_t> out) {
@@ -182,11 +184,6 @@ Status ZstdSliceSource::ReadGroup(uint64_t index, const BlockEmit& emit) {
 
 namespace {
 
-struct DStreamFree {
-  void operator()(ZSTD_DStream* d) const { ZSTD_freeDStream(d); }
-};
-using DStreamPtr = std::unique_ptr<ZSTD_DStream, DStreamFree>;
-
 // Decodes one huge frame forward, one kSubBlock sub-block at a time, keeping the last kKeep
 // sub-blocks (a kernel's concurrent read-ahead requests arrive slightly out of order).
 class ZstdFrameCursor final : public GroupCursor {
@@ -240,7 +237,7 @@ class ZstdFrameCursor final : public GroupCursor {
   };
 
   Status Restart() {
-    if (!dstream_) dstream_.reset(ZSTD_createDStream());
+    if (!dstream_) dstream_ = MakeZstdDCtx();
     if (!dstream_) return Status(Code::kNoMemory, what_ + ": cannot create a zstd stream");
     ZSTD_DCtx_reset(dstream_.get(), ZSTD_reset_session_only);
     ++starts_;
@@ -292,7 +289,7 @@ class ZstdFrameCursor final : public GroupCursor {
   std::string what_;
   uint64_t offset_, size_;  // the compressed frame in the backing file
   uint64_t first_block_, decompressed_size_, sub_block_;
-  DStreamPtr dstream_;
+  ZstdDCtxPtr dstream_;  // a ZSTD_DStream
   Bytes in_buf_;
   ZSTD_inBuffer in_{nullptr, 0, 0};
   uint64_t consumed_ = 0;  // compressed bytes read

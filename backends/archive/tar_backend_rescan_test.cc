@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/archive/tar_backend.h"
+#include "tests/testing/files.h"
 #include "tests/testing/folder_blob_store.h"
 
 namespace daqfs {
@@ -38,8 +39,7 @@ struct Recorder final : Invalidator {
 class TarBackendRescanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/daqfs-rescan-XXXXXX";
-    dir_ = mkdtemp(t);
+    dir_ = temp_.path();
     Sh("mkdir -p " + dir_ + "/a " + dir_ + "/blobs " + dir_ + "/src");
     env_.source_name = "t";
     env_.source_label = Label("source", "t");
@@ -49,7 +49,6 @@ class TarBackendRescanTest : public ::testing::Test {
     blobs_ = std::make_unique<FolderBlobStore>(dir_ + "/blobs", dir_ + "/blobs");
     env_.blobs = blobs_.get();
   }
-  void TearDown() override { Sh("rm -rf " + dir_); }
   static void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
   // An archive `name` holding `files` (each with its own name as content), old enough to be
   // stable at once.
@@ -71,6 +70,7 @@ class TarBackendRescanTest : public ::testing::Test {
     return out;
   }
 
+  testing::TempDir temp_{"rescan"};  // removed with its content, after the members below
   std::string dir_;
   Metrics metrics_;
   Recorder recorder_;

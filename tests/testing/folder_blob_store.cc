@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <set>
 
+#include "fs/unique_fd.h"
+
 namespace daqfs {
 namespace {
 
@@ -25,17 +27,6 @@ class FolderBlob final : public Blob {
   uint64_t size_;
   std::string path_;
 };
-
-Status WriteFully(int fd, std::span<const uint8_t> bytes, const std::string& what) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoStatus(n < 0 ? errno : ENOSPC, "write " + what);
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
 
 Result<std::shared_ptr<Blob>> OpenBlob(const std::string& path) {
   Result<UniqueFd> fd = OpenReadOnly(path);
@@ -55,7 +46,7 @@ class FolderBlobWriter final : public BlobWriter {
   }
   Status Append(std::span<const uint8_t> bytes) override {
     if (!fd_.valid()) return Status(Code::kIo, temp_ + ": writer is dead");
-    Status s = WriteFully(fd_.get(), bytes, temp_);
+    Status s = WriteAll(fd_.get(), bytes, temp_);
     if (!s.ok()) fd_.Reset();
     return s;
   }
@@ -119,7 +110,7 @@ Status FolderBlobStore::Put(std::string_view name, std::span<const uint8_t> byte
       path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_seq_.fetch_add(1));
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoStatus(errno, "create " + temp);
-  Status s = WriteFully(fd.get(), bytes, temp);
+  Status s = WriteAll(fd.get(), bytes, temp);
   fd.Reset();
   if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, "rename " + temp);
   if (!s.ok()) ::unlink(temp.c_str());

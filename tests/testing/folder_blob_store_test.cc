@@ -3,19 +3,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
+
+#include "tests/testing/files.h"
 
 namespace daqfs {
 namespace {
 
 class FolderBlobStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char t[] = "/tmp/daqfs-blobs-XXXXXX";
-    dir_ = mkdtemp(t);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  void SetUp() override { dir_ = temp_.path(); }
+  testing::TempDir temp_{"blobs"};  // removed with its content
   std::string dir_;
 };
 
