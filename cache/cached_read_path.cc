@@ -5,21 +5,19 @@
 
 #include "cache/prefetch_planner.h"
 #include "cache/tiered_block_cache.h"
+#include "fs/defaults.h"
 
 namespace daqfs {
 
 bool ParseCachePolicy(const std::string& t, CachePolicy* out) {
-  if (t == "auto")
-    *out = CachePolicy::kAuto;
-  else if (t == "none")
-    *out = CachePolicy::kNone;
-  else if (t == "memory")
-    *out = CachePolicy::kMemory;
-  else if (t == "disk")
-    *out = CachePolicy::kDisk;
-  else
-    return false;
-  return true;
+  // The names live once, in fs/defaults.h, in the enum's order.
+  for (size_t i = 0; i < std::size(kCacheModes); ++i) {
+    if (t == kCacheModes[i]) {
+      *out = static_cast<CachePolicy>(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 class CachedFileReader final : public FileReader {

@@ -43,6 +43,7 @@
 
 namespace daqfs {
 
+// In the order of kCacheModes (fs/defaults.h), which names them.
 enum class CachePolicy { kAuto, kNone, kMemory, kDisk };
 // "auto", "none", "memory", "disk".
 bool ParseCachePolicy(const std::string& text, CachePolicy* out);

@@ -62,20 +62,25 @@
 #include <unordered_map>
 
 #include "cache/block_cache.h"
+#include "fs/defaults.h"
 #include "fs/metrics.h"
 #include "fs/status.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
 
+// The most block data the SSD writer queues by default (the daemon sizes it from the memory
+// budget, up to this).
+inline constexpr uint64_t kMaxWriteQueueBytes = 256ull << 20;
+
 struct DiskCacheOptions {
-  std::string dir;                            // the cache folder (created 0700 if missing)
-  uint64_t budget_bytes = 64ull << 30;        // high watermark, bytes of block files
-  double low_watermark = 0.9;                 // evict down to budget * low_watermark
-  uint64_t write_queue_bytes = 256ull << 20;  // queued block data beyond this is deferred
-  size_t deferred_max = 1u << 16;             // deferred blocks remembered (weakly) at most
-  int retry_after_error_ms = 5000;            // writes pause this long after an error
-  int write_behind_quiet_ms = 50;             // the writer waits this long after the last Put
+  std::string dir;                                   // the cache folder (created 0700 if missing)
+  uint64_t budget_bytes = kDefaultDiskCacheBytes;    // high watermark, bytes of block files
+  double low_watermark = 0.9;                        // evict down to budget * low_watermark
+  uint64_t write_queue_bytes = kMaxWriteQueueBytes;  // queued data beyond this is deferred
+  size_t deferred_max = 1u << 16;                    // deferred blocks remembered (weakly) at most
+  int retry_after_error_ms = 5000;                   // writes pause this long after an error
+  int write_behind_quiet_ms = 50;  // the writer waits this long after the last Put
   // Read-back cost before the first measured read, and the admission factor (see Admission).
   double readback_seconds_per_mib = 0.002;
   double admit_factor = 2.0;

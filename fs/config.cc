@@ -36,7 +36,6 @@ constexpr uint64_t kMaxId = std::numeric_limits<uint32_t>::max() - 1;
 constexpr unsigned kMaxInflightLimit = 4096;
 constexpr double kMaxStuckTimeout = 86400;
 constexpr std::string_view kSpace = " \t\r\n\v\f";  // what inih's isspace() strips
-constexpr const char* kCacheModes[] = {"auto", "none", "memory", "disk"};
 
 std::string_view Trim(std::string_view s) {
   size_t b = s.find_first_not_of(kSpace);
@@ -58,16 +57,16 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 }
 
 // "a, b, c" from one of the lists above.
-template <size_t N>
-std::string JoinNames(const char* const (&names)[N]) {
+template <typename T, size_t N>
+std::string JoinNames(const T (&names)[N]) {
   std::string out;
-  for (const char* t : names) out += (out.empty() ? "" : ", ") + std::string(t);
+  for (const T& t : names) out += (out.empty() ? "" : ", ") + std::string(t);
   return out;
 }
 
-template <size_t N>
-bool IsOneOf(std::string_view v, const char* const (&names)[N]) {
-  for (const char* t : names) {
+template <typename T, size_t N>
+bool IsOneOf(std::string_view v, const T (&names)[N]) {
+  for (const T& t : names) {
     if (v == t) return true;
   }
   return false;

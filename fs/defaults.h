@@ -29,6 +29,8 @@ constexpr unsigned DefaultDecodeThreads(unsigned cores) { return std::max(16u, 2
 
 // Keys every [source] shares.
 inline constexpr std::string_view kDefaultSourceCache = "auto";
+// Every value of a source's `cache` key, in the order of cache/'s CachePolicy enum.
+inline constexpr std::string_view kCacheModes[] = {"auto", "none", "memory", "disk"};
 // Most calls into one source at once (reads, opens, lookups): a source whose storage stops
 // answering holds at most this many FUSE workers and decode threads.
 inline constexpr unsigned kDefaultMaxInflight = 16;

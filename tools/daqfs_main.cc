@@ -116,7 +116,7 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
     // Queued writes hold blocks the memory tier may already have dropped: a quarter of the
     // memory budget (8 MiB..256 MiB) keeps the daemon within memory + prefetch_budget + a
     // little, and lets the writer absorb bursts of fast sequential reads.
-    o.write_queue_bytes = std::clamp<uint64_t>(cc.memory / 4, 8ull << 20, 256ull << 20);
+    o.write_queue_bytes = std::clamp<uint64_t>(cc.memory / 4, 8ull << 20, kMaxWriteQueueBytes);
     Result<std::unique_ptr<DiskBlockCache>> d = DiskBlockCache::Open(o, &metrics);
     if (d.ok()) {
       c.disk = std::move(*d);
@@ -306,9 +306,10 @@ int Main(int argc, char** argv) {
     if (Result<std::string> c = CheckSource(spec, args.source.empty()); !c.ok()) {
       return fail(kExitSource, c.status().message());
     }
-    if (spec.max_inflight >= fuse_threads) {
-      LogInfo("source " + spec.name + ": max_inflight = " + std::to_string(spec.max_inflight) +
-              " is not below the " + std::to_string(fuse_threads) +
+    if (2 * spec.max_inflight >= fuse_threads) {
+      LogInfo("source " + spec.name +
+              ": twice max_inflight = " + std::to_string(2 * spec.max_inflight) +
+              " (its slots and waiters) is not below the " + std::to_string(fuse_threads) +
               " FUSE threads: if its storage stops answering, the whole mount can wait for it");
     }
     Result<std::unique_ptr<Backend>> b = MakeBackend(spec);

@@ -59,6 +59,7 @@
 #include "backends/archive/archive_index.h"
 #include "backends/archive/member_tree.h"
 #include "fs/backend.h"
+#include "fs/backend_env.h"
 #include "fs/defaults.h"
 #include "fs/unique_fd.h"
 
@@ -150,6 +151,8 @@ class TarBackend final : public Backend {
   Counter* index_rejected_ = &own_index_rejected_;
   NullInvalidator null_invalidator_;
   Invalidator* invalidator_ = &null_invalidator_;
+  SystemClock system_clock_;
+  const Clock* clock_ = &system_clock_;  // env.clock from Start() on (stability of new files)
   BlobStore* blobs_ = nullptr;
 
   mutable std::shared_mutex mu_;  // guards slots_, by_name_, by_path_, next_slot_

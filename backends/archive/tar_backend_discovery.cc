@@ -113,7 +113,7 @@ void TarBackend::Discover(bool initial) {
       leaving.push_back(file);
     }
   }
-  auto now = std::chrono::system_clock::now();
+  const timespec now = clock_->WallNow();
   std::vector<std::shared_ptr<Slot>> candidates;
   for (const std::string& file : *files) {
     if (known.count(file) && std::find(leaving.begin(), leaving.end(), file) == leaving.end()) {
@@ -130,9 +130,9 @@ void TarBackend::Discover(bool initial) {
     if (fstat(slot->fd->get(), &slot->st) != 0) continue;
     if (options_.rescan_seconds > 0) {
       // mtime, not ctime: a file renamed into place (complete) is stable at once.
-      auto changed =
-          std::chrono::system_clock::time_point(std::chrono::seconds(slot->st.st_mtim.tv_sec));
-      if (now - changed < std::chrono::duration<double>(options_.stable_seconds)) {
+      double age = static_cast<double>(now.tv_sec - slot->st.st_mtim.tv_sec) +
+                   1e-9 * static_cast<double>(now.tv_nsec - slot->st.st_mtim.tv_nsec);
+      if (age < options_.stable_seconds) {
         LogDebug(name_ + ": " + file + " changed recently; waiting until it is stable");
         continue;
       }

@@ -30,6 +30,7 @@ Status TarBackend::Start(BackendEnv& env) {
     index_rejected_->Add(own_index_rejected_.Get());
   }
   if (env.invalidator) invalidator_ = env.invalidator;
+  if (env.clock) clock_ = env.clock;
   blobs_ = env.blobs;
   if (blobs_) {
     // Blobs of archives not found (any more) are erased: what we keep has an owner.
