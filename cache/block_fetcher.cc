@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "cache/work_timer.h"
+
 namespace daqfs {
 
 BlockFetcher::BlockFetcher(Metrics* metrics) {
@@ -62,6 +64,8 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
   std::vector<Block> group_blocks;
   if (!block) try {
       auto start = std::chrono::steady_clock::now();
+      // The cost the SSD tier weighs: the decode's time less any wait for a CPU.
+      WorkTimer work;
       if (group.count == 1) {
         BlockRange r = source.BlockRangeOf(index);
         auto buf = std::make_shared<Bytes>(r.length);
@@ -69,15 +73,12 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
         if (status.ok()) block = std::move(buf);
       } else {
         group_blocks.resize(group.count);
-        auto last = start;
+        WorkTimer lap;
         status = source.ReadGroup(index, [&](uint64_t i, Bytes&& bytes) {
           if (i < group.first || i - group.first >= group.count) return;
           auto b = std::make_shared<const Bytes>(std::move(bytes));
           // A sub-block's cost: the decode time since the previous one.
-          auto now = std::chrono::steady_clock::now();
-          double cost = std::chrono::duration<double>(now - last).count();
-          last = now;
-          Store(cache, BlockKey{identity, i}, b, cost);
+          Store(cache, BlockKey{identity, i}, b, lap.Lap());
           // With a cache, only the caller's block is held here (a group can be gigabytes);
           // waiters for other sub-blocks find theirs in the cache.
           if (!cache || i == index) group_blocks[i - group.first] = std::move(b);
@@ -92,7 +93,7 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
       decodes_->Add();
       if (decode_seconds_) decode_seconds_->Observe(secs);
       if (status.ok()) {
-        if (group.count == 1) Store(cache, key, block, secs);
+        if (group.count == 1) Store(cache, key, block, work.Seconds());
       } else {
         block = nullptr;
         errors_->Add();

@@ -63,6 +63,7 @@
 
 #include "cache/cache_files.h"
 #include "cache/disk_block_format.h"
+#include "cache/work_timer.h"
 #include "fs/log.h"
 
 namespace daqfs {
@@ -565,7 +566,7 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
     gen = it->second.gen;
   }
 
-  auto started = Clock::now();
+  WorkTimer readback;  // the read-back cost, measured as the decode cost is (work_timer.h)
   std::string path = BlockPath(hash, len);
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -636,8 +637,7 @@ Block DiskBlockCache::Impl::Get(const BlockKey& key) {
       lru.splice(lru.begin(), lru, it->second.lru);
       lru_dirty = true;
     }
-    double secs = std::chrono::duration<double>(Clock::now() - started).count();
-    double spb = secs / static_cast<double>(expected);
+    double spb = readback.Seconds() / static_cast<double>(expected);
     readback_spb += kReadbackWeight * (spb - readback_spb);
   }
   c[kHits]->Add();
