@@ -421,6 +421,19 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
     z = ZstdIndex{};
     z->all_sizes_known = false;
   }
+  // Frames that did not record their size (`zstd -c` from a pipe, t2sz-like splitting) but are
+  // small are worth one decode to learn their sizes: then members are read by frame, decoded in
+  // parallel on demand, instead of decompressing the whole archive to disk first. A frame whose
+  // compressed bytes already pass the limit cannot qualify, so nothing is decoded for nothing.
+  if (z.ok() && !z->all_sizes_known && z->frames.size() > 1) {
+    bool small = true;
+    for (const ZstdFrame& f : z->frames) small = small && f.compressed_size <= kRandomAccessFrame;
+    if (small && LearnFrameSizes(fd, 0, &z->frames, path).ok()) {
+      z->all_sizes_known = true;
+      z->decompressed_size = 0;
+      for (const ZstdFrame& f : z->frames) z->decompressed_size += f.decompressed_size;
+    }
+  }
   uint64_t largest = 0;
   for (const ZstdFrame& f : z->frames) largest = std::max(largest, f.decompressed_size);
   bool random_access = z->all_sizes_known && largest <= kRandomAccessFrame;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -224,6 +225,28 @@ TEST_F(ArchiveIndexTest, WholeTarZstMultiFrameIsRandomAccess) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->container, ArchiveIndex::Container::kTarZst);
   ExpectMatchesSource(dir_ + "/multi.tar.zst", "", {"big.dat", "sub/small.dat"});
+}
+
+// t2sz-like splitting through `zstd -c` from a pipe: small frames that record no size. Their
+// sizes are learned with one decode, and members are read by frame even with a spill store at
+// hand (no decompressed copy of the archive on disk).
+TEST_F(ArchiveIndexTest, WholeTarZstOfUnsizedSmallFramesIsReadByFrameNotSpilled) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; tar -cf plain.tar -C src .; "
+                  "split -b 256K --filter='zstd -q -c' plain.tar > unsized.tar.zst"),
+            0);
+  Shell("mkdir -p " + dir_ + "/spill");
+  Result<ArchiveIndex> x = Index(dir_ + "/unsized.tar.zst", dir_ + "/spill");
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  EXPECT_EQ(x->container, ArchiveIndex::Container::kTarZst);
+  ASSERT_GT(x->archive_frames.size(), 10u);
+  for (const ZstdFrame& f : x->archive_frames) {
+    EXPECT_TRUE(f.content_size_known);
+    EXPECT_LE(f.decompressed_size, 256u * 1024);
+  }
+  EXPECT_EQ(x->decompressed_size, std::filesystem::file_size(dir_ + "/plain.tar"));
+  ExpectMatchesSource(dir_ + "/unsized.tar.zst", dir_ + "/spill",
+                      {"big.dat", "sub/small.dat", "sub/empty.dat"});
 }
 
 TEST_F(ArchiveIndexTest, SerializationRoundTripAndDamageDetected) {
