@@ -63,16 +63,7 @@ bool ParseFileName(std::string_view file, std::string* name, uint64_t* id) {
   std::string_view n = file.substr(0, at);
   if (!ValidName(n)) return false;
   uint64_t v = 0;
-  for (char c : file.substr(at + 1)) {
-    unsigned d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else
-      return false;
-    v = (v << 4) | d;
-  }
+  if (!ParseLowerHex(file.substr(at + 1), &v)) return false;
   *name = n;
   *id = v;
   return true;

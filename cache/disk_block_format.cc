@@ -22,6 +22,22 @@ uint64_t HeaderChecksum(const uint8_t* header, std::string_view key) {
   return XXH64_digest(&state);
 }
 
+// Plain decimal without sign or leading zeros; false on overflow.
+bool ParseDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
 bool ParseLowerHex(std::string_view s, uint64_t* out) {
   if (s.empty() || s.size() > 16) return false;
   uint64_t v = 0;
@@ -38,22 +54,6 @@ bool ParseLowerHex(std::string_view s, uint64_t* out) {
   *out = v;
   return true;
 }
-
-// Plain decimal without sign or leading zeros; false on overflow.
-bool ParseDecimal(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
-}  // namespace
 
 void StoreLe32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));

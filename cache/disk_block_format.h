@@ -55,6 +55,8 @@ uint64_t BlockDataChecksum(std::span<const uint8_t> data);
 unsigned ShardOf(uint64_t hash);
 std::string ShardName(unsigned shard);
 bool ParseShardName(std::string_view name, unsigned* shard);
+// 1..16 lower-case hex digits (no prefix) as a number; false on anything else.
+bool ParseLowerHex(std::string_view s, uint64_t* out);
 // "HASH16.LEN": 16 lower-case hex digits, '.', decimal length without leading zeros.
 std::string BlockFileName(uint64_t hash, uint64_t len);
 bool ParseBlockFileName(std::string_view name, uint64_t* hash, uint64_t* len);

@@ -35,16 +35,6 @@ constexpr unsigned kMaxLatencyMs = 60000;
 constexpr uint64_t kMaxId = std::numeric_limits<uint32_t>::max() - 1;
 constexpr unsigned kMaxInflightLimit = 4096;
 constexpr double kMaxStuckTimeout = 86400;
-constexpr std::string_view kSpace = " \t\r\n\v\f";  // what inih's isspace() strips
-
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(kSpace);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(kSpace);
-  return s.substr(b, e - b + 1);
-}
-
-bool IsSpace(char c) { return kSpace.find(c) != std::string_view::npos; }
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -145,8 +135,8 @@ class Schema final : public IniHandler {
       kind_ = title == "mount" ? SectionKind::kMount : SectionKind::kCache;
       return std::nullopt;
     }
-    if (title.substr(0, 6) == "source" && (title.size() == 6 || IsSpace(title[6]))) {
-      std::string name(Trim(std::string_view(title).substr(6)));
+    if (title.substr(0, 6) == "source" && (title.size() == 6 || IsIniSpace(title[6]))) {
+      std::string name(IniTrim(std::string_view(title).substr(6)));
       if (name.empty()) return Fail(section, "[source] needs a name: write [source NAME]");
       if (name.find('/') != std::string::npos) {
         return Fail(section, "source name '" + name + "' must not contain '/'");
@@ -386,7 +376,7 @@ Result<Config> LoadConfig(const std::string& path, const SourceTypeRegistry& typ
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = IniTrim(text);
   size_t digits = 0;
   while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') digits++;
   const std::string kExpected = "expected a whole number with an optional K, M, G or T suffix";
@@ -396,7 +386,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
   if (ec == std::errc::result_out_of_range) return Invalid("too large");
   if (ec != std::errc() || end != s.data() + digits) return Invalid(kExpected);
 
-  std::string_view suffix = Trim(s.substr(digits));
+  std::string_view suffix = IniTrim(s.substr(digits));
   int shift = 0;
   if (!suffix.empty()) {
     switch (Lower(suffix[0])) {
@@ -430,7 +420,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
 }
 
 Result<bool> ParseBool(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = IniTrim(text);
   for (std::string_view t : {"true", "yes", "on", "1"}) {
     if (EqualsNoCase(s, t)) return true;
   }

@@ -19,18 +19,18 @@
 #include <system_error>
 
 namespace daqfs {
-namespace {
 
-constexpr std::string_view kSpace = " \t\r\n\v\f";  // what inih's isspace() strips
+constexpr std::string_view kIniSpace = " \t\r\n\v\f";  // what inih's isspace() strips
 
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(kSpace);
+std::string_view IniTrim(std::string_view s) {
+  size_t b = s.find_first_not_of(kIniSpace);
   if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(kSpace);
+  size_t e = s.find_last_not_of(kIniSpace);
   return s.substr(b, e - b + 1);
 }
 
-bool IsSpace(char c) { return kSpace.find(c) != std::string_view::npos; }
+bool IsIniSpace(char c) { return kIniSpace.find(c) != std::string_view::npos; }
+namespace {
 
 class Reader {
  public:
@@ -103,7 +103,7 @@ class Reader {
 
   // Classifies a line the way inih r55 does and handles what inih does not tell the handler.
   bool CheckLine(std::string_view line) {
-    std::string_view start = Trim(line);
+    std::string_view start = IniTrim(line);
     if (start.empty() || start[0] == ';' || start[0] == '#') return true;  // blank or comment
     if (start.data() != line.data()) {
       if (key_since_header_) {
@@ -132,7 +132,7 @@ class Reader {
     for (; i < s.size(); i++) {
       if (chars.find(s[i]) != std::string_view::npos) break;
       if (was_space && s[i] == ';') break;
-      was_space = IsSpace(s[i]);
+      was_space = IsIniSpace(s[i]);
     }
     return i;
   }
@@ -143,7 +143,7 @@ class Reader {
     if (close == header.size() || header[close] != ']') {
       return Fail("missing ']' in section header '" + std::string(header) + "'");
     }
-    std::string_view rest = Trim(header.substr(close + 1));
+    std::string_view rest = IniTrim(header.substr(close + 1));
     if (!rest.empty() && rest[0] != ';') {
       return Fail("unexpected text after ']': '" + std::string(rest) + "'");
     }
@@ -154,7 +154,7 @@ class Reader {
     if (!CloseSection()) return false;
 
     raw_section_ = std::string(raw);
-    section_ = IniSection{std::string(Trim(raw)), line_, {}};
+    section_ = IniSection{std::string(IniTrim(raw)), line_, {}};
     keys_.clear();
     key_since_header_ = false;
     last_key_.clear();
@@ -175,7 +175,7 @@ class Reader {
       return Fail("internal error: inih reports section [" + std::string(section) +
                   "], the reader [" + raw_section_ + "]");
     }
-    IniEntry entry{key, std::string(Trim(value)), line_};  // inih trims already; keep our word
+    IniEntry entry{key, std::string(IniTrim(value)), line_};  // inih trims already; keep our word
     if (section_.line == 0) return Check(handler_.Key(section_, entry));  // before any header
     if (key.empty()) return Fail("missing key name before '='");
     if (!keys_.insert(key).second) {

@@ -81,6 +81,10 @@ std::string IniFileName(const std::string& file);
 // "key = value\n", or "key=value\n" where the spaces would make the line longer than
 // kIniMaxLineBytes, so that what a program writes always reads back.
 std::string FormatIniLine(std::string_view key, std::string_view value);
+// `s` without the whitespace inih strips (its isspace(): space, \t, \r, \n, \v, \f) at both ends.
+std::string_view IniTrim(std::string_view s);
+// Whether `c` is whitespace as inih counts it.
+bool IsIniSpace(char c);
 
 // Value helpers for schemas (no line numbers: the caller reports at the key's line).
 // A decimal integer of digits only (no sign, no spaces), at most `max`.
