@@ -77,6 +77,10 @@ constexpr auto kErrorLogInterval = std::chrono::minutes(10);
 constexpr uint64_t kTrustedBlockBytes = 64ull << 20;
 // Weight of one measured read in the read-back cost average.
 constexpr double kReadbackWeight = 0.05;
+// Admission's running cost averages: one per source, in a fixed table (sources whose hashes
+// collide share one average), and the weight of one block in it.
+constexpr size_t kSourceCostSlots = 4096;
+constexpr double kSourceCostWeight = 1.0 / 8;
 
 uint64_t KeyHash(const std::string& serialized) {
   return XXH3_64bits(serialized.data(), serialized.size());
@@ -220,8 +224,15 @@ struct DiskBlockCache::Impl {
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // guarded; queued, deferred
                                                                    // or being written
   uint64_t queued_bytes = 0;                                       // guarded
-  Clock::time_point last_put{};      // guarded; when the last block was queued
-  double readback_spb = 0;           // guarded; measured seconds per byte of a disk read
+  Clock::time_point last_put{};  // guarded; when the last block was queued
+  double readback_spb = 0;       // guarded; measured seconds per byte of a disk read
+  // guarded; per source (by hash): average cost in seconds per byte of the blocks put, and
+  // whether any was (admission, see the header)
+  struct SourceCost {
+    double spb = 0;
+    bool seen = false;
+  };
+  std::vector<SourceCost> source_cost = std::vector<SourceCost>(kSourceCostSlots);
   int flushes = 0;                   // guarded; Flush calls waiting
   bool writing = false;              // guarded
   bool stop = false;                 // guarded
@@ -681,11 +692,19 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block, double c
       lru_dirty = true;
       return;
     }
-    // Dearer to write and read back than to produce again: not worth the disk's time.
-    if (cost_seconds >= 0 &&
-        cost_seconds < opt.admit_factor * readback_spb * static_cast<double>(size)) {
-      c[kNotAdmitted]->Add();
-      return;
+    // Dearer to write and read back than to produce again: not worth the disk's time. Both
+    // this block and its source's blocks on average must be that dear (see Admission).
+    if (cost_seconds >= 0 && cost_seconds != kMustKeep && size > 0) {
+      double spb = cost_seconds / static_cast<double>(size);
+      SourceCost& avg =
+          source_cost[XXH3_64bits(key.source.data(), key.source.size()) % kSourceCostSlots];
+      double typical = avg.seen ? avg.spb : spb;
+      avg.spb = avg.seen ? avg.spb + kSourceCostWeight * (spb - avg.spb) : spb;
+      avg.seen = true;
+      if (std::min(spb, typical) < opt.admit_factor * readback_spb) {
+        c[kNotAdmitted]->Add();
+        return;
+      }
     }
     if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
       std::shared_ptr<Pending>& item = p->second;

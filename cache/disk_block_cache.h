@@ -19,8 +19,12 @@
 // caller). The cache measures what reading a block back costs it (an average of its own reads,
 // seconds per byte, starting from DiskCacheOptions::readback_seconds_per_mib) and admits a
 // block only when the cost is at least `admit_factor` times its read-back cost: a zstd block
-// that decodes at 1.4 GB/s is not worth a write, a block of a slow source is. kUnknownCost and
-// kMustKeep (cache = disk) are always admitted.
+// that decodes at 1.4 GB/s is not worth a write, a block of a slow source is. One block's cost
+// is noisy (a cold read that queued behind 15 others on a busy disk looks slow), so the block
+// must also come from a source whose blocks have cost that much on average (a running average
+// per source Identity, weight 1/8, the first block of a source standing for its source): a
+// cheap source's odd slow block is not written, a slow source's first block is. kUnknownCost
+// and kMustKeep (cache = disk) are always admitted.
 //
 // Writes go through one background writer thread (write-behind), so a read never waits for the
 // disk. While blocks keep arriving the writer waits for a pause (write_behind_quiet_ms) unless

@@ -36,21 +36,22 @@ class TieredBlockCacheTest : public ::testing::Test {
 };
 
 // cache = auto: cheap blocks stay off the SSD and, since the SSD does not hold them, a scan's
-// Release keeps them in RAM (a frame that straddles two reads is not decoded twice).
+// Release keeps them in RAM (a frame that straddles two reads is not decoded twice). A fast
+// and a slow source.
 TEST_F(TieredBlockCacheTest, ByCostKeepsCheapBlocksInRamOnly) {
   OpenDisk();
   MemoryBlockCache memory(64 << 20, nullptr);
   TieredBlockCache tiered(&memory, disk_.get());
-  tiered.Put(BlockKey{"s", 1}, MakeBlock(1, 1 << 20), 0.0005);  // a 2 GB/s decode
-  tiered.Put(BlockKey{"s", 2}, MakeBlock(2, 1 << 20), 0.020);   // a 20 ms fetch
+  tiered.Put(BlockKey{"fast", 1}, MakeBlock(1, 1 << 20), 0.0005);  // a 2 GB/s decode
+  tiered.Put(BlockKey{"slow", 2}, MakeBlock(2, 1 << 20), 0.020);   // a 20 ms fetch
   disk_->Flush();
-  EXPECT_FALSE(disk_->Contains(BlockKey{"s", 1}));
-  EXPECT_TRUE(disk_->Contains(BlockKey{"s", 2}));
-  tiered.Release(BlockKey{"s", 1});
-  tiered.Release(BlockKey{"s", 2});
-  EXPECT_TRUE(memory.Contains(BlockKey{"s", 1}));   // only copy: kept
-  EXPECT_FALSE(memory.Contains(BlockKey{"s", 2}));  // the SSD has it
-  EXPECT_TRUE(tiered.Get(BlockKey{"s", 2}));        // promoted back from the SSD
+  EXPECT_FALSE(disk_->Contains(BlockKey{"fast", 1}));
+  EXPECT_TRUE(disk_->Contains(BlockKey{"slow", 2}));
+  tiered.Release(BlockKey{"fast", 1});
+  tiered.Release(BlockKey{"slow", 2});
+  EXPECT_TRUE(memory.Contains(BlockKey{"fast", 1}));   // only copy: kept
+  EXPECT_FALSE(memory.Contains(BlockKey{"slow", 2}));  // the SSD has it
+  EXPECT_TRUE(tiered.Get(BlockKey{"slow", 2}));        // promoted back from the SSD
   EXPECT_EQ(disk_->counters().hits, 1u);
 }
 
