@@ -77,10 +77,12 @@ constexpr auto kErrorLogInterval = std::chrono::minutes(10);
 constexpr uint64_t kTrustedBlockBytes = 64ull << 20;
 // Weight of one measured read in the read-back cost average.
 constexpr double kReadbackWeight = 0.05;
-// Admission's running cost averages: one per source, in a fixed table (sources whose hashes
-// collide share one average), and the weight of one block in it.
+// Admission's running cost averages: one per source, in a fixed table (a source whose slot
+// another source took starts afresh), the weight of one block of kSourceCostFullBlock bytes or
+// more in it (smaller blocks weigh less).
 constexpr size_t kSourceCostSlots = 4096;
 constexpr double kSourceCostWeight = 1.0 / 8;
+constexpr double kSourceCostFullBlock = 1 << 20;
 
 uint64_t KeyHash(const std::string& serialized) {
   return XXH3_64bits(serialized.data(), serialized.size());
@@ -230,6 +232,7 @@ struct DiskBlockCache::Impl {
   // whether any was (admission, see the header)
   struct SourceCost {
     double spb = 0;
+    uint64_t hash = 0;  // XXH3 of the source's Identity
     bool seen = false;
   };
   std::vector<SourceCost> source_cost = std::vector<SourceCost>(kSourceCostSlots);
@@ -685,6 +688,7 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block, double c
   std::string skey = key.Serialize();
   uint64_t hash = KeyHash(skey);
   uint64_t size = block->size();
+  uint64_t source_hash = XXH3_64bits(key.source.data(), key.source.size());
   {
     std::lock_guard<std::mutex> lock(index_mu_);
     if (auto it = index.find(hash); it != index.end() && it->second.len == size) {
@@ -692,25 +696,29 @@ void DiskBlockCache::Impl::Put(const BlockKey& key, const Block& block, double c
       lru_dirty = true;
       return;
     }
+    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
+      std::shared_ptr<Pending>& item = p->second;
+      if (!item->deferred || !item->weak.expired()) return;
+      item->weak = block;  // admitted before and its data had died: written in its turn
+      return;
+    }
     // Dearer to write and read back than to produce again: not worth the disk's time. Both
-    // this block and its source's blocks on average must be that dear (see Admission).
+    // this block and its source's earlier blocks on average must be that dear (see Admission).
     if (cost_seconds >= 0 && cost_seconds != kMustKeep && size > 0) {
       double spb = cost_seconds / static_cast<double>(size);
-      SourceCost& avg =
-          source_cost[XXH3_64bits(key.source.data(), key.source.size()) % kSourceCostSlots];
-      double typical = avg.seen ? avg.spb : spb;
-      avg.spb = avg.seen ? avg.spb + kSourceCostWeight * (spb - avg.spb) : spb;
+      SourceCost& avg = source_cost[source_hash % kSourceCostSlots];
+      bool known = avg.seen && avg.hash == source_hash;  // another source's slot starts afresh
+      double typical = known ? avg.spb : spb;
+      // A block counts by its size (a 4 KiB tail's fixed overheads do not move the average).
+      double weight =
+          kSourceCostWeight * std::min(1.0, static_cast<double>(size) / kSourceCostFullBlock);
+      avg.spb = known ? avg.spb + weight * (spb - avg.spb) : spb;
+      avg.hash = source_hash;
       avg.seen = true;
       if (std::min(spb, typical) < opt.admit_factor * readback_spb) {
         c[kNotAdmitted]->Add();
         return;
       }
-    }
-    if (auto p = pending.find(hash); p != pending.end() && p->second->key == skey) {
-      std::shared_ptr<Pending>& item = p->second;
-      if (!item->deferred || !item->weak.expired()) return;
-      item->weak = block;  // its data had died: this copy is written in its turn
-      return;
     }
     if (size > low_bytes || Clock::now() < paused_until) {
       c[kDroppedWrites]->Add();

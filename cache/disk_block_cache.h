@@ -21,10 +21,12 @@
 // block only when the cost is at least `admit_factor` times its read-back cost: a zstd block
 // that decodes at 1.4 GB/s is not worth a write, a block of a slow source is. One block's cost
 // is noisy (a cold read that queued behind 15 others on a busy disk looks slow), so the block
-// must also come from a source whose blocks have cost that much on average (a running average
-// per source Identity, weight 1/8, the first block of a source standing for its source): a
-// cheap source's odd slow block is not written, a slow source's first block is. kUnknownCost
-// and kMustKeep (cache = disk) are always admitted.
+// must also come from a source whose earlier blocks have cost that much on average (a running
+// average per source Identity, weight 1/8 per MiB-sized block, in a table of 4096 slots where
+// a source that finds its slot taken starts afresh; a source's first block stands for it): a
+// cheap source's odd slow block is not written, a slow source's first block is. A block once
+// admitted and deferred is written when put again, whatever it cost then. kUnknownCost
+// (or any negative or NaN cost) and kMustKeep (cache = disk) are always admitted.
 //
 // Writes go through one background writer thread (write-behind), so a read never waits for the
 // disk. While blocks keep arriving the writer waits for a pause (write_behind_quiet_ms) unless

@@ -799,8 +799,10 @@ TEST_F(DiskBlockCacheTest, AdmitsBySourceNotByOneNoisyBlock) {
   const size_t kMiB = 1 << 20;
   const std::string cheap = "1:2:3:4:/local.tar.zst", slow = "1:2:3:4:/lustre.tar.zst";
   for (uint64_t i = 0; i < 8; ++i) cache_->Put(Key(i, cheap), MakeBlock(i, kMiB), 0.001);
+  // The slow source's first block, right after eight cheap ones of another source: admitted
+  // (one average over all sources would refuse it).
+  cache_->Put(Key(0, slow), MakeBlock(0, kMiB), 0.020);
   cache_->Put(Key(8, cheap), MakeBlock(8, kMiB), 0.050);  // one slow block: not written
-  cache_->Put(Key(0, slow), MakeBlock(0, kMiB), 0.020);   // the slow source's first block
   cache_->Put(Key(1, slow), MakeBlock(1, kMiB), 0.025);
   cache_->Put(Key(2, slow), MakeBlock(2, kMiB), 0.001);  // its odd fast block is not either
   cache_->Flush();
@@ -843,6 +845,28 @@ TEST_F(DiskBlockCacheTest, FullQueueDefersAndLosesNothingThatLives) {
   cache_->Flush();
   EXPECT_TRUE(SameBytes(cache_->Get(Key(2)), MakeBlock(2, kSize)));
   EXPECT_EQ(cache_->counters().writes, 3u);
+}
+
+// A block admitted and deferred whose data died is written when it is put again, even if this
+// time it came cheap (a memory-tier hit, a fast decode): admitted once, never lost.
+TEST_F(DiskBlockCacheTest, DeferredBlockPutAgainCheaplyIsStillWritten) {
+  const size_t kSize = 64 << 10;
+  opt_.readback_seconds_per_mib = 0.002;  // admitted from 0.25 ms per 64 KiB
+  opt_.write_behind_quiet_ms = 3600 * 1000;
+  opt_.write_queue_bytes = kSize + kSize / 2;
+  cache_ = OpenCache();
+  ASSERT_TRUE(cache_);
+  Block a = MakeBlock(1, kSize);
+  cache_->Put(Key(1), a, 0.010);                    // queued
+  cache_->Put(Key(2), MakeBlock(2, kSize), 0.010);  // deferred, and its data dies at once
+  EXPECT_EQ(cache_->counters().deferred, 1u);
+  Block held = MakeBlock(2, kSize);  // read again, cheaply, and held by the memory tier
+  cache_->Put(Key(2), held, 0.0);
+  cache_->Flush();
+  auto k = cache_->counters();
+  EXPECT_EQ(k.not_admitted, 0u);
+  EXPECT_EQ(k.writes, 2u);
+  EXPECT_TRUE(stdfs::exists(BlockPath(Key(2), kSize)));
 }
 
 // (iii) of issue 8: a cold read of a 256-block member with cache = disk leaves all 256 blocks

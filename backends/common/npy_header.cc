@@ -5,32 +5,29 @@
 
 namespace daqfs {
 
-bool IsSupportedPixelType(PixelType t) {
-  switch (t.kind) {
-    case PixelKind::kUnsigned:
-    case PixelKind::kSigned:
-      return t.bytes == 1 || t.bytes == 2 || t.bytes == 4 || t.bytes == 8;
-    case PixelKind::kFloat:
-      return t.bytes == 4 || t.bytes == 8;
+namespace {
+
+// `utf8` as Latin-1 bytes, or false when it holds a character beyond Latin-1 (or is not UTF-8).
+bool ToLatin1(const std::string& utf8, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    auto c = static_cast<uint8_t>(utf8[i]);
+    if (c < 0x80) {
+      *out += static_cast<char>(c);
+    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < utf8.size() &&
+               (static_cast<uint8_t>(utf8[i + 1]) & 0xC0) == 0x80) {
+      *out += static_cast<char>(((c & 0x03) << 6) | (static_cast<uint8_t>(utf8[++i]) & 0x3F));
+    } else {
+      return false;
+    }
   }
-  return false;
+  return true;
 }
 
-std::string NumpyDescr(PixelType t) {
-  if (!IsSupportedPixelType(t)) return "";
-  char kind = t.kind == PixelKind::kUnsigned ? 'u' : t.kind == PixelKind::kSigned ? 'i' : 'f';
-  return std::string(1, t.bytes == 1 ? '|' : '<') + kind + std::to_string(t.bytes);
-}
-
-std::string PixelTypeName(PixelType t) {
-  if (!IsSupportedPixelType(t)) return "";
-  std::string base = t.kind == PixelKind::kUnsigned ? "uint"
-                     : t.kind == PixelKind::kSigned ? "int"
-                                                    : "float";
-  return base + std::to_string(8 * t.bytes);
-}
+}  // namespace
 
 Bytes NpyHeader(const std::string& descr, const std::vector<uint64_t>& shape) {
+  if (descr.empty()) return {};
   // numpy's repr of the shape tuple: "()", "(5,)", "(2, 3)".
   std::string dims = "(";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -39,26 +36,34 @@ Bytes NpyHeader(const std::string& descr, const std::vector<uint64_t>& shape) {
   }
   if (shape.size() == 1) dims += ",";
   dims += ")";
-  std::string dict = "{'descr': " + (descr.empty() || descr[0] == '[' ? descr : "'" + descr + "'") +
+  std::string dict = "{'descr': " + (descr[0] == '[' ? descr : "'" + descr + "'") +
                      ", 'fortran_order': False, 'shape': " + dims + ", }";
   // numpy leaves room to grow the first axis in place (GROWTH_AXIS_MAX_DIGITS = 21).
   if (!shape.empty()) dict.append(21 - std::min<size_t>(21, std::to_string(shape[0]).size()), ' ');
-  // Then it pads with 1..64 spaces and a '\n' so that magic, version, length and dict end on a
-  // multiple of 64. Version 1.0 has a 2-byte length (10-byte preamble), 2.0 a 4-byte one.
-  size_t preamble = 10;
-  size_t hlen = dict.size() + 1;
-  size_t padded = hlen + 64 - (preamble + hlen) % 64;
-  if (padded > 65535) {
+  // numpy writes the dict in Latin-1 with a 2-byte length (format 1.0, 10-byte preamble) or,
+  // when that overflows, a 4-byte one (2.0, 12 bytes); a dict with characters beyond Latin-1
+  // goes in UTF-8 as format 3.0 (12 bytes). It pads with 1..64 spaces and a '\n' so that the
+  // data starts at a multiple of 64.
+  std::string latin1;
+  bool utf8 = !ToLatin1(dict, &latin1);
+  if (!utf8) dict = latin1;
+  auto padded_length = [&](size_t preamble) {
+    size_t hlen = dict.size() + 1;
+    return hlen + 64 - (preamble + hlen) % 64;
+  };
+  uint8_t version = utf8 ? 3 : 1;
+  size_t preamble = utf8 ? 12 : 10;
+  size_t header_len = padded_length(preamble);
+  if (version == 1 && header_len > 65535) {
+    version = 2;
     preamble = 12;
-    padded = hlen + 64 - (preamble + hlen) % 64;
+    header_len = padded_length(preamble);
   }
-  size_t total = preamble + padded;
-  size_t header_len = padded;
   dict.append(header_len - dict.size() - 1, ' ');
   dict += '\n';
-  Bytes out(total);
+  Bytes out(preamble + header_len);
   std::memcpy(out.data(), "\x93NUMPY", 6);
-  out[6] = preamble == 10 ? 1 : 2;
+  out[6] = version;
   out[7] = 0;
   for (size_t i = 0; i < preamble - 8; ++i)
     out[8 + i] = static_cast<uint8_t>(header_len >> (8 * i));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -74,25 +75,54 @@ TEST(NpyHeaderTest, MatchesNumpyForEveryPixelTypeAndShape) {
   }
 }
 
-TEST(NpyHeaderTest, StructuredAndVersionTwo) {
-  std::vector<std::string> numpy;
-  // A header dict past 65535 bytes needs format version 2.0 (a 4-byte length).
-  std::string descr = "[", py = "[";
-  for (int i = 0; i < 5000; ++i) {
-    std::string name = "f" + std::to_string(10000 + i);
-    descr += std::string(i ? ", " : "") + "('" + name + "', '<u2')";
-    py += std::string(i ? ", " : "") + "('" + name + "', '<u2')";
+// The padding edges (1 and 64 spaces) and both sides of the switch to format 2.0 (a header
+// of 65536 bytes is the largest 1.0 one here): lengths found with numpy.
+TEST(NpyHeaderTest, StructuredPaddingEdgesAndVersionTwo) {
+  auto fields = [](int n) {
+    std::string d = "[";
+    for (int i = 0; i < n; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "f%05d", i);
+      d += std::string(i ? ", " : "") + "('" + name + "', '<u2')";
+    }
+    return d + "]";
+  };
+  const std::vector<std::pair<std::string, std::vector<uint64_t>>> cases = {
+      {"[('a', '<u2'), ('b', '<f8')]", {3}},
+      {"[('" + std::string(31, 'a') + "', '<u2')]", {3}},  // 1 space of padding
+      {"[('" + std::string(32, 'a') + "', '<u2')]", {3}},  // 64 spaces
+      {fields(3444), {7}},                                 // 1.0, 65536 bytes
+      {fields(3445), {7}}};                                // 2.0
+  std::vector<std::pair<std::string, std::string>> py;
+  for (const auto& [descr, shape] : cases)
+    py.emplace_back(descr, "(" + std::to_string(shape[0]) + ",)");
+  std::vector<std::string> numpy = NumpyHeaders(py);
+  ASSERT_EQ(numpy.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(Str(NpyHeader(cases[i].first, cases[i].second)), numpy[i]) << i;
   }
-  descr += "]";
-  py += "]";
-  Bytes h = NpyHeader(descr, {7});
-  ASSERT_GT(h.size(), 65536u);
-  EXPECT_EQ(h[6], 2);
-  EXPECT_EQ(h.size() % 64, 0u);
-  numpy = NumpyHeaders({{"[('a', '<u2'), ('b', '<f8')]", "(3,)"}, {py, "(7,)"}});
+  Bytes last_v1 = NpyHeader(cases[3].first, {7}), first_v2 = NpyHeader(cases[4].first, {7});
+  EXPECT_EQ(last_v1.size(), 65536u);
+  EXPECT_EQ(last_v1[6], 1);
+  EXPECT_EQ(first_v2[6], 2);
+  EXPECT_EQ(first_v2.size() % 64, 0u);
+}
+
+// Field names beyond Latin-1 need format 3.0 (UTF-8); Latin-1 ones are written as Latin-1.
+TEST(NpyHeaderTest, NonAsciiFieldNames) {
+  const std::vector<std::pair<std::string, std::vector<uint64_t>>> cases = {
+      {"[('temp\u00e9rature', '<f4')]", {2}}, {"[('\u03bb', '<f8')]", {2}}};
+  std::vector<std::string> numpy =
+      NumpyHeaders({{cases[0].first, "(2,)"}, {cases[1].first, "(2,)"}});
   ASSERT_EQ(numpy.size(), 2u);
-  EXPECT_EQ(Str(NpyHeader("[('a', '<u2'), ('b', '<f8')]", {3})), numpy[0]);
-  EXPECT_EQ(Str(h), numpy[1]);
+  EXPECT_EQ(Str(NpyHeader("[('temp\xc3\xa9rature', '<f4')]", {2})), numpy[0]);  // UTF-8 in
+  EXPECT_EQ(Str(NpyHeader("[('\xce\xbb', '<f8')]", {2})), numpy[1]);
+  EXPECT_EQ(numpy[1][6], 3);
+}
+
+TEST(NpyHeaderTest, UnsupportedTypeGivesNoHeader) {
+  EXPECT_TRUE(NpyHeader(PixelType{PixelKind::kFloat, 2}, {3}).empty());
+  EXPECT_TRUE(NpyHeader(std::string(), {3}).empty());
 }
 
 TEST(NpyHeaderTest, DescriptorsAndNames) {

@@ -1,5 +1,5 @@
-// PixelType: the element type of an image stack or an array shown as .npy, and its names in the
-// formats daqfs writes (NumPy's dtype descriptor, TIFF's SampleFormat/BitsPerSample).
+// PixelType: the element type of an image stack or an array shown as .npy, and its NumPy
+// dtype descriptor.
 //
 // Decoded pixels are always little endian in daqfs' views (a big-endian source is swapped by its
 // decoder), so a descriptor is "<u2", "<f4", "|u1" (one byte: no byte order).

@@ -227,6 +227,7 @@ scan_all() {  # member by member, as a job reads them
   $PY -c "print(f'{$1/($e-$s)/1e6:.1f}')"
 }
 ssd_hits() { grep -E '^daqfs_cache_hits_total\{tier="ssd"\}' "$mnt/.daqfs/metrics" | awk '{print $2}'; }
+ssd_metric() { grep -E "^daqfs_cache_$1\\{tier=\"ssd\"\\}" "$mnt/.daqfs/metrics" | awk '{print $2}'; }
 rules=$work/rules.txt
 : > "$rules"
 tar_bytes=$(stat -c %s "$scan_dir/in.tar")
@@ -238,6 +239,10 @@ for r in $(seq 1 "$runs"); do
     "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
     drop; mount_d "$cfg"
     echo "$cfg $(scan_all "$tar_bytes")" >> "$rules"
+    if [ "$cfg" = scan_default ]; then  # what the SSD tier wrote during the scan, and refused
+      echo "scan_ssd_writes $(ssd_metric inserts_total)" >> "$rules"
+      echo "scan_not_admitted $(ssd_metric not_admitted_total)" >> "$rules"
+    fi
     umount_d
   done
   drop
@@ -285,7 +290,9 @@ print()
 print("| rule | result |")
 print("|---|---|")
 r1 = m["scan_default"] / m["scan_memory"]
-rule(f"(i) default / memory-only = {r1:.3f} (>= 0.95)", r1 >= 0.95)
+w, na = m["scan_ssd_writes"], m["scan_not_admitted"]
+rule(f"(i) default / memory-only = {r1:.3f} (>= 0.95); SSD writes during the default scan: "
+     f"{w:.0f} of {w + na:.0f} units", r1 >= 0.95)
 r2 = m["slow_ssd_warm"] / m["slow_cold"]
 rule(f"(ii) SSD-warm / cold = {r2:.2f}x (>= 1.5), SSD hits {m['slow_ssd_hits']:.0f} (> 0)",
      r2 >= 1.5 and m["slow_ssd_hits"] > 0)
