@@ -40,34 +40,36 @@ Result<std::shared_ptr<const ImageStack>> ImageStack::Make(ImageStackSpec spec) 
   int64_t next_number = 0;  // the smallest number the next part may start at
   for (size_t p = 0; p < s.parts.size(); ++p) {
     const Part& part = s.parts[p];
-    const std::string where = what + ", part " + std::to_string(p);
-    if (!part.units) return Invalid(where + ": no units source");
-    const std::string units = where + " (units '" + part.units->Identity() + "')";
-    if (part.frames == 0) return Invalid(units + ": no frames");
+    if (!part.units) return Invalid(what + ", part " + std::to_string(p) + ": no units source");
+    // Names the part in an error (built only then: Identity() may cost).
+    auto units = [&] {
+      return what + ", part " + std::to_string(p) + " (units '" + part.units->Identity() + "')";
+    };
+    if (part.frames == 0) return Invalid(units() + ": no frames");
     if (part.first_number < 0) {
-      return Invalid(units + ": frame numbers start at " + std::to_string(part.first_number) +
+      return Invalid(units() + ": frame numbers start at " + std::to_string(part.first_number) +
                      " (must be >= 0)");
     }
     if (part.frames - 1 >
         static_cast<uint64_t>(std::numeric_limits<int64_t>::max() - part.first_number)) {
-      return Invalid(units + ": frame numbers from " + std::to_string(part.first_number) + " for " +
-                     std::to_string(part.frames) + " frames overflow");
+      return Invalid(units() + ": frame numbers from " + std::to_string(part.first_number) +
+                     " for " + std::to_string(part.frames) + " frames overflow");
     }
     if (part.first_number < next_number) {
-      return Invalid(units + ": starts at frame number " + std::to_string(part.first_number) +
+      return Invalid(units() + ": starts at frame number " + std::to_string(part.first_number) +
                      ", the previous part ends at " + std::to_string(next_number - 1) +
                      " (numbers must increase across parts)");
     }
     const uint64_t blocks = part.units->BlockCount();
     if (part.first_unit > blocks || part.frames > blocks - part.first_unit) {
-      return Invalid(units + ": units " + std::to_string(part.first_unit) + ".." +
+      return Invalid(units() + ": units " + std::to_string(part.first_unit) + ".." +
                      std::to_string(part.first_unit + part.frames - 1) + " past its " +
                      std::to_string(blocks) + " blocks");
     }
     for (uint64_t k = 0; k < part.frames; ++k) {
       const uint64_t length = part.units->BlockRangeOf(part.first_unit + k).length;
       if (length != frame_bytes) {
-        return Invalid(units + ": unit " + std::to_string(part.first_unit + k) + " holds " +
+        return Invalid(units() + ": unit " + std::to_string(part.first_unit + k) + " holds " +
                        std::to_string(length) + " bytes, a frame of " + Shape3(s) + " is " +
                        std::to_string(frame_bytes));
       }
