@@ -370,7 +370,7 @@ void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& 
   if (!loc.ok()) {
     // The listing stays as the file promises: a file whose reads fail.
     std::string why = link.type == H5L_TYPE_EXTERNAL
-                          ? "external link to " + link.file + "//" + link.value + ": "
+                          ? "external link to " + link.file + ":" + link.value + ": "
                       : link.type == H5L_TYPE_SOFT ? "soft link to " + link.value + ": "
                                                    : "";
     auto n = NewNode(Kind::kBroken, dir.local, link.name);
@@ -433,7 +433,9 @@ void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& 
     auto ref = std::make_shared<Hdf5DatasetRef>();
     ref->file_path = l.file->path;
     ref->file_identity = l.file->identity;
-    ref->shown_as = file_ + " " + Relative({}, view_path) + "/" + n->name;
+    std::string shown;
+    for (const std::string& part : view_path) shown += part + "/";
+    ref->shown_as = file_ + ": " + shown + n->name;
     ref->info = std::move(*info);
     n->npy_header = std::make_shared<const Bytes>(NpyHeader(ref->info.descr, ref->info.shape));
     n->attr = FileAttr(l.file->st, n->npy_header->size() + ref->info.data_bytes);
