@@ -114,6 +114,7 @@ with h5py.File(m_path, "w") as f:
     f.attrs["file_name"] = "sample_master.h5"
     entry = f.create_group("entry")
     entry.attrs["NX_class"] = "NXentry"
+    entry.attrs["nothing"] = np.zeros((0,), np.float64)  # an empty attribute: an empty file
     entry["definition"] = np.bytes_("NXmx")
     det = f.create_group("/entry/instrument/detector")
     det.attrs["NX_class"] = np.bytes_("NXdetector")
