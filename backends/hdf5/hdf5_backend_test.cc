@@ -11,98 +11,16 @@
 #include <set>
 #include <thread>
 
-#include "tests/testing/files.h"
-#include "tests/testing/hdf5_samples.h"
-#include "tests/testing/test_env.h"
+#include "backends/hdf5/hdf5_backend_test_util.h"
 
 namespace daqfs {
 namespace {
 
-using testing::MakeHdf5Samples;
+using namespace hdf5_test;  // NOLINT: the helpers of these tests
 using testing::RealHdf5Samples;
 using testing::RunPython;
 using testing::Shell;
 using testing::ShellQuote;
-using testing::TempDir;
-using testing::TestBackendEnv;
-using testing::WriteFile;
-
-std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
-}
-
-Result<NodeId> Resolve(Backend& b, const std::string& path) {
-  NodeId node = kRootNode;
-  for (const std::string& part : Split(path)) {
-    Result<NodeId> next = b.Lookup(node, part);
-    if (!next.ok()) return next.status();
-    node = *next;
-  }
-  return node;
-}
-
-std::vector<std::string> List(Backend& b, NodeId dir) {
-  std::vector<std::string> names;
-  Status s = b.ReadDir(dir, 0, [&](const DirEntry& e, uint64_t) {
-    names.push_back(e.name);
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return names;
-}
-
-std::vector<std::string> ListPath(Backend& b, const std::string& path) {
-  Result<NodeId> n = Resolve(b, path);
-  EXPECT_TRUE(n.ok()) << path << ": " << n.status().ToString();
-  return n.ok() ? List(b, *n) : std::vector<std::string>{};
-}
-
-Result<std::string> ReadAll(Backend& b, const std::string& path) {
-  Result<NodeId> n = Resolve(b, path);
-  if (!n.ok()) return n.status();
-  Result<std::shared_ptr<ByteSource>> src = b.Open(*n, Caller{});
-  if (!src.ok()) return src.status();
-  std::string out((*src)->Size(), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    Result<size_t> got = (*src)->ReadAt(
-        done, std::span(reinterpret_cast<uint8_t*>(out.data()) + done, out.size() - done));
-    if (!got.ok()) return got.status();
-    if (*got == 0) return Status(Code::kIo, "short read");
-    done += *got;
-  }
-  return out;
-}
-
-bool Contains(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-class Hdf5BackendTest : public ::testing::Test {
- protected:
-  void SetUp() override { expected_ = MakeHdf5Samples(dir_.path()); }
-  std::unique_ptr<Hdf5Backend> Make(const std::string& path, Hdf5SourceOptions o = {}) {
-    Result<std::unique_ptr<Hdf5Backend>> b = Hdf5Backend::Create("t", path, o);
-    EXPECT_TRUE(b.ok()) << b.status().ToString();
-    if (!b.ok()) return nullptr;
-    Status s = (*b)->Start(env_.env);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return std::move(*b);
-  }
-  std::string src() const { return dir_ / "src"; }
-
-  TempDir dir_{"hdf5-backend"};
-  std::map<std::string, std::string> expected_;
-  TestBackendEnv env_;
-};
 
 TEST_F(Hdf5BackendTest, EveryExpectedFileHasItsSizeAndBytes) {
   ASSERT_GT(expected_.size(), 40u);
@@ -311,41 +229,6 @@ TEST_F(Hdf5BackendTest, ListingAMastersGroupsOpensNoDataFile) {
   EXPECT_EQ(b->pool().opens(), opens + 2);
 }
 
-TEST_F(Hdf5BackendTest, TruncatedGarbageAndOtherFilesInAFolderAreSkipped) {
-  std::string folder = dir_ / "mixed";
-  ASSERT_EQ(
-      Shell("set -e; mkdir -p " + ShellQuote(folder) + "; cp " +
-            ShellQuote(src() + "/sample_data_000001.h5") + " " + ShellQuote(folder) +
-            "/good.h5; head -c 3000 " + ShellQuote(src() + "/sample_master.h5") + " > " +
-            ShellQuote(folder) + "/truncated.h5; printf '\\211HDF\\r\\n\\032\\nrubbish' > " +
-            ShellQuote(folder) + "/garbage.h5; echo hello > " + ShellQuote(folder) + "/notes.txt"),
-      0);
-  auto b = Make(folder);
-  ASSERT_TRUE(b);
-  EXPECT_EQ(List(*b, kRootNode), (std::vector<std::string>{"good.h5", "good"}));
-  EXPECT_EQ(env_.metrics.Value("daqfs_hdf5_file_errors_total", "source=\"t\"").value_or(0), 2);
-  EXPECT_TRUE(ReadAll(*b, "good/entry/data/data.npy").ok());
-}
-
-TEST_F(Hdf5BackendTest, AFileThatCannotBeReadBeyondItsSuperblockIsSkipped) {
-  std::string folder = dir_ / "damaged";
-  // A whole superblock followed by rubbish: the sniff accepts it, libhdf5 does not.
-  ASSERT_TRUE(
-      RunPython("import os\n"
-                "os.makedirs('damaged', exist_ok=True)\n"
-                "b = bytearray(open('src/sample_data_000001.h5', 'rb').read())\n"
-                "b[96:4000] = bytes(len(b[96:4000]))\n"
-                "open('damaged/zeroed.h5', 'wb').write(b)\n",
-                dir_.path()));
-  ASSERT_EQ(Shell("cp " + ShellQuote(src() + "/sample_master.h5") + " " + ShellQuote(folder)), 0);
-  auto b = Make(folder);
-  ASSERT_TRUE(b);
-  std::vector<std::string> root = List(*b, kRootNode);
-  EXPECT_FALSE(Contains(root, "zeroed.h5")) << ::testing::PrintToString(root);
-  EXPECT_TRUE(Contains(root, "sample_master"));
-  EXPECT_EQ(env_.metrics.Value("daqfs_hdf5_file_errors_total", "source=\"t\"").value_or(0), 1);
-}
-
 TEST_F(Hdf5BackendTest, CorruptChunkGivesEioForThatFrameOnly) {
   std::string folder = dir_ / "corrupt";
   ASSERT_TRUE(
@@ -378,51 +261,6 @@ TEST_F(Hdf5BackendTest, CorruptChunkGivesEioForThatFrameOnly) {
       EXPECT_TRUE(buf == whole.substr(header + f * frame, frame)) << "frame " << f;
     }
   }
-}
-
-TEST_F(Hdf5BackendTest, OneFileSourceAndGlobSource) {
-  auto one = Make(src() + "/sample_master.h5");
-  ASSERT_TRUE(one);
-  EXPECT_EQ(List(*one, kRootNode), (std::vector<std::string>{"sample_master.h5", "sample_master"}));
-  auto glob = Make(src() + "/*_master.h5");
-  ASSERT_TRUE(glob);
-  EXPECT_EQ(List(*glob, kRootNode), (std::vector<std::string>{"sample_master.h5", "sample_master",
-                                                              "vds_master.h5", "vds_master"}));
-  // The data files are not in the source, but the master's links still find them.
-  Result<std::string> d = ReadAll(*glob, "sample_master/entry/data/data_000002.npy");
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_TRUE(*d == expected_.at("sample_master/entry/data/data_000002.npy"));
-}
-
-TEST_F(Hdf5BackendTest, NewFilesAppearOnRescanAndAMasterHidesItsDataFilesFolders) {
-  std::string folder = dir_ / "grow";
-  ASSERT_EQ(Shell("mkdir -p " + ShellQuote(folder) + " && cp " +
-                  ShellQuote(src() + "/sample_data_000001.h5") + " " +
-                  ShellQuote(src() + "/sample_data_000002.h5") + " " + ShellQuote(folder)),
-            0);
-  Hdf5SourceOptions o;
-  o.background = true;
-  o.rescan_seconds = 0.05;
-  o.stable_seconds = 0;
-  auto b = Make(folder, o);
-  ASSERT_TRUE(b);
-  b->WaitScanned();
-  EXPECT_EQ(b->folder_count(), 2u);  // nothing links them yet
-  ASSERT_TRUE(b->Lookup(kRootNode, "sample_data_000001").ok());
-  ASSERT_EQ(Shell("cp " + ShellQuote(src() + "/sample_master.h5") + " " + ShellQuote(folder) +
-                  "/.tmp && mv " + ShellQuote(folder) + "/.tmp " + ShellQuote(folder) +
-                  "/sample_master.h5"),
-            0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!b->Lookup(kRootNode, "sample_master").ok() &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(b->Lookup(kRootNode, "sample_master").ok());
-  b->WaitScanned();
-  EXPECT_EQ(b->folder_count(), 1u);
-  EXPECT_EQ(b->Lookup(kRootNode, "sample_data_000001").status().code(), Code::kNotFound);
-  EXPECT_TRUE(b->Lookup(kRootNode, "sample_data_000001.h5").ok());
 }
 
 TEST_F(Hdf5BackendTest, AThousandDataFilesListInUnderASecondWithBoundedHandles) {

@@ -251,13 +251,14 @@ Status Hdf5FileView::LoadInto(const Node& dir, Folder& out) {
   for (const std::string& s : skipped) {
     LogOnce(dir.file + ": " + dir.path + ": attribute " + s + "; left out");
   }
-  std::vector<Made> made;
+  std::vector<Made> made, dataset_attrs;
   const std::vector<std::string> anchor_view = ViewPath(dir.anchor_node);
   for (const H5LinkEntry& link : links) {
     std::vector<std::string> logs;  // written once H5Lock is let go
-    MakeEntries(dir, view_path, anchor_view, ancestors, link, &made, &logs);
+    MakeEntries(dir, view_path, anchor_view, ancestors, link, &made, &dataset_attrs, &logs);
     for (const std::string& m : logs) LogOnce(m);
   }
+  for (Made& m : dataset_attrs) made.push_back(std::move(m));
   for (const H5AttrText& a : attrs) {
     out.xattrs.emplace_back("user." + a.name, XattrValue(a.text));
     auto n = NewNode(Kind::kText, dir.local, "@" + a.name);
@@ -313,7 +314,8 @@ Status Hdf5FileView::LoadInto(const Node& dir, Folder& out) {
 void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& view_path,
                                const std::vector<std::string>& anchor_view,
                                const std::set<std::string>& ancestors, const H5LinkEntry& link,
-                               std::vector<Made>* out, std::vector<std::string>* logs) {
+                               std::vector<Made>* out, std::vector<Made>* attr_out,
+                               std::vector<std::string>* logs) {
   const std::string lp = JoinH5Path(dir.path, link.name);
   const std::string where = dir.file + ": " + lp;
   H5Lock lock;
@@ -459,7 +461,7 @@ void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& 
     }
   }
   out->push_back(Made{n->name, std::move(n)});
-  for (Made& m : attr_files) out->push_back(std::move(m));
+  for (Made& m : attr_files) attr_out->push_back(std::move(m));
 }
 
 Result<uint64_t> Hdf5FileView::Lookup(uint64_t dir, std::string_view name) {

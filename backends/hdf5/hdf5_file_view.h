@@ -127,12 +127,14 @@ class Hdf5FileView {
   std::shared_ptr<const Node> Find(uint64_t local) const;
   Result<std::shared_ptr<Folder>> Load(uint64_t dir);
   Status LoadInto(const Node& dir, Folder& out);
-  // The entries link `link` of folder `dir` makes (with H5Lock held inside); log lines go to
-  // *logs, for the caller to write once the lock is let go.
+  // The entries link `link` of folder `dir` makes (with H5Lock held inside): the link's own in
+  // *out, a dataset's attribute files in *attr_out (links win a name over them); log lines go
+  // to *logs, for the caller to write once the lock is let go.
   void MakeEntries(const Node& dir, const std::vector<std::string>& view_path,
                    const std::vector<std::string>& anchor_view,
                    const std::set<std::string>& ancestors, const H5LinkEntry& link,
-                   std::vector<Made>* out, std::vector<std::string>* logs);
+                   std::vector<Made>* out, std::vector<Made>* attr_out,
+                   std::vector<std::string>* logs);
   std::shared_ptr<Node> NewNode(Kind kind, uint64_t parent, const std::string& name);
   uint64_t Add(std::shared_ptr<Node> node);
   std::vector<std::string> ViewPath(uint64_t local) const;

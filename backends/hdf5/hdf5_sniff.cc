@@ -26,8 +26,8 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// The end of the file as the superblock at `sb` records it (base address + end-of-file
-// address), or 0 when the superblock does not parse.
+// The end of the file as the superblock `b` records it (its end-of-file address), or 0 when
+// the superblock does not parse.
 uint64_t RecordedEnd(const uint8_t* b, size_t n) {
   if (n < 9) return 0;
   uint8_t version = b[8];
@@ -53,9 +53,10 @@ uint64_t RecordedEnd(const uint8_t* b, size_t n) {
   uint64_t base = LoadLe(b + pos, off_size);
   uint64_t eof = LoadLe(b + pos + 2 * off_size, off_size);
   uint64_t undef = off_size == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * off_size)) - 1;
-  if (eof == undef || base == undef) return 0;
-  if (eof > ~uint64_t{0} - base) return 0;
-  return base + eof;
+  if (eof == undef || base == undef || eof == 0) return 0;
+  // libhdf5 compares the stored end-of-file address with the whole file's size (user block
+  // included): it is not relative to the base address, whatever the format description says.
+  return eof;
 }
 
 }  // namespace

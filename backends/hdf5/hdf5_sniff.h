@@ -3,7 +3,7 @@
 //
 // An HDF5 file starts with the 8-byte signature "\x89HDF\r\n\x1a\n" at offset 0, 512, 1024,
 // 2048, ... (after a user block of a power of two >= 512 bytes). The superblock that follows
-// records where the file ends (base address + end-of-file address); a file shorter than that is
+// records where the file ends (its end-of-file address); a file shorter than that is
 // truncated (a copy that did not finish), which libhdf5 refuses to open: it is found here by
 // reading the superblock only, so a folder of 1000 data files is sorted without opening any
 // with libhdf5. Names do not decide.
