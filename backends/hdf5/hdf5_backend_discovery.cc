@@ -57,9 +57,10 @@ std::string ExistingTarget(const std::string& linking_file, const std::string& t
 }
 
 // The files `real_path` links: external link targets and virtual-dataset source files that
-// exist (metadata only: nothing is opened but the file itself). One group per critical section.
+// exist (metadata only: nothing is opened but the file itself). One group per critical section;
+// the names found are looked for on disk once the lock is let go.
 Result<std::vector<std::string>> ScanLinks(Hdf5FilePool& pool, const std::string& real_path) {
-  std::set<std::string> found;
+  std::set<std::string> names;  // file names as stored in links and mappings
   std::set<haddr_t> visited;
   std::vector<std::string> groups = {"/"};
   while (!groups.empty()) {
@@ -76,8 +77,7 @@ Result<std::vector<std::string>> ScanLinks(Hdf5FilePool& pool, const std::string
     for (const H5LinkEntry& link : *links) {
       std::string path = JoinH5Path(group, link.name);
       if (link.type == H5L_TYPE_EXTERNAL) {
-        std::string t = ExistingTarget(real_path, link.file);
-        if (!t.empty()) found.insert(t);
+        names.insert(link.file);
         continue;
       }
       if (link.type != H5L_TYPE_HARD) continue;
@@ -99,14 +99,16 @@ Result<std::vector<std::string>> ScanLinks(Hdf5FilePool& pool, const std::string
         std::string name(static_cast<size_t>(n) + 1, '\0');
         H5Pget_virtual_filename(dcpl.get(), i, name.data(), name.size());
         name.resize(static_cast<size_t>(n));
-        if (name == "." || name.find('%') != std::string::npos) continue;
-        std::string t = ExistingTarget(real_path, name);
-        if (!t.empty()) found.insert(t);
+        if (name != "." && name.find('%') == std::string::npos) names.insert(name);
       }
     }
     H5ErrorText();  // leaves no error behind for the next call
   }
-  found.erase(real_path);
+  std::set<std::string> found;
+  for (const std::string& name : names) {
+    std::string t = ExistingTarget(real_path, name);
+    if (!t.empty() && t != real_path) found.insert(t);
+  }
   return std::vector<std::string>(found.begin(), found.end());
 }
 
