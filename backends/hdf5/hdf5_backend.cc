@@ -227,8 +227,10 @@ Result<std::shared_ptr<ByteSource>> Hdf5Backend::Open(NodeId node, const Caller&
           !s.ok()) {
         return s;
       }
+      // Named by what it shows (never by a node id, which depends on the listing order): the
+      // object's file, its path and the entry's name (an attribute's file names the attribute).
       return std::shared_ptr<ByteSource>(std::make_shared<MemorySource>(
-          n.content, slot->identity + ":" + std::to_string(local) + ":text"));
+          n.content, n.file_identity + ":" + n.path + ":" + n.name + ":text"));
     }
     case Kind::kNpy: {
       if (Status s =

@@ -368,6 +368,31 @@ TEST_F(Hdf5BackendTest, EveryRealSampleIsListedAndItsFilesReadOrFailWithEio) {
   }
 }
 
+TEST_F(Hdf5BackendTest, SourcesAreNamedByWhatTheyShowNotByTheOrderOfListings) {
+  // One backend lists everything first, the other looks up the files at once: the node ids
+  // differ, the sources' identities (cache keys, also on the SSD across remounts) do not.
+  auto listed = Make(src());
+  auto direct = Make(src());
+  ASSERT_TRUE(listed && direct);
+  ListPath(*listed, "sample_master/types");
+  ListPath(*listed, "sample_master/entry/instrument/detector/detectorSpecific");
+  for (const char* path : {"sample_master/entry/instrument/detector/beam_center_x",
+                           "sample_master/entry/instrument/detector/beam_center_x@units",
+                           "sample_master/entry/instrument/detector/@NX_class",
+                           "sample_master/entry/data/data_000001.npy"}) {
+    SCOPED_TRACE(path);
+    Result<NodeId> a = Resolve(*listed, path), b = Resolve(*direct, path);
+    ASSERT_TRUE(a.ok() && b.ok());
+    Result<std::shared_ptr<ByteSource>> sa = listed->Open(*a, Caller{});
+    Result<std::shared_ptr<ByteSource>> sb = direct->Open(*b, Caller{});
+    ASSERT_TRUE(sa.ok() && sb.ok());
+    EXPECT_EQ((*sa)->Identity(), (*sb)->Identity());
+  }
+  Result<NodeId> x = Resolve(*listed, "sample_master/entry/instrument/detector/beam_center_x");
+  Result<NodeId> y = Resolve(*listed, "sample_master/entry/instrument/detector/beam_center_y");
+  EXPECT_NE((*listed->Open(*x, Caller{}))->Identity(), (*listed->Open(*y, Caller{}))->Identity());
+}
+
 // Extra entries from an Hdf5Views: a file in every file's folder and a computed folder.
 class FakeViews final : public Hdf5Views {
  public:

@@ -1,9 +1,13 @@
 #include "backends/hdf5/hdf5_dataset_units.h"
 
+#include <sys/stat.h>
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
 
 #include "backends/hdf5/hdf5_links.h"
+#include "fs/unique_fd.h"
 
 namespace daqfs {
 namespace {
@@ -68,6 +72,25 @@ Hdf5DatasetUnits::Hdf5DatasetUnits(std::shared_ptr<Hdf5FilePool> pool,
   char addr[32];
   std::snprintf(addr, sizeof addr, "%llx", static_cast<unsigned long long>(info.addr));
   identity_ = ref_->file_identity + ":h5@" + addr + ":" + std::to_string(rows_per_unit_) + "r";
+  if (!info.vds.empty()) {
+    // A virtual dataset's data is its sources': their files' identities are part of the name,
+    // so a rewritten source is never served from a cache (the SSD tier outlives the mount).
+    std::string sources;
+    for (const VdsMapping& m : info.vds) {
+      if (m.file == "." || m.printf_names) continue;
+      for (const std::string& c : ExternalFileCandidates(ref_->file_path, m.file)) {
+        struct stat st;
+        if (stat(c.c_str(), &st) == 0) {
+          sources += FileIdentity(st) + ";";
+          break;
+        }
+      }
+    }
+    char hash[32];
+    std::snprintf(hash, sizeof hash, ":vds%016llx",
+                  static_cast<unsigned long long>(XXH64(sources.data(), sources.size(), 0)));
+    identity_ += hash;
+  }
   if (!info.vds.empty()) {
     vds_found_ = std::make_unique<std::atomic<bool>[]>(info.vds.size());
     for (size_t i = 0; i < info.vds.size(); ++i) vds_found_[i] = false;

@@ -83,7 +83,9 @@ class Hdf5DatasetUnits : public ByteSource {
   ~Hdf5DatasetUnits() override;
 
   uint64_t Size() const override { return ref_->info.data_bytes; }
-  // "<file identity>:h5@<object address>:<rows per unit>r"
+  // "<file identity>:h5@<object address>:<rows per unit>r", for a virtual dataset followed by
+  // ":vds<hash of its source files' identities>" (sources reached through an external link of
+  // the virtual dataset's own file are not in it).
   std::string Identity() const override { return identity_; }
   bool IsDecoded() const override { return true; }
   uint64_t BlockCount() const override;

@@ -154,6 +154,15 @@ TEST_F(Hdf5DatasetUnitsTest, MissingVirtualSourcesFailTheirRowsOnly) {
   EXPECT_EQ(counters_->errors->Get(), 3u);
 }
 
+TEST_F(Hdf5DatasetUnitsTest, AVirtualDatasetIsNamedByItsSourcesToo) {
+  std::string before = Units("src/vds_master.h5", "/data")->Identity();
+  EXPECT_EQ(Units("src/vds_master.h5", "/data")->Identity(), before);
+  ASSERT_EQ(testing::Shell("touch -d '1 hour ago' " +
+                           testing::ShellQuote(dir_ / "src/sample_data_000002.h5")),
+            0);
+  EXPECT_NE(Units("src/vds_master.h5", "/data")->Identity(), before);
+}
+
 TEST_F(Hdf5DatasetUnitsTest, AFileGoneOrChangedSinceItWasDescribedFails) {
   ASSERT_EQ(testing::Shell("cp " + testing::ShellQuote(dir_ / "src/sample_data_000002.h5") + " " +
                            testing::ShellQuote(dir_ / "copy.h5")),
