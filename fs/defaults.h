@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -39,5 +40,10 @@ inline constexpr double kDefaultStuckTimeoutSeconds = 30;
 
 // archive sources: a member NAME + this suffix stored zstd-compressed is shown as NAME.
 inline constexpr std::string_view kDefaultStripSuffix = ".zst";
+
+// hdf5 sources: scalars and strings whose text is at most this many bytes are text files.
+inline constexpr uint64_t kDefaultHdf5TextMax = 4096;
+// hdf5 sources: HDF5 files kept open while unused (the LRU of file handles).
+inline constexpr size_t kDefaultHdf5OpenFiles = 64;
 
 }  // namespace daqfs

@@ -236,6 +236,16 @@ std::string Stats::Format() const {
            h->Sum() / h->Count() * 1e3, h->Quantile(0.5) * 1e3, h->Quantile(0.99) * 1e3);
   }
 
+  // HDF5 sources: dataset units read (by path), files open now.
+  for (const std::string& n : source_names_) {
+    std::string label = Label("source", n);
+    std::optional<double> fallback =
+        l.Get("daqfs_hdf5_units_read_total", label + "," + Label("path", "fallback"));
+    if (!fallback) continue;
+    l.Line("%-16s %s units read with H5Dread, %s files open", ("hdf5 " + n).c_str(),
+           Int(fallback).c_str(), Int(l.Get("daqfs_hdf5_open_files", label)).c_str());
+  }
+
   // Errors not shown above (request errors are in the operations table, read errors per source
   // in the sources table).
   l.Blank();
@@ -252,6 +262,10 @@ std::string Stats::Format() const {
     std::optional<double> rj = l.Get("daqfs_index_file_rejected_total", label);
     if (ie) l.Line("  %-28s %s", ("archive index errors " + n).c_str(), Int(ie).c_str());
     if (rj) l.Line("  %-28s %s", ("index files rejected " + n).c_str(), Int(rj).c_str());
+    std::optional<double> hr = l.Get("daqfs_hdf5_read_errors_total", label);
+    std::optional<double> hf = l.Get("daqfs_hdf5_file_errors_total", label);
+    if (hr) l.Line("  %-28s %s", ("hdf5 read errors " + n).c_str(), Int(hr).c_str());
+    if (hf) l.Line("  %-28s %s", ("hdf5 files skipped " + n).c_str(), Int(hf).c_str());
   }
 
   std::string rest = metrics_.Text(l.shown());

@@ -47,6 +47,13 @@ void Populate(Stats& s) {
   m.AddCounter("daqfs_prefetch_issued_total", "issued").Add(8);
   m.AddCounter("daqfs_archive_index_errors_total", "index", Label("source", "mwa")).Add(1);
   m.AddCounter("daqfs_index_file_rejected_total", "rejected", Label("source", "mwa")).Add(2);
+  std::string b7 = Label("source", "eiger b7");
+  m.AddCounter("daqfs_hdf5_units_read_total", "units", b7 + "," + Label("path", "fallback"))
+      .Add(40);
+  m.AddCounter("daqfs_hdf5_read_errors_total", "errors", b7).Add(3);
+  m.AddCounter("daqfs_hdf5_file_errors_total", "files", b7).Add(1);
+  m.AddGauge(
+      "daqfs_hdf5_open_files", "open", [] { return 7.0; }, b7);
   m.AddCounter("daqfs_something_new_total", "unknown to the layout").Add(5);
 }
 
@@ -118,11 +125,18 @@ TEST(StatsTest, FormatShowsEachFigureOnce) {
   EXPECT_NE(text.find("archive index errors mwa     1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("index files rejected mwa     2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ssd checksum failures        1\n"), std::string::npos) << text;
+  // The HDF5 source's figures.
+  EXPECT_NE(text.find("hdf5 eiger b7    40 units read with H5Dread, 7 files open\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hdf5 read errors eiger b7    3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("hdf5 files skipped eiger b7  1\n"), std::string::npos) << text;
   // No registered figure is dumped again by its metric name, but unknown ones are not lost.
   for (const char* name :
        {"daqfs_fuse_requests_total", "daqfs_fuse_errors_total", "daqfs_read_bytes_total",
         "daqfs_cache_hits_total", "daqfs_prefetch_issued_total", "daqfs_build_info",
-        "daqfs_archive_index_errors_total"}) {
+        "daqfs_archive_index_errors_total", "daqfs_hdf5_units_read_total", "daqfs_hdf5_open_files",
+        "daqfs_hdf5_read_errors_total"}) {
     EXPECT_EQ(text.find(name), std::string::npos) << name << "\n" << text;
   }
   EXPECT_EQ(CountOf(text, "daqfs_something_new_total 5\n"), 1) << text;

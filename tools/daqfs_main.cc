@@ -20,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "backends/archive/archive_source_type.h"
 #include "cache/blob_store.h"
 #include "cache/cached_read_path.h"
 #include "cache/disk_block_cache.h"
@@ -37,6 +36,7 @@
 #include "fs/unique_fd.h"
 #include "fs/vfs.h"
 #include "tools/daqfs_args.h"
+#include "tools/source_types.h"
 
 namespace daqfs {
 namespace {
@@ -56,13 +56,6 @@ std::string DirOf(const std::string& file) {
 std::string Cwd() {
   char buf[PATH_MAX];
   return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
-}
-
-// The source types this daemon serves: main only registers them.
-Result<SourceTypeRegistry> MakeSourceTypes() {
-  SourceTypeRegistry types;
-  if (Status s = RegisterArchiveSourceType(types); !s.ok()) return s;
-  return types;
 }
 
 // Builds one source's Backend through its type, then the decorators every source gets: the

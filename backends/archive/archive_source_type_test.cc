@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iterator>
 #include <string>
 
 #include "fs/config.h"
@@ -136,58 +135,8 @@ TEST(ArchiveSourceTypeTest, ResolvePathsAndSniff) {
   backend->reset();
 }
 
-TEST(ArchiveSourceTypeTest, ExampleConfigParsesToTheDefaults) {
-  std::string path = std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini";
-  Result<Config> c = LoadConfig(path, Types());
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  Config defaults;
-  ASSERT_EQ(c->sources.size(), 1u);
-  const SourceSpec& s = c->sources[0];
-  EXPECT_EQ(s.name, "mwa");
-  EXPECT_EQ(Archive(s).path, "/data/mwa");
-  EXPECT_FALSE(Archive(s).merged);
-  EXPECT_EQ(Archive(s).strip_suffix, kDefaultStripSuffix);
-  SourceSpec d;
-  EXPECT_EQ(s.cache, d.cache);
-  EXPECT_EQ(s.rescan, d.rescan);
-  EXPECT_EQ(s.simulate_latency_ms, d.simulate_latency_ms);
-  EXPECT_EQ(s.max_inflight, d.max_inflight);
-  EXPECT_EQ(s.stuck_timeout, d.stuck_timeout);
-  EXPECT_EQ(c->mount.threads, defaults.mount.threads);
-  EXPECT_EQ(c->mount.read_ahead_kb, defaults.mount.read_ahead_kb);
-  EXPECT_EQ(c->mount.entry_timeout, defaults.mount.entry_timeout);
-  EXPECT_EQ(c->mount.max_background, defaults.mount.max_background);
-  EXPECT_EQ(c->mount.log, defaults.mount.log);
-  EXPECT_EQ(c->mount.log_level, defaults.mount.log_level);
-  EXPECT_EQ(c->mount.allow_other, defaults.mount.allow_other);
-  EXPECT_EQ(c->mount.list_daqfs_xattrs, defaults.mount.list_daqfs_xattrs);
-  EXPECT_EQ(c->cache.disk, defaults.cache.disk);
-  EXPECT_EQ(c->cache.prefetch_window, defaults.cache.prefetch_window);
-  EXPECT_EQ(c->cache.prefetch_budget, defaults.cache.prefetch_budget);
-  EXPECT_EQ(c->cache.decode_threads, defaults.cache.decode_threads);
-}
-
-TEST(ArchiveSourceTypeTest, ExampleConfigDocumentsEveryKey) {
-  std::ifstream in(std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Config all = Parse(
-      "[mount]\nuid = 1\ngid = 1\nmountpoint = /m\n[cache]\ndir = /c\n"
-      "[source s]\ntype = archive\npath = /p\n");
-  // Every key FormatConfig writes appears in the example, set or commented out.
-  std::string formatted = FormatConfig(all);
-  size_t pos = 0;
-  int keys = 0;
-  while ((pos = formatted.find(" = ", pos)) != std::string::npos) {
-    size_t start = formatted.rfind('\n', pos) + 1;
-    std::string key = formatted.substr(start, pos - start);
-    bool shown = text.find("\n" + key + " = ") != std::string::npos ||
-                 text.find("\n; " + key + " = ") != std::string::npos;
-    EXPECT_TRUE(shown) << key << " is missing from the example";
-    pos += 3;
-    keys++;
-  }
-  EXPECT_EQ(keys, 26);  // 11 [mount] + 6 [cache] + type + 3 archive + 5 shared
-}
+// The example configuration (every type's keys) is tested in tools/source_types_test.cc, where
+// every source type is registered.
 
 }  // namespace
 }  // namespace daqfs

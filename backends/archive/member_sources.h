@@ -1,7 +1,7 @@
 // ByteSources for archive members.
 //
-// FileSliceSource: bytes [offset, offset + size) of a backing file, read with pread (a plain tar
-//   member, or a member of a decompressed .tar.zst spilled to the cache folder).
+// FileSliceSource (a plain tar member, or a member of a decompressed .tar.zst spilled to the
+//   cache folder): backends/common/file_slice_source.h.
 // ZstdSliceSource: the decompressed content of zstd frames stored in a backing file, given their
 //   frame index. It is a units source (fs/byte_source.h): its blocks are the frames, named by
 //   what they are (the identity given: archive identity + where the frames are), so every file
@@ -19,35 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/file_slice_source.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/byte_source.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
-
-class FileSliceSource final : public ByteSource {
- public:
-  FileSliceSource(std::shared_ptr<UniqueFd> fd, std::string what, uint64_t offset, uint64_t size,
-                  std::string identity, bool decoded = false)
-      : fd_(std::move(fd)),
-        what_(std::move(what)),
-        offset_(offset),
-        size_(size),
-        identity_(std::move(identity)),
-        decoded_(decoded) {}
-  uint64_t Size() const override { return size_; }
-  std::string Identity() const override { return identity_; }
-  bool IsDecoded() const override { return decoded_; }
-  Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> out) override;
-  Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
-
- private:
-  std::shared_ptr<UniqueFd> fd_;
-  std::string what_;
-  uint64_t offset_, size_;
-  std::string identity_;
-  bool decoded_;
-};
 
 class ZstdSliceSource final : public ByteSource {
  public:

@@ -1,0 +1,114 @@
+#include "tools/source_types.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "backends/archive/archive_source_type.h"
+#include "backends/hdf5/hdf5_source_type.h"
+#include "fs/config.h"
+#include "tests/testing/files.h"
+#include "tests/testing/hdf5_samples.h"
+
+namespace daqfs {
+namespace {
+
+SourceTypeRegistry Types() {
+  Result<SourceTypeRegistry> types = MakeSourceTypes();
+  EXPECT_TRUE(types.ok()) << types.status().ToString();
+  return types.ok() ? std::move(*types) : SourceTypeRegistry{};
+}
+
+TEST(SourceTypesTest, EveryTypeIsRegisteredInSniffOrder) {
+  EXPECT_EQ(Types().Names(), (std::vector<std::string>{"archive", "hdf5"}));
+}
+
+TEST(SourceTypesTest, SniffPicksTheTypeByWhatThePathHolds) {
+  testing::TempDir dir;
+  testing::MakeDirs(dir / "tars");
+  std::ofstream(dir / "tars/a.tar", std::ios::binary) << std::string(1024, '\0');
+  ASSERT_TRUE(testing::RunPython("import h5py\nwith h5py.File('m.h5', 'w') as f: f['x'] = 1\n",
+                                 dir.path()));
+  SourceTypeRegistry types = Types();
+  Result<SourceSpec> tar = types.Sniff(dir / "tars");
+  ASSERT_TRUE(tar.ok()) << tar.status().ToString();
+  EXPECT_EQ(tar->type, "archive");
+  Result<SourceSpec> h5 = types.Sniff(dir / "m.h5");
+  ASSERT_TRUE(h5.ok()) << h5.status().ToString();
+  EXPECT_EQ(h5->type, "hdf5");
+  std::ofstream(dir / "notes.txt") << "hello\n";
+  Result<SourceSpec> none = types.Sniff(dir / "notes.txt");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("not an HDF5 file"), std::string::npos)
+      << none.status().message();
+}
+
+TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
+  std::string path = std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini";
+  Result<Config> c = LoadConfig(path, Types());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Config defaults;
+  ASSERT_EQ(c->sources.size(), 2u);
+  const SourceSpec& s = c->sources[0];
+  EXPECT_EQ(s.name, "mwa");
+  const auto& archive = static_cast<const ArchiveOptions&>(*s.options);
+  EXPECT_EQ(archive.path, "/data/mwa");
+  EXPECT_FALSE(archive.merged);
+  EXPECT_EQ(archive.strip_suffix, kDefaultStripSuffix);
+  SourceSpec d;
+  EXPECT_EQ(s.cache, d.cache);
+  EXPECT_EQ(s.rescan, d.rescan);
+  EXPECT_EQ(s.simulate_latency_ms, d.simulate_latency_ms);
+  EXPECT_EQ(s.max_inflight, d.max_inflight);
+  EXPECT_EQ(s.stuck_timeout, d.stuck_timeout);
+  const SourceSpec& h = c->sources[1];
+  EXPECT_EQ(h.name, "eiger");
+  EXPECT_EQ(h.type, "hdf5");
+  const auto& hdf5 = static_cast<const Hdf5Options&>(*h.options);
+  EXPECT_EQ(hdf5.path, "/data/eiger");
+  EXPECT_EQ(hdf5.text_max, kDefaultHdf5TextMax);
+  EXPECT_EQ(h.cache, d.cache);
+  EXPECT_EQ(c->mount.threads, defaults.mount.threads);
+  EXPECT_EQ(c->mount.read_ahead_kb, defaults.mount.read_ahead_kb);
+  EXPECT_EQ(c->mount.entry_timeout, defaults.mount.entry_timeout);
+  EXPECT_EQ(c->mount.max_background, defaults.mount.max_background);
+  EXPECT_EQ(c->mount.log, defaults.mount.log);
+  EXPECT_EQ(c->mount.log_level, defaults.mount.log_level);
+  EXPECT_EQ(c->mount.allow_other, defaults.mount.allow_other);
+  EXPECT_EQ(c->mount.list_daqfs_xattrs, defaults.mount.list_daqfs_xattrs);
+  EXPECT_EQ(c->cache.disk, defaults.cache.disk);
+  EXPECT_EQ(c->cache.prefetch_window, defaults.cache.prefetch_window);
+  EXPECT_EQ(c->cache.prefetch_budget, defaults.cache.prefetch_budget);
+  EXPECT_EQ(c->cache.decode_threads, defaults.cache.decode_threads);
+}
+
+TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
+  std::ifstream in(std::string(DAQFS_SOURCE_DIR) + "/configs/daqfs.example.ini");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<Config> all = ParseConfig(
+      "[mount]\nuid = 1\ngid = 1\nmountpoint = /m\n[cache]\ndir = /c\n"
+      "[source s]\ntype = archive\npath = /p\n"
+      "[source h]\ntype = hdf5\npath = /h\n",
+      "t.ini", Types());
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  // Every key FormatConfig writes appears in the example, set or commented out.
+  std::string formatted = FormatConfig(*all);
+  size_t pos = 0;
+  int keys = 0;
+  while ((pos = formatted.find(" = ", pos)) != std::string::npos) {
+    size_t start = formatted.rfind('\n', pos) + 1;
+    std::string key = formatted.substr(start, pos - start);
+    bool shown = text.find("\n" + key + " = ") != std::string::npos ||
+                 text.find("\n; " + key + " = ") != std::string::npos;
+    EXPECT_TRUE(shown) << key << " is missing from the example";
+    pos += 3;
+    keys++;
+  }
+  // 11 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 2 hdf5 + 5 shared)
+  EXPECT_EQ(keys, 34);
+}
+
+}  // namespace
+}  // namespace daqfs
