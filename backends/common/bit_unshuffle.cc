@@ -31,6 +31,8 @@ inline uint64_t Load64(const uint8_t* p) {
   return v;
 }
 
+inline void Store64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+
 // Rows a and b (b = a's row + distance) exchange the positions selected by `mask` in b with
 // those `shift` bits higher in a.
 template <int kShift>
@@ -45,9 +47,13 @@ inline void TransposeBitsAcrossWords(uint64_t w[8]) {
   constexpr uint64_t kMask4 = 0x0F0F0F0F0F0F0F0FULL;
   constexpr uint64_t kMask2 = 0x3333333333333333ULL;
   constexpr uint64_t kMask1 = 0x5555555555555555ULL;
-  for (int k = 0; k < 4; ++k) Swap<4>(w[k], w[k + 4], kMask4);
-  for (int k : {0, 1, 4, 5}) Swap<2>(w[k], w[k + 2], kMask2);
-  for (int k : {0, 2, 4, 6}) Swap<1>(w[k], w[k + 1], kMask1);
+  // Spelled out: keeps w[] in registers (loops over {0, 1, 4, 5} stay loops at -O2).
+  Swap<4>(w[0], w[4], kMask4), Swap<4>(w[1], w[5], kMask4);
+  Swap<4>(w[2], w[6], kMask4), Swap<4>(w[3], w[7], kMask4);
+  Swap<2>(w[0], w[2], kMask2), Swap<2>(w[1], w[3], kMask2);
+  Swap<2>(w[4], w[6], kMask2), Swap<2>(w[5], w[7], kMask2);
+  Swap<1>(w[0], w[1], kMask1), Swap<1>(w[2], w[3], kMask1);
+  Swap<1>(w[4], w[5], kMask1), Swap<1>(w[6], w[7], kMask1);
 }
 
 // w[t] byte m -> w[m] byte t (8 x 8 byte transpose).
@@ -55,9 +61,34 @@ inline void TransposeBytesAcrossWords(uint64_t w[8]) {
   constexpr uint64_t kMask32 = 0x00000000FFFFFFFFULL;
   constexpr uint64_t kMask16 = 0x0000FFFF0000FFFFULL;
   constexpr uint64_t kMask8 = 0x00FF00FF00FF00FFULL;
-  for (int k = 0; k < 4; ++k) Swap<32>(w[k], w[k + 4], kMask32);
-  for (int k : {0, 1, 4, 5}) Swap<16>(w[k], w[k + 2], kMask16);
-  for (int k : {0, 2, 4, 6}) Swap<8>(w[k], w[k + 1], kMask8);
+  Swap<32>(w[0], w[4], kMask32), Swap<32>(w[1], w[5], kMask32);
+  Swap<32>(w[2], w[6], kMask32), Swap<32>(w[3], w[7], kMask32);
+  Swap<16>(w[0], w[2], kMask16), Swap<16>(w[1], w[3], kMask16);
+  Swap<16>(w[4], w[6], kMask16), Swap<16>(w[5], w[7], kMask16);
+  Swap<8>(w[0], w[1], kMask8), Swap<8>(w[2], w[3], kMask8);
+  Swap<8>(w[4], w[5], kMask8), Swap<8>(w[6], w[7], kMask8);
+}
+
+// Loads columns c.. (`width` of them, at most 8) of the 8 rows of byte plane `rows` and
+// transposes them: afterwards w[m] byte t is that byte of element 8 * (c + m) + t.
+inline void LoadPlaneColumns(const uint8_t* rows, size_t nrow, size_t width, uint64_t w[8]) {
+  if (width == 8) {
+    for (int k = 0; k < 8; ++k) w[k] = Load64(rows + k * nrow);
+  } else {
+    for (int k = 0; k < 8; ++k) {
+      w[k] = 0;
+      std::memcpy(&w[k], rows + k * nrow, width);
+    }
+  }
+  TransposeBitsAcrossWords(w);
+  TransposeBytesAcrossWords(w);
+}
+
+// The low 4 bytes of x spread to the even bytes of the result.
+inline uint64_t SpreadBytes(uint64_t x) {
+  x &= 0xFFFFFFFFULL;
+  x = (x | x << 16) & 0x0000FFFF0000FFFFULL;
+  return (x | x << 8) & 0x00FF00FF00FF00FFULL;
 }
 
 // Unshuffles columns [c_begin, c_end) of every row (elements 8 * c_begin .. 8 * c_end - 1). A
@@ -65,32 +96,33 @@ inline void TransposeBytesAcrossWords(uint64_t w[8]) {
 void UnshuffleColumnsScalar(const uint8_t* in, uint8_t* out, size_t n_elems, size_t elem_size,
                             size_t c_begin, size_t c_end) {
   const size_t nrow = n_elems / 8;
+  const size_t plane = 8 * nrow;  // bytes per byte plane (8 rows)
   for (size_t c = c_begin; c < c_end; c += 8) {
     const size_t width = std::min<size_t>(8, c_end - c);  // columns in this group
-    for (size_t j = 0; j < elem_size; ++j) {
-      const uint8_t* rows = in + j * 8 * nrow + c;
-      uint64_t w[8];
-      if (width == 8) {
-        for (int k = 0; k < 8; ++k) w[k] = Load64(rows + k * nrow);
-      } else {
-        for (int k = 0; k < 8; ++k) {
-          w[k] = 0;
-          std::memcpy(&w[k], rows + k * nrow, width);
-        }
+    uint8_t* elems = out + 8 * c * elem_size;             // element 8c
+    uint64_t w[8];
+    if (width == 8 && elem_size == 1) {
+      LoadPlaneColumns(in + c, nrow, width, w);
+      for (int m = 0; m < 8; ++m) Store64(elems + 8 * m, w[m]);
+      continue;
+    }
+    if (width == 8 && elem_size == 2) {
+      // Interleave the two planes' bytes in registers: 16 output bytes per column.
+      uint64_t w1[8];
+      LoadPlaneColumns(in + c, nrow, width, w);
+      LoadPlaneColumns(in + plane + c, nrow, width, w1);
+      for (int m = 0; m < 8; ++m) {
+        Store64(elems + 16 * m, SpreadBytes(w[m]) | SpreadBytes(w1[m]) << 8);
+        Store64(elems + 16 * m + 8, SpreadBytes(w[m] >> 32) | SpreadBytes(w1[m] >> 32) << 8);
       }
-      TransposeBitsAcrossWords(w);
-      TransposeBytesAcrossWords(w);
-      // w[m] byte t is byte j of element 8 * (c + m) + t.
-      if (elem_size == 1) {
-        std::memcpy(out + 8 * c, w, 8 * width);
-      } else {
-        uint8_t* dst = out + 8 * c * elem_size + j;
-        for (size_t m = 0; m < width; ++m) {
-          uint64_t x = w[m];
-          for (int t = 0; t < 8; ++t, x >>= 8) {
-            dst[(8 * m + t) * elem_size] = static_cast<uint8_t>(x);
-          }
-        }
+      continue;
+    }
+    for (size_t j = 0; j < elem_size; ++j) {
+      LoadPlaneColumns(in + j * plane + c, nrow, width, w);
+      uint8_t* dst = elems + j;
+      for (size_t m = 0; m < width; ++m) {
+        uint64_t x = w[m];
+        for (int t = 0; t < 8; ++t, x >>= 8) dst[(8 * m + t) * elem_size] = static_cast<uint8_t>(x);
       }
     }
   }
@@ -211,9 +243,12 @@ DAQFS_AVX2 void BitUnshuffleAvx2(const uint8_t* in, uint8_t* out, size_t n_elems
         const uint8_t* rows = in + (jb + jj) * 8 * nrow + c;
         __m256i r[8];
         for (int k = 0; k < 8; ++k) r[k] = LoadAvx2(rows + k * nrow);
-        for (int k = 0; k < 4; ++k) SwapAvx2<4>(r[k], r[k + 4], mask4);
-        for (int k : {0, 1, 4, 5}) SwapAvx2<2>(r[k], r[k + 2], mask2);
-        for (int k : {0, 2, 4, 6}) SwapAvx2<1>(r[k], r[k + 1], mask1);
+        SwapAvx2<4>(r[0], r[4], mask4), SwapAvx2<4>(r[1], r[5], mask4);
+        SwapAvx2<4>(r[2], r[6], mask4), SwapAvx2<4>(r[3], r[7], mask4);
+        SwapAvx2<2>(r[0], r[2], mask2), SwapAvx2<2>(r[1], r[3], mask2);
+        SwapAvx2<2>(r[4], r[6], mask2), SwapAvx2<2>(r[5], r[7], mask2);
+        SwapAvx2<1>(r[0], r[1], mask1), SwapAvx2<1>(r[2], r[3], mask1);
+        SwapAvx2<1>(r[4], r[5], mask1), SwapAvx2<1>(r[6], r[7], mask1);
         // r[t][m] is byte jb + jj of element 8 * (c + m) + t.
         Transpose8x32(r, elem_size == 1 ? elems : planes + 256 * jj);
       }
@@ -244,7 +279,8 @@ DAQFS_AVX2 void BitUnshuffleAvx2(const uint8_t* in, uint8_t* out, size_t n_elems
 
 bool CpuHasAvx2() {
 #ifdef DAQFS_HAVE_X86
-  return __builtin_cpu_supports("avx2");
+  __builtin_cpu_init();  // harmless when already done; required if called during static init
+  return __builtin_cpu_supports("avx2");  // also checks that the OS saves the YMM registers
 #else
   return false;
 #endif

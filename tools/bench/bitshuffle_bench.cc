@@ -18,7 +18,8 @@
 //                 included, as a cache that allocates each decoded unit pays them); the other
 //                 "ours" rows reuse one output buffer.
 //
-// Usage: bitshuffle_bench FILE DATASET [--runs N] [--plugin-dir DIR]
+// Usage: bitshuffle_bench FILE DATASET [--runs N] [--plugin-dir DIR] [--only METHOD]
+//   --only times just METHOD (and the plugin, the baseline), e.g. under perf.
 #include <dlfcn.h>
 #include <hdf5.h>
 
@@ -149,16 +150,21 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bitshuffle_bench FILE DATASET [--runs N] [--plugin-dir DIR]\n");
+    std::fprintf(stderr,
+                 "usage: bitshuffle_bench FILE DATASET [--runs N] [--plugin-dir DIR] "
+                 "[--only METHOD]\n");
     return 2;
   }
   int runs = 7;
   std::string plugin_dir = "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins";
+  std::string only;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--runs") == 0) {
       runs = std::max(1, std::atoi(argv[i + 1]));
     } else if (std::strcmp(argv[i], "--plugin-dir") == 0) {
       plugin_dir = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--only") == 0) {
+      only = argv[i + 1];
     } else {
       Die(std::string("unknown option ") + argv[i]);
     }
@@ -238,6 +244,11 @@ int main(int argc, char** argv) {
         Die(methods[m].name + " differs from the plugin on chunk " + std::to_string(i));
       }
     }
+  }
+
+  if (!only.empty()) {
+    std::erase_if(methods, [&](const Method& m) { return m.name != "plugin" && m.name != only; });
+    if (methods.size() != 2) Die("no method " + only);
   }
 
   size_t stored = 0;
