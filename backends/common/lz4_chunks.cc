@@ -220,4 +220,17 @@ Status DecodeHdf5Lz4Chunk(std::span<const uint8_t> chunk, uint32_t /*elem_size*/
   return Status::Ok();
 }
 
+std::optional<ChunkCodec> FastChunkCodec(int filter_id, std::span<const unsigned> cd_values,
+                                         uint32_t type_size) {
+  const ChunkDecodeFn bitshuffle = &DecodeBitshuffleLz4Chunk;
+  if (filter_id == kHdf5FilterBitshuffle && cd_values.size() > 4 &&
+      cd_values[4] == kBitshuffleCompressLz4 && cd_values[2] != 0) {
+    return ChunkCodec{bitshuffle, cd_values[2]};
+  }
+  if (filter_id == kHdf5FilterLz4 && type_size != 0) {
+    return ChunkCodec{&DecodeHdf5Lz4Chunk, type_size};
+  }
+  return std::nullopt;
+}
+
 }  // namespace daqfs

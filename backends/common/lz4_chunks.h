@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "backends/common/bit_unshuffle.h"
@@ -73,5 +74,20 @@ Status DecodeHdf5Lz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_size,
 // &DecodeBitshuffleLz4Chunk;` picks the three-argument overload).
 using ChunkDecodeFn = Status (*)(std::span<const uint8_t> chunk, uint32_t elem_size,
                                  std::span<uint8_t> out);
+
+// A dataset's fast-path decoder and the element size to pass it.
+struct ChunkCodec {
+  ChunkDecodeFn decode = nullptr;
+  uint32_t elem_size = 0;
+  bool operator==(const ChunkCodec&) const = default;
+};
+
+// Picks the decoder for a chunk pipeline of exactly one filter, `filter_id` with `cd_values` as
+// H5Pget_filter2 reports them (a caller checks there is one filter and that no chunk skipped it,
+// H5Dread_chunk's filter mask 0). `type_size` is the dataset's element size. Returns nullopt for
+// what these decoders do not handle (other filters, 32008 without LZ4: such datasets take the
+// library path). For 32008 the element size is cd_values[2], as the plugin uses it.
+std::optional<ChunkCodec> FastChunkCodec(int filter_id, std::span<const unsigned> cd_values,
+                                         uint32_t type_size);
 
 }  // namespace daqfs

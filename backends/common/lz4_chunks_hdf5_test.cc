@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -56,27 +57,30 @@ std::vector<SimdLevel> Levels() {
   return levels;
 }
 
-// The filter a dataset is stored with, when it is one our decoders handle: 32008 with LZ4
-// compression or 32004 as the only filter. Returns 0 otherwise.
-int SupportedFilter(hid_t dset) {
+// The fast-path codec of a dataset stored with exactly one filter, when FastChunkCodec
+// handles it.
+std::optional<ChunkCodec> CodecOf(hid_t dset) {
   Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
-  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_nfilters(dcpl.get()) != 1) return 0;
-  unsigned flags = 0, cd[8] = {};
-  size_t ncd = 8;
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_nfilters(dcpl.get()) != 1) {
+    return std::nullopt;
+  }
+  unsigned flags = 0, cd[16] = {};
+  size_t ncd = 16;
   const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), 0, &flags, &ncd, cd, 0, nullptr, nullptr);
-  if (id == kHdf5FilterBitshuffle && ncd > 4 && cd[4] == kBitshuffleCompressLz4) return id;
-  if (id == kHdf5FilterLz4) return id;
-  return 0;
+  Hid type(H5Dget_type(dset), H5Tclose);
+  return FastChunkCodec(id, std::span(cd, ncd), static_cast<uint32_t>(H5Tget_size(type.get())));
 }
 
 // Checks every chunk of `dset`: our decode (each path) equals H5Dread of the chunk's region.
 // Returns the number of chunks checked (the caller asserts it is what it expects).
 size_t CheckEveryChunk(hid_t dset, const std::string& what) {
-  const int filter = SupportedFilter(dset);
-  EXPECT_NE(filter, 0) << what << ": not a 32008/LZ4 or 32004 dataset";
-  if (filter == 0) return 0;
+  const std::optional<ChunkCodec> codec = CodecOf(dset);
+  EXPECT_TRUE(codec) << what << ": not a 32008/LZ4 or 32004 dataset";
+  if (!codec) return 0;
+  const bool bitshuffle = codec->decode != &DecodeHdf5Lz4Chunk;
   Hid type(H5Dget_type(dset), H5Tclose);
   const size_t es = H5Tget_size(type.get());
+  EXPECT_EQ(codec->elem_size, es) << what;
   Hid space(H5Dget_space(dset), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> dims(rank), chunk_dims(rank);
@@ -122,16 +126,16 @@ size_t CheckEveryChunk(hid_t dset, const std::string& what) {
 
     Bytes ours(chunk_bytes);
     std::vector<Bytes> per_level;
-    if (filter == kHdf5FilterBitshuffle) {
+    if (bitshuffle) {
       for (SimdLevel level : Levels()) {
         Bytes out(chunk_bytes, 0xA5);
-        const Status st = DecodeBitshuffleLz4Chunk(raw, static_cast<uint32_t>(es), out, level);
+        const Status st = DecodeBitshuffleLz4Chunk(raw, codec->elem_size, out, level);
         EXPECT_TRUE(st.ok()) << what << " chunk " << i << ": " << st.ToString();
         per_level.push_back(std::move(out));
       }
     } else {
       Bytes out(chunk_bytes, 0xA5);
-      const Status st = DecodeHdf5Lz4Chunk(raw, static_cast<uint32_t>(es), out);
+      const Status st = codec->decode(raw, codec->elem_size, out);
       EXPECT_TRUE(st.ok()) << what << " chunk " << i << ": " << st.ToString();
       per_level.push_back(std::move(out));
     }
@@ -294,7 +298,7 @@ std::map<std::string, size_t> CheckFile(const std::string& path) {
       &names, H5O_INFO_BASIC);
   for (const std::string& name : names) {
     Hid dset(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!dset.ok() || SupportedFilter(dset.get()) == 0) continue;
+    if (!dset.ok() || !CodecOf(dset.get())) continue;
     hsize_t nchunks = 0;
     Hid space(H5Dget_space(dset.get()), H5Sclose);
     H5Dget_num_chunks(dset.get(), space.get(), &nchunks);

@@ -353,6 +353,30 @@ TEST(Hdf5Lz4Test, RandomCorruptionIsClean) {
   EXPECT_GT(corrupt, 0);
 }
 
+TEST(FastChunkCodecTest, PicksTheDecoderAsThePluginsWould) {
+  const ChunkDecodeFn bitshuffle = &DecodeBitshuffleLz4Chunk;
+  // DECTRIS' EIGER2 u32 data: (0, 3, 4, 0, 2); the element size is cd_values[2].
+  const unsigned eiger2[] = {0, 3, 4, 0, 2};
+  EXPECT_EQ(FastChunkCodec(32008, eiger2, 4), (ChunkCodec{bitshuffle, 4}));
+  const unsigned odd[] = {0, 2, 2, 0, 2};
+  EXPECT_EQ(FastChunkCodec(32008, odd, 4), (ChunkCodec{bitshuffle, 2}));
+  EXPECT_EQ(FastChunkCodec(32004, {}, 2), (ChunkCodec{&DecodeHdf5Lz4Chunk, 2}));
+  const unsigned lz4_block[] = {8192};
+  EXPECT_EQ(FastChunkCodec(32004, lz4_block, 1), (ChunkCodec{&DecodeHdf5Lz4Chunk, 1}));
+  // Not handled: bitshuffle alone (no compression or cd_values[4] = 0), zstd (3), a zero
+  // element size, deflate.
+  const unsigned plain[] = {0, 3, 2};
+  const unsigned none[] = {0, 3, 2, 0, 0};
+  const unsigned zstd[] = {0, 4, 2, 0, 3, 3};
+  const unsigned zero[] = {0, 3, 0, 0, 2};
+  EXPECT_FALSE(FastChunkCodec(32008, plain, 2));
+  EXPECT_FALSE(FastChunkCodec(32008, none, 2));
+  EXPECT_FALSE(FastChunkCodec(32008, zstd, 2));
+  EXPECT_FALSE(FastChunkCodec(32008, zero, 2));
+  EXPECT_FALSE(FastChunkCodec(1, {}, 2));
+  EXPECT_FALSE(FastChunkCodec(32004, {}, 0));
+}
+
 // ---- threads ----
 
 TEST(BitshuffleLz4Test, ConcurrentDecodesAreIndependent) {
