@@ -242,8 +242,11 @@ std::string Stats::Format() const {
     std::optional<double> fallback =
         l.Get("daqfs_hdf5_units_read_total", label + "," + Label("path", "fallback"));
     if (!fallback) continue;
-    l.Line("%-16s %s units read with H5Dread, %s files open", ("hdf5 " + n).c_str(),
-           Int(fallback).c_str(), Int(l.Get("daqfs_hdf5_open_files", label)).c_str());
+    std::optional<double> fast =
+        l.Get("daqfs_hdf5_units_read_total", label + "," + Label("path", "fast"));
+    l.Line("%-16s %s units decoded by the fast path, %s read with H5Dread, %s files open",
+           ("hdf5 " + n).c_str(), Int(fast).c_str(), Int(fallback).c_str(),
+           Int(l.Get("daqfs_hdf5_open_files", label)).c_str());
   }
 
   // Errors not shown above (request errors are in the operations table, read errors per source

@@ -50,6 +50,7 @@ void Populate(Stats& s) {
   std::string b7 = Label("source", "eiger b7");
   m.AddCounter("daqfs_hdf5_units_read_total", "units", b7 + "," + Label("path", "fallback"))
       .Add(40);
+  m.AddCounter("daqfs_hdf5_units_read_total", "units", b7 + "," + Label("path", "fast")).Add(1200);
   m.AddCounter("daqfs_hdf5_read_errors_total", "errors", b7).Add(3);
   m.AddCounter("daqfs_hdf5_file_errors_total", "files", b7).Add(1);
   m.AddGauge(
@@ -126,7 +127,8 @@ TEST(StatsTest, FormatShowsEachFigureOnce) {
   EXPECT_NE(text.find("index files rejected mwa     2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ssd checksum failures        1\n"), std::string::npos) << text;
   // The HDF5 source's figures.
-  EXPECT_NE(text.find("hdf5 eiger b7    40 units read with H5Dread, 7 files open\n"),
+  EXPECT_NE(text.find("hdf5 eiger b7    1200 units decoded by the fast path, 40 read with H5Dread, "
+                      "7 files open\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("hdf5 read errors eiger b7    3\n"), std::string::npos) << text;

@@ -9,6 +9,7 @@
 #include "backends/common/composed_source.h"
 #include "backends/common/file_slice_source.h"
 #include "backends/hdf5/hdf5_backend_slot.h"
+#include "backends/hdf5/hdf5_chunk_units.h"
 #include "fs/backing_access.h"
 #include "fs/log.h"
 #include "fs/unique_fd.h"
@@ -82,7 +83,8 @@ std::shared_ptr<Hdf5DatasetUnits> Hdf5Backend::UnitsFor(std::shared_ptr<const Hd
   }
   if (units_.size() > 1024)
     std::erase_if(units_, [](const auto& kv) { return kv.second.expired(); });
-  auto u = std::make_shared<Hdf5DatasetUnits>(pool_, std::move(ref), counters_);
+  // Chunks the fast path can decode are read by it; the rest by the library (hdf5_chunk_units.h).
+  auto u = std::make_shared<Hdf5ChunkUnits>(pool_, std::move(ref), counters_);
   units_[key] = u;
   return u;
 }

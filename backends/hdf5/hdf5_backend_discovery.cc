@@ -339,6 +339,11 @@ Status Hdf5Backend::Start(BackendEnv& env) {
         "HDF5 dataset units (chunks, frames, row ranges) read, by path (fallback: H5Dread)",
         env.source_label + "," + Label("path", "fallback"));
     counters_->fallback_units->Add(counters_->own_fallback_units.Get());
+    counters_->fast_units = &env.metrics->AddCounter(
+        "daqfs_hdf5_units_read_total",
+        "HDF5 dataset units (chunks, frames, row ranges) read, by path (fallback: H5Dread)",
+        env.source_label + "," + Label("path", "fast"));
+    counters_->fast_units->Add(counters_->own_fast_units.Get());
     counters_->errors = &env.metrics->AddCounter(
         "daqfs_hdf5_read_errors_total",
         "HDF5 dataset units that could not be read (corrupt chunk, missing source or data file)",

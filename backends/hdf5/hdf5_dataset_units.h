@@ -55,8 +55,9 @@ namespace daqfs {
 // and every source it opens; the counters must outlive them (the metrics registry does).
 struct Hdf5ReadCounters {
   Counter* fallback_units = &own_fallback_units;  // units read with H5Dread
+  Counter* fast_units = &own_fast_units;          // units read as raw chunks, decoded by our code
   Counter* errors = &own_errors;                  // units that failed (decode, missing source)
-  Counter own_fallback_units, own_errors;
+  Counter own_fallback_units, own_fast_units, own_errors;
 };
 
 // A dataset as a units source reads it.

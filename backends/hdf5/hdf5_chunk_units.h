@@ -1,0 +1,80 @@
+// Hdf5ChunkUnits: the chunk fast path. A dataset's units read as raw chunks and decoded by our
+// own code (backends/common/lz4_chunks.h) on the caller's thread, in parallel, instead of
+// H5Dread under the library's one lock.
+//
+// Which units: the unit must be exactly one chunk (a chunk of whole rows, as EIGER writes one
+// chunk per frame: chunk dims (rows_per_unit, dims[1], ...)), the stored element a plain
+// little-endian integer or IEEE float (or one byte) that needs no conversion, and the filter
+// pipeline empty or one filter our decoders handle (FastChunkCodec: bitshuffle+LZ4 32008, HDF5
+// LZ4 32004). Everything else (other filters, contiguous or compact layouts, virtual datasets,
+// a partial last chunk, big-endian data, a chunk never written) takes the library path
+// (ReadUnitByLibrary, counted as fallback).
+//
+// Finding a chunk: Debian's libhdf5 1.10.8 has no chunk iterator, and H5Dget_chunk_info_by_coord
+// walks the chunk index from its start on every call (measured: 16-31 ms per call at 10^5
+// chunks, so minutes for a whole dataset; tools/bench/hdf5_chunk_index_bench). Its index lookup
+// is fast, though, behind H5Dget_chunk_storage_size and H5Dread_chunk (1.5-3 us per chunk at
+// 10^5 chunks). So:
+//   - up to kByCoordChunks chunks: the chunk's address and size come from
+//     H5Dget_chunk_info_by_coord under the lock, once per unit (kept), and the bytes are read
+//     with pread outside it: reads of many threads overlap (what a parallel filesystem needs);
+//   - beyond: H5Dread_chunk reads the raw chunk under the lock (the lookup is O(log n); the read
+//     itself is then serialised with other HDF5 calls).
+// Either way the decode runs outside the lock, on the reading thread (the cache layer's pool).
+//
+// Errors: a chunk that does not decode gives kCorrupt naming the file, the dataset, the rows,
+// the chunk's file offset and size and the reason (EIO for that unit only); counted and logged
+// as every unit error. A file changed since listing gives kUnavailable.
+//
+// Thread safety: as Hdf5DatasetUnits (every method may be called concurrently).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "backends/common/lz4_chunks.h"
+#include "backends/hdf5/hdf5_dataset_units.h"
+
+namespace daqfs {
+
+class Hdf5ChunkUnits final : public Hdf5DatasetUnits {
+ public:
+  // Datasets of at most this many chunks find chunks with H5Dget_chunk_info_by_coord (see the
+  // file comment); larger ones read them with H5Dread_chunk.
+  static constexpr uint64_t kByCoordChunks = 1024;
+
+  using Hdf5DatasetUnits::Hdf5DatasetUnits;
+
+  Status ReadUnit(uint64_t unit, std::span<uint8_t> out) override;
+
+  // For tests and stats: whether the fast path applies (decided at the first read), and how
+  // chunks are found.
+  enum class Mode { kUnknown, kLibrary, kByCoord, kReadChunk };
+  Mode mode() const { return mode_.load(std::memory_order_acquire); }
+
+ private:
+  // Decides the mode once (under H5Lock): the dataset's layout, type and filters.
+  Mode Decide();
+  // The raw bytes of unit `unit`'s chunk into *raw and its filter mask; `*absent` when the chunk
+  // was never written (the library serves fill values for it).
+  Status RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32_t* filter_mask, bool* absent,
+                  uint64_t* file_offset);
+
+  std::once_flag decided_;
+  std::atomic<Mode> mode_{Mode::kUnknown};
+  ChunkCodec codec_;  // decode == nullptr: no filter (the chunk is the data)
+  uint64_t chunk_bytes_ = 0;
+  // kByCoord: each unit's chunk address and size once known (size 0: not yet).
+  struct ChunkPlace {
+    std::atomic<uint64_t> addr{0};
+    std::atomic<uint64_t> size{0};
+    std::atomic<uint32_t> mask{0};
+  };
+  std::unique_ptr<ChunkPlace[]> places_;
+};
+
+}  // namespace daqfs

@@ -1,0 +1,178 @@
+#include "backends/hdf5/hdf5_chunk_units.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backends/hdf5/hdf5_datasets.h"
+#include "backends/hdf5/hdf5_library.h"
+#include "tests/testing/files.h"
+#include "tests/testing/hdf5_samples.h"
+
+namespace daqfs {
+namespace {
+
+// Datasets written by h5py with Debian's plugins; beside each, its data as numpy holds it
+// (little endian, C order) in NAME.bin: the reference for every byte the units give.
+constexpr const char* kWrite = R"PY(
+import h5py, numpy as np
+rng = np.random.default_rng(5)
+BS = dict(compression=32008, compression_opts=(0, 2))
+LZ = dict(compression=32004, compression_opts=(0,))
+def frames(n, h, w, dt):
+    a = rng.poisson(3.0, (n, h, w)).astype(dt)
+    a.reshape(-1)[::97] = np.array(200, dtype=dt)
+    return a
+with h5py.File('d.h5', 'w') as f:
+    def put(name, data, **kw):
+        f.create_dataset(name, data=data, **kw)
+        np.ascontiguousarray(data).astype(data.dtype.newbyteorder('<')).tofile(name + '.bin')
+    for dt in ('u1', 'u2', 'u4', 'i2', 'f4', 'f8'):
+        a = frames(4, 64, 70, dt)
+        put('bs_' + dt, a, chunks=(1, 64, 70), **BS)
+        put('lz_' + dt, a, chunks=(1, 64, 70), **LZ)
+        put('raw_' + dt, a, chunks=(1, 64, 70))
+    put('gzip', frames(3, 64, 70, 'u2'), chunks=(1, 64, 70), compression='gzip')
+    put('big_endian', frames(3, 64, 70, '>u2'), chunks=(1, 64, 70), **BS)
+    put('two_rows', frames(5, 64, 70, 'u2'), chunks=(2, 64, 70), **BS)
+    d = f.create_dataset('sparse', (3, 64, 70), 'u2', chunks=(1, 64, 70), fillvalue=7, **BS)
+    d[0] = frames(1, 64, 70, 'u2')[0]
+    d[2] = frames(1, 64, 70, 'u2')[0]
+    np.ascontiguousarray(d[()]).tofile('sparse.bin')
+    put('many', frames(1100, 64, 64, 'u1'), chunks=(1, 64, 64), **BS)
+)PY";
+
+class Hdf5ChunkUnitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(testing::RunPython(kWrite, dir_.path())); }
+
+  std::shared_ptr<Hdf5ChunkUnits> Units(const std::string& path) {
+    auto ref = std::make_shared<Hdf5DatasetRef>();
+    H5Lock lock;
+    Result<std::shared_ptr<const Hdf5File>> f = pool_->Open(dir_ / "d.h5");
+    EXPECT_TRUE(f.ok()) << f.status().ToString();
+    if (!f.ok()) return nullptr;
+    Result<H5DatasetInfo> info = DescribeDataset(**f, path, 4096);
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    if (!info.ok()) return nullptr;
+    ref->file_path = (*f)->path;
+    ref->file_identity = (*f)->identity;
+    ref->info = std::move(*info);
+    ref->shown_as = "d.h5: " + path;
+    return std::make_shared<Hdf5ChunkUnits>(pool_, ref, counters_);
+  }
+  // Every block, concatenated; the first error as a Status.
+  static Result<std::string> AllBlocks(ByteSource& s) {
+    std::string out;
+    for (uint64_t i = 0; i < s.BlockCount(); ++i) {
+      std::string b(s.BlockRangeOf(i).length, '\0');
+      Status st = s.ReadBlock(i, std::span(reinterpret_cast<uint8_t*>(b.data()), b.size()));
+      if (!st.ok()) return st;
+      out += b;
+    }
+    return out;
+  }
+  // Reads dataset `name` whole and compares it with NAME.bin; returns the units' mode.
+  Hdf5ChunkUnits::Mode Check(const std::string& name) {
+    std::shared_ptr<Hdf5ChunkUnits> u = Units("/" + name);
+    if (!u) return Hdf5ChunkUnits::Mode::kUnknown;
+    Result<std::string> all = AllBlocks(*u);
+    EXPECT_TRUE(all.ok()) << name << ": " << all.status().ToString();
+    if (all.ok()) {
+      EXPECT_TRUE(*all == testing::Slurp(dir_ / (name + ".bin"))) << name;
+    }
+    return u->mode();
+  }
+
+  testing::TempDir dir_{"hdf5-chunks"};
+  std::shared_ptr<Hdf5FilePool> pool_ = std::make_shared<Hdf5FilePool>(8);
+  std::shared_ptr<Hdf5ReadCounters> counters_ = std::make_shared<Hdf5ReadCounters>();
+};
+
+TEST_F(Hdf5ChunkUnitsTest, BitshuffleLz4AndUnfilteredChunksAreDecodedByUsByteForByte) {
+  for (const char* dt : {"u1", "u2", "u4", "i2", "f4", "f8"}) {
+    for (const char* filter : {"bs_", "lz_", "raw_"}) {
+      uint64_t fast = counters_->fast_units->Get();
+      EXPECT_EQ(Check(std::string(filter) + dt), Hdf5ChunkUnits::Mode::kByCoord) << filter << dt;
+      EXPECT_EQ(counters_->fast_units->Get(), fast + 4) << filter << dt;
+    }
+  }
+  EXPECT_EQ(counters_->fallback_units->Get(), 0u);
+  EXPECT_EQ(counters_->errors->Get(), 0u);
+}
+
+TEST_F(Hdf5ChunkUnitsTest, WhatOurDecodersDoNotHandleTakesTheLibraryPath) {
+  EXPECT_EQ(Check("gzip"), Hdf5ChunkUnits::Mode::kLibrary);
+  EXPECT_EQ(Check("big_endian"), Hdf5ChunkUnits::Mode::kLibrary);
+  EXPECT_EQ(counters_->fast_units->Get(), 0u);
+  EXPECT_EQ(counters_->fallback_units->Get(), 6u);
+  // Chunks of two frames: a unit is one frame, not one chunk.
+  EXPECT_EQ(Check("two_rows"), Hdf5ChunkUnits::Mode::kLibrary);
+  EXPECT_EQ(counters_->fast_units->Get(), 0u);
+}
+
+TEST_F(Hdf5ChunkUnitsTest, AChunkNeverWrittenGivesTheFillValueThroughTheLibrary) {
+  EXPECT_EQ(Check("sparse"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->fast_units->Get(), 2u);
+  EXPECT_EQ(counters_->fallback_units->Get(), 1u);
+}
+
+// Past kByCoordChunks chunks the library's by_coord lookup walks the index on every call: the
+// raw chunks come from H5Dread_chunk instead.
+TEST_F(Hdf5ChunkUnitsTest, ManyChunksAreReadWithReadChunk) {
+  EXPECT_EQ(Check("many"), Hdf5ChunkUnits::Mode::kReadChunk);
+  EXPECT_EQ(counters_->fast_units->Get(), 1100u);
+  EXPECT_EQ(counters_->fallback_units->Get(), 0u);
+}
+
+// A chunk whose first block length points past its end: that unit fails with kCorrupt naming
+// the file, the dataset and the chunk's offset; the units around it still read.
+TEST_F(Hdf5ChunkUnitsTest, ACorruptChunkFailsOnlyItsOwnUnit) {
+  ASSERT_TRUE(
+      testing::RunPython("import h5py\n"
+                         "with h5py.File('d.h5', 'r') as f:\n"
+                         "  off = f['bs_u2'].id.get_chunk_info(1).byte_offset\n"
+                         "with open('d.h5', 'r+b') as f:\n"
+                         "  f.seek(off + 12); f.write(b'\\x7f\\xff\\xff\\xff')\n",
+                         dir_.path()));
+  std::shared_ptr<Hdf5ChunkUnits> u = Units("/bs_u2");
+  ASSERT_TRUE(u);
+  std::string want = testing::Slurp(dir_ / "bs_u2.bin");
+  uint64_t frame = 64 * 70 * 2;
+  for (uint64_t i : {0, 1, 2, 3}) {
+    std::string b(frame, '\0');
+    Status s = u->ReadBlock(i, std::span(reinterpret_cast<uint8_t*>(b.data()), b.size()));
+    if (i == 1) {
+      EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+      EXPECT_NE(s.message().find("d.h5: /bs_u2: chunk at offset "), std::string::npos)
+          << s.message();
+    } else {
+      ASSERT_TRUE(s.ok()) << i << ": " << s.ToString();
+      EXPECT_TRUE(b == want.substr(i * frame, frame)) << i;
+    }
+  }
+  EXPECT_EQ(counters_->errors->Get(), 1u);
+}
+
+// A data file replaced after it was listed is not read by its old chunk addresses.
+TEST_F(Hdf5ChunkUnitsTest, AFileChangedSinceListingIsNotRead) {
+  std::shared_ptr<Hdf5ChunkUnits> u = Units("/bs_u2");
+  ASSERT_TRUE(u);
+  std::string b(64 * 70 * 2, '\0');
+  std::span<uint8_t> out(reinterpret_cast<uint8_t*>(b.data()), b.size());
+  ASSERT_TRUE(u->ReadBlock(0, out).ok());  // the chunk's place is known now
+  {
+    H5Lock lock;
+    pool_->Clear();
+  }
+  ASSERT_TRUE(
+      testing::RunPython("import h5py, numpy as np\n"
+                         "with h5py.File('d.h5', 'a') as f:\n"
+                         "  f.create_dataset('more', data=np.zeros(10))\n",
+                         dir_.path()));
+  EXPECT_EQ(u->ReadBlock(0, out).code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace daqfs
