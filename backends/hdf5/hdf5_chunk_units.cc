@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "backends/hdf5/hdf5_library.h"
@@ -30,6 +32,9 @@ bool PlainLittleEndian(hid_t type) {
   return false;
 }
 
+// A thread keeps a raw chunk buffer up to this size between reads.
+constexpr size_t kKeptRawBytes = 16u << 20;
+
 // One raw chunk buffer per thread: chunks are read and decoded on the pool's threads, so this
 // allocates once per thread, not once per chunk.
 std::vector<uint8_t>& RawBuffer() {
@@ -40,66 +45,105 @@ std::vector<uint8_t>& RawBuffer() {
 }  // namespace
 
 Hdf5ChunkUnits::Mode Hdf5ChunkUnits::Decide() {
-  std::call_once(decided_, [&] {
-    const H5DatasetInfo& info = ref_->info;
-    Mode m = Mode::kLibrary;
-    bool plain_element =
-        info.stored.kind == H5Element::Kind::kSigned ||
-        (info.stored.kind == H5Element::Kind::kUnsigned && !info.stored.bitfield) ||
-        info.stored.kind == H5Element::Kind::kFloat;
-    if (info.layout == H5D_CHUNKED && info.vds.empty() && !info.dims.empty() && plain_element &&
-        info.chunk.size() == info.dims.size() && unit_count() > 0) {
-      bool whole_rows = info.chunk[0] == rows_per_unit();
-      for (size_t i = 1; i < info.dims.size(); ++i) whole_rows &= info.chunk[i] == info.dims[i];
-      if (whole_rows) {
-        H5Lock lock;
-        Result<std::shared_ptr<const Hdf5File>> file = pool_->Open(ref_->file_path);
-        if (file.ok() && (*file)->identity == ref_->file_identity) {
-          H5Id d(H5Dopen2((*file)->id.get(), info.path.c_str(), H5P_DEFAULT));
-          H5Id type(d.valid() ? H5Dget_type(d.get()) : H5I_INVALID_HID);
-          H5Id dcpl(d.valid() ? H5Dget_create_plist(d.get()) : H5I_INVALID_HID);
-          if (type.valid() && dcpl.valid() && PlainLittleEndian(type.get())) {
-            int n = H5Pget_nfilters(dcpl.get());
-            bool fast = n == 0;
-            if (n == 1) {
-              unsigned flags = 0, cd[32];
-              size_t ncd = 32;
-              char name[64];
-              int id = H5Pget_filter2(dcpl.get(), 0, &flags, &ncd, cd, sizeof name, name, nullptr);
-              std::optional<ChunkCodec> codec =
-                  FastChunkCodec(id, std::span<const unsigned>(cd, std::min<size_t>(ncd, 32)),
-                                 static_cast<uint32_t>(H5Tget_size(type.get())));
-              if (codec) {
-                codec_ = *codec;
-                fast = true;
-              }
-            }
-            if (fast) {
-              chunk_bytes_ = UnitBytes(0);
-              if (unit_count() <= kByCoordChunks) {
-                places_ = std::make_unique<ChunkPlace[]>(unit_count());
-                m = Mode::kByCoord;
-              } else {
-                m = Mode::kReadChunk;
-              }
-            }
-          }
-          H5ErrorText();  // clears the stack of whatever failed above
-        }
+  Mode m = mode_.load(std::memory_order_acquire);
+  if (m != Mode::kUnknown) return m;
+  std::lock_guard<std::mutex> lock(decide_mu_);
+  m = mode_.load(std::memory_order_acquire);
+  if (m != Mode::kUnknown) return m;
+  try {
+    return DecideLocked();
+  } catch (const std::exception&) {
+    return Mode::kLibrary;  // for this read; decided again next time
+  }
+}
+
+Hdf5ChunkUnits::Mode Hdf5ChunkUnits::DecideLocked() {
+  const H5DatasetInfo& info = ref_->info;
+  auto decided = [&](Mode m) {
+    mode_.store(m, std::memory_order_release);
+    return m;
+  };
+  bool plain_element = info.stored.kind == H5Element::Kind::kSigned ||
+                       (info.stored.kind == H5Element::Kind::kUnsigned && !info.stored.bitfield) ||
+                       info.stored.kind == H5Element::Kind::kFloat;
+  if (info.layout != H5D_CHUNKED || !info.vds.empty() || info.dims.empty() || !plain_element ||
+      info.chunk.size() != info.dims.size() || unit_count() == 0 ||
+      info.chunk[0] != rows_per_unit()) {
+    return decided(Mode::kLibrary);
+  }
+  for (size_t i = 1; i < info.dims.size(); ++i) {
+    if (info.chunk[i] != info.dims[i]) return decided(Mode::kLibrary);
+  }
+  H5Lock lock;
+  Result<std::shared_ptr<const Hdf5File>> file = pool_->Open(ref_->file_path);
+  if (!file.ok() || (*file)->identity != ref_->file_identity) {
+    H5ErrorText();
+    return Mode::kLibrary;  // this read only: the library path reports what is wrong
+  }
+  H5Id d(H5Dopen2((*file)->id.get(), info.path.c_str(), H5P_DEFAULT));
+  H5Id type(d.valid() ? H5Dget_type(d.get()) : H5I_INVALID_HID);
+  H5Id dcpl(d.valid() ? H5Dget_create_plist(d.get()) : H5I_INVALID_HID);
+  H5Id fcpl(H5Fget_create_plist((*file)->id.get()));
+  Mode m = Mode::kLibrary;
+  unsigned chunk_opts = 0;
+  hsize_t userblock = 0;
+  if (type.valid() && dcpl.valid() && fcpl.valid() && PlainLittleEndian(type.get()) &&
+      H5Pget_chunk_opts(dcpl.get(), &chunk_opts) >= 0 &&
+      (chunk_opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) == 0 &&
+      H5Pget_userblock(fcpl.get(), &userblock) >= 0) {
+    int n = H5Pget_nfilters(dcpl.get());
+    bool fast = n == 0;
+    if (n == 1) {
+      unsigned flags = 0, cd[32];
+      size_t ncd = 32;
+      char name[64];
+      int id = H5Pget_filter2(dcpl.get(), 0, &flags, &ncd, cd, sizeof name, name, nullptr);
+      std::optional<ChunkCodec> codec =
+          FastChunkCodec(id, std::span<const unsigned>(cd, std::min<size_t>(ncd, 32)),
+                         static_cast<uint32_t>(H5Tget_size(type.get())));
+      if (codec) {
+        codec_ = *codec;
+        fast = true;
       }
     }
-    mode_.store(m, std::memory_order_release);
-  });
-  return mode_.load(std::memory_order_acquire);
+    if (fast) {
+      chunk_bytes_ = UnitBytes(0);
+      // 1.10.8's by_coord addresses leave out a user block (HDF5 issue 3003): such files read
+      // their chunks with H5Dread_chunk.
+      if (unit_count() <= kByCoordChunks && userblock == 0) {
+        places_ = std::make_unique<ChunkPlace[]>(unit_count());
+        m = Mode::kByCoord;
+      } else {
+        m = Mode::kReadChunk;
+      }
+    }
+  }
+  H5ErrorText();  // clears the stack of whatever failed above
+  return decided(m);
+}
+
+Status Hdf5ChunkUnits::CheckStoredSize(uint64_t size, uint32_t filter_mask,
+                                       uint64_t file_offset) const {
+  bool filtered = codec_.decode != nullptr && (filter_mask & 1) == 0;
+  // LZ4 never grows a block by more than 1/255 plus a few bytes, and both formats add 4 bytes
+  // per block of at least 8 KiB and a 12-byte header: twice a unit is far beyond any honest chunk.
+  bool ok = filtered ? size <= 2 * chunk_bytes_ + 4096 : size == chunk_bytes_;
+  if (ok) return Status::Ok();
+  return Corrupt(ref_->file_path + ": " + ref_->info.path + ": chunk" +
+                 (file_offset ? " at offset " + std::to_string(file_offset) : "") + " claims " +
+                 std::to_string(size) + " stored bytes for a " + std::to_string(chunk_bytes_) +
+                 "-byte " + (filtered ? "filtered" : "unfiltered") + " chunk");
 }
 
 Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32_t* filter_mask,
-                                bool* absent, uint64_t* file_offset) {
+                                bool* absent, uint64_t* file_offset,
+                                std::optional<std::span<uint8_t>> direct, bool* read_direct) {
   const H5DatasetInfo& info = ref_->info;
   std::vector<hsize_t> off(info.dims.size(), 0);
   off[0] = UnitFirstRow(unit);
   *absent = false;
   *file_offset = 0;
+  *read_direct = false;
   bool by_coord = mode() == Mode::kByCoord;
   ChunkPlace* place = by_coord ? &places_[unit] : nullptr;
   if (!by_coord || place->size.load(std::memory_order_acquire) == 0) {
@@ -122,16 +166,22 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
         *absent = true;
         return Status::Ok();
       }
+      if (Status s = CheckStoredSize(size, mask, addr); !s.ok()) return s;
       place->addr.store(addr, std::memory_order_relaxed);
       place->mask.store(mask, std::memory_order_relaxed);
       place->size.store(size, std::memory_order_release);
     } else {
       hsize_t size = 0;
-      if (H5Dget_chunk_storage_size(d.get(), off.data(), &size) < 0 || size == 0) {
-        H5ErrorText();
-        *absent = true;  // never written (or not found): the library decides what it holds
+      if (H5Dget_chunk_storage_size(d.get(), off.data(), &size) < 0) {
+        return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": chunk of rows " +
+                                             std::to_string(off[0]) + ": chunk index");
+      }
+      if (size == 0) {
+        *absent = true;  // never written: the library serves the fill value
         return Status::Ok();
       }
+      // The filter mask is known only after the read: bound by the filtered limit here.
+      if (Status s = CheckStoredSize(size, 0, 0); !s.ok()) return s;
       raw->resize(size);
       uint32_t mask = 0;
       if (H5Dread_chunk(d.get(), H5P_DEFAULT, off.data(), &mask, raw->data()) < 0) {
@@ -146,14 +196,27 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
   *file_offset = place->addr.load(std::memory_order_relaxed);
   *filter_mask = place->mask.load(std::memory_order_relaxed);
   UniqueFd fd(open(ref_->file_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, ref_->file_path);
+  if (!fd.valid()) {
+    int err = errno;
+    if (err == EMFILE || err == ENFILE) *absent = true;  // out of descriptors: the library path
+    if (err == ENOENT) return Status(Code::kUnavailable, ref_->file_path + ": missing");
+    if (*absent) return Status::Ok();
+    return ErrnoStatus(err, ref_->file_path);
+  }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, ref_->file_path);
   if (FileIdentity(st) != ref_->file_identity) {
     return Status(Code::kUnavailable, ref_->file_path + ": changed since it was listed");
   }
-  raw->resize(size);
-  Result<size_t> n = PreadFull(fd.get(), *file_offset, *raw, ref_->file_path);
+  std::span<uint8_t> into;
+  if (direct && (codec_.decode == nullptr || (*filter_mask & 1) != 0)) {
+    into = *direct;  // unfiltered: the chunk is the data, read straight into place
+    *read_direct = true;
+  } else {
+    raw->resize(size);
+    into = *raw;
+  }
+  Result<size_t> n = PreadFull(fd.get(), *file_offset, into, ref_->file_path);
   if (!n.ok()) return n.status();
   if (*n != size) {
     return Corrupt(ref_->file_path + ": " + info.path + ": chunk at offset " +
@@ -172,12 +235,14 @@ Status Hdf5ChunkUnits::ReadUnit(uint64_t unit, std::span<uint8_t> out) {
   }
   std::vector<uint8_t>& raw = RawBuffer();
   uint32_t mask = 0;
-  bool absent = false;
+  bool absent = false, read_direct = false;
   uint64_t offset = 0;
-  Status s = RawChunk(unit, &raw, &mask, &absent, &offset);
+  Status s = RawChunk(unit, &raw, &mask, &absent, &offset, out, &read_direct);
   if (!s.ok()) return Failed(unit, s);
   if (absent) return ReadUnitByLibrary(unit, out);
-  if (codec_.decode == nullptr || (mask & 1) != 0) {
+  if (read_direct) {
+    // Read straight into `out` (no filter, or the filter was skipped for this chunk).
+  } else if (codec_.decode == nullptr || (mask & 1) != 0) {
     // No filter, or the filter was skipped for this chunk: the chunk is the data.
     if (raw.size() != out.size()) {
       s = Corrupt("unfiltered chunk of " + std::to_string(raw.size()) + " bytes, expected " +
@@ -188,10 +253,13 @@ Status Hdf5ChunkUnits::ReadUnit(uint64_t unit, std::span<uint8_t> out) {
   } else {
     s = codec_.decode(raw, codec_.elem_size, out);
   }
+  // A thread keeps its buffer for the next chunk, unless an odd large one grew it.
+  if (raw.capacity() > kKeptRawBytes) std::vector<uint8_t>().swap(raw);
   if (!s.ok()) {
-    std::string where = offset ? "chunk at offset " + std::to_string(offset) : "chunk";
-    return Failed(unit, Corrupt(ref_->file_path + ": " + ref_->info.path + ": " + where + " (" +
-                                std::to_string(raw.size()) + " bytes): " + s.message()));
+    std::string where = offset ? "chunk at offset " + std::to_string(offset)
+                               : "chunk of rows " + std::to_string(UnitFirstRow(unit));
+    return Failed(unit, Corrupt(ref_->file_path + ": " + ref_->info.path + ": " + where + ": " +
+                                s.message()));
   }
   counters_->fast_units->Add();
   return Status::Ok();

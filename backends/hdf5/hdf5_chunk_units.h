@@ -22,6 +22,11 @@
 //     itself is then serialised with other HDF5 calls).
 // Either way the decode runs outside the lock, on the reading thread (the cache layer's pool).
 //
+// A file with a user block (h5py's userblock_size) uses H5Dread_chunk whatever its size: 1.10.8's
+// H5Dget_chunk_info_by_coord reports addresses without the user block (HDF5 issue 3003, fixed in
+// 1.14.4). A chunk whose stored size cannot be right (an unfiltered chunk not exactly a unit, a
+// filtered one over twice a unit) is kCorrupt before anything is allocated for it.
+//
 // Errors: a chunk that does not decode gives kCorrupt naming the file, the dataset, the rows,
 // the chunk's file offset and size and the reason (EIO for that unit only); counted and logged
 // as every unit error. A file changed since listing gives kUnavailable.
@@ -33,6 +38,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -57,14 +63,20 @@ class Hdf5ChunkUnits final : public Hdf5DatasetUnits {
   Mode mode() const { return mode_.load(std::memory_order_acquire); }
 
  private:
-  // Decides the mode once (under H5Lock): the dataset's layout, type and filters.
+  // Decides the mode (under H5Lock): the dataset's layout, type and filters. Kept once the file
+  // was opened and matched its identity; a failure to open it decides for this read only.
   Mode Decide();
-  // The raw bytes of unit `unit`'s chunk into *raw and its filter mask; `*absent` when the chunk
-  // was never written (the library serves fill values for it).
+  Mode DecideLocked();
+  // The raw bytes of unit `unit`'s chunk into *raw (or, when the chunk is unfiltered and read by
+  // address, straight into *direct: then *read_direct) and its filter mask; `*absent` when the
+  // chunk was never written or cannot be read this way now (the library path reads it then).
   Status RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32_t* filter_mask, bool* absent,
-                  uint64_t* file_offset);
+                  uint64_t* file_offset, std::optional<std::span<uint8_t>> direct,
+                  bool* read_direct);
+  // kCorrupt when a chunk's stored size cannot be right (see the file comment).
+  Status CheckStoredSize(uint64_t size, uint32_t filter_mask, uint64_t file_offset) const;
 
-  std::once_flag decided_;
+  std::mutex decide_mu_;  // held while deciding (then H5Lock inside it)
   std::atomic<Mode> mode_{Mode::kUnknown};
   ChunkCodec codec_;  // decode == nullptr: no filter (the chunk is the data)
   uint64_t chunk_bytes_ = 0;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/hdf5/hdf5_datasets.h"
@@ -41,16 +43,27 @@ with h5py.File('d.h5', 'w') as f:
     d[2] = frames(1, 64, 70, 'u2')[0]
     np.ascontiguousarray(d[()]).tofile('sparse.bin')
     put('many', frames(1100, 64, 64, 'u1'), chunks=(1, 64, 64), **BS)
+    # A chunk stored without its filter (filter mask 1), between filtered ones.
+    a = frames(3, 64, 70, 'u2')
+    d = f.create_dataset('skipped', data=a, chunks=(1, 64, 70), **BS)
+    d.id.write_direct_chunk((1, 0, 0), a[1].tobytes(), filter_mask=1)
+    a.tofile('skipped.bin')
+# A user block before the superblock: 1.10.8's by_coord addresses leave it out.
+with h5py.File('ub.h5', 'w', userblock_size=512) as f:
+    a = frames(4, 64, 70, 'u2')
+    f.create_dataset('bs_u2', data=a, chunks=(1, 64, 70), **BS)
+    f.create_dataset('raw_u2', data=a, chunks=(1, 64, 70))
+    a.tofile('ub.bin')
 )PY";
 
 class Hdf5ChunkUnitsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(testing::RunPython(kWrite, dir_.path())); }
 
-  std::shared_ptr<Hdf5ChunkUnits> Units(const std::string& path) {
+  std::shared_ptr<Hdf5ChunkUnits> Units(const std::string& path, const std::string& file = "d.h5") {
     auto ref = std::make_shared<Hdf5DatasetRef>();
     H5Lock lock;
-    Result<std::shared_ptr<const Hdf5File>> f = pool_->Open(dir_ / "d.h5");
+    Result<std::shared_ptr<const Hdf5File>> f = pool_->Open(dir_ / file);
     EXPECT_TRUE(f.ok()) << f.status().ToString();
     if (!f.ok()) return nullptr;
     Result<H5DatasetInfo> info = DescribeDataset(**f, path, 4096);
@@ -59,7 +72,7 @@ class Hdf5ChunkUnitsTest : public ::testing::Test {
     ref->file_path = (*f)->path;
     ref->file_identity = (*f)->identity;
     ref->info = std::move(*info);
-    ref->shown_as = "d.h5: " + path;
+    ref->shown_as = file + ": " + path;
     return std::make_shared<Hdf5ChunkUnits>(pool_, ref, counters_);
   }
   // Every block, concatenated; the first error as a Status.
@@ -74,13 +87,14 @@ class Hdf5ChunkUnitsTest : public ::testing::Test {
     return out;
   }
   // Reads dataset `name` whole and compares it with NAME.bin; returns the units' mode.
-  Hdf5ChunkUnits::Mode Check(const std::string& name) {
-    std::shared_ptr<Hdf5ChunkUnits> u = Units("/" + name);
+  Hdf5ChunkUnits::Mode Check(const std::string& name, const std::string& file = "d.h5",
+                             const std::string& bin = "") {
+    std::shared_ptr<Hdf5ChunkUnits> u = Units("/" + name, file);
     if (!u) return Hdf5ChunkUnits::Mode::kUnknown;
     Result<std::string> all = AllBlocks(*u);
     EXPECT_TRUE(all.ok()) << name << ": " << all.status().ToString();
     if (all.ok()) {
-      EXPECT_TRUE(*all == testing::Slurp(dir_ / (name + ".bin"))) << name;
+      EXPECT_TRUE(*all == testing::Slurp(dir_ / (bin.empty() ? name + ".bin" : bin))) << name;
     }
     return u->mode();
   }
@@ -153,6 +167,45 @@ TEST_F(Hdf5ChunkUnitsTest, ACorruptChunkFailsOnlyItsOwnUnit) {
     }
   }
   EXPECT_EQ(counters_->errors->Get(), 1u);
+}
+
+// A chunk whose filter was skipped when it was written (filter mask bit 0) holds the data as is.
+TEST_F(Hdf5ChunkUnitsTest, AChunkStoredWithoutItsFilterIsTheData) {
+  EXPECT_EQ(Check("skipped"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->fast_units->Get(), 3u);
+  EXPECT_EQ(counters_->fallback_units->Get(), 0u);
+}
+
+TEST_F(Hdf5ChunkUnitsTest, AFileWithAUserBlockReadsItsChunksWithReadChunk) {
+  EXPECT_EQ(Check("bs_u2", "ub.h5", "ub.bin"), Hdf5ChunkUnits::Mode::kReadChunk);
+  EXPECT_EQ(Check("raw_u2", "ub.h5", "ub.bin"), Hdf5ChunkUnits::Mode::kReadChunk);
+  EXPECT_EQ(counters_->fast_units->Get(), 8u);
+}
+
+// Many threads reading every unit at once (the decode pool does): the chunk places found by one
+// thread serve the others, and every byte is right.
+TEST_F(Hdf5ChunkUnitsTest, ConcurrentReadersGetEveryByteRight) {
+  for (const char* name : {"bs_u2", "raw_u4", "lz_f8", "many"}) {
+    std::shared_ptr<Hdf5ChunkUnits> u = Units(std::string("/") + name);
+    ASSERT_TRUE(u);
+    std::string want = testing::Slurp(dir_ / (std::string(name) + ".bin"));
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (uint64_t k = 0; k < u->BlockCount(); ++k) {
+          uint64_t i = (k + static_cast<uint64_t>(t) * 7) % u->BlockCount();
+          BlockRange r = u->BlockRangeOf(i);
+          std::string b(r.length, '\0');
+          Status st = u->ReadBlock(i, std::span(reinterpret_cast<uint8_t*>(b.data()), b.size()));
+          if (!st.ok() || b != want.substr(r.offset, r.length)) ++bad;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    EXPECT_EQ(bad.load(), 0) << name;
+  }
+  EXPECT_EQ(counters_->fallback_units->Get(), 0u);
 }
 
 // A data file replaced after it was listed is not read by its old chunk addresses.
