@@ -1,6 +1,7 @@
 #include "backends/common/image_stack.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "backends/common/npy_header.h"
@@ -61,19 +62,43 @@ Result<std::shared_ptr<const ImageStack>> ImageStack::Make(ImageStackSpec spec) 
                      " (numbers must increase across parts)");
     }
     const uint64_t blocks = part.units->BlockCount();
-    if (part.first_unit > blocks || part.frames > blocks - part.first_unit) {
+    // A frame is one unit: its block, or the group of sub-blocks that starts there.
+    const uint64_t per_frame =
+        part.first_unit < blocks ? part.units->GroupOf(part.first_unit).count : 1;
+    if (per_frame == 0 || part.first_unit > blocks ||
+        part.frames > (blocks - part.first_unit) / per_frame) {
+      const uint64_t last =
+          part.frames > (std::numeric_limits<uint64_t>::max() - part.first_unit) / per_frame
+              ? std::numeric_limits<uint64_t>::max()
+              : part.first_unit + part.frames * std::max<uint64_t>(per_frame, 1) - 1;
       return Invalid(units() + ": units " + std::to_string(part.first_unit) + ".." +
-                     std::to_string(part.first_unit + part.frames - 1) + " past its " +
-                     std::to_string(blocks) + " blocks");
+                     std::to_string(last) + " past its " + std::to_string(blocks) + " blocks");
     }
     for (uint64_t k = 0; k < part.frames; ++k) {
-      const uint64_t length = part.units->BlockRangeOf(part.first_unit + k).length;
+      const uint64_t first = part.first_unit + k * per_frame;
+      uint64_t length = 0;
+      if (per_frame == 1) {
+        length = part.units->BlockRangeOf(first).length;
+      } else {
+        const ByteSource::Group group = part.units->GroupOf(first);
+        if (group.first != first || group.count != per_frame) {
+          return Invalid(units() + ": unit of frame " + std::to_string(k) + " is blocks " +
+                         std::to_string(group.first) + ".." +
+                         std::to_string(group.first + group.count - 1) + ", not " +
+                         std::to_string(first) + ".." + std::to_string(first + per_frame - 1) +
+                         " (every frame must be one unit of the same blocks)");
+        }
+        const BlockRange a = part.units->BlockRangeOf(first);
+        const BlockRange b = part.units->BlockRangeOf(first + per_frame - 1);
+        length = b.offset + b.length - a.offset;
+      }
       if (length != frame_bytes) {
-        return Invalid(units() + ": unit " + std::to_string(part.first_unit + k) + " holds " +
+        return Invalid(units() + ": unit " + std::to_string(first) + " holds " +
                        std::to_string(length) + " bytes, a frame of " + Shape3(s) + " is " +
                        std::to_string(frame_bytes));
       }
     }
+    stack->blocks_per_frame_.push_back(per_frame);
     if (__builtin_add_overflow(total, part.frames, &total)) {
       return Invalid(what + ": the frame count overflows 64 bits");
     }
@@ -131,7 +156,8 @@ std::optional<uint64_t> ImageStack::IndexOfNumber(int64_t number) const {
 
 ImageStack::Location ImageStack::Locate(uint64_t index) const {
   const size_t p = PartOfIndex(index);
-  return Location{p, spec_.parts[p].first_unit + (index - first_index_[p])};
+  const uint64_t per_frame = blocks_per_frame_[p];
+  return Location{p, spec_.parts[p].first_unit + (index - first_index_[p]) * per_frame, per_frame};
 }
 
 Status ImageStack::ReadFrame(uint64_t index, std::span<uint8_t> out) const {
@@ -145,7 +171,25 @@ Status ImageStack::ReadFrame(uint64_t index, std::span<uint8_t> out) const {
                    std::to_string(frame_bytes_));
   }
   const Location at = Locate(index);
-  return spec_.parts[at.part].units->ReadBlock(at.unit, out);
+  ByteSource& units = *spec_.parts[at.part].units;
+  if (at.blocks == 1) return units.ReadBlock(at.unit, out);
+  // A frame of sub-blocks: one decode of the group, each block copied to its place.
+  const uint64_t start = units.BlockRangeOf(at.unit).offset;
+  uint64_t filled = 0;
+  Status s = units.ReadGroup(at.unit, [&](uint64_t i, Bytes&& bytes) {
+    const BlockRange r = units.BlockRangeOf(i);
+    if (i < at.unit || i >= at.unit + at.blocks || r.length != bytes.size()) return;
+    std::memcpy(out.data() + (r.offset - start), bytes.data(), bytes.size());
+    filled += bytes.size();
+  });
+  if (!s.ok()) return s;
+  if (filled != frame_bytes_) {
+    return Status(Code::kCorrupt, "image stack '" + spec_.identity + "': frame " +
+                                      std::to_string(index) + ": its unit gave " +
+                                      std::to_string(filled) + " of " +
+                                      std::to_string(frame_bytes_) + " bytes");
+  }
+  return Status::Ok();
 }
 
 std::string FrameFileName(int64_t number, std::string_view extension) {

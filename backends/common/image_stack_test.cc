@@ -119,6 +119,49 @@ TEST(ImageStackTest, LooksUpFramesByIndexAndNumberAcrossParts) {
   EXPECT_EQ(s.ReadFrame(0, out.subspan(1)).code(), Code::kInvalid);
 }
 
+// A frame over a few MiB is one unit of sub-blocks (GroupOf): frame k of a part starts at block
+// first_unit + k * blocks per frame, and ReadFrame decodes the group once. Groups that do not
+// start at a frame's block or differ in length are refused.
+TEST(ImageStackTest, FramesOfSubBlockGroups) {
+  // 5 x 7 uint16 frames of 70 bytes as groups of 3 sub-blocks of 24 + 24 + 22 bytes.
+  auto grouped = std::make_shared<FrameUnits>("g", 12, 24, 5, UINT64_MAX, 0, 3);
+  ASSERT_EQ(grouped->Size(), 12u * 24);
+  // 24 * 3 = 72, not 70: a group of three 24-byte blocks is refused for a 70-byte frame...
+  Result<std::shared_ptr<const ImageStack>> wrong = ImageStack::Make(Spec({{grouped, 0, 2, 1}}));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("unit 0 holds 72 bytes"), std::string::npos)
+      << wrong.status().ToString();
+  // ... a 6 x 6 uint16 frame (72 bytes) fits.
+  ImageStackSpec spec = Spec({{grouped, 3, 2, 1}, {grouped, 9, 1, 10}});
+  spec.height = 6;
+  spec.width = 6;
+  Result<std::shared_ptr<const ImageStack>> made = ImageStack::Make(spec);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const ImageStack& s = **made;
+  EXPECT_EQ(s.frames(), 3u);
+  EXPECT_EQ(s.Locate(0).unit, 3u);
+  EXPECT_EQ(s.Locate(0).blocks, 3u);
+  EXPECT_EQ(s.Locate(1).unit, 6u);
+  EXPECT_EQ(s.Locate(2).unit, 9u);
+  EXPECT_EQ(grouped->decodes.load(), 0u);
+  std::string frame(72, '\0');
+  std::span<uint8_t> out(reinterpret_cast<uint8_t*>(frame.data()), frame.size());
+  ASSERT_TRUE(s.ReadFrame(1, out).ok());
+  EXPECT_EQ(frame, grouped->Unit(6) + grouped->Unit(7) + grouped->Unit(8));
+  EXPECT_EQ(grouped->decodes.load(), 1u);  // one decode of the group
+  // A part that starts inside a group, or runs past the blocks.
+  spec.parts = {{grouped, 4, 1, 1}};
+  Result<std::shared_ptr<const ImageStack>> inside = ImageStack::Make(spec);
+  ASSERT_FALSE(inside.ok());
+  EXPECT_NE(inside.status().message().find("is blocks 3..5, not 4..6"), std::string::npos)
+      << inside.status().ToString();
+  spec.parts = {{grouped, 6, 3, 1}};
+  Result<std::shared_ptr<const ImageStack>> past = ImageStack::Make(spec);
+  ASSERT_FALSE(past.ok());
+  EXPECT_NE(past.status().message().find("units 6..14 past its 12 blocks"), std::string::npos)
+      << past.status().ToString();
+}
+
 // 100,000 frames in 1000 parts of varied lengths with gaps: every index and number maps back.
 TEST(ImageStackTest, ThousandPartsMapEveryIndexAndNumberBothWays) {
   std::vector<ImageStackPart> parts;

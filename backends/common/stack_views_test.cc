@@ -129,6 +129,41 @@ TEST(StackViewsTest, EveryViewThroughOneCacheDecodesEachFrameOnce) {
   EXPECT_TRUE(memory.Contains(BlockKey{"file-b", 3}));
 }
 
+// Frames over a few MiB are units of sub-blocks: every view reads them through the cache with
+// one decode per frame, and the bytes are the group's blocks in order.
+TEST(StackViewsTest, FramesOfSubBlocksDecodeOncePerFrame) {
+  // 3 frames of 2048 x 1024 uint32 (8 MiB) as groups of 8 sub-blocks of 1 MiB.
+  constexpr uint64_t kSub = 1 << 20;
+  auto units = std::make_shared<FrameUnits>("huge", 24, kSub, 3, UINT64_MAX, 0, 8);
+  ImageStackSpec spec;
+  spec.pixel = {PixelKind::kUnsigned, 4};
+  spec.height = 2048;
+  spec.width = 1024;
+  spec.parts = {{units, 0, 3, 1}};
+  spec.identity = "huge-master";
+  Result<std::shared_ptr<const ImageStack>> made = ImageStack::Make(std::move(spec));
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const ImageStack& s = **made;
+  Metrics metrics;
+  MemoryBlockCache memory(256 << 20, nullptr);
+  CachedReadPath path(ReadPathOptions{}, &memory, nullptr, nullptr, &metrics);
+  path.SetPolicy(0, CachePolicy::kMemory);
+  Result<TiffFrameLayout> layout = UncompressedTiffLayout(s.pixel(), 2048, 1024, 1);
+  ASSERT_TRUE(layout.ok());
+  std::string all;
+  for (uint64_t i = 0; i < 3; ++i) {
+    std::string frame;
+    for (uint64_t b = 8 * i; b < 8 * i + 8; ++b) frame += units->Unit(b);
+    all += frame;
+    std::shared_ptr<ByteSource> tif = MakeTiffFrame(s, i);
+    EXPECT_EQ(tif->BlockCount(), 2u + 8);  // header, 8 sub-blocks, IFD
+    EXPECT_TRUE(ReadAll(path, tif, 300000) == Str(layout->head) + frame + Str(layout->tail)) << i;
+  }
+  EXPECT_TRUE(ReadAll(path, MakeNpy(s), 1 << 20) == Str(*s.npy_header()) + all);
+  EXPECT_EQ(units->decodes.load(), 3u);
+  for (uint64_t f = 0; f < 3; ++f) EXPECT_EQ(units->decodes_of(8 * f), 1u) << f;
+}
+
 // data.npy is what numpy.save writes for the same array, and numpy.load(mmap_mode='r') maps it
 // (3-D and, with channels, 4-D).
 TEST(StackViewsTest, NpyEqualsNumpySaveAndMapsWithMmap) {

@@ -75,8 +75,10 @@ std::shared_ptr<Hdf5FileView> Hdf5Backend::ViewOf(const std::shared_ptr<Slot>& s
   return slot->view;
 }
 
-std::shared_ptr<Hdf5DatasetUnits> Hdf5Backend::UnitsFor(std::shared_ptr<const Hdf5DatasetRef> ref) {
-  std::string key = ref->file_identity + "@" + std::to_string(ref->info.addr);
+std::shared_ptr<Hdf5DatasetUnits> Hdf5Backend::UnitsFor(std::shared_ptr<const Hdf5DatasetRef> ref,
+                                                        Hdf5DatasetUnits::Layout layout) {
+  std::string key = ref->file_identity + "@" + std::to_string(ref->info.addr) +
+                    (layout == Hdf5DatasetUnits::Layout::kFrames ? ":frames" : "");
   std::lock_guard<std::mutex> lock(units_mu_);
   if (auto it = units_.find(key); it != units_.end()) {
     if (std::shared_ptr<Hdf5DatasetUnits> u = it->second.lock()) return u;
@@ -84,7 +86,7 @@ std::shared_ptr<Hdf5DatasetUnits> Hdf5Backend::UnitsFor(std::shared_ptr<const Hd
   if (units_.size() > 1024)
     std::erase_if(units_, [](const auto& kv) { return kv.second.expired(); });
   // Chunks the fast path can decode are read by it; the rest by the library (hdf5_chunk_units.h).
-  auto u = std::make_shared<Hdf5ChunkUnits>(pool_, std::move(ref), counters_);
+  auto u = std::make_shared<Hdf5ChunkUnits>(pool_, std::move(ref), counters_, layout);
   units_[key] = u;
   return u;
 }
@@ -250,7 +252,9 @@ Result<std::shared_ptr<ByteSource>> Hdf5Backend::Open(NodeId node, const Caller&
           std::make_shared<ComposedSource>(std::move(pieces), units->Identity() + ":npy"));
     }
     case Kind::kExtraFile: {
-      if (Status s = CheckAccess(caller, {slot->real_path}); !s.ok()) return s;
+      std::vector<std::string> files = n.extra.files;
+      files.push_back(slot->real_path);
+      if (Status s = CheckAccess(caller, files); !s.ok()) return s;
       if (!n.extra.open) return Status(Code::kUnavailable, n.name + ": cannot be opened");
       return n.extra.open();
     }

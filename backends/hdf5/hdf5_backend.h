@@ -66,7 +66,11 @@ struct Hdf5SourceOptions {
   double stable_seconds = 5;                // with rescan: skip files changed more recently
   bool background = false;                  // scan on a thread started by Start() instead of in it
   size_t max_open_files = kDefaultHdf5OpenFiles;  // HDF5 files kept open while unused
-  std::shared_ptr<Hdf5Views> views;               // extra entries (image stacks); may be null
+  // Extra entries. Null: the image-stack views (hdf5_stack_views.h) unless `stack_views` is
+  // false, with frames/NNNNNN.raw beside each .tif when `raw_frames`.
+  std::shared_ptr<Hdf5Views> views;
+  bool stack_views = true;
+  bool raw_frames = false;
 };
 
 class Hdf5Backend final : public Backend {
@@ -102,7 +106,9 @@ class Hdf5Backend final : public Backend {
   // The file pool (tests: how many files are open).
   const Hdf5FilePool& pool() const { return *pool_; }
   // The shared units source of a dataset (one object per dataset and layout while in use).
-  std::shared_ptr<Hdf5DatasetUnits> UnitsFor(std::shared_ptr<const Hdf5DatasetRef> ref);
+  std::shared_ptr<Hdf5DatasetUnits> UnitsFor(
+      std::shared_ptr<const Hdf5DatasetRef> ref,
+      Hdf5DatasetUnits::Layout layout = Hdf5DatasetUnits::Layout::kAuto);
 
   struct Slot;  // one HDF5 file
 

@@ -14,6 +14,7 @@
 #include "backends/hdf5/hdf5_datasets.h"
 #include "backends/hdf5/hdf5_links.h"
 #include "backends/hdf5/hdf5_sniff.h"
+#include "backends/hdf5/hdf5_stack_views.h"
 #include "fs/log.h"
 #include "fs/unique_fd.h"
 
@@ -135,10 +136,15 @@ Result<std::unique_ptr<Hdf5Backend>> Hdf5Backend::Create(const std::string& sour
   env->source = source_name;
   env->pool = b->pool_;
   env->text_max = b->options_.text_max;
+  if (!b->options_.views && b->options_.stack_views) {
+    Hdf5StackViews::Options views;
+    views.raw = b->options_.raw_frames;
+    b->options_.views = std::make_shared<Hdf5StackViews>(views);
+  }
   env->views = b->options_.views;
   Hdf5Backend* self = b.get();
-  env->units = [self](std::shared_ptr<const Hdf5DatasetRef> ref) {
-    return self->UnitsFor(std::move(ref));
+  env->units = [self](std::shared_ptr<const Hdf5DatasetRef> ref, Hdf5DatasetUnits::Layout layout) {
+    return self->UnitsFor(std::move(ref), layout);
   };
   b->view_env_ = std::move(env);
   b->Discover(true);

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -65,7 +66,8 @@ TEST_F(Hdf5BackendTest, FoldersHoldGroupsDatasetsAttributesAndLinks) {
   auto b = Make(src());
   ASSERT_TRUE(b);
   std::vector<std::string> top = ListPath(*b, "sample_master");
-  EXPECT_EQ(top, (std::vector<std::string>{"@file_name", "entry", "types"}));
+  // data.npy and frames/: the master's image stack (hdf5_stack_views_test.cc).
+  EXPECT_EQ(top, (std::vector<std::string>{"@file_name", "data.npy", "entry", "frames", "types"}));
   std::vector<std::string> entry = ListPath(*b, "sample_master/entry");
   for (const char* name : {"@NX_class", "dangling", "data", "definition", "instrument",
                            "link_to_detector", "link_to_mask", "onechunk.npy", "sample"}) {
@@ -220,13 +222,19 @@ TEST_F(Hdf5BackendTest, ListingAMastersGroupsOpensNoDataFile) {
   ASSERT_TRUE(b);
   uint64_t opens = b->pool().opens();  // the scan opened the masters, not the data files
   EXPECT_EQ(opens, 3u);
-  for (const char* dir : {"sample_master", "sample_master/entry", "sample_master/entry/instrument",
+  for (const char* dir : {"sample_master/entry", "sample_master/entry/instrument",
                           "sample_master/entry/instrument/detector", "sample_master/types"}) {
     ListPath(*b, dir);
   }
   EXPECT_EQ(b->pool().opens(), opens);
   ListPath(*b, "sample_master/entry/data");  // follows the external links: two data files
   EXPECT_EQ(b->pool().opens(), opens + 2);
+  // The master's own folder shows data.npy, whose size needs the data files' shapes (their
+  // metadata: no unit is read).
+  ListPath(*b, "sample_master");
+  EXPECT_EQ(env_.metrics.Value("daqfs_hdf5_units_read_total", "source=\"t\",path=\"fallback\"")
+                .value_or(-1),
+            0);
 }
 
 TEST_F(Hdf5BackendTest, CorruptChunkGivesEioForThatFrameOnly) {
@@ -393,14 +401,23 @@ TEST_F(Hdf5BackendTest, SourcesAreNamedByWhatTheyShowNotByTheOrderOfListings) {
   EXPECT_NE((*listed->Open(*x, Caller{}))->Identity(), (*listed->Open(*y, Caller{}))->Identity());
 }
 
-// Extra entries from an Hdf5Views: a file in every file's folder and a computed folder.
+// Extra entries from an Hdf5Views: a file in every file's folder and a computed folder holding
+// three files and a computed folder of its own.
 class FakeViews final : public Hdf5Views {
  public:
   class Numbers final : public Hdf5ExtraDir {
    public:
-    uint64_t Count() const override { return 3; }
+    explicit Numbers(int depth) : depth_(depth) {}
+    uint64_t Count() const override { return depth_ > 0 ? 4 : 3; }
     Hdf5ExtraEntry At(uint64_t i) const override {
       Hdf5ExtraEntry e;
+      if (i == 3) {
+        e.name = "deeper";
+        e.attr.type = NodeType::kDirectory;
+        e.attr.mode = 0555;
+        e.dir = std::make_shared<Numbers>(depth_ - 1);
+        return e;
+      }
       e.name = "n" + std::to_string(i);
       e.attr.size = 1;
       e.attr.mode = 0444;
@@ -414,12 +431,17 @@ class FakeViews final : public Hdf5Views {
       if (name.size() == 2 && name[0] == 'n' && name[1] >= '0' && name[1] <= '2') {
         return name[1] - '0';
       }
+      if (name == "deeper" && depth_ > 0) return 3;
       return std::nullopt;
     }
+
+   private:
+    int depth_;
   };
   std::vector<Hdf5ExtraEntry> ForFolder(const Hdf5FolderContext& folder) override {
     std::vector<Hdf5ExtraEntry> out;
     if (folder.file_root) {
+      ++root_calls;
       Hdf5ExtraEntry f;
       f.name = "extra.txt";
       f.attr = folder.folder_attr;
@@ -433,19 +455,21 @@ class FakeViews final : public Hdf5Views {
       d.name = "numbers";
       d.attr = folder.folder_attr;
       d.attr.type = NodeType::kDirectory;
-      d.dir = std::make_shared<Numbers>();
+      d.dir = std::make_shared<Numbers>(1);
       out.push_back(d);
     }
     if (folder.group_path == "/entry/data") {
       datasets_seen += folder.datasets.size();
       for (const auto& [name, ref] : folder.datasets) {
-        if (name == "data_000001") units_rows = folder.units(ref)->rows_per_unit();
+        if (name == "data_000001")
+          units_rows = folder.units(ref, Hdf5DatasetUnits::Layout::kAuto)->rows_per_unit();
       }
     }
     return out;
   }
   size_t datasets_seen = 0;
   uint64_t units_rows = 0;
+  std::atomic<int> root_calls{0};
 };
 
 TEST_F(Hdf5BackendTest, ExtraViewsAddFilesAndComputedFolders) {
@@ -458,12 +482,50 @@ TEST_F(Hdf5BackendTest, ExtraViewsAddFilesAndComputedFolders) {
   EXPECT_EQ(top,
             (std::vector<std::string>{"@file_name", "entry", "extra.txt", "numbers", "types"}));
   EXPECT_EQ(ReadAll(*b, "sample_master/extra.txt").value(), "hello");
-  EXPECT_EQ(ListPath(*b, "sample_master/numbers"), (std::vector<std::string>{"n0", "n1", "n2"}));
+  EXPECT_EQ(ListPath(*b, "sample_master/numbers"),
+            (std::vector<std::string>{"n0", "n1", "n2", "deeper"}));
   EXPECT_EQ(ReadAll(*b, "sample_master/numbers/n2").value(), "2");
+  // A computed folder inside a computed folder: a folder with an id of its own, kept.
+  Result<NodeId> deeper = Resolve(*b, "sample_master/numbers/deeper");
+  ASSERT_TRUE(deeper.ok());
+  EXPECT_EQ(b->GetAttr(*deeper)->type, NodeType::kDirectory);
+  EXPECT_EQ(Resolve(*b, "sample_master/numbers/deeper").value(), *deeper);
+  EXPECT_EQ(List(*b, *deeper), (std::vector<std::string>{"n0", "n1", "n2"}));
+  EXPECT_EQ(ReadAll(*b, "sample_master/numbers/deeper/n1").value(), "1");
+  EXPECT_EQ(b->Open(*deeper, Caller{}).status().code(), Code::kIsDir);
+  std::vector<DirEntry> after = b->NextSiblings(*Resolve(*b, "sample_master/numbers"), "n1", 9);
+  ASSERT_EQ(after.size(), 1u);  // files only: n2, not deeper/
+  EXPECT_EQ(after[0].name, "n2");
   EXPECT_EQ(Resolve(*b, "sample_master/numbers/n7").status().code(), Code::kNotFound);
   ListPath(*b, "sample_master/entry/data");
   EXPECT_EQ(views->datasets_seen, 2u);
   EXPECT_EQ(views->units_rows, 1u);  // EIGER frames: one frame per unit
+  EXPECT_EQ(views->root_calls.load(), 1);
+}
+
+// Extra entries are asked for when a folder is listed or a name its links do not hold is looked
+// up there, once; walking a path through the folder does not ask.
+TEST_F(Hdf5BackendTest, ExtraEntriesAreAskedForOnFirstNeedOnly) {
+  for (bool list_first : {false, true}) {
+    SCOPED_TRACE(list_first);
+    auto views = std::make_shared<FakeViews>();
+    Hdf5SourceOptions o;
+    o.views = views;
+    auto b = Make(src() + "/sample_master.h5", o);
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(Resolve(*b, "sample_master/entry/instrument/detector/beam_center_x").ok());
+    EXPECT_EQ(views->root_calls.load(), 0);
+    if (list_first) {
+      EXPECT_EQ(ListPath(*b, "sample_master").size(), 5u);
+    } else {
+      EXPECT_EQ(ReadAll(*b, "sample_master/extra.txt").value(), "hello");
+    }
+    EXPECT_EQ(views->root_calls.load(), 1);
+    EXPECT_EQ(Resolve(*b, "sample_master/nothing").status().code(), Code::kNotFound);
+    EXPECT_EQ(ListPath(*b, "sample_master").size(), 5u);
+    EXPECT_TRUE(Resolve(*b, "sample_master/numbers/n0").ok());
+    EXPECT_EQ(views->root_calls.load(), 1);
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "backends/common/npy_header.h"
 #include "backends/hdf5/hdf5_datasets.h"
@@ -15,8 +16,14 @@ struct Hdf5FileView::Folder {
   std::mutex mu;  // held while loading
   bool loaded = false;
   Status error;
-  std::vector<std::pair<std::string, uint64_t>> children;  // sorted by name
+  // Links and attribute files, sorted by name.
+  std::vector<std::pair<std::string, uint64_t>> children;
   std::vector<std::pair<std::string, std::string>> xattrs;
+  // Extra entries (Hdf5Views), asked for on first need: guarded by extras_mu.
+  std::mutex extras_mu;
+  bool extras_loaded = false;
+  std::optional<Hdf5FolderContext> context;  // what to ask with (set by loading, with views)
+  std::vector<std::pair<std::string, uint64_t>> all;  // children and extras, sorted by name
 };
 
 namespace {
@@ -147,11 +154,15 @@ Result<std::shared_ptr<const Hdf5FileView::Node>> Hdf5FileView::ExtraChild(uint6
   if (!dir || !dir->extra.dir || index >= dir->extra.dir->Count()) {
     return NotFound("node " + std::to_string(local));
   }
+  Hdf5ExtraEntry e = dir->extra.dir->At(index);
+  // A folder entry has a node of its own (NestedExtraDir): no computed id stands for it.
+  if (e.attr.type == NodeType::kDirectory && e.dir)
+    return NotFound("node " + std::to_string(local));
   auto n = std::make_shared<Node>();
   n->local = local;
   n->parent = dir->local;
   n->kind = Kind::kExtraFile;
-  n->extra = dir->extra.dir->At(index);
+  n->extra = std::move(e);
   n->name = n->extra.name;
   n->attr = n->extra.attr;
   n->attr.type = NodeType::kFile;
@@ -176,6 +187,10 @@ std::shared_ptr<Hdf5FileView::Node> Hdf5FileView::NewNode(Kind kind, uint64_t pa
 
 uint64_t Hdf5FileView::Add(std::shared_ptr<Node> node) {
   std::unique_lock<std::shared_mutex> lock(nodes_mu_);
+  return AddLocked(std::move(node));
+}
+
+uint64_t Hdf5FileView::AddLocked(std::shared_ptr<Node> node) {
   uint64_t local = nodes_.size();
   node->local = local;
   if (node->kind == Kind::kFolder && node->anchor_node == 0) node->anchor_node = local;
@@ -270,6 +285,8 @@ Status Hdf5FileView::LoadInto(const Node& dir, Folder& out) {
     made.push_back(Made{n->name, std::move(n)});
   }
   if (env_->views) {
+    // Extra entries are asked for on first need (AllChildren), not now: a lookup of a link
+    // walks through without them.
     Hdf5FolderContext ctx;
     ctx.source_file = file_;
     ctx.file = dir.file;
@@ -278,21 +295,16 @@ Status Hdf5FileView::LoadInto(const Node& dir, Folder& out) {
     ctx.folder_attr = dir.attr;
     ctx.pool = env_->pool;
     ctx.units = env_->units;
+    ctx.source = env_->source;
+    ctx.text_max = env_->text_max;
     for (const Made& m : made) {
       if (m.node->kind == Kind::kNpy) {
         ctx.datasets.emplace_back(m.name.substr(0, m.name.size() - 4), m.node->dataset);
       }
     }
-    for (Hdf5ExtraEntry& e : env_->views->ForFolder(ctx)) {
-      bool dir_entry = e.attr.type == NodeType::kDirectory && e.dir;
-      auto n = NewNode(dir_entry ? Kind::kExtraDir : Kind::kExtraFile, dir.local, e.name);
-      n->attr = e.attr;
-      n->attr.type = dir_entry ? NodeType::kDirectory : NodeType::kFile;
-      n->extra = std::move(e);
-      made.push_back(Made{n->name, std::move(n)});
-    }
+    out.context = std::move(ctx);
   }
-  // First come, first served: links, then attribute files, then extra entries.
+  // First come, first served: links, then attribute files (extra entries come last).
   std::map<std::string, uint64_t> children;
   for (Made& m : made) {
     if (BadName(m.name)) {
@@ -310,6 +322,60 @@ Status Hdf5FileView::LoadInto(const Node& dir, Folder& out) {
   out.children.assign(children.begin(), children.end());
   return Status::Ok();
 }
+
+const std::vector<std::pair<std::string, uint64_t>>& Hdf5FileView::AllChildren(const Node& dir,
+                                                                               Folder& folder) {
+  std::lock_guard<std::mutex> lock(folder.extras_mu);
+  if (folder.extras_loaded) return folder.all;
+  folder.all = folder.children;
+  if (folder.context && env_->views) {
+    std::map<std::string, uint64_t> names(folder.children.begin(), folder.children.end());
+    for (Hdf5ExtraEntry& e : env_->views->ForFolder(*folder.context)) {
+      if (BadName(e.name)) {
+        LogOnce(dir.file + ": " + dir.path + ": '" + e.name + "' cannot be a file name; left out");
+        continue;
+      }
+      if (names.count(e.name)) {
+        LogOnce(dir.file + ": " + dir.path + ": '" + e.name +
+                "' is a link or attribute file there already; the view's entry is not shown");
+        continue;
+      }
+      bool dir_entry = e.attr.type == NodeType::kDirectory && e.dir;
+      auto n = NewNode(dir_entry ? Kind::kExtraDir : Kind::kExtraFile, dir.local, e.name);
+      n->attr = e.attr;
+      n->attr.type = dir_entry ? NodeType::kDirectory : NodeType::kFile;
+      std::string name = e.name;
+      n->extra = std::move(e);
+      uint64_t local = Add(std::move(n));
+      if (local != 0) names.emplace(std::move(name), local);
+    }
+    folder.all.assign(names.begin(), names.end());
+  }
+  folder.context.reset();
+  folder.extras_loaded = true;
+  return folder.all;
+}
+
+uint64_t Hdf5FileView::NestedExtraDir(const Node& dir, uint64_t index, Hdf5ExtraEntry entry) {
+  std::unique_lock<std::shared_mutex> lock(nodes_mu_);
+  auto key = std::make_pair(dir.local, index);
+  if (auto it = nested_dirs_.find(key); it != nested_dirs_.end()) return it->second;
+  auto n = NewNode(Kind::kExtraDir, dir.local, entry.name);
+  n->attr = entry.attr;
+  n->attr.type = NodeType::kDirectory;
+  n->extra = std::move(entry);
+  uint64_t local = AddLocked(std::move(n));
+  if (local != 0) nested_dirs_.emplace(key, local);
+  return local;
+}
+
+namespace {
+
+bool IsFolderEntry(const Hdf5ExtraEntry& e) {
+  return e.attr.type == NodeType::kDirectory && e.dir != nullptr;
+}
+
+}  // namespace
 
 void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& view_path,
                                const std::vector<std::string>& anchor_view,
@@ -471,15 +537,25 @@ Result<uint64_t> Hdf5FileView::Lookup(uint64_t dir, std::string_view name) {
   if (d->kind == Kind::kExtraDir) {
     std::optional<uint64_t> i = d->extra.dir->Find(name);
     if (!i || *i > kIndexMask) return NotFound(std::string(name));
+    Hdf5ExtraEntry e = d->extra.dir->At(*i);
+    if (IsFolderEntry(e)) {
+      uint64_t local = NestedExtraDir(*d, *i, std::move(e));
+      if (local == 0) return NotFound(std::string(name));
+      return local;
+    }
     return kExtraChildBit | (d->extra_seq << kIndexBits) | *i;
   }
   Result<std::shared_ptr<Folder>> f = Load(dir);
   if (!f.ok()) return f.status();
-  const auto& kids = (*f)->children;
-  auto it = std::lower_bound(kids.begin(), kids.end(), name,
-                             [](const auto& kid, std::string_view n) { return kid.first < n; });
-  if (it == kids.end() || it->first != name) return NotFound(std::string(name));
-  return it->second;
+  auto find = [&](const std::vector<std::pair<std::string, uint64_t>>& kids) -> uint64_t {
+    auto it = std::lower_bound(kids.begin(), kids.end(), name,
+                               [](const auto& kid, std::string_view n) { return kid.first < n; });
+    return it == kids.end() || it->first != name ? 0 : it->second;
+  };
+  // Links and attribute files first: walking a path through a folder never asks for extras.
+  if (uint64_t local = find((*f)->children); local != 0) return local;
+  if (uint64_t local = find(AllChildren(*d, **f)); local != 0) return local;
+  return NotFound(std::string(name));
 }
 
 Status Hdf5FileView::List(uint64_t dir, uint64_t cookie, const Emit& emit) {
@@ -490,6 +566,14 @@ Status Hdf5FileView::List(uint64_t dir, uint64_t cookie, const Emit& emit) {
     uint64_t count = std::min<uint64_t>(d->extra.dir->Count(), kIndexMask + 1);
     for (uint64_t i = cookie; i < count; ++i) {
       Hdf5ExtraEntry e = d->extra.dir->At(i);
+      if (IsFolderEntry(e)) {
+        std::string name = e.name;
+        uint64_t local = NestedExtraDir(*d, i, std::move(e));
+        std::shared_ptr<const Node> n = local == 0 ? nullptr : Find(local);
+        if (!n) continue;
+        if (!emit(name, local, n->attr, i + 1)) break;
+        continue;
+      }
       Attr a = e.attr;
       a.type = NodeType::kFile;
       if (!emit(e.name, kExtraChildBit | (d->extra_seq << kIndexBits) | i, a, i + 1)) break;
@@ -498,7 +582,7 @@ Status Hdf5FileView::List(uint64_t dir, uint64_t cookie, const Emit& emit) {
   }
   Result<std::shared_ptr<Folder>> f = Load(dir);
   if (!f.ok()) return f.status();
-  const auto& kids = (*f)->children;
+  const auto& kids = AllChildren(*d, **f);
   for (uint64_t i = cookie; i < kids.size(); ++i) {
     std::shared_ptr<const Node> n = Find(kids[i].second);
     if (!n) continue;
@@ -527,13 +611,15 @@ std::vector<std::pair<std::string, uint64_t>> Hdf5FileView::FilesAfter(uint64_t 
     if (!i) return out;
     uint64_t count = std::min<uint64_t>(d->extra.dir->Count(), kIndexMask + 1);
     for (uint64_t k = *i + 1; k < count && out.size() < max; ++k) {
-      out.emplace_back(d->extra.dir->At(k).name, kExtraChildBit | (d->extra_seq << kIndexBits) | k);
+      Hdf5ExtraEntry e = d->extra.dir->At(k);
+      if (IsFolderEntry(e)) continue;
+      out.emplace_back(std::move(e.name), kExtraChildBit | (d->extra_seq << kIndexBits) | k);
     }
     return out;
   }
   Result<std::shared_ptr<Folder>> f = Load(dir);
   if (!f.ok()) return out;
-  const auto& kids = (*f)->children;
+  const auto& kids = AllChildren(*d, **f);
   auto it = std::upper_bound(kids.begin(), kids.end(), name,
                              [](std::string_view n, const auto& kid) { return n < kid.first; });
   for (; it != kids.end() && out.size() < max; ++it) {

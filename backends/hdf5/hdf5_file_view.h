@@ -8,12 +8,14 @@
 // followed (the target shown under the link's name, read from the target file); HDF5
 // attributes of the folder's group are text files `@ATTR`, those of a dataset `NAME@ATTR`
 // beside it, and both are extended attributes `user.ATTR` of the group's folder or the
-// dataset's file; extra entries from Hdf5Views follow.
+// dataset's file; extra entries from Hdf5Views follow, asked for only when the folder is listed
+// or a name is looked up that the rest of the folder does not hold (hdf5_views.h).
 //
 // Node ids are local to the view: 1 is the file's folder; nodes get ids as folders are loaded
-// (never reused: a view only grows, by what has been listed). Entries of an extra folder
+// (never reused: a view only grows, by what has been listed). File entries of an extra folder
 // (Hdf5ExtraDir) get computed ids (kExtraChildBit | folder number << 27 | index) without a node
-// being kept for each, so listing 100,000 frames keeps no 100,000 nodes.
+// being kept for each, so listing 100,000 frames keeps no 100,000 nodes; a folder entry of an
+// extra folder (`frames/` inside `NAME.stack/`) gets a node of its own when first met.
 //
 // Hard links show the same object under every path (one node per path; the data is cached
 // once, under the object's identity). A group that is one of its own ancestors (a hard-link or
@@ -27,14 +29,15 @@
 // bounded Hdf5FilePool.
 //
 // Thread safety: every method may be called concurrently. Lock order: a folder's load mutex,
-// then nodes_mu_ (briefly, to add or find nodes), then H5Lock; nodes_mu_ is never held while
-// loading.
+// then its extras mutex (never both: extras are asked for after loading), then nodes_mu_
+// (briefly, to add or find nodes), then H5Lock; nodes_mu_ is never held while loading.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -64,7 +67,9 @@ class Hdf5FileView {
     std::shared_ptr<Hdf5FilePool> pool;
     uint64_t text_max = 4096;
     std::shared_ptr<Hdf5Views> views;  // may be null
-    std::function<std::shared_ptr<Hdf5DatasetUnits>(std::shared_ptr<const Hdf5DatasetRef>)> units;
+    std::function<std::shared_ptr<Hdf5DatasetUnits>(std::shared_ptr<const Hdf5DatasetRef>,
+                                                    Hdf5DatasetUnits::Layout)>
+        units;
   };
 
   enum class Kind { kFolder, kText, kNpy, kSymlink, kBroken, kExtraFile, kExtraDir };
@@ -127,6 +132,12 @@ class Hdf5FileView {
   std::shared_ptr<const Node> Find(uint64_t local) const;
   Result<std::shared_ptr<Folder>> Load(uint64_t dir);
   Status LoadInto(const Node& dir, Folder& out);
+  // Every entry of loaded folder `folder` (node `dir`), extra entries included (asked for from
+  // Hdf5Views on the first call), sorted by name. The vector never changes afterwards.
+  const std::vector<std::pair<std::string, uint64_t>>& AllChildren(const Node& dir, Folder& folder);
+  // The node of entry `index` of extra folder `dir` when that entry is a folder itself: made on
+  // first use, the same id afterwards (0 when no more extra folders fit).
+  uint64_t NestedExtraDir(const Node& dir, uint64_t index, Hdf5ExtraEntry entry);
   // The entries link `link` of folder `dir` makes (with H5Lock held inside): the link's own in
   // *out, a dataset's attribute files in *attr_out (links win a name over them); log lines go
   // to *logs, for the caller to write once the lock is let go.
@@ -137,6 +148,7 @@ class Hdf5FileView {
                    std::vector<std::string>* logs);
   std::shared_ptr<Node> NewNode(Kind kind, uint64_t parent, const std::string& name);
   uint64_t Add(std::shared_ptr<Node> node);
+  uint64_t AddLocked(std::shared_ptr<Node> node);  // nodes_mu_ held (exclusive)
   std::vector<std::string> ViewPath(uint64_t local) const;
   Result<std::shared_ptr<const Node>> ExtraChild(uint64_t local) const;
   Attr FileAttr(const struct stat& st, uint64_t size) const;
@@ -148,10 +160,13 @@ class Hdf5FileView {
   std::string identity_;
   struct stat st_ {};
 
-  mutable std::shared_mutex nodes_mu_;            // guards nodes_, folders_, extra_dirs_
+  // Guards nodes_, folders_, extra_dirs_, nested_dirs_.
+  mutable std::shared_mutex nodes_mu_;
   std::vector<std::shared_ptr<Node>> nodes_;      // by local id (0 unused)
   std::vector<std::shared_ptr<Folder>> folders_;  // by local id, for folder nodes
   std::vector<uint64_t> extra_dirs_;              // extra folder number -> its node
+  // (extra folder's node, index of a folder entry in it) -> that entry's node.
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> nested_dirs_;
 
   std::mutex logged_mu_;
   std::set<std::string> logged_;

@@ -34,7 +34,9 @@ class Hdf5FileViewTest : public ::testing::Test {
                            dir_.path()));
     env_->source = "t";
     env_->pool = std::make_shared<Hdf5FilePool>(8);
-    env_->units = [](std::shared_ptr<const Hdf5DatasetRef>) { return nullptr; };
+    env_->units = [](std::shared_ptr<const Hdf5DatasetRef>, Hdf5DatasetUnits::Layout) {
+      return nullptr;
+    };
     struct stat st;
     ASSERT_EQ(stat((dir_ / "a.h5").c_str(), &st), 0);
     view_ = std::make_unique<Hdf5FileView>(env_, dir_ / "a.h5", st);

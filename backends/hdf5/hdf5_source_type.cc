@@ -34,6 +34,10 @@ IniCheck Hdf5SourceType::ParseKeys(const IniSection& section, const std::vector<
         return IniError{e.line, BadIniValue(e.key, v, "at most 16M")};
       }
       o->text_max = *n;
+    } else if (e.key == "raw") {
+      Result<bool> b = ParseBool(v);
+      if (!b.ok()) return IniError{e.line, BadIniValue(e.key, v, b.status().message())};
+      o->raw = *b;
     } else {
       return IniError{e.line, "unknown key '" + e.key + "' in [" + section.name + "]"};
     }
@@ -46,7 +50,9 @@ IniCheck Hdf5SourceType::ParseKeys(const IniSection& section, const std::vector<
 std::vector<std::pair<std::string, std::string>> Hdf5SourceType::FormatKeys(
     const SourceOptions& options) const {
   const Hdf5Options& o = Options(options);
-  return {{"path", o.path}, {"text_max", std::to_string(o.text_max)}};
+  return {{"path", o.path},
+          {"text_max", std::to_string(o.text_max)},
+          {"raw", o.raw ? "true" : "false"}};
 }
 
 void Hdf5SourceType::ResolvePaths(SourceOptions& options, const std::string& base_dir) const {
@@ -83,6 +89,7 @@ Result<std::unique_ptr<Backend>> Hdf5SourceType::Create(const SourceSpec& spec) 
   const Hdf5Options& o = Options(*spec.options);
   Hdf5SourceOptions ho;
   ho.text_max = o.text_max;
+  ho.raw_frames = o.raw;
   ho.rescan_seconds = spec.rescan;
   ho.background = true;
   Result<std::unique_ptr<Hdf5Backend>> b = Hdf5Backend::Create(spec.name, o.path, ho);

@@ -7,6 +7,8 @@
 //   text_max  bytes (K/M suffixes): strings whose text is at most this long are text files
 //             (longer fixed-length strings are .npy, longer variable-length ones are left out);
 //             0..16M, default kDefaultHdf5TextMax (4096)
+//   raw       true/false: image stacks' frames/ also hold NNNNNN.raw (the decoded pixels, little
+//             endian) beside each NNNNNN.tif (hdf5_stack_views.h); default false
 //
 // Thread safety: immutable; every method may be called from any thread.
 #pragma once
@@ -22,6 +24,7 @@ namespace daqfs {
 struct Hdf5Options final : SourceOptions {
   std::string path;
   uint64_t text_max = kDefaultHdf5TextMax;
+  bool raw = false;
 };
 
 inline constexpr uint64_t kMaxHdf5TextMax = 16ull << 20;

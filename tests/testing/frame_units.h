@@ -1,4 +1,5 @@
-// FrameUnits: a units source for image-stack tests, one block per "decoded frame", whose bytes
+// FrameUnits: a units source for image-stack tests, one block per "decoded frame" (or, with
+// `group` > 1, groups of `group` sub-blocks per unit, as a huge frame is exposed), whose bytes
 // are a function of the source's seed and the position, with counters for every decode and for
 // the layout calls (BlockRangeOf / BlockOf) a view makes while it is built.
 //
@@ -20,9 +21,11 @@ class FrameUnits final : public ByteSource {
  public:
   // `blocks` blocks of `block_bytes` bytes each, except block `odd_block` (if < blocks), which
   // holds `odd_bytes`.
+  // With `group` > 1, blocks [g * group, (g + 1) * group) are one unit (GroupOf, ReadGroup
+  // decode them together: one decode, counted on the group's first block).
   FrameUnits(std::string id, uint64_t blocks, uint64_t block_bytes, uint64_t seed,
-             uint64_t odd_block = UINT64_MAX, uint64_t odd_bytes = 0)
-      : id_(std::move(id)), seed_(seed), offsets_(blocks + 1), decodes_(blocks) {
+             uint64_t odd_block = UINT64_MAX, uint64_t odd_bytes = 0, uint64_t group = 1)
+      : id_(std::move(id)), seed_(seed), group_(group), offsets_(blocks + 1), decodes_(blocks) {
     for (uint64_t i = 0; i < blocks; ++i) {
       offsets_[i + 1] = offsets_[i] + (i == odd_block ? odd_bytes : block_bytes);
     }
@@ -55,6 +58,23 @@ class FrameUnits final : public ByteSource {
     auto it = std::upper_bound(offsets_.begin(), offsets_.end() - 1, offset);
     return static_cast<uint64_t>(it - offsets_.begin()) - 1;
   }
+  Group GroupOf(uint64_t i) const override {
+    if (group_ <= 1 || i >= BlockCount()) return Group{i, 1};
+    const uint64_t first = i / group_ * group_;
+    return Group{first, std::min(group_, BlockCount() - first)};
+  }
+  Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
+    if (group_ <= 1) return ByteSource::ReadGroup(i, emit);
+    if (i >= BlockCount()) return Invalid("FrameUnits: bad block");
+    const Group g = GroupOf(i);
+    ++decodes;
+    ++decodes_[g.first];
+    for (uint64_t k = g.first; k < g.first + g.count; ++k) {
+      std::string u = Unit(k);
+      emit(k, Bytes(u.begin(), u.end()));
+    }
+    return Status::Ok();
+  }
   Status ReadBlock(uint64_t i, std::span<uint8_t> out) override {
     ++decodes;
     if (i >= BlockCount() || out.size() != offsets_[i + 1] - offsets_[i]) {
@@ -73,6 +93,7 @@ class FrameUnits final : public ByteSource {
  private:
   std::string id_;
   uint64_t seed_;
+  uint64_t group_;
   std::vector<uint64_t> offsets_;
   std::vector<std::atomic<uint64_t>> decodes_;
 };

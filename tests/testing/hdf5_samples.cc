@@ -61,6 +61,16 @@ std::map<std::string, std::string> MakeHdf5Samples(const std::string& dir, bool 
   return ReadTree(dir + "/expected");
 }
 
+bool MakeEigerDataset(const std::string& outdir, const std::string& args) {
+  std::string output;
+  std::string cmd = "/usr/bin/python3 " +
+                    ShellQuote(std::string(DAQFS_SOURCE_DIR) + "/tools/make_eiger_dataset.py") +
+                    " " + ShellQuote(outdir) + " " + args;
+  int rc = Capture(cmd, &output);
+  EXPECT_EQ(rc, 0) << cmd << "\n" << output;
+  return rc == 0;
+}
+
 bool RunPython(const std::string& code, const std::string& dir) {
   std::string script = dir + "/.snippet.py";
   WriteFile(script, code);

@@ -16,6 +16,11 @@ namespace daqfs::testing {
 // content.
 std::map<std::string, std::string> MakeHdf5Samples(const std::string& dir, bool big = false);
 
+// Runs tools/make_eiger_dataset.py OUTDIR ARGS (an EIGER-layout master and its data files);
+// true when it exited 0, else a test failure showing its output. `args` are shell words
+// ("--frames 7 --per-file 3 --dtype uint8").
+bool MakeEigerDataset(const std::string& outdir, const std::string& args);
+
 // Runs `code` with /usr/bin/python3 in folder `dir` (h5py and numpy importable); true when it
 // exited 0, else a test failure showing its output.
 bool RunPython(const std::string& code, const std::string& dir);
