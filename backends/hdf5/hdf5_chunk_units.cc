@@ -146,67 +146,85 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
   *read_direct = false;
   bool by_coord = mode() == Mode::kByCoord;
   ChunkPlace* place = by_coord ? &places_[unit] : nullptr;
-  if (!by_coord || place->size.load(std::memory_order_acquire) == 0) {
+  // The file as libhdf5 holds it, and its descriptor (the sec2 driver's): reads by address use
+  // it, so that every chunk of a file goes through one open file and the kernel's read-ahead
+  // sees one sequential reader, not a new file per chunk. Held until the read is done.
+  std::shared_ptr<const Hdf5File> held;
+  int fd = -1;
+  {
     H5Lock lock;
     Result<std::shared_ptr<const Hdf5File>> file = pool_->Open(ref_->file_path);
     if (!file.ok()) return file.status();
     if ((*file)->identity != ref_->file_identity) {
       return Status(Code::kUnavailable, ref_->file_path + ": changed since it was listed");
     }
-    H5Id d(H5Dopen2((*file)->id.get(), info.path.c_str(), H5P_DEFAULT));
-    if (!d.valid()) return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path);
-    if (by_coord) {
-      unsigned mask = 0;
-      haddr_t addr = HADDR_UNDEF;
-      hsize_t size = 0;
-      if (H5Dget_chunk_info_by_coord(d.get(), off.data(), &mask, &addr, &size) < 0) {
-        return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": chunk index");
-      }
-      if (addr == HADDR_UNDEF || size == 0) {
-        *absent = true;
+    if (!by_coord || place->size.load(std::memory_order_acquire) == 0) {
+      H5Id d(H5Dopen2((*file)->id.get(), info.path.c_str(), H5P_DEFAULT));
+      if (!d.valid()) return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path);
+      if (by_coord) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(d.get(), off.data(), &mask, &addr, &size) < 0) {
+          return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": chunk index");
+        }
+        if (addr == HADDR_UNDEF || size == 0) {
+          *absent = true;
+          return Status::Ok();
+        }
+        if (Status s = CheckStoredSize(size, mask, addr); !s.ok()) return s;
+        place->addr.store(addr, std::memory_order_relaxed);
+        place->mask.store(mask, std::memory_order_relaxed);
+        place->size.store(size, std::memory_order_release);
+      } else {
+        hsize_t size = 0;
+        if (H5Dget_chunk_storage_size(d.get(), off.data(), &size) < 0) {
+          return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": chunk of rows " +
+                                               std::to_string(off[0]) + ": chunk index");
+        }
+        if (size == 0) {
+          *absent = true;  // never written: the library serves the fill value
+          return Status::Ok();
+        }
+        // The filter mask is known only after the read: bound by the filtered limit here.
+        if (Status s = CheckStoredSize(size, 0, 0); !s.ok()) return s;
+        raw->resize(size);
+        uint32_t mask = 0;
+        if (H5Dread_chunk(d.get(), H5P_DEFAULT, off.data(), &mask, raw->data()) < 0) {
+          return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": raw chunk");
+        }
+        *filter_mask = mask;
         return Status::Ok();
       }
-      if (Status s = CheckStoredSize(size, mask, addr); !s.ok()) return s;
-      place->addr.store(addr, std::memory_order_relaxed);
-      place->mask.store(mask, std::memory_order_relaxed);
-      place->size.store(size, std::memory_order_release);
-    } else {
-      hsize_t size = 0;
-      if (H5Dget_chunk_storage_size(d.get(), off.data(), &size) < 0) {
-        return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": chunk of rows " +
-                                             std::to_string(off[0]) + ": chunk index");
-      }
-      if (size == 0) {
-        *absent = true;  // never written: the library serves the fill value
-        return Status::Ok();
-      }
-      // The filter mask is known only after the read: bound by the filtered limit here.
-      if (Status s = CheckStoredSize(size, 0, 0); !s.ok()) return s;
-      raw->resize(size);
-      uint32_t mask = 0;
-      if (H5Dread_chunk(d.get(), H5P_DEFAULT, off.data(), &mask, raw->data()) < 0) {
-        return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": raw chunk");
-      }
-      *filter_mask = mask;
-      return Status::Ok();
     }
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle((*file)->id.get(), H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
+      fd = *static_cast<int*>(handle);
+    } else {
+      H5ErrorText();
+    }
+    held = *file;
   }
   // By address, outside the library's lock: reads of many threads overlap.
   uint64_t size = place->size.load(std::memory_order_acquire);
   *file_offset = place->addr.load(std::memory_order_relaxed);
   *filter_mask = place->mask.load(std::memory_order_relaxed);
-  UniqueFd fd(open(ref_->file_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    int err = errno;
-    if (err == EMFILE || err == ENFILE) *absent = true;  // out of descriptors: the library path
-    if (err == ENOENT) return Status(Code::kUnavailable, ref_->file_path + ": missing");
-    if (*absent) return Status::Ok();
-    return ErrnoStatus(err, ref_->file_path);
-  }
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, ref_->file_path);
-  if (FileIdentity(st) != ref_->file_identity) {
-    return Status(Code::kUnavailable, ref_->file_path + ": changed since it was listed");
+  UniqueFd own;
+  if (fd < 0) {  // a driver without a descriptor: a descriptor of our own
+    own = UniqueFd(open(ref_->file_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!own.valid()) {
+      int err = errno;
+      if (err == EMFILE || err == ENFILE) *absent = true;  // out of descriptors: the library
+      if (err == ENOENT) return Status(Code::kUnavailable, ref_->file_path + ": missing");
+      if (*absent) return Status::Ok();
+      return ErrnoStatus(err, ref_->file_path);
+    }
+    struct stat st {};
+    if (fstat(own.get(), &st) != 0) return ErrnoStatus(errno, ref_->file_path);
+    if (FileIdentity(st) != ref_->file_identity) {
+      return Status(Code::kUnavailable, ref_->file_path + ": changed since it was listed");
+    }
+    fd = own.get();
   }
   std::span<uint8_t> into;
   if (direct && (codec_.decode == nullptr || (*filter_mask & 1) != 0)) {
@@ -216,7 +234,7 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
     raw->resize(size);
     into = *raw;
   }
-  Result<size_t> n = PreadFull(fd.get(), *file_offset, into, ref_->file_path);
+  Result<size_t> n = PreadFull(fd, *file_offset, into, ref_->file_path);
   if (!n.ok()) return n.status();
   if (*n != size) {
     return Corrupt(ref_->file_path + ": " + info.path + ": chunk at offset " +

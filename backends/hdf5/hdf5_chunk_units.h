@@ -17,7 +17,10 @@
 // 10^5 chunks). So:
 //   - up to kByCoordChunks chunks: the chunk's address and size come from
 //     H5Dget_chunk_info_by_coord under the lock, once per unit (kept), and the bytes are read
-//     with pread outside it: reads of many threads overlap (what a parallel filesystem needs);
+//     with pread outside it: reads of many threads overlap (what a parallel filesystem needs).
+//     The pread uses libhdf5's own descriptor of the file (H5Fget_vfd_handle, while the pool's
+//     file is held): one open file per data file, so the kernel's read-ahead sees a sequential
+//     reader (a descriptor per chunk reset it: cold reads of 20 data files ran at half speed);
 //   - beyond: H5Dread_chunk reads the raw chunk under the lock (the lookup is O(log n); the read
 //     itself is then serialised with other HDF5 calls).
 // Either way the decode runs outside the lock, on the reading thread (the cache layer's pool).
