@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds daqfs (Release), makes a small demo archive, mounts it under
-# ./demo-mnt, shows `ls -lR` and a `cat`, and leaves it mounted.
+# Installs what is missing, builds daqfs (Release), makes a small demo archive and a small
+# EIGER-style HDF5 master with two data files, mounts both under ./demo-mnt (archive/ and
+# eiger/), shows `ls -lR`, a `cat`, a frame through `tiffinfo` and the stack through numpy, and
+# leaves it mounted.
 # Usage: tools/demo.sh        Unmount afterwards with: fusermount3 -u demo-mnt
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,4p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,6p' "$0"; exit 0 ;; esac
 
 tools/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -29,16 +31,43 @@ mkdir -p "$data/src/run_0001/detector" "$mnt"
   cp -a run_0001 packed && zstd -q --rm packed/detector/frames_000002.raw
   tar --format=pax -cf "$data/run_0001.tar" run_0001 packed
 )
-build/tools/daqfs --source "$data" "$mnt"
-echo "== ls -lR $mnt"
-ls -lR "$mnt"
-echo "== cat $mnt/run_0001.tar/run_0001/metadata.txt"
-cat "$mnt/run_0001.tar/run_0001/metadata.txt"
-echo "== cmp with the original: $(cmp "$mnt/run_0001.tar/run_0001/detector/frames_000001.raw" \
+# An EIGER-style master (the layout DECTRIS detectors write): 6 frames of 256 x 256 uint16 in two
+# bitshuffle+LZ4 data files.
+/usr/bin/python3 tools/make_eiger_dataset.py "$data/eiger" --name demo --frames 6 --per-file 3 \
+  --height 256 --width 256 >/dev/null
+cat >"$data/daqfs.ini" <<INI
+[cache]
+dir = $data/cache
+memory = 256M
+disk = 1G
+[source archive]
+type = archive
+path = $data
+[source eiger]
+type = hdf5
+path = $data/eiger
+INI
+build/tools/daqfs "$data/daqfs.ini" "$mnt"
+a=$mnt/archive
+echo "== ls -lR $a"
+ls -lR "$a"
+echo "== cat $a/run_0001.tar/run_0001/metadata.txt"
+cat "$a/run_0001.tar/run_0001/metadata.txt"
+echo "== cmp with the original: $(cmp "$a/run_0001.tar/run_0001/detector/frames_000001.raw" \
   "$data/src/run_0001/detector/frames_000001.raw" && echo identical)"
 echo "== packed/detector/frames_000002.raw is stored as .zst in the tar, shown decompressed: $(cmp \
-  "$mnt/run_0001.tar/packed/detector/frames_000002.raw" \
+  "$a/run_0001.tar/packed/detector/frames_000002.raw" \
   "$data/src/run_0001/detector/frames_000002.raw" && echo identical)"
+m=$mnt/eiger/demo_master
+echo "== ls $mnt/eiger; ls $m; ls $m/frames | head -3"
+ls "$mnt/eiger"
+ls "$m"
+ls "$m/frames" | sed -n 1,3p
+echo "== tiffinfo $m/frames/000001.tif"
+tiffinfo "$m/frames/000001.tif"
+echo "== numpy.load('$m/data.npy', mmap_mode='r')"
+/usr/bin/python3 -c "import numpy, sys; a = numpy.load(sys.argv[1], mmap_mode='r'); \
+print('shape', a.shape, a.dtype, '- frame 000001 sums to', int(a[0].sum()))" "$m/data.npy"
 echo
 echo "daqfs is mounted on $mnt (daemon in the background, stats in $mnt/.daqfs/stats)."
 echo "Unmount with: fusermount3 -u $mnt"

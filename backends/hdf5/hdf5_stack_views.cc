@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -57,8 +58,8 @@ std::optional<PixelType> PixelOf(const H5DatasetInfo& info) {
 
 // A (frames, height, width) dataset of a pixel type the views support: its pixel type.
 std::optional<PixelType> StackPixel(const H5DatasetInfo& info) {
-  if (info.dims.size() != 3 || info.shape != info.dims || info.text ||
-      !info.hidden_because.empty() || info.descr.empty()) {
+  if (info.dims.size() != 3 || info.shape != info.dims || info.dims[1] == 0 || info.dims[2] == 0 ||
+      info.text || !info.hidden_because.empty() || info.descr.empty()) {
     return std::nullopt;
   }
   std::optional<PixelType> p = PixelOf(info);
@@ -395,7 +396,11 @@ Hdf5StackViews::MasterStack Hdf5StackViews::MakeMasterStack(const Hdf5FolderCont
                 std::to_string(rows) + " frames from " + std::to_string(p.first) +
                 "; the data file's frames are shown");
       }
-      next = p.first + static_cast<int64_t>(rows);
+      if (rows > static_cast<uint64_t>(INT64_MAX) ||
+          __builtin_add_overflow(p.first, static_cast<int64_t>(rows), &next)) {
+        return fail(p.link.name + ": image numbers from " + std::to_string(p.first) + " for " +
+                    std::to_string(rows) + " frames overflow");
+      }
       continue;
     }
     // Missing: the gap up to the next known number.
@@ -408,7 +413,7 @@ Hdf5StackViews::MasterStack Hdf5StackViews::MakeMasterStack(const Hdf5FolderCont
         series = SeriesLength(pool, master);
         series_read = true;
       }
-      if (series) bound = *series + 1;
+      if (series && *series < INT64_MAX) bound = *series + 1;
     }
     const std::string missing = where + "/" + p.link.name +
                                 (p.target.empty() ? "" : " -> " + p.target) + ": " +

@@ -411,8 +411,11 @@ struct VfsMount {
     }
     return ino;
   }
-  // Reads `file` whole in 128 KiB requests (bytes read; "" on error).
-  std::string ReadWhole(const std::string& file, size_t stop_after = SIZE_MAX) {
+  // Reads `file` whole (or its first `stop_after` bytes) in `request`-byte requests, in order
+  // (bytes read; "" on error). With `wait`, waits for the prefetches to finish before closing
+  // the file (closing cancels those not started).
+  std::string ReadWhole(const std::string& file, size_t stop_after = SIZE_MAX,
+                        size_t request = 128 << 10, bool wait = false) {
     Result<uint64_t> ino = Ino(file);
     EXPECT_TRUE(ino.ok()) << file;
     if (!ino.ok()) return "";
@@ -420,7 +423,7 @@ struct VfsMount {
     EXPECT_TRUE(f.ok()) << file;
     if (!f.ok()) return "";
     std::string out;
-    std::string buf(128 << 10, '\0');
+    std::string buf(request, '\0');
     while (out.size() < stop_after) {
       size_t want = std::min(buf.size(), stop_after - out.size());
       Result<size_t> n =
@@ -429,6 +432,7 @@ struct VfsMount {
       if (!n.ok() || *n == 0) break;
       out.append(buf.data(), *n);
     }
+    if (wait) WaitIdle();
     return out;
   }
   void WaitIdle() {
@@ -471,6 +475,20 @@ TEST_F(Hdf5StackViewsTest, OneDecodePerChunkWhicheverViewReadsIt) {
   EXPECT_EQ(m.memory.bytes(), 9u * 4480);  // each frame cached once
 }
 
+TEST_F(Hdf5StackViewsTest, ReadingDataNpyInOrderPrefetchesAcrossDataFiles) {
+  // 30 frames of 8 KiB in 6 data files of 5: data.npy is one file over all of them.
+  ASSERT_TRUE(MakeEigerDataset(dir_ / "gen", "--frames 30 --per-file 5 --height 64 --width 64"));
+  auto b = Make(dir_ / "gen");
+  ASSERT_TRUE(b);
+  VfsMount m(std::move(b));
+  // The header and the first four frames, read in order in 4 KiB requests: the prefetch window
+  // grows past data file 1.
+  m.ReadWhole("series_master/data.npy", 128 + 4 * 8192, 4096, /*wait=*/true);
+  m.WaitIdle();
+  EXPECT_GE(m.Decodes(), 8u) << "no frame of the second data file was decoded ahead";
+  EXPECT_GT(CounterSum(m.metrics, "daqfs_prefetch_issued_total"), 0u);
+}
+
 TEST_F(Hdf5StackViewsTest, ReadingFramesInOrderPrefetchesTheNextFrames) {
   ASSERT_TRUE(MakeEigerDataset(dir_ / "gen", "--frames 30 --per-file 10 --height 64 --width 64"));
   auto b = Make(dir_ / "gen");
@@ -483,7 +501,7 @@ TEST_F(Hdf5StackViewsTest, ReadingFramesInOrderPrefetchesTheNextFrames) {
   EXPECT_GE(after_first, 1u);
   // The second frame's first bytes: its successor of a wholly read frame, so the frames after
   // it are decoded ahead (across data files: 10 frames per file).
-  m.ReadWhole("series_master/frames/000002.tif", 4096);
+  m.ReadWhole("series_master/frames/000002.tif", 4096, 128 << 10, /*wait=*/true);
   m.WaitIdle();
   EXPECT_GE(CounterSum(m.metrics, "daqfs_prefetch_sibling_files_total"), 15u);
   const uint64_t after_second = m.Decodes();

@@ -354,6 +354,18 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file
       ReplyStatus(req, pieces.status());
       return false;
     }
+    // libfuse writes the answer with one writev, header first: past IOV_MAX - 1 pieces (a 1 MiB
+    // read of data.npy over thousands of small frames) writev fails and the kernel would wait
+    // for the answer forever, so the pieces are copied into one buffer then.
+    if (pieces->size() >= IOV_MAX) {
+      thread_local std::vector<char> joined;
+      joined.clear();
+      for (const ReadPiece& p : *pieces) {
+        joined.insert(joined.end(), p.data, p.data + p.size);
+      }
+      fuse_reply_buf(req, joined.data(), joined.size());
+      return true;
+    }
     thread_local std::vector<iovec> iov;
     iov.clear();
     for (const ReadPiece& p : *pieces) {

@@ -1,8 +1,16 @@
 // The backend conformance suite on the HDF5 backend: a generated NXmx-like master with external
 // links to data files of 1 MiB frames, virtual datasets, text files, attribute files (one of
 // them empty), .npy files of every supported type, a contiguous dataset of several MiB and one
-// chunk of 9 MiB (sub-blocks), beside the original files. The expected bytes come from h5py and
-// numpy.save (tests/testing/make_hdf5_samples.py), never from daqfs.
+// chunk of 9 MiB (sub-blocks), beside the original files; and the image-stack views: the master's
+// data.npy and frames/NNNNNN.tif over its data files, a 3-D dataset's cube.stack/ (a computed
+// folder in a computed folder). The expected bytes come from h5py and numpy.save
+// (tests/testing/make_hdf5_samples.py) and, for the TIFFs, from libtiff writing h5py's pixels;
+// never from daqfs.
+#include <dirent.h>
+#include <tiffio.h>
+
+#include <cstdarg>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,12 +23,62 @@
 namespace daqfs::testing {
 namespace {
 
+// What libtiff writes for a 2-D frame given as .npy bytes ('<u2' or '<i2', shape (H, W)): the
+// tags of tiff_header.h, the pixels as one strip. "" (and a test failure) for anything else.
+std::string LibtiffFrame(const std::string& npy, const std::string& scratch) {
+  TIFFSetWarningHandler(nullptr);
+  TIFFSetErrorHandler([](const char* module, const char* fmt, va_list ap) {
+    char buf[512];
+    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    ADD_FAILURE() << "libtiff: " << (module ? module : "") << ": " << buf;
+  });
+  if (npy.size() < 10) return "";
+  const size_t header = 10 + static_cast<uint8_t>(npy[8]) + 256u * static_cast<uint8_t>(npy[9]);
+  const std::string dict = npy.substr(10, header - 10);
+  unsigned h = 0, w = 0;
+  char descr[8] = {0};
+  if (std::sscanf(dict.c_str(), "{'descr': '%7[^']', 'fortran_order': False, 'shape': (%u, %u)",
+                  descr, &h, &w) != 3 ||
+      (std::string(descr) != "<u2" && std::string(descr) != "<i2")) {
+    ADD_FAILURE() << "unexpected frame header " << dict;
+    return "";
+  }
+  TIFF* tif = TIFFOpen(scratch.c_str(), "w");
+  if (!tif) {
+    ADD_FAILURE() << "TIFFOpen " << scratch;
+    return "";
+  }
+  TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
+  TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
+  TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 16);
+  TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+  TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
+  TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, h);
+  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  if (descr[1] == 'i') TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_INT);
+  std::string pixels = npy.substr(header);
+  EXPECT_EQ(TIFFWriteEncodedStrip(tif, 0, pixels.data(), static_cast<tmsize_t>(pixels.size())),
+            static_cast<tmsize_t>(pixels.size()));
+  TIFFClose(tif);
+  return Slurp(scratch);
+}
+
 class Hdf5Flavour final : public ConformanceFlavour {
  public:
   std::string Name() const override { return "Hdf5NxmxMaster"; }
 
   std::map<std::string, std::string> MakeData(const std::string& dir) override {
-    return MakeHdf5Samples(dir, /*big=*/true);
+    std::map<std::string, std::string> expected = MakeHdf5Samples(dir, /*big=*/true);
+    // The frames' TIFFs: make_hdf5_samples.py wrote their pixels as .npy, named by path.
+    std::map<std::string, std::string> frames = ReadTree(dir + "/frames");
+    EXPECT_EQ(frames.size(), 8u + 4u);
+    for (const auto& [name, npy] : frames) {
+      std::string path = name;
+      for (char& c : path) c = c == '%' ? '/' : c;
+      expected[path] = LibtiffFrame(npy, dir + "/scratch.tif");
+    }
+    return expected;
   }
 
   Result<std::unique_ptr<Backend>> MakeBackend(const std::string& dir, bool rescan) override {

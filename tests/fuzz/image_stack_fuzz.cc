@@ -6,8 +6,9 @@
 //
 // Input: byte 0 pixel kind (% 4; 3 is no kind), byte 1 pixel bytes, byte 2 TIFF format (% 3),
 // then LEB128 varints height, width, channels, then parts until the input ends: varint frames
-// (% 1001), varint zigzag first number, varint first unit (% 4). The whole input is also tried
-// as a frame file name.
+// (% 1001), varint zigzag first number, varint V: first unit V % 4 and (V / 4) % 3 + 1 blocks
+// per frame (a frame of sub-blocks, one decode group, when above 1). The whole input is also
+// tried as a frame file name.
 #include <tiffio.h>
 
 #include <algorithm>
@@ -53,29 +54,53 @@ struct Input {
   }
 };
 
-// A units source of `blocks` frames of `frame` bytes, computed, never stored.
+// A units source of `frames` frames of `frame` bytes, computed, never stored; with `group` > 1
+// (and frames of at least `group` bytes) each frame is a decode group of `group` sub-blocks.
 class Units final : public daqfs::ByteSource {
  public:
-  Units(uint64_t blocks, uint64_t frame) : blocks_(blocks), frame_(frame) {}
-  uint64_t Size() const override { return blocks_ * frame_; }
+  Units(uint64_t frames, uint64_t frame, uint64_t group)
+      : frames_(frames), frame_(frame), group_(frame >= group ? group : 1) {}
+  uint64_t Size() const override { return frames_ * frame_; }
   std::string Identity() const override { return "fuzz-units"; }
   bool IsDecoded() const override { return true; }
-  uint64_t BlockCount() const override { return blocks_; }
+  uint64_t BlockCount() const override { return frames_ * group_; }
   daqfs::BlockRange BlockRangeOf(uint64_t i) const override {
-    return i < blocks_ ? daqfs::BlockRange{i * frame_, frame_} : daqfs::BlockRange{Size(), 0};
+    if (i >= BlockCount()) return daqfs::BlockRange{Size(), 0};
+    const uint64_t sub = frame_ / group_, k = i % group_;
+    return {i / group_ * frame_ + k * sub, k + 1 == group_ ? frame_ - k * sub : sub};
   }
   uint64_t BlockOf(uint64_t offset) const override {
-    return blocks_ == 0 ? 0 : std::min(offset / frame_, blocks_ - 1);
+    if (frames_ == 0) return 0;
+    const uint64_t f = std::min(offset / frame_, frames_ - 1);
+    const uint64_t sub = frame_ / group_;
+    return f * group_ + std::min((offset - f * frame_) / sub, group_ - 1);
+  }
+  Group GroupOf(uint64_t i) const override {
+    if (i >= BlockCount()) return Group{i, 1};
+    return Group{i / group_ * group_, group_};
   }
   daqfs::Status ReadBlock(uint64_t i, std::span<uint8_t> out) override {
-    if (i >= blocks_ || out.size() != frame_) return daqfs::Invalid("block");
-    for (uint64_t k = 0; k < frame_; ++k) out[k] = static_cast<uint8_t>(i * 131 + k * 7);
+    const daqfs::BlockRange r = BlockRangeOf(i);
+    if (i >= BlockCount() || out.size() != r.length) return daqfs::Invalid("block");
+    for (uint64_t k = 0; k < r.length; ++k) out[k] = static_cast<uint8_t>((r.offset + k) * 131);
     return daqfs::Status::Ok();
   }
+  daqfs::Status ReadGroup(uint64_t i, const BlockEmit& emit) override {
+    const Group g = GroupOf(i);
+    for (uint64_t b = g.first; b < g.first + g.count; ++b) {
+      Bytes bytes(BlockRangeOf(b).length);
+      daqfs::Status st = ReadBlock(b, bytes);
+      if (!st.ok()) return st;
+      emit(b, std::move(bytes));
+    }
+    return daqfs::Status::Ok();
+  }
+  uint64_t group() const { return group_; }
 
  private:
-  uint64_t blocks_;
+  uint64_t frames_;
   uint64_t frame_;
+  uint64_t group_;
 };
 
 // libtiff over a buffer in memory.
@@ -217,13 +242,17 @@ void CheckStack(daqfs::PixelType t, uint64_t h, uint64_t w, uint64_t c, Input& i
   spec.width = w;
   spec.channels = c;
   spec.identity = "fuzz";
+  std::vector<uint64_t> groups;  // blocks per frame of each part
   while (!in.empty() && spec.parts.size() < 64) {
     const uint64_t frames = in.Varint() % 1001;
     const uint64_t z = in.Varint();
     const int64_t first_number = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
-    const uint64_t first_unit = in.Varint() % 4;
-    auto units = std::make_shared<Units>(first_unit + frames + (frames % 2), unit_bytes);
-    spec.parts.push_back({units, first_unit, frames, first_number});
+    const uint64_t v = in.Varint();
+    const uint64_t first_frame = v % 4;
+    auto units =
+        std::make_shared<Units>(first_frame + frames + (frames % 2), unit_bytes, (v / 4) % 3 + 1);
+    spec.parts.push_back({units, first_frame * units->group(), frames, first_number});
+    groups.push_back(units->group());
   }
   daqfs::Result<std::shared_ptr<const daqfs::ImageStack>> made = daqfs::ImageStack::Make(spec);
   if (!made.ok()) {
@@ -231,16 +260,18 @@ void CheckStack(daqfs::PixelType t, uint64_t h, uint64_t w, uint64_t c, Input& i
     return;
   }
   const daqfs::ImageStack& s = **made;
-  uint64_t total = 0;
+  uint64_t total = 0, blocks = 0;
   for (size_t p = 0; p < s.parts().size(); ++p) {
     const daqfs::ImageStackPart& part = s.parts()[p];
     CHECK(part.frames > 0 && part.first_number >= 0);
     for (uint64_t k : {uint64_t{0}, part.frames - 1}) {
       CHECK(s.NumberOfIndex(total + k) == part.first_number + static_cast<int64_t>(k));
       CHECK(s.IndexOfNumber(part.first_number + static_cast<int64_t>(k)) == total + k);
-      CHECK(s.Locate(total + k).part == p && s.Locate(total + k).unit == part.first_unit + k);
+      const daqfs::ImageStack::Location at = s.Locate(total + k);
+      CHECK(at.part == p && at.blocks == groups[p] && at.unit == part.first_unit + k * groups[p]);
     }
     total += part.frames;
+    blocks += part.frames * groups[p];
   }
   CHECK(s.frames() == total);
   CHECK(fits && s.FrameBytes() == frame);
@@ -250,7 +281,7 @@ void CheckStack(daqfs::PixelType t, uint64_t h, uint64_t w, uint64_t c, Input& i
   CHECK(daqfs::NpySize(s) == daqfs::NpyHeader(t, s.Shape()).size() + total * frame);
   std::shared_ptr<daqfs::ByteSource> npy = daqfs::MakeNpy(s);
   CHECK(npy->Size() == daqfs::NpySize(s));
-  CHECK(npy->BlockCount() == 1 + total);
+  CHECK(npy->BlockCount() == 1 + blocks);
   if (total == 0) {
     CHECK(daqfs::MakeTiffFrame(s, 0) == nullptr);
     return;

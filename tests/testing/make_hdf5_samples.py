@@ -14,8 +14,11 @@ dataset of several MiB and a single-chunk dataset of 9 MiB; virtual datasets ove
 DIR/expected/ gets every file daqfs must show with the bytes it must have, at the path it must
 have relative to the source root: original files byte for byte, text files as daqfs formats them
 (numbers as NumPy prints its scalars, strings as stored, one line per element), .npy files as
-numpy.save writes the array h5py reads (little-endian). Links that lead nowhere and datasets that
-cannot be shown are left out of expected/ (the tests check them by name).
+numpy.save writes the array h5py reads (little-endian), the image stacks' data.npy (the master's
+frames 1..8 over its two data files, a 3-D chunked dataset's NAME.stack/). Links that lead
+nowhere and datasets that cannot be shown are left out of expected/ (the tests check them by
+name). DIR/frames/ gets each frames/NNNNNN.tif daqfs must show as the .npy of its frame's pixels,
+named by its path with '/' as '%' (a test wraps them in the TIFF libtiff writes).
 
 With --big the data files hold 3-D stacks of 1 MiB frames (for the conformance suite's reads
 across many blocks). Run with Debian's /usr/bin/python3 (h5py, numpy).
@@ -33,8 +36,10 @@ out_dir = sys.argv[1]
 big = "--big" in sys.argv[2:]
 src = os.path.join(out_dir, "src")
 exp = os.path.join(out_dir, "expected")
+tif = os.path.join(out_dir, "frames")
 os.makedirs(src, exist_ok=True)
 os.makedirs(exp, exist_ok=True)
+os.makedirs(tif, exist_ok=True)
 rng = np.random.default_rng(7)
 
 
@@ -177,6 +182,9 @@ with h5py.File(m_path, "w") as f:
         f.create_dataset("/entry/big", data=(np.arange(300 * 4000) % 65521).astype(np.uint16).reshape(300, 4000))
     f.create_dataset("/entry/onechunk", data=(np.arange(3000 * 3000) % 251).astype(np.uint8).reshape(3000, 3000),
                      chunks=(3000, 3000), compression="gzip")
+    # A 3-D chunked dataset that is no master's part: shown with a cube.stack/ beside it.
+    f.create_dataset("/entry/cube", data=(np.arange(4 * 12 * 10) * 7 - 99).astype(np.int16).reshape(4, 12, 10),
+                     chunks=(1, 12, 10), compression="gzip")
 
 # --- virtual datasets ----------------------------------------------------------------------
 with h5py.File(os.path.join(src, "vds_master.h5"), "w") as f:
@@ -235,3 +243,20 @@ with h5py.File(m_path, "r") as f:
     if big:
         put(root + "entry/big.npy", npy_bytes(f["/entry/big"][()]))
     put(root + "entry/onechunk.npy", npy_bytes(f["/entry/onechunk"][()]))
+    # Image stacks: the master's (data_000003 is missing, and nimages = 8 says no frames are
+    # left for it) and the cube's, frames numbered from 0.
+    cube = f["/entry/cube"][()]
+    put(root + "entry/cube.npy", npy_bytes(cube))
+    put(root + "entry/cube.stack/data.npy", npy_bytes(cube))
+    put(root + "data.npy", npy_bytes(stack_frames))
+
+
+def put_frame(path, frame):
+    with open(os.path.join(tif, path.replace("/", "%")), "wb") as fo:
+        fo.write(npy_bytes(frame))
+
+
+for i in range(len(stack_frames)):
+    put_frame("sample_master/frames/%06d.tif" % (i + 1), stack_frames[i])
+for i in range(len(cube)):
+    put_frame("sample_master/entry/cube.stack/frames/%06d.tif" % i, cube[i])
