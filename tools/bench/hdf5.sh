@@ -6,7 +6,8 @@
 #   daqfs data.npy     `cat` of the master's data.npy through the mount (default settings)
 #   daqfs frames/*.tif `cat` of every frames/NNNNNN.tif through the mount
 #   h5py               /usr/bin/python3 + h5py reading every frame through the master, one process
-#   convert-first      h5py + tifffile writing every frame as a TIFF (the converter workflow)
+#   convert-first      h5py + tifffile writing every frame as a TIFF (the converter workflow;
+#                      into a tmpfs, its best case)
 #   own decoder        hdf5_decode_bench: the raw chunks in memory, decoded by our decoders on
 #                      every core (the ceiling of the decode itself)
 #   plain member       `cat` of a plain tar member of the same decoded size through the mount
@@ -43,13 +44,15 @@ daqfs=$root/build/tools/daqfs
 decode_bench=$root/build/tools/bench/hdf5_decode_bench
 index_bench=$root/build/tools/bench/hdf5_chunk_index_bench
 
-mkdir -p "$work"/{h5,tar,mnt,tifs}
+mkdir -p "$work"/{h5,tar,mnt}
+tifs=/dev/shm/daqfs-bench-hdf5-tifs
 mnt=$work/mnt
 cachedir=$work/cache
 d_pid=
 cleanup() {
   grep -qs " $mnt " /proc/mounts && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; } || true
   [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  rm -rf "$tifs"
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -121,9 +124,11 @@ with h5py.File(sys.argv[1], "r") as f:
 PYEOF
   e=$(now)
   echo "h5py $(fps "$s" "$e")" >> "$results"
-  drop; rm -rf "$work/tifs"; mkdir -p "$work/tifs"
+  # The converter writes to a tmpfs (its best case, and no writeback left to slow the next
+  # cold run down); the TIFFs are removed after each run.
+  drop; rm -rf "$tifs"; mkdir -p "$tifs"
   s=$(now)
-  $PY - "$work/h5/bench_master.h5" "$work/tifs" <<'PYEOF'
+  $PY - "$work/h5/bench_master.h5" "$tifs" <<'PYEOF'
 import sys, h5py, tifffile
 with h5py.File(sys.argv[1], "r") as f:
     g = f["/entry/data"]
@@ -133,7 +138,8 @@ with h5py.File(sys.argv[1], "r") as f:
         for i in range(d.shape[0]):
             tifffile.imwrite(f"{sys.argv[2]}/{low + i:06d}.tif", d[i])
 PYEOF
-  sync; e=$(now)
+  e=$(now)
+  rm -rf "$tifs"
   echo "convert $(fps "$s" "$e")" >> "$results"
   drop
   echo "own $("$decode_bench" "$work/h5"/bench_data_*.h5 | awk '/frames\/s/ {print $1}')" >> "$results"
