@@ -1,5 +1,9 @@
 #include "fs/source_type.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 namespace daqfs {
 
 Status SourceTypeRegistry::Register(std::shared_ptr<const SourceType> type) {
@@ -46,6 +50,18 @@ Result<SourceSpec> SourceTypeRegistry::Sniff(const std::string& path) const {
     reasons += (reasons.empty() ? "" : "; ") + o.status().message();
   }
   return Invalid(reasons);
+}
+
+Status MountAnywayIfRescanned(const Status& missing, const std::string& path, double rescan,
+                              SourceCheck* check) {
+  if (missing.ok()) return missing;
+  struct stat st;
+  bool single_file = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (rescan <= 0 || missing.code() != Code::kInvalid || single_file) return missing;
+  char every[32];
+  std::snprintf(every, sizeof every, "%g", rescan);
+  check->warning = missing.message() + "; mounting anyway, rescanned every " + every + " s";
+  return Status::Ok();
 }
 
 }  // namespace daqfs

@@ -65,6 +65,13 @@ struct SourceCheck {
   std::string warning;  // "" or why the source is served although it holds nothing yet
 };
 
+// For SourceType::Check of a path-based source: `missing` (the source's own check of its path
+// failed) stops start-up, except that a folder or glob that holds nothing yet (kInvalid) and is
+// rescanned mounts anyway, with check->warning saying so. A single file that fails always stops.
+// Returns Ok when the source mounts anyway, else `missing`.
+Status MountAnywayIfRescanned(const Status& missing, const std::string& path, double rescan,
+                              SourceCheck* check);
+
 class SourceType {
  public:
   virtual ~SourceType() = default;

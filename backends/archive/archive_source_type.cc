@@ -1,9 +1,5 @@
 #include "backends/archive/archive_source_type.h"
 
-#include <sys/stat.h>
-
-#include <cstdio>
-
 #include "backends/archive/archive_sniff.h"
 #include "backends/archive/tar_backend.h"
 
@@ -68,14 +64,9 @@ Result<std::shared_ptr<SourceOptions>> ArchiveSourceType::Sniff(const std::strin
 Result<SourceCheck> ArchiveSourceType::Check(const SourceSpec& spec) const {
   const ArchiveOptions& o = Options(*spec.options);
   SourceCheck check;
-  Status s = CheckArchiveSource(o.path);
-  if (!s.ok()) {
-    struct stat st;
-    bool single_file = stat(o.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    if (spec.rescan <= 0 || s.code() != Code::kInvalid || single_file) return s;
-    char every[32];
-    std::snprintf(every, sizeof every, "%g", spec.rescan);
-    check.warning = s.message() + "; mounting anyway, rescanned every " + every + " s";
+  if (Status s = MountAnywayIfRescanned(CheckArchiveSource(o.path), o.path, spec.rescan, &check);
+      !s.ok()) {
+    return s;
   }
   Result<std::vector<std::string>> files = FindArchives(o.path);
   check.summary = o.path + ": " + std::to_string(files.ok() ? files->size() : 0) + " archive files";

@@ -1,9 +1,5 @@
 #include "backends/hdf5/hdf5_source_type.h"
 
-#include <sys/stat.h>
-
-#include <cstdio>
-
 #include "backends/hdf5/hdf5_backend.h"
 #include "backends/hdf5/hdf5_sniff.h"
 #include "fs/config.h"
@@ -70,14 +66,9 @@ Result<std::shared_ptr<SourceOptions>> Hdf5SourceType::Sniff(const std::string& 
 Result<SourceCheck> Hdf5SourceType::Check(const SourceSpec& spec) const {
   const Hdf5Options& o = Options(*spec.options);
   SourceCheck check;
-  Status s = CheckHdf5Source(o.path);
-  if (!s.ok()) {
-    struct stat st;
-    bool single_file = stat(o.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    if (spec.rescan <= 0 || s.code() != Code::kInvalid || single_file) return s;
-    char every[32];
-    std::snprintf(every, sizeof every, "%g", spec.rescan);
-    check.warning = s.message() + "; mounting anyway, rescanned every " + every + " s";
+  if (Status s = MountAnywayIfRescanned(CheckHdf5Source(o.path), o.path, spec.rescan, &check);
+      !s.ok()) {
+    return s;
   }
   Result<Hdf5Files> files = FindHdf5Files(o.path);
   check.summary =
