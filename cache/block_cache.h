@@ -73,6 +73,12 @@ class BlockCache {
   // Forgets a block in the fast tier (RAM) only, keeping slower tiers: a hint that the block's
   // reader has it and will not come back for it (a sequential scan). Default: nothing.
   virtual void Release(const BlockKey& key) { (void)key; }
+  // True when this cache still needs the block's data kept alive by its other holders (an SSD
+  // write deferred with only a weak reference). Default: false.
+  virtual bool NeedsData(const BlockKey& key) {
+    (void)key;
+    return false;
+  }
 };
 
 }  // namespace daqfs

@@ -217,7 +217,7 @@ class CachedFileReader final : public FileReader {
       want = planner_.OnRead(first, last, source_->BlockCount());
       sequential = planner_.last_sequential();
     }
-    if (starting) path_->FileStarted(context_, cache_);
+    if (starting && path_->FileStarted(context_, cache_)) dir_scan_.store(true);
     for (size_t i = 0; i < want.size(); ++i) {
       uint64_t b = want[i];
       if (CachedReadPath::Cached(*source_, identity_, b, cache_)) continue;
@@ -241,6 +241,7 @@ class CachedFileReader final : public FileReader {
   }
 
   bool Releasable(uint64_t block) {
+    if (dir_scan_.load()) return true;
     std::lock_guard<std::mutex> lock(pending_->mu);
     return pending_->releasable.count(block) > 0;
   }
@@ -278,6 +279,9 @@ class CachedFileReader final : public FileReader {
   bool scan_release_;  // release scanned units from RAM (only when the SSD tier keeps them)
   bool started_ = false;
   bool completed_ = false;
+  // This file was started right after its predecessor in the directory was read whole: part
+  // of a scan of the directory (its units were prefetched by the sibling prefetch).
+  std::atomic<bool> dir_scan_{false};
   std::shared_ptr<CachedReadPath::Pending> pending_;
   std::shared_ptr<std::atomic<bool>> cancelled_;
   // Without a cache: the last unit read (a unit shared by two blocks is decoded once).
@@ -432,38 +436,72 @@ void CachedReadPath::FileCompleted(const FileContext& context) {
   std::lock_guard<std::mutex> lock(dirs_mu_);
   if (next.empty()) {
     next_in_dir_.erase(context.dir);
+    ahead_in_dir_.erase(context.dir);
   } else {
     next_in_dir_[context.dir] = next[0].name;
   }
 }
 
-void CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_plain) {
-  if (!context.next_siblings || context.dir.empty() || options_.prefetch_window_bytes == 0) return;
+namespace {
+constexpr size_t kAheadNamesPerDir = 1024;
+constexpr size_t kAheadDirs = 64;
+}  // namespace
+
+bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_plain) {
+  if (!context.next_siblings || context.dir.empty() || options_.prefetch_window_bytes == 0) {
+    return false;
+  }
   {
     std::lock_guard<std::mutex> lock(dirs_mu_);
     auto it = next_in_dir_.find(context.dir);
-    if (it == next_in_dir_.end() || it->second != context.name) return;
+    if (it == next_in_dir_.end() || it->second != context.name) return false;
   }
   // The previous file was read whole and this one, its successor, has started: prefetch the
-  // files after it, up to one window of bytes. Each is opened only when its turn comes.
+  // files after it, up to one window of bytes. Each is opened only when its turn comes; those
+  // queued whole by an earlier file's start are counted in the window and not opened again.
   uint64_t budget = options_.prefetch_window_bytes;
   for (const Sibling& s : context.next_siblings(64)) {
     if (budget == 0) break;
+    {
+      std::lock_guard<std::mutex> lock(dirs_mu_);
+      auto it = ahead_in_dir_.find(context.dir);
+      if (it != ahead_in_dir_.end() && it->second.names.count(s.name) > 0) {
+        budget = s.size >= budget ? 0 : budget - s.size;
+        continue;
+      }
+    }
     std::shared_ptr<ByteSource> source = s.open ? s.open() : nullptr;
     if (!source) continue;
     BlockCache* cache = CacheFor(context.source, source->IsDecoded());
     if (!cache) cache = cache_plain;
-    if (!cache) return;
+    if (!cache) return true;
     std::string id = source->Identity();
     sibling_->Add();
-    for (uint64_t b = 0; b < source->BlockCount() && budget > 0; ++b) {
+    bool whole = true;
+    for (uint64_t b = 0; b < source->BlockCount(); ++b) {
+      if (budget == 0) {
+        whole = false;
+        break;
+      }
       uint64_t len = source->BlockRangeOf(b).length;
       if (!Cached(*source, id, b, cache) && !Prefetch(source, b, cache, shutdown_, nullptr)) {
-        return;
+        return true;
       }
       budget = len >= budget ? 0 : budget - len;
     }
+    if (!whole) break;
+    std::lock_guard<std::mutex> lock(dirs_mu_);
+    if (ahead_in_dir_.size() >= kAheadDirs && ahead_in_dir_.count(context.dir) == 0) {
+      ahead_in_dir_.erase(ahead_in_dir_.begin());
+    }
+    Ahead& ahead = ahead_in_dir_[context.dir];
+    if (ahead.names.insert(s.name).second) ahead.order.push_back(s.name);
+    if (ahead.order.size() > kAheadNamesPerDir) {
+      ahead.names.erase(ahead.order.front());
+      ahead.order.pop_front();
+    }
   }
+  return true;
 }
 
 }  // namespace daqfs

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -99,8 +100,9 @@ class CachedReadPath final : public ReadPath {
   void NoteCursorBytes(uint64_t bytes);
   // A file of `dir` named `name` was read whole and in order / has started being read.
   void FileCompleted(const FileContext& context);
-  // `cache_plain`: the started file's cache, used for siblings whose policy gives none.
-  void FileStarted(const FileContext& context, BlockCache* cache_plain);
+  // `cache_plain`: the started file's cache, used for siblings whose policy gives none. True
+  // when the file continues a scan of its directory (its predecessor was read whole).
+  bool FileStarted(const FileContext& context, BlockCache* cache_plain);
 
   ReadPathOptions options_;
   BlockCache* memory_;
@@ -121,8 +123,16 @@ class CachedReadPath final : public ReadPath {
 
   std::mutex policy_mu_;  // guards policies_
   std::map<uint32_t, CachePolicy> policies_;
-  std::mutex dirs_mu_;                              // guards next_in_dir_
+  std::mutex dirs_mu_;                              // guards next_in_dir_, ahead_in_dir_
   std::map<std::string, std::string> next_in_dir_;  // dir -> name expected to be read next
+  // Per directory, the siblings whose prefetch was queued whole (the most recent ones): the
+  // next file's start skips them instead of opening them again (an open can cost a backend
+  // lock; 30 of them per file made the reader wait).
+  struct Ahead {
+    std::deque<std::string> order;
+    std::unordered_set<std::string> names;
+  };
+  std::map<std::string, Ahead> ahead_in_dir_;
 
   Counter own_issued_, own_used_, own_wasted_, own_skipped_;
   Counter* issued_ = &own_issued_;

@@ -316,3 +316,69 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
 
 }  // namespace
 }  // namespace daqfs
+
+namespace daqfs {
+namespace {
+
+// Files of one directory read whole, one after another (a `cat frames/*`): each file's start
+// prefetches the next window of siblings, opening each sibling once however many files start
+// after it; files read as part of the scan leave their blocks to the page cache when the SSD
+// tier keeps them, so RAM holds about one window, not the whole folder.
+TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
+  Metrics metrics;
+  MemoryBlockCache ram(512 * kMiB, nullptr);
+  MemoryBlockCache ssd(512 * kMiB, nullptr);  // stands in for the SSD tier
+  ThreadPool pool(4);
+  ReadPathOptions o;
+  o.prefetch_window_bytes = 8 * kMiB;
+  o.prefetch_budget_bytes = 64 * kMiB;
+  auto path = std::make_unique<CachedReadPath>(o, &ram, &ssd, &pool, &metrics);
+  constexpr int kFiles = 40;
+  std::vector<std::shared_ptr<PatternSource>> files;
+  std::vector<std::atomic<int>> opens(kFiles);
+  for (int i = 0; i < kFiles; ++i) {
+    files.push_back(std::make_shared<PatternSource>(2 * kMiB, true, "f" + std::to_string(i)));
+  }
+  auto context = [&](int i) {
+    FileContext c;
+    c.source = 1;
+    c.dir = "frames";
+    c.name = "f" + std::to_string(i);
+    c.next_siblings = [&, i](size_t max) {
+      std::vector<Sibling> out;
+      for (int k = i + 1; k < kFiles && out.size() < max; ++k) {
+        out.push_back(Sibling{"f" + std::to_string(k), files[k]->Size(), [&, k] {
+                                ++opens[k];
+                                return std::shared_ptr<ByteSource>(files[k]);
+                              }});
+      }
+      return out;
+    };
+    return c;
+  };
+  std::vector<uint8_t> buf(kMiB);
+  for (int i = 0; i < kFiles; ++i) {
+    auto r = path->Open(files[i], context(i));
+    for (uint64_t off = 0; off < 2 * kMiB; off += kMiB) {
+      ASSERT_TRUE(r->Read(off, buf).ok()) << i;
+      ASSERT_TRUE(Check(buf, off, buf.size())) << i;
+    }
+  }
+  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  int sibling_opens = 0;
+  for (int k = 0; k < kFiles; ++k) {
+    EXPECT_LE(opens[k].load(), 1) << k;
+    sibling_opens += opens[k].load();
+  }
+  EXPECT_GE(sibling_opens, kFiles - 3);  // all but the first two were prefetched as siblings
+  uint64_t decodes = 0;
+  for (const auto& f : files) decodes += f->decodes.load();
+  EXPECT_LE(decodes, 2u * kFiles);  // each block decoded once
+  EXPECT_EQ(ssd.bytes(), 2 * kFiles * kMiB);
+  EXPECT_LE(ram.bytes(), 16 * kMiB);  // about one window (8 MiB) ahead, not the 80 MiB read
+}
+
+}  // namespace
+}  // namespace daqfs

@@ -164,6 +164,7 @@ struct DiskBlockCache::Impl {
   Block Dropped(uint64_t hash, uint64_t gen, const std::string& path, const char* why);
   void Put(const BlockKey& key, const Block& block, double cost_seconds);
   bool Contains(const BlockKey& key);
+  bool NeedsData(const BlockKey& key);
   void Flush();
   void SaveLru();
   Counters Snapshot() const;
@@ -680,6 +681,14 @@ bool DiskBlockCache::Impl::Contains(const BlockKey& key) {
   return index.count(hash) != 0;
 }
 
+bool DiskBlockCache::Impl::NeedsData(const BlockKey& key) {
+  std::string skey = key.Serialize();
+  uint64_t hash = KeyHash(skey);
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto p = pending.find(hash);
+  return p != pending.end() && p->second->key == skey && p->second->deferred;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes
 
@@ -992,6 +1001,7 @@ void DiskBlockCache::Put(const BlockKey& key, const Block& block, double cost_se
   impl_->Put(key, block, cost_seconds);
 }
 bool DiskBlockCache::Contains(const BlockKey& key) { return impl_->Contains(key); }
+bool DiskBlockCache::NeedsData(const BlockKey& key) { return impl_->NeedsData(key); }
 void DiskBlockCache::Flush() { impl_->Flush(); }
 void DiskBlockCache::SaveLru() { impl_->SaveLru(); }
 DiskBlockCache::Counters DiskBlockCache::counters() const { return impl_->Snapshot(); }

@@ -108,6 +108,8 @@ class DiskBlockCache final : public BlockCache {
   // True when the block is on disk or queued with its data (not when deferred: its data lives
   // only as long as someone else, e.g. the memory tier, holds it).
   bool Contains(const BlockKey& key) override;
+  // True while an admitted block's write is deferred (only a weak reference is kept).
+  bool NeedsData(const BlockKey& key) override;
 
   // Writes every queued and deferred block (whose data is alive) now, ignoring the write-behind
   // pause, and waits until they are on disk (tests, daqfs-cache, shutdown).

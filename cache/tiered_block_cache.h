@@ -8,9 +8,12 @@
 // dropped: its data died before the write-behind queue reached it) puts it there again, so the
 // lower tier ends up with everything that was read.
 //
-// Release (a sequential scan is done with a block) drops the block from the upper tier only
-// when the lower tier holds it: a block the lower tier did not admit stays in RAM for a reader
-// that still needs part of it (frames that do not line up with reads).
+// Release (a sequential scan is done with a block) drops the block from the upper tier unless
+// the lower tier still needs its data (a deferred write): the lower tier holds it, or did not
+// admit it because it is cheaper to decode again than to read back. The scan's reader has its
+// bytes in the kernel's page cache; the RAM goes to the next decodes instead of filling the
+// memory tier with fresh pages (measured on a cold scan of 2000 HDF5 frames: 150-260 frames/s
+// with every frame kept, 400-540 with the memory recycled).
 //
 // `upper` may be null (no memory tier): then this only applies the mode to the lower tier.
 //
@@ -52,8 +55,9 @@ class TieredBlockCache final : public BlockCache {
     return upper_ ? upper_->Contains(key) : lower_->Contains(key);
   }
   void Release(const BlockKey& key) override {
-    if (upper_ && lower_->Contains(key)) upper_->Release(key);
+    if (upper_ && !lower_->NeedsData(key)) upper_->Release(key);
   }
+  bool NeedsData(const BlockKey& key) override { return lower_->NeedsData(key); }
 
  private:
   BlockCache* upper_;

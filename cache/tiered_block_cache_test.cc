@@ -35,10 +35,10 @@ class TieredBlockCacheTest : public ::testing::Test {
   std::unique_ptr<DiskBlockCache> disk_;
 };
 
-// cache = auto: cheap blocks stay off the SSD and, since the SSD does not hold them, a scan's
-// Release keeps them in RAM (a frame that straddles two reads is not decoded twice). A fast
-// and a slow source.
-TEST_F(TieredBlockCacheTest, ByCostKeepsCheapBlocksInRamOnly) {
+// cache = auto: cheap blocks stay off the SSD, and a scan's Release drops the RAM copy of
+// both (the reader had the bytes; a cheap block is decoded again, a dear one read back from
+// the SSD), so a scan recycles its memory instead of filling RAM. A fast and a slow source.
+TEST_F(TieredBlockCacheTest, ByCostReleasesScannedBlocksFromRam) {
   OpenDisk();
   MemoryBlockCache memory(64 << 20, nullptr);
   TieredBlockCache tiered(&memory, disk_.get());
@@ -47,12 +47,39 @@ TEST_F(TieredBlockCacheTest, ByCostKeepsCheapBlocksInRamOnly) {
   disk_->Flush();
   EXPECT_FALSE(disk_->Contains(BlockKey{"fast", 1}));
   EXPECT_TRUE(disk_->Contains(BlockKey{"slow", 2}));
+  EXPECT_FALSE(tiered.NeedsData(BlockKey{"fast", 1}));
+  EXPECT_FALSE(tiered.NeedsData(BlockKey{"slow", 2}));
   tiered.Release(BlockKey{"fast", 1});
   tiered.Release(BlockKey{"slow", 2});
-  EXPECT_TRUE(memory.Contains(BlockKey{"fast", 1}));   // only copy: kept
+  EXPECT_FALSE(memory.Contains(BlockKey{"fast", 1}));  // cheaper to decode again
   EXPECT_FALSE(memory.Contains(BlockKey{"slow", 2}));  // the SSD has it
-  EXPECT_TRUE(tiered.Get(BlockKey{"slow", 2}));        // promoted back from the SSD
+  EXPECT_FALSE(tiered.Get(BlockKey{"fast", 1}));
+  EXPECT_TRUE(tiered.Get(BlockKey{"slow", 2}));  // promoted back from the SSD
   EXPECT_EQ(disk_->counters().hits, 1u);
+}
+
+// An admitted block whose SSD write is deferred (the queue is full; only a weak reference is
+// kept) stays in RAM through a Release: the write still needs its data.
+TEST_F(TieredBlockCacheTest, ReleaseKeepsTheDataOfADeferredWrite) {
+  opt_.write_queue_bytes = 1 << 20;
+  opt_.write_behind_quiet_ms = 3600 * 1000;  // the writer waits: the queue stays full
+  OpenDisk();
+  MemoryBlockCache memory(64 << 20, nullptr);
+  TieredBlockCache tiered(&memory, disk_.get());
+  tiered.Put(BlockKey{"slow", 1}, MakeBlock(1, 600 << 10), 0.020);  // queued
+  tiered.Put(BlockKey{"slow", 2}, MakeBlock(2, 600 << 10), 0.020);  // deferred
+  EXPECT_EQ(disk_->counters().deferred, 1u);
+  EXPECT_FALSE(tiered.NeedsData(BlockKey{"slow", 1}));  // the queue holds its data
+  EXPECT_TRUE(tiered.NeedsData(BlockKey{"slow", 2}));
+  tiered.Release(BlockKey{"slow", 1});
+  tiered.Release(BlockKey{"slow", 2});
+  EXPECT_FALSE(memory.Contains(BlockKey{"slow", 1}));
+  EXPECT_TRUE(memory.Contains(BlockKey{"slow", 2}));
+  disk_->Flush();  // writes both (the deferred one's data is alive in RAM)
+  EXPECT_TRUE(disk_->Contains(BlockKey{"slow", 1}));
+  EXPECT_TRUE(disk_->Contains(BlockKey{"slow", 2}));
+  EXPECT_FALSE(tiered.NeedsData(BlockKey{"slow", 2}));
+  EXPECT_EQ(disk_->counters().dropped_writes, 0u);
 }
 
 // cache = disk: everything goes to the SSD, however cheap; a block whose SSD write was lost is
