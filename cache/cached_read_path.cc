@@ -455,10 +455,27 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
     std::lock_guard<std::mutex> lock(dirs_mu_);
     auto it = next_in_dir_.find(context.dir);
     if (it == next_in_dir_.end() || it->second != context.name) return false;
+    // The siblings queued ahead of this scan: those up to this file are reached now (forgotten);
+    // if this file was never queued, the scan started again or jumped: forget them all (a
+    // second pass must prefetch again what the first one queued).
+    if (auto a = ahead_in_dir_.find(context.dir); a != ahead_in_dir_.end()) {
+      Ahead& ahead = a->second;
+      if (ahead.names.count(context.name) == 0) {
+        ahead_in_dir_.erase(a);
+      } else {
+        while (!ahead.order.empty()) {
+          std::string front = std::move(ahead.order.front());
+          ahead.order.pop_front();
+          ahead.names.erase(front);
+          if (front == context.name) break;
+        }
+      }
+    }
   }
   // The previous file was read whole and this one, its successor, has started: prefetch the
   // files after it, up to one window of bytes. Each is opened only when its turn comes; those
-  // queued whole by an earlier file's start are counted in the window and not opened again.
+  // queued whole by an earlier file's start (still ahead of this one) are counted in the window
+  // and not opened again.
   uint64_t budget = options_.prefetch_window_bytes;
   for (const Sibling& s : context.next_siblings(64)) {
     if (budget == 0) break;

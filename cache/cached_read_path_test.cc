@@ -378,6 +378,25 @@ TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
   EXPECT_LE(decodes, 2u * kFiles);  // each block decoded once
   EXPECT_EQ(ssd.bytes(), 2 * kFiles * kMiB);
   EXPECT_LE(ram.bytes(), 16 * kMiB);  // about one window (8 MiB) ahead, not the 80 MiB read
+
+  // A second pass over the folder prefetches again (the RAM copies were released): each file
+  // after the first two is opened once more as a sibling, ahead of its reader.
+  for (auto& o : opens) o = 0;
+  for (int i = 0; i < kFiles; ++i) {
+    auto r = path->Open(files[i], context(i));
+    for (uint64_t off = 0; off < 2 * kMiB; off += kMiB) {
+      ASSERT_TRUE(r->Read(off, buf).ok()) << i;
+    }
+  }
+  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  sibling_opens = 0;
+  for (int k = 0; k < kFiles; ++k) {
+    EXPECT_LE(opens[k].load(), 1) << k;
+    sibling_opens += opens[k].load();
+  }
+  EXPECT_GE(sibling_opens, kFiles - 3);
 }
 
 }  // namespace

@@ -224,6 +224,11 @@ class Schema final : public IniHandler {
       auto n = ParseIniUint(v, kMaxReadAheadKb);
       if (!n) return Bad(e, "expected a whole number of KiB from 0 to 1048576");
       m.read_ahead_kb = *n;
+    } else if (key == "drop_behind") {
+      if (IniCheck bad = SizeValue(e, &m.drop_behind)) return bad;
+      if (m.drop_behind != 0 && m.drop_behind < kMinDropBehind) {
+        return Bad(e, "expected 0 (off) or at least 16M");
+      }
     } else if (key == "allow_other") {
       Result<bool> b = ParseBool(v);
       if (!b.ok()) return Bad(e, b.status().message());
@@ -445,6 +450,7 @@ std::string FormatConfig(const Config& config) {
   out += kv("log", m.log);
   out += "entry_timeout = " + FormatIniSeconds(m.entry_timeout) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";
+  out += "drop_behind = " + FormatSize(m.drop_behind) + "\n";
   out += m.mountpoint.empty() ? "; mountpoint is not set (given on the command line)\n"
                               : kv("mountpoint", m.mountpoint);
   out += std::string("list_daqfs_xattrs = ") + (m.list_daqfs_xattrs ? "true" : "false") + "\n";

@@ -38,6 +38,8 @@ struct MountConfig {
   double entry_timeout = kDefaultEntryTimeoutSeconds;  // seconds the kernel caches entries/attrs
                                                        // of immutable content
   unsigned max_background = kDefaultMaxBackground;     // FUSE max_background (>= 1)
+  // Bytes sequential readers keep behind them in the page cache (fs/drop_behind.h); 0 = off.
+  uint64_t drop_behind = kDefaultDropBehind;
   std::string mountpoint;  // where to mount when the command line names no MOUNTPOINT
   // List daqfs's own user.daqfs.* attributes in listxattr (they are always readable by name).
   bool list_daqfs_xattrs = false;

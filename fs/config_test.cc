@@ -126,6 +126,7 @@ void ExpectSameValues(const Config& a, const Config& b) {
   EXPECT_EQ(a.mount.log, b.mount.log);
   EXPECT_EQ(a.mount.entry_timeout, b.mount.entry_timeout);  // exact: must round-trip
   EXPECT_EQ(a.mount.max_background, b.mount.max_background);
+  EXPECT_EQ(a.mount.drop_behind, b.mount.drop_behind);
   EXPECT_EQ(a.mount.mountpoint, b.mount.mountpoint);
   EXPECT_EQ(a.mount.list_daqfs_xattrs, b.mount.list_daqfs_xattrs);
   ExpectSameCacheValues(a.cache, b.cache);
@@ -180,6 +181,7 @@ TEST(ConfigTest, FullValidConfig) {
       "log = syslog\n"
       "entry_timeout = 0.5\n"
       "max_background = 128\n"
+      "drop_behind = 1G\n"
       "\n"
       "[source mwa]\n"
       "type = archive\n"
@@ -197,14 +199,15 @@ TEST(ConfigTest, FullValidConfig) {
   EXPECT_EQ(c.mount.log, "syslog");
   EXPECT_EQ(c.mount.entry_timeout, 0.5);
   EXPECT_EQ(c.mount.max_background, 128u);
+  EXPECT_EQ(c.mount.drop_behind, 1ull << 30);
   ASSERT_EQ(c.sources.size(), 2u);
   EXPECT_EQ(c.sources[0].name, "mwa");
   EXPECT_EQ(c.sources[0].type, "archive");
   EXPECT_EQ(PathOf(c.sources[0]), "/data/mwa/*.tar");
-  EXPECT_EQ(c.sources[0].line, 13);
+  EXPECT_EQ(c.sources[0].line, 14);
   EXPECT_EQ(c.sources[1].name, "other data");
   EXPECT_EQ(PathOf(c.sources[1]), "/srv/x");
-  EXPECT_EQ(c.sources[1].line, 16);
+  EXPECT_EQ(c.sources[1].line, 17);
 }
 
 TEST(ConfigTest, DefaultsWithoutMountSection) {
@@ -219,6 +222,7 @@ TEST(ConfigTest, DefaultsWithoutMountSection) {
   EXPECT_EQ(c.mount.log, "stderr");
   EXPECT_EQ(c.mount.entry_timeout, 3600);
   EXPECT_EQ(c.mount.max_background, 64u);
+  EXPECT_EQ(c.mount.drop_behind, 512ull << 20);
   EXPECT_EQ(c.mount.mountpoint, "");
   EXPECT_FALSE(c.mount.list_daqfs_xattrs);
 }
@@ -454,6 +458,8 @@ TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
       {"entry_timeout", "0x10", "expected a non-negative number of seconds"},
       {"max_background", "0", "expected an integer from 1 to 65535"},
       {"max_background", "65536", "expected an integer from 1 to 65535"},
+      {"drop_behind", "15M", "expected 0 (off) or at least 16M"},
+      {"drop_behind", "1", "expected 0 (off) or at least 16M"},
   };
   for (const BadValueCase& c : cases) {
     EXPECT_EQ(MountError(std::string(c.key) + " = " + c.value),
@@ -734,7 +740,7 @@ TEST(ConfigTest, FormatConfigRoundTrip) {
   Config c = Parse(
       "[mount]\nthreads = 12\nread_ahead_kb = 0\nallow_other = on\nuid = 0\ngid = 4294967294\n"
       "log_level = error\nlog = /var/log/daqfs;x.log\nentry_timeout = 0.1\nmax_background = 9\n"
-      "mountpoint = /mnt/daq;1\nlist_daqfs_xattrs = yes\n"
+      "drop_behind = 0\nmountpoint = /mnt/daq;1\nlist_daqfs_xattrs = yes\n"
       "[cache]\ndir = /ssd/c;d\nmemory = 12345\ndisk = 1536K\nprefetch_window = 1T\n"
       "prefetch_budget = 18446744073709551615\ndecode_threads = 1024\n"
       "[source a]\ntype = archive\npath = /x/*.tar\ncache = disk\nsimulate_latency_ms = 60000\n"

@@ -17,6 +17,10 @@ namespace daqfs {
 inline constexpr uint64_t kDefaultReadAheadKb = 4096;        // /sys/class/bdi/<dev>/read_ahead_kb
 inline constexpr double kDefaultEntryTimeoutSeconds = 3600;  // immutable entries and attrs
 inline constexpr unsigned kDefaultMaxBackground = 64;        // FUSE max_background
+// Bytes that sequential readers keep behind them in the kernel's page cache (fs/drop_behind.h);
+// 0 = off. A value that is not 0 must be at least kMinDropBehind.
+inline constexpr uint64_t kDefaultDropBehind = 512ull << 20;
+inline constexpr uint64_t kMinDropBehind = 16ull << 20;
 // FUSE worker threads when [mount] threads = 0: max(4, 2 x cores).
 constexpr unsigned DefaultFuseThreads(unsigned cores) { return std::max(4u, 2 * cores); }
 

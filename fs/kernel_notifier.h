@@ -23,6 +23,13 @@ class KernelNotifier {
   // The attributes and cached content (a folder's cached listing, a file's pages) of `ino` are
   // stale.
   virtual void NotifyInvalInode(uint64_t ino) = 0;
+  // The kernel may drop its cached pages of `ino` in [offset, offset + length) (they are still
+  // valid: the pages are simply not needed; DropBehind). Default: the whole inode.
+  virtual void NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+    NotifyInvalInode(ino);
+  }
 };
 
 }  // namespace daqfs

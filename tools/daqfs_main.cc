@@ -441,6 +441,7 @@ int Main(int argc, char** argv) {
   fo.threads = fuse_threads;
   fo.max_background = config.mount.max_background;
   fo.read_ahead_kb = config.mount.read_ahead_kb;
+  fo.drop_behind = config.mount.drop_behind;
   fo.entry_timeout = config.mount.entry_timeout;
   fo.allow_other = config.mount.allow_other;
   fo.debug = args.debug;

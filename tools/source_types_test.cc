@@ -106,8 +106,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     pos += 3;
     keys++;
   }
-  // 11 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 3 hdf5 + 5 shared)
-  EXPECT_EQ(keys, 35);
+  // 12 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 3 hdf5 + 5 shared)
+  EXPECT_EQ(keys, 36);
 }
 
 }  // namespace

@@ -18,6 +18,11 @@ FuseNotifier::FuseNotifier(::fuse_session* session, std::function<bool(uint64_t)
                           },
                           [session](uint64_t ino) {
                             return fuse_lowlevel_notify_inval_inode(session, ino, 0, 0);
+                          },
+                          [session](uint64_t ino, uint64_t offset, uint64_t length) {
+                            return fuse_lowlevel_notify_inval_inode(session, ino,
+                                                                    static_cast<off_t>(offset),
+                                                                    static_cast<off_t>(length));
                           }},
                    std::move(alive)) {}
 
@@ -58,6 +63,10 @@ void FuseNotifier::NotifyInvalEntry(uint64_t parent_ino, std::string_view name) 
 
 void FuseNotifier::NotifyInvalInode(uint64_t ino) { Push(Event{ino, false, {}}); }
 
+void FuseNotifier::NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t length) {
+  Push(Event{ino, false, {}, true, offset, length});
+}
+
 void FuseNotifier::Push(Event e) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -83,7 +92,13 @@ void FuseNotifier::Loop() {
     int rc = 0;
     bool sent = false;
     if (!alive_ || alive_(e.ino)) {
-      rc = e.entry ? sender_.inval_entry(e.ino, e.name) : sender_.inval_inode(e.ino);
+      if (e.entry) {
+        rc = sender_.inval_entry(e.ino, e.name);
+      } else if (e.range && sender_.inval_range) {
+        rc = sender_.inval_range(e.ino, e.offset, e.length);
+      } else {
+        rc = sender_.inval_inode(e.ino);
+      }
       sent = true;
     }
     if (rc < 0 && rc != -ENOENT && rc != -ENOTCONN && rc != -ENODEV) {

@@ -42,6 +42,8 @@ class FuseNotifier final : public KernelNotifier {
   struct Sender {
     std::function<int(uint64_t parent, const std::string& name)> inval_entry;
     std::function<int(uint64_t ino)> inval_inode;
+    // Pages [offset, offset + length) of `ino`; null: inval_inode.
+    std::function<int(uint64_t ino, uint64_t offset, uint64_t length)> inval_range;
   };
   // `alive(ino)`: whether the kernel still holds `ino` (the Vfs's inode table); not called with
   // the queue's lock held.
@@ -59,6 +61,7 @@ class FuseNotifier final : public KernelNotifier {
 
   void NotifyInvalEntry(uint64_t parent_ino, std::string_view name) override;
   void NotifyInvalInode(uint64_t ino) override;
+  void NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t length) override;
 
   uint64_t sent() const;
   uint64_t dropped() const;  // forgotten inodes, a full queue, or stopped
@@ -68,6 +71,9 @@ class FuseNotifier final : public KernelNotifier {
     uint64_t ino = 0;
     bool entry = false;
     std::string name;
+    bool range = false;  // pages [offset, offset + length) only
+    uint64_t offset = 0;
+    uint64_t length = 0;
   };
   void Push(Event e);
   void Loop();

@@ -30,6 +30,13 @@ struct Recorder {
                                   calls.push_back("inode " + std::to_string(ino));
                                   threads.insert(std::this_thread::get_id());
                                   return rc;
+                                },
+                                [this](uint64_t ino, uint64_t off, uint64_t len) {
+                                  std::lock_guard<std::mutex> l(mu);
+                                  calls.push_back("pages " + std::to_string(ino) + " " +
+                                                  std::to_string(off) + " " + std::to_string(len));
+                                  threads.insert(std::this_thread::get_id());
+                                  return rc;
                                 }};
   }
 };
@@ -50,6 +57,21 @@ TEST(FuseNotifierTest, SendsInOrderOnItsOwnThreadAndDropsForgottenInodes) {
   EXPECT_EQ(n.dropped(), 2u);
 }
 
+// DropBehind's page ranges go out as ranges, in order with the other events, and not for an
+// inode the kernel forgot.
+TEST(FuseNotifierTest, SendsPageRanges) {
+  Recorder r;
+  FuseNotifier n(r.Sender(), [](uint64_t ino) { return ino != 13; });
+  n.Start();
+  n.NotifyInvalRange(5, 4096, 1 << 20);
+  n.NotifyInvalInode(6);
+  n.NotifyInvalRange(13, 0, 4096);
+  n.Drain();
+  EXPECT_EQ(r.calls, (std::vector<std::string>{"pages 5 4096 1048576", "inode 6"}));
+  EXPECT_EQ(n.sent(), 2u);
+  EXPECT_EQ(n.dropped(), 1u);
+}
+
 TEST(FuseNotifierTest, CallersNeverWaitForABlockedKernel) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -61,7 +83,8 @@ TEST(FuseNotifierTest, CallersNeverWaitForABlockedKernel) {
                                       [&](uint64_t) {
                                         released.wait();
                                         return ++calls, 0;
-                                      }},
+                                      },
+                                      nullptr},
                  nullptr);
   n.Start();
   for (int i = 0; i < 1000; ++i) n.NotifyInvalInode(5);  // the thread is stuck in the first

@@ -57,7 +57,10 @@ struct stat ToStat(uint64_t ino, const Attr& a) {
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
   st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
-  st.st_blksize = a.type == NodeType::kFile ? (1 << 20) : 4096;
+  // The size tools allocate their read buffer by (cat, cp: at least 128 KiB). Larger buffers
+  // only cost a tool that reads many files (cat frames/*.tif maps and faults in a fresh buffer
+  // per file); the kernel's read-ahead, not the read size, sets how much is asked of daqfs.
+  st.st_blksize = a.type == NodeType::kFile ? (128 << 10) : 4096;
   st.st_mtim = a.mtime;
   st.st_ctim = a.mtime;
   st.st_atim = a.mtime;
@@ -344,9 +347,11 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   });
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info* fi) {
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info* fi) {
   Guard(req, Op::kRead, true, [&] {
     auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+    // Pages of content the kernel caches (not of dynamic files, read with direct I/O).
+    DropBehind* drop = file->attr.dynamic ? nullptr : Self(req)->drop_behind();
     // The answer's pieces point into cached blocks: the kernel copies them straight from there.
     Result<std::vector<ReadPiece>> pieces =
         V(req).ReadPieces(*file, static_cast<uint64_t>(off), size);
@@ -364,20 +369,25 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file
         joined.insert(joined.end(), p.data, p.data + p.size);
       }
       fuse_reply_buf(req, joined.data(), joined.size());
+      if (drop) drop->Read(fi->fh, ino, static_cast<uint64_t>(off), joined.size(), file->attr.size);
       return true;
     }
     thread_local std::vector<iovec> iov;
     iov.clear();
+    uint64_t bytes = 0;
     for (const ReadPiece& p : *pieces) {
       iov.push_back(iovec{const_cast<uint8_t*>(p.data), p.size});
+      bytes += p.size;
     }
     fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+    if (drop) drop->Read(fi->fh, ino, static_cast<uint64_t>(off), bytes, file->attr.size);
     return true;
   });
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
   Guard(req, Op::kRelease, true, [&] {
+    if (DropBehind* drop = Self(req)->drop_behind()) drop->Closed(fi->fh);
     delete reinterpret_cast<OpenFile*>(fi->fh);
     fuse_reply_err(req, 0);
     return true;
@@ -643,6 +653,21 @@ Status FuseServer::Run(const std::function<void()>& ready) {
       se_, [&vfs = vfs_](uint64_t ino) { return vfs.inodes().Resolve(ino).has_value(); });
   notifier_->Start();
   vfs_.SetNotifier(notifier_.get());
+  if (options_.drop_behind > 0) {
+    long page = sysconf(_SC_PAGESIZE);
+    Metrics& m = vfs_.stats().metrics();
+    drop_behind_ = std::make_unique<DropBehind>(
+        options_.drop_behind, page > 0 ? static_cast<uint64_t>(page) : 4096,
+        [n = notifier_.get()](uint64_t ino, uint64_t offset, uint64_t length) {
+          n->NotifyInvalRange(ino, offset, length);
+        },
+        &m.AddCounter("daqfs_page_cache_dropped_bytes_total",
+                      "Bytes of the kernel's page cache dropped behind sequential readers "
+                      "([mount] drop_behind)"),
+        &m.AddCounter("daqfs_page_cache_kept_files_total",
+                      "Files read again after their pages were dropped (kept in the page cache "
+                      "since)"));
+  }
 
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.threads);

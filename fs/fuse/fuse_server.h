@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "fs/defaults.h"
+#include "fs/drop_behind.h"
 #include "fs/fuse/fuse_notifier.h"
 #include "fs/status.h"
 #include "fs/vfs.h"
@@ -49,6 +50,7 @@ struct FuseOptions {
   double entry_timeout = kDefaultEntryTimeoutSeconds;  // seconds, for immutable content
   bool allow_other = false;                            // adds allow_other + default_permissions
   bool debug = false;                                  // libfuse's request trace
+  uint64_t drop_behind = kDefaultDropBehind;           // fs/drop_behind.h; 0 = off
   std::function<void()> on_hangup;                     // called on SIGHUP (from a helper thread)
 };
 
@@ -67,6 +69,8 @@ class FuseServer {
 
   Vfs& vfs() { return vfs_; }
   const FuseOptions& options() const { return options_; }
+  // The page-cache drop-behind of sequential readers while the loop runs (null when off).
+  DropBehind* drop_behind() { return drop_behind_.get(); }
 
  private:
   std::string FindBdi() const;
@@ -80,6 +84,7 @@ class FuseServer {
   bool signals_set_ = false;
   std::string bdi_;
   std::unique_ptr<FuseNotifier> notifier_;
+  std::unique_ptr<DropBehind> drop_behind_;  // while the loop runs, if on
 };
 
 }  // namespace daqfs

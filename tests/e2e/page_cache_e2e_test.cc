@@ -1,0 +1,114 @@
+// The page cache behind sequential readers ([mount] drop_behind, fs/drop_behind.h) on a real
+// mount: `fincore` counts the pages the kernel holds of a file read through daqfs. A scan keeps
+// only about the last drop_behind bytes; a second pass marks the file as re-read and it stays
+// whole from then on; with drop_behind = 0 the kernel keeps everything; the bytes are right in
+// every case.
+#include <string>
+#include <thread>
+
+#include "e2e_harness.h"
+
+namespace daqfs::e2e {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kMemberBytes = 96 * kMiB;
+
+class PageCacheE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
+    mnt_ = dir_ / "mnt";
+    ASSERT_EQ(Sh("set -e; mkdir -p " + Q(mnt_) + " " + Q(dir_ / "src") + "; head -c " +
+                 std::to_string(kMemberBytes) + " /dev/urandom > " + Q(dir_ / "src/member.bin") +
+                 "; tar -cf " + Q(dir_ / "plain.tar") + " -C " + Q(dir_ / "src") + " member.bin")
+                  .exit_code,
+              0);
+    member_ = mnt_ + "/s/plain.tar/member.bin";
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_.pid() > 0) {
+      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
+    }
+  }
+  void Mount(const std::string& drop_behind) {
+    std::string cfg = dir_ / "daqfs.ini";
+    WriteFile(cfg, "[mount]\nlog_level = debug\ndrop_behind = " + drop_behind +
+                       "\n[cache]\ndir = " + (dir_ / "cache") +
+                       "\nmemory = 64M\ndisk = 0\n[source s]\ntype = archive\n" +
+                       "path = " + (dir_ / "plain.tar") + "\n");
+    ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+  }
+  // Bytes of `path` in the page cache (fincore, util-linux).
+  static uint64_t Resident(const std::string& path) {
+    CmdResult r = Sh("fincore --bytes --noheadings --output RES " + Q(path));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return std::stoull(r.output);
+  }
+  // Waits up to 5 s for the notifier thread to have sent the drops (resident <= most).
+  static uint64_t ResidentAtMost(const std::string& path, uint64_t most) {
+    uint64_t res = Resident(path);
+    for (int i = 0; i < 100 && res > most; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      res = Resident(path);
+    }
+    return res;
+  }
+  uint64_t Metric(const std::string& name) {
+    CmdResult r = Sh("grep '^" + name + " ' " + Q(mnt_ + "/.daqfs/metrics") + " | cut -d' ' -f2");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output.empty() ? 0 : std::stoull(r.output);
+  }
+
+  TempDir dir_;
+  std::string mnt_, member_;
+  DaqfsProcess daemon_;
+};
+
+TEST_F(PageCacheE2eTest, AScanKeepsOnlyTheLastPagesAndARereadFileStaysWhole) {
+  Mount("16M");
+  ASSERT_EQ(Sh("cat " + Q(member_) + " > /dev/null").exit_code, 0);
+  // The last 16 MiB read, plus what read-ahead fetched beyond the reader (4 MiB) and pages
+  // being dropped.
+  uint64_t res = ResidentAtMost(member_, 24 * kMiB);
+  EXPECT_LE(res, 24 * kMiB);
+  EXPECT_GE(res, 8 * kMiB);  // the recent pages stay
+  EXPECT_GE(Metric("daqfs_page_cache_dropped_bytes_total"), kMemberBytes - 24 * kMiB);
+  EXPECT_EQ(Metric("daqfs_page_cache_kept_files_total"), 0u);
+  // A second pass asks for dropped pages again: the bytes are right, and the file is kept.
+  CmdResult cmp = Sh("cmp " + Q(member_) + " " + Q(dir_ / "src/member.bin"));
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+  EXPECT_EQ(Metric("daqfs_page_cache_kept_files_total"), 1u);
+  ASSERT_EQ(Sh("cat " + Q(member_) + " > /dev/null").exit_code, 0);
+  EXPECT_GE(Resident(member_), kMemberBytes - kMiB);  // (the kernel may have let a few go)
+  EXPECT_EQ(Metric("daqfs_page_cache_kept_files_total"), 1u);
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(PageCacheE2eTest, RandomReadsAreNotDropped) {
+  Mount("16M");
+  // 4 KiB reads at 24 places far apart (dd skips), 96 KiB in all.
+  for (int i = 23; i >= 0; --i) {
+    ASSERT_EQ(Sh("dd if=" + Q(member_) +
+                 " of=/dev/null bs=4096 count=1 status=none skip=" + std::to_string(i * 1000 + 7))
+                  .exit_code,
+              0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Metric("daqfs_page_cache_dropped_bytes_total"), 0u);
+  EXPECT_GE(Resident(member_), 24 * 4096u);
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+TEST_F(PageCacheE2eTest, OffKeepsEverything) {
+  Mount("0");
+  ASSERT_EQ(Sh("cat " + Q(member_) + " > /dev/null").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GE(Resident(member_), kMemberBytes - kMiB);  // (the kernel may have let a few go)
+  CmdResult r = Sh("grep -c daqfs_page_cache_dropped_bytes_total " + Q(mnt_ + "/.daqfs/metrics"));
+  EXPECT_EQ(r.output, "0\n");  // no drop-behind, no metric
+  EXPECT_EQ(daemon_.Unmount(), 0);
+}
+
+}  // namespace
+}  // namespace daqfs::e2e
