@@ -125,8 +125,8 @@ class CachedFileReader final : public FileReader {
       }
       if (block && release && in_block + n == r.length) {
         // A sequential scan read the block to its end: the kernel's page cache now holds these
-        // bytes and the SSD tier keeps the block; dropping the RAM copy lets the next decode
-        // reuse its memory.
+        // bytes (and the SSD tier the block, unless it is cheaper to decode again); dropping the
+        // RAM copy lets the next decode reuse its memory.
         cache_->Release(BlockKey{identity_, bi});
         Released(bi);
       }
@@ -276,7 +276,9 @@ class CachedFileReader final : public FileReader {
   FileContext context_;
   std::mutex mu_;  // guards planner_, started_, completed_
   PrefetchPlanner planner_;
-  bool scan_release_;  // release scanned units from RAM (only when the SSD tier keeps them)
+  // Release scanned units from RAM (with an SSD tier below: it keeps them, or did not admit
+  // them because they are cheaper to decode again, unless a deferred write still needs them).
+  bool scan_release_;
   bool started_ = false;
   bool completed_ = false;
   // This file was started right after its predecessor in the directory was read whole: part

@@ -46,8 +46,9 @@ class TieredBlockCache final : public BlockCache {
     return b;
   }
   void Put(const BlockKey& key, const Block& block, double cost_seconds = kUnknownCost) override {
-    if (upper_) upper_->Put(key, block, cost_seconds);
+    // The lower tier first: a Release racing with this Put then sees a deferred write's need.
     lower_->Put(key, block, mode_ == Mode::kKeepAll ? kMustKeep : cost_seconds);
+    if (upper_) upper_->Put(key, block, cost_seconds);
   }
   // Only the upper tier counts: a block on the lower tier still costs I/O, so prefetching it
   // (promoting it ahead of the reader) is worth doing.

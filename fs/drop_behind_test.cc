@@ -19,11 +19,15 @@ struct Dropped {
 
 class DropBehindTest : public ::testing::Test {
  protected:
-  explicit DropBehindTest(uint64_t keep = 4 * kMiB)
-      : drop_(keep, 4096, [this](uint64_t ino, uint64_t off, uint64_t len) {
-          std::lock_guard<std::mutex> lock(mu_);  // called from the readers' threads
-          dropped_.push_back(Dropped{ino, off, len});
-        }) {}
+  // Without batching (batch 0: every read past `keep` drops), so amounts are exact.
+  explicit DropBehindTest(uint64_t keep = 4 * kMiB, uint64_t batch = 0)
+      : drop_(
+            keep, 4096,
+            [this](uint64_t ino, uint64_t off, uint64_t len) {
+              std::lock_guard<std::mutex> lock(mu_);  // called from the readers' threads
+              dropped_.push_back(Dropped{ino, off, len});
+            },
+            nullptr, nullptr, batch) {}
   uint64_t DroppedOf(uint64_t ino) const {
     uint64_t n = 0;
     for (const Dropped& d : dropped_) n += d.ino == ino ? d.length : 0;
@@ -125,6 +129,26 @@ TEST_F(DropBehindTest, TheSameOpenFileAskingAgainIsNoSecondPass) {
   EXPECT_EQ(DroppedOf(7), 21 * kMiB);  // 24 + 1 read, 4 kept
 }
 
+// Two open files reading disjoint parts of one file (a loader's workers): pages one of them
+// dropped are not the other's second pass.
+TEST_F(DropBehindTest, ParallelReadersOfDisjointPartsAreNoSecondPass) {
+  for (uint64_t i = 0; i < 16; ++i) {
+    drop_.Read(1, 7, 1000 * kMiB + i * kMiB, kMiB, kBig);  // worker 1 from 1000 MiB (its own
+    drop_.Read(2, 7, i * kMiB, kMiB, kBig);                // reads jump there: not sequential)
+  }
+  EXPECT_EQ(drop_.kept_files(), 0u);
+  EXPECT_GE(DroppedOf(7), 10 * kMiB);
+}
+
+// The same open file reading its dropped pages far behind where it has read to (a seek back to
+// the start: a second epoch through one handle) is a second pass.
+TEST_F(DropBehindTest, TheSameOpenFileFarBehindIsASecondPass) {
+  for (uint64_t i = 0; i < 48; ++i) drop_.Read(1, 7, i * kMiB, kMiB, kBig);
+  EXPECT_EQ(drop_.kept_files(), 0u);
+  drop_.Read(1, 7, 0, kMiB, kBig);  // 48 MiB behind: more than max(2 x 16 MiB, 4 MiB)
+  EXPECT_EQ(drop_.kept_files(), 1u);
+}
+
 // Many threads reading many files: the total kept stays bounded and nothing is dropped twice.
 TEST_F(DropBehindTest, ConcurrentReadersStayConsistent) {
   std::vector<std::thread> threads;
@@ -135,6 +159,23 @@ TEST_F(DropBehindTest, ConcurrentReadersStayConsistent) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(drop_.dropped_bytes(), 4 * 64 * kMiB - 4 * kMiB);
+}
+
+}  // namespace
+}  // namespace daqfs
+
+namespace daqfs {
+namespace {
+
+// With batching (the default kBatch), a drop waits until the FIFO is kBatch past `keep`, then
+// goes down to `keep` at once: one notice per 8 MiB or more, not one per read.
+TEST(DropBehindBatchTest, DropsInBatches) {
+  std::vector<uint64_t> lengths;
+  DropBehind drop(4 << 20, 4096, [&](uint64_t, uint64_t, uint64_t len) { lengths.push_back(len); });
+  for (uint64_t i = 0; i < 64; ++i) drop.Read(1, 7, i << 20, 1 << 20, 1ull << 40);
+  ASSERT_FALSE(lengths.empty());
+  for (uint64_t len : lengths) EXPECT_GE(len, DropBehind::kBatch);
+  EXPECT_GE(drop.dropped_bytes(), (64u - 4 - 9) << 20);
 }
 
 }  // namespace

@@ -47,6 +47,7 @@ void FuseNotifier::Stop() {
     stop_ = true;
     dropped_ += queue_.size();
     queue_.clear();
+    queued_ranges_ = 0;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -70,10 +71,16 @@ void FuseNotifier::NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t leng
 void FuseNotifier::Push(Event e) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ || queue_.size() >= kMaxQueued) {
+    if (e.range && !queue_.empty() && queue_.back().range && queue_.back().ino == e.ino &&
+        queue_.back().offset + queue_.back().length == e.offset) {
+      queue_.back().length += e.length;  // continues the last one: one notice
+      return;
+    }
+    if (stop_ || queue_.size() >= kMaxQueued || (e.range && queued_ranges_ >= kMaxQueuedRanges)) {
       ++dropped_;
       return;
     }
+    if (e.range) ++queued_ranges_;
     queue_.push_back(std::move(e));
   }
   cv_.notify_all();
@@ -87,6 +94,7 @@ void FuseNotifier::Loop() {
     if (stop_) break;
     Event e = std::move(queue_.front());
     queue_.pop_front();
+    if (e.range) --queued_ranges_;
     busy_ = true;
     lock.unlock();
     int rc = 0;

@@ -36,6 +36,10 @@ namespace daqfs {
 class FuseNotifier final : public KernelNotifier {
  public:
   static constexpr size_t kMaxQueued = 1 << 16;
+  // Page ranges (NotifyInvalRange) are only a hint: at most this many wait in the queue (more
+  // are dropped first), so they never crowd out the invalidations that keep listings right; a
+  // range that continues the last queued one of its inode is merged into it.
+  static constexpr size_t kMaxQueuedRanges = 4096;
 
   // What the thread does with an event: by default the libfuse calls on `session`. Tests pass
   // their own sender. Both return 0 or a negative errno, as libfuse does.
@@ -86,6 +90,7 @@ class FuseNotifier final : public KernelNotifier {
   bool stop_ = false;
   bool busy_ = false;  // the thread is sending an event taken from the queue
   uint64_t sent_ = 0, dropped_ = 0;
+  size_t queued_ranges_ = 0;
   std::thread thread_;
 };
 

@@ -72,6 +72,26 @@ TEST(FuseNotifierTest, SendsPageRanges) {
   EXPECT_EQ(n.dropped(), 1u);
 }
 
+// Page ranges are hints: contiguous ones of an inode merge into one notice, and at most
+// kMaxQueuedRanges wait, so a flood of them never pushes out an entry invalidation.
+TEST(FuseNotifierTest, PageRangesMergeAndNeverCrowdOutOtherEvents) {
+  Recorder r;
+  FuseNotifier n(r.Sender(), nullptr);  // not started: everything stays queued
+  n.NotifyInvalRange(5, 0, 4096);
+  n.NotifyInvalRange(5, 4096, 8192);  // continues the last one: merged
+  for (size_t i = 0; i < FuseNotifier::kMaxQueuedRanges + 100; ++i) {
+    n.NotifyInvalRange(6 + i % 2, i * 1000000, 4096);  // alternating inodes: no merging
+  }
+  n.NotifyInvalEntry(1, "new.tar");
+  EXPECT_EQ(n.dropped(), 101u);  // the ranges beyond the cap
+  n.Start();
+  n.Drain();
+  ASSERT_GE(r.calls.size(), 2u);
+  EXPECT_EQ(r.calls.front(), "pages 5 0 12288");
+  EXPECT_EQ(r.calls.back(), "entry 1 new.tar");
+  EXPECT_EQ(r.calls.size(), FuseNotifier::kMaxQueuedRanges + 1);
+}
+
 TEST(FuseNotifierTest, CallersNeverWaitForABlockedKernel) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();

@@ -368,8 +368,9 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
       for (const ReadPiece& p : *pieces) {
         joined.insert(joined.end(), p.data, p.data + p.size);
       }
-      fuse_reply_buf(req, joined.data(), joined.size());
+      // Before the reply: once it is sent, a release may delete `file` on another thread.
       if (drop) drop->Read(fi->fh, ino, static_cast<uint64_t>(off), joined.size(), file->attr.size);
+      fuse_reply_buf(req, joined.data(), joined.size());
       return true;
     }
     thread_local std::vector<iovec> iov;
@@ -379,8 +380,9 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
       iov.push_back(iovec{const_cast<uint8_t*>(p.data), p.size});
       bytes += p.size;
     }
-    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+    // Before the reply: once it is sent, a release may delete `file` on another thread.
     if (drop) drop->Read(fi->fh, ino, static_cast<uint64_t>(off), bytes, file->attr.size);
+    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
     return true;
   });
 }
@@ -656,8 +658,15 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   if (options_.drop_behind > 0) {
     long page = sysconf(_SC_PAGESIZE);
     Metrics& m = vfs_.stats().metrics();
+    // Read-ahead fetches up to about twice read_ahead_kb ahead of a reader: pages dropped
+    // before the reader got to them would be read twice.
+    uint64_t keep = std::max<uint64_t>(options_.drop_behind, options_.read_ahead_kb * 4096);
+    if (keep > options_.drop_behind) {
+      LogInfo("drop_behind raised to " + std::to_string(keep >> 20) +
+              " MiB: 4 x read_ahead_kb (read-ahead must not outrun it)");
+    }
     drop_behind_ = std::make_unique<DropBehind>(
-        options_.drop_behind, page > 0 ? static_cast<uint64_t>(page) : 4096,
+        keep, page > 0 ? static_cast<uint64_t>(page) : 4096,
         [n = notifier_.get()](uint64_t ino, uint64_t offset, uint64_t length) {
           n->NotifyInvalRange(ino, offset, length);
         },
@@ -682,7 +691,8 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   fuse_session_unmount(se_);
   mounted_ = false;
   AbortConnection(bdi_);
-  StopNotifier();  // before the session goes
+  drop_behind_.reset();  // it points at the notifier (no reads come any more)
+  StopNotifier();        // before the session goes
   waiter.join();
   // Ignored, not default: a reload racing with the end must not kill the daemon mid-teardown.
   signal(SIGHUP, SIG_IGN);
