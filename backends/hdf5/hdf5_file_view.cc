@@ -32,22 +32,9 @@ constexpr uint64_t kIndexBits = 27;
 constexpr uint64_t kIndexMask = (1ull << kIndexBits) - 1;
 constexpr uint64_t kMaxExtraDirs = 1ull << 16;
 
-std::vector<std::string> Components(const std::string& path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    std::string part = path.substr(pos, slash - pos);
-    if (!part.empty() && part != ".") out.push_back(part);
-    pos = slash + 1;
-  }
-  return out;
-}
-
 std::string CleanH5Path(const std::string& path) {
   std::string out;
-  for (const std::string& c : Components(path)) out += "/" + c;
+  for (const std::string& c : SplitH5Path(path)) out += "/" + c;
   return out.empty() ? "/" : out;
 }
 
@@ -403,7 +390,7 @@ void Hdf5FileView::MakeEntries(const Node& dir, const std::vector<std::string>& 
       const std::string& a = dir.anchor_path;
       if (a == "/" || abs == a || abs.rfind(a + "/", 0) == 0) {
         // Inside what this folder shows: a relative symlink to where the target is shown.
-        std::vector<std::string> rel = Components(abs.substr(a == "/" ? 0 : a.size()));
+        std::vector<std::string> rel = SplitH5Path(abs.substr(a == "/" ? 0 : a.size()));
         if (!rel.empty()) {
           Result<H5Location> target = ResolvePath(*env_->pool, *file, abs);
           if (target.ok() && target->type == H5O_TYPE_DATASET) {

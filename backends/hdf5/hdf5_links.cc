@@ -9,19 +9,6 @@
 namespace daqfs {
 namespace {
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    std::string part = path.substr(pos, slash - pos);
-    if (!part.empty() && part != ".") out.push_back(part);
-    pos = slash + 1;
-  }
-  return out;
-}
-
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -72,6 +59,19 @@ herr_t CollectLink(hid_t group, const char* name, const H5L_info_t* info, void* 
 
 }  // namespace
 
+std::vector<std::string> SplitH5Path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    std::string part = path.substr(pos, slash - pos);
+    if (!part.empty() && part != ".") out.push_back(part);
+    pos = slash + 1;
+  }
+  return out;
+}
+
 std::string DirName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
@@ -81,13 +81,7 @@ std::string DirName(const std::string& path) {
 std::string NormalizePath(const std::string& path) {
   bool absolute = !path.empty() && path[0] == '/';
   std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    std::string part = path.substr(pos, slash - pos);
-    pos = slash + 1;
-    if (part.empty() || part == ".") continue;
+  for (std::string& part : SplitH5Path(path)) {
     if (part == "..") {
       if (!parts.empty() && parts.back() != "..") {
         parts.pop_back();
@@ -96,7 +90,7 @@ std::string NormalizePath(const std::string& path) {
       }
       continue;
     }
-    parts.push_back(part);
+    parts.push_back(std::move(part));
   }
   std::string out = absolute ? "/" : "";
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
@@ -174,7 +168,7 @@ Result<H5Location> ObjectAt(std::shared_ptr<const Hdf5File> file, const std::str
 Result<H5Location> ResolvePath(Hdf5FilePool& pool, std::shared_ptr<const Hdf5File> file,
                                const std::string& path) {
   std::deque<std::string> todo;
-  for (std::string& p : SplitPath(path)) todo.push_back(std::move(p));
+  for (std::string& p : SplitH5Path(path)) todo.push_back(std::move(p));
   std::string cur = "/";
   int hops = 0;
   const std::string asked = file->path + ": " + path;
@@ -206,7 +200,7 @@ Result<H5Location> ResolvePath(Hdf5FilePool& pool, std::shared_ptr<const Hdf5Fil
     if (info.type == H5L_TYPE_SOFT) {
       std::string target(buf.data());
       // A relative soft link is relative to the group that holds it.
-      next = SplitPath(target[0] == '/' ? target : JoinH5Path(cur, target));
+      next = SplitH5Path(target[0] == '/' ? target : JoinH5Path(cur, target));
     } else {
       unsigned flags = 0;
       const char* fname = nullptr;
@@ -221,7 +215,7 @@ Result<H5Location> ResolvePath(Hdf5FilePool& pool, std::shared_ptr<const Hdf5Fil
                                                   target.status().message());
       }
       file = std::move(*target);
-      next = SplitPath(obj ? obj : "/");
+      next = SplitH5Path(obj ? obj : "/");
     }
     for (auto it = next.rbegin(); it != next.rend(); ++it) todo.push_front(*it);
     cur = "/";

@@ -63,6 +63,8 @@ std::string DirName(const std::string& path);
 std::string NormalizePath(const std::string& path);
 // Joins an in-file group path and a link name ("/" + "a" = "/a", "/g" + "a" = "/g/a").
 std::string JoinH5Path(const std::string& group, const std::string& name);
+// The parts of an HDF5 path in order, empty and "." parts left out ("/a//./b" -> a, b).
+std::vector<std::string> SplitH5Path(const std::string& path);
 
 // Opens the file an external link names (the first candidate that exists, canonical path).
 // Errors: kUnavailable "missing external file NAME (looked for ...)", or the pool's error.

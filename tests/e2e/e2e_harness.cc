@@ -221,4 +221,28 @@ int DaqfsProcess::Signal(int sig) {
 
 std::string DaqfsProcess::Log() const { return Slurp(log_path_); }
 
+void MountTest::SetUp() {
+  if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
+  mnt_ = dir_ / "mnt";
+  ASSERT_EQ(Sh("mkdir -p " + Q(mnt_)).exit_code, 0);
+}
+
+void MountTest::TearDown() {
+  if (HasFailure() && daemon_.pid() > 0) {
+    std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
+  }
+}
+
+void MountTest::MountConfig(const std::string& body) {
+  std::string cfg = WriteConfig(dir_, "daqfs.ini", body);
+  ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+}
+
+void MountTest::Python(const std::string& code) {
+  std::string script = dir_ / "check.py";
+  WriteFile(script, code);
+  CmdResult r = Sh("/usr/bin/python3 " + Q(script));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 }  // namespace daqfs::e2e

@@ -91,4 +91,22 @@ class DaqfsProcess {
 // Path of the daqfs binary under test.
 const char* DaqfsBinary();
 
+// A test that mounts daqfs on `mnt_` inside a temporary folder of its own: skipped without
+// FUSE, the daemon's log printed when it failed (the daemon is unmounted by DaqfsProcess).
+// A subclass that extends SetUp calls MountTest::SetUp() first and returns if IsSkipped().
+class MountTest : public ::testing::Test {
+ protected:
+  explicit MountTest(const std::string& temp_prefix) : dir_(temp_prefix) {}
+  void SetUp() override;
+  void TearDown() override;
+  // Mounts the configuration `body` (WriteConfig adds the cache folder) on mnt_.
+  void MountConfig(const std::string& body);
+  // Runs /usr/bin/python3 (numpy, h5py, tifffile...) on `code`; its output on failure.
+  void Python(const std::string& code);
+
+  TempDir dir_;
+  std::string mnt_;
+  DaqfsProcess daemon_;
+};
+
 }  // namespace daqfs::e2e

@@ -30,34 +30,12 @@ const char* const kRealSources[][2] = {
     {"arina", "rosettasciio-arina"},
 };
 
-class Hdf5E2eTest : public ::testing::Test {
+class Hdf5E2eTest : public MountTest {
  protected:
-  void SetUp() override {
-    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
-    mnt_ = dir_ / "mnt";
-    ASSERT_EQ(Sh("mkdir -p " + Q(mnt_)).exit_code, 0);
-  }
-  void TearDown() override {
-    if (HasFailure() && daemon_.pid() > 0) {
-      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
-    }
-  }
+  Hdf5E2eTest() : MountTest("hdf5-e2e") {}
   void Mount(const std::string& sources) {
-    std::string cfg =
-        WriteConfig(dir_, "daqfs.ini", "[cache]\nmemory = 256M\ndisk = 1G\n" + sources);
-    ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+    MountConfig("[cache]\nmemory = 256M\ndisk = 1G\n" + sources);
   }
-  // Runs Python over the mount (numpy, h5py); its output on failure.
-  void Python(const std::string& code) {
-    std::string script = dir_ / "check.py";
-    WriteFile(script, code);
-    CmdResult r = Sh("/usr/bin/python3 " + Q(script));
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-  }
-
-  TempDir dir_{"hdf5-e2e"};
-  std::string mnt_;
-  DaqfsProcess daemon_;
 };
 
 TEST_F(Hdf5E2eTest, GeneratedMasterReadsLikeH5py) {

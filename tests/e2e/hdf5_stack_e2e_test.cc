@@ -20,34 +20,12 @@ namespace {
 using testing::MakeEigerDataset;
 using testing::RealHdf5Samples;
 
-class Hdf5StackE2eTest : public ::testing::Test {
+class Hdf5StackE2eTest : public MountTest {
  protected:
-  void SetUp() override {
-    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
-    mnt_ = dir_ / "mnt";
-    ASSERT_EQ(Sh("mkdir -p " + Q(mnt_)).exit_code, 0);
-  }
-  void TearDown() override {
-    if (HasFailure() && daemon_.pid() > 0) {
-      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
-    }
-  }
+  Hdf5StackE2eTest() : MountTest("hdf5-stack-e2e") {}
   void Mount(const std::string& sources) {
-    std::string cfg =
-        WriteConfig(dir_, "daqfs.ini", "[cache]\nmemory = 256M\ndisk = 1G\n" + sources);
-    ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+    MountConfig("[cache]\nmemory = 256M\ndisk = 1G\n" + sources);
   }
-  // Runs Python (numpy, h5py, tifffile, fabio); its output on failure.
-  void Python(const std::string& code) {
-    std::string script = dir_ / "check.py";
-    WriteFile(script, code);
-    CmdResult r = Sh("/usr/bin/python3 " + Q(script));
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-  }
-
-  TempDir dir_{"hdf5-stack-e2e"};
-  std::string mnt_;
-  DaqfsProcess daemon_;
 };
 
 // Python: stack(master) = h5py's frames of every data file of a master, concatenated in link

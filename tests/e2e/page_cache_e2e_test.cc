@@ -14,30 +14,23 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kMemberBytes = 96 * kMiB;
 
-class PageCacheE2eTest : public ::testing::Test {
+class PageCacheE2eTest : public MountTest {
  protected:
+  PageCacheE2eTest() : MountTest("page-cache") {}
   void SetUp() override {
-    if (!FuseAvailable()) GTEST_SKIP() << "needs root and /dev/fuse";
-    mnt_ = dir_ / "mnt";
-    ASSERT_EQ(Sh("set -e; mkdir -p " + Q(mnt_) + " " + Q(dir_ / "src") + "; head -c " +
+    MountTest::SetUp();
+    if (IsSkipped() || HasFailure()) return;
+    ASSERT_EQ(Sh("set -e; mkdir -p " + Q(dir_ / "src") + "; head -c " +
                  std::to_string(kMemberBytes) + " /dev/urandom > " + Q(dir_ / "src/member.bin") +
                  "; tar -cf " + Q(dir_ / "plain.tar") + " -C " + Q(dir_ / "src") + " member.bin")
                   .exit_code,
               0);
     member_ = mnt_ + "/s/plain.tar/member.bin";
   }
-  void TearDown() override {
-    if (HasFailure() && daemon_.pid() > 0) {
-      std::fprintf(stderr, "daqfs log:\n%s\n", daemon_.Log().c_str());
-    }
-  }
   void Mount(const std::string& drop_behind) {
-    std::string cfg = dir_ / "daqfs.ini";
-    WriteFile(cfg, "[mount]\nlog_level = debug\ndrop_behind = " + drop_behind +
-                       "\n[cache]\ndir = " + (dir_ / "cache") +
-                       "\nmemory = 64M\ndisk = 0\n[source s]\ntype = archive\n" +
-                       "path = " + (dir_ / "plain.tar") + "\n");
-    ASSERT_TRUE(daemon_.Start({cfg, mnt_}, mnt_, dir_ / "daqfs.log"));
+    MountConfig("[mount]\nlog_level = debug\ndrop_behind = " + drop_behind +
+                "\n[cache]\nmemory = 64M\ndisk = 0\n[source s]\ntype = archive\npath = " +
+                (dir_ / "plain.tar") + "\n");
   }
   // Bytes of `path` in the page cache (fincore, util-linux).
   static uint64_t Resident(const std::string& path) {
@@ -60,9 +53,7 @@ class PageCacheE2eTest : public ::testing::Test {
     return r.output.empty() ? 0 : std::stoull(r.output);
   }
 
-  TempDir dir_;
-  std::string mnt_, member_;
-  DaqfsProcess daemon_;
+  std::string member_;
 };
 
 TEST_F(PageCacheE2eTest, AScanKeepsOnlyTheLastPagesAndARereadFileStaysWhole) {
