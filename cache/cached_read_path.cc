@@ -432,22 +432,22 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
   return true;
 }
 
+namespace {
+constexpr size_t kAheadNamesPerDir = 1024;
+constexpr size_t kScanDirs = 64;
+}  // namespace
+
 void CachedReadPath::FileCompleted(const FileContext& context) {
   if (!context.next_siblings || context.dir.empty()) return;
   std::vector<Sibling> next = context.next_siblings(1);
   std::lock_guard<std::mutex> lock(dirs_mu_);
   if (next.empty()) {
-    next_in_dir_.erase(context.dir);
-    ahead_in_dir_.erase(context.dir);
-  } else {
-    next_in_dir_[context.dir] = next[0].name;
+    scans_.erase(context.dir);
+    return;
   }
+  if (scans_.size() >= kScanDirs && scans_.count(context.dir) == 0) scans_.erase(scans_.begin());
+  scans_[context.dir].next = next[0].name;
 }
-
-namespace {
-constexpr size_t kAheadNamesPerDir = 1024;
-constexpr size_t kAheadDirs = 64;
-}  // namespace
 
 bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_plain) {
   if (!context.next_siblings || context.dir.empty() || options_.prefetch_window_bytes == 0) {
@@ -455,22 +455,21 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
   }
   {
     std::lock_guard<std::mutex> lock(dirs_mu_);
-    auto it = next_in_dir_.find(context.dir);
-    if (it == next_in_dir_.end() || it->second != context.name) return false;
+    auto it = scans_.find(context.dir);
+    if (it == scans_.end() || it->second.next != context.name) return false;
     // The siblings queued ahead of this scan: those up to this file are reached now (forgotten);
     // if this file was never queued, the scan started again or jumped: forget them all (a
     // second pass must prefetch again what the first one queued).
-    if (auto a = ahead_in_dir_.find(context.dir); a != ahead_in_dir_.end()) {
-      Ahead& ahead = a->second;
-      if (ahead.names.count(context.name) == 0) {
-        ahead_in_dir_.erase(a);
-      } else {
-        while (!ahead.order.empty()) {
-          std::string front = std::move(ahead.order.front());
-          ahead.order.pop_front();
-          ahead.names.erase(front);
-          if (front == context.name) break;
-        }
+    DirScan& scan = it->second;
+    if (scan.names.count(context.name) == 0) {
+      scan.order.clear();
+      scan.names.clear();
+    } else {
+      while (!scan.order.empty()) {
+        std::string front = std::move(scan.order.front());
+        scan.order.pop_front();
+        scan.names.erase(front);
+        if (front == context.name) break;
       }
     }
   }
@@ -483,8 +482,8 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
     if (budget == 0) break;
     {
       std::lock_guard<std::mutex> lock(dirs_mu_);
-      auto it = ahead_in_dir_.find(context.dir);
-      if (it != ahead_in_dir_.end() && it->second.names.count(s.name) > 0) {
+      auto it = scans_.find(context.dir);
+      if (it != scans_.end() && it->second.names.count(s.name) > 0) {
         budget = s.size >= budget ? 0 : budget - s.size;
         continue;
       }
@@ -510,14 +509,13 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
     }
     if (!whole) break;
     std::lock_guard<std::mutex> lock(dirs_mu_);
-    if (ahead_in_dir_.size() >= kAheadDirs && ahead_in_dir_.count(context.dir) == 0) {
-      ahead_in_dir_.erase(ahead_in_dir_.begin());
-    }
-    Ahead& ahead = ahead_in_dir_[context.dir];
-    if (ahead.names.insert(s.name).second) ahead.order.push_back(s.name);
-    if (ahead.order.size() > kAheadNamesPerDir) {
-      ahead.names.erase(ahead.order.front());
-      ahead.order.pop_front();
+    auto it = scans_.find(context.dir);
+    if (it == scans_.end()) break;  // the scan ended or was pushed out meanwhile
+    DirScan& scan = it->second;
+    if (scan.names.insert(s.name).second) scan.order.push_back(s.name);
+    if (scan.order.size() > kAheadNamesPerDir) {
+      scan.names.erase(scan.order.front());
+      scan.order.pop_front();
     }
   }
   return true;

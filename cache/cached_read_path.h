@@ -123,16 +123,17 @@ class CachedReadPath final : public ReadPath {
 
   std::mutex policy_mu_;  // guards policies_
   std::map<uint32_t, CachePolicy> policies_;
-  std::mutex dirs_mu_;                              // guards next_in_dir_, ahead_in_dir_
-  std::map<std::string, std::string> next_in_dir_;  // dir -> name expected to be read next
-  // Per directory, the siblings whose prefetch was queued whole (the most recent ones): the
-  // next file's start skips them instead of opening them again (an open can cost a backend
-  // lock; 30 of them per file made the reader wait).
-  struct Ahead {
+  // A scan of one directory: the name expected to be read next, and the siblings whose
+  // prefetch was queued whole (the most recent ones): the next file's start skips them instead
+  // of opening them again (an open can cost a backend lock; 30 of them per file made the
+  // reader wait).
+  struct DirScan {
+    std::string next;
     std::deque<std::string> order;
     std::unordered_set<std::string> names;
   };
-  std::map<std::string, Ahead> ahead_in_dir_;
+  std::mutex dirs_mu_;                    // guards scans_
+  std::map<std::string, DirScan> scans_;  // by directory identity, at most kScanDirs
 
   Counter own_issued_, own_used_, own_wasted_, own_skipped_;
   Counter* issued_ = &own_issued_;
