@@ -18,24 +18,13 @@
 namespace daqfs::hdf5_test {
 
 using testing::MakeHdf5Samples;
+using testing::SplitPath;
 using testing::TempDir;
 using testing::TestBackendEnv;
 
-inline std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
-}
-
 inline Result<NodeId> Resolve(Backend& b, const std::string& path) {
   NodeId node = kRootNode;
-  for (const std::string& part : Split(path)) {
+  for (const std::string& part : SplitPath(path)) {
     Result<NodeId> next = b.Lookup(node, part);
     if (!next.ok()) return next.status();
     node = *next;

@@ -22,6 +22,7 @@
 #include "cache/memory_block_cache.h"
 #include "cache/thread_pool.h"
 #include "fs/vfs.h"
+#include "tests/testing/vfs_mount.h"
 
 namespace daqfs::hdf5_test {
 namespace {
@@ -388,29 +389,9 @@ TEST_F(Hdf5StackViewsTest, FramesOverEightMiBAreOneUnitOfSubBlocks) {
 }
 
 // A Vfs over one started backend with the real read path (memory cache, decode pool).
-struct VfsMount {
-  explicit VfsMount(std::unique_ptr<Backend> backend) {
-    ReadPathOptions o;
-    o.prefetch_window_bytes = 4 * kMiB;
-    o.prefetch_budget_bytes = 32 * kMiB;
-    path = std::make_unique<CachedReadPath>(o, &memory, nullptr, pool.get(), &metrics);
-    path->SetPolicy(1, CachePolicy::kMemory);
-    std::vector<Vfs::Source> sources;
-    sources.push_back({"s", std::move(backend)});
-    VfsOptions vo;
-    vo.single_source = true;
-    vfs = std::make_unique<Vfs>(std::move(sources), vo);
-    vfs->SetReadPath(path.get());
-  }
-  Result<uint64_t> Ino(const std::string& file) {
-    uint64_t ino = InodeTable::kRootIno;
-    for (const std::string& part : Split(file)) {
-      Result<Vfs::Entry> e = vfs->Lookup(ino, part);
-      if (!e.ok()) return e.status();
-      ino = e->ino;
-    }
-    return ino;
-  }
+struct VfsMount : testing::VfsMount {
+  explicit VfsMount(std::unique_ptr<Backend> backend)
+      : testing::VfsMount(std::move(backend), CachePolicy::kMemory, 4 * kMiB, 2) {}
   // Reads `file` whole (or its first `stop_after` bytes) in `request`-byte requests, in order
   // (bytes read; "" on error). With `wait`, waits for the prefetches to finish before closing
   // the file (closing cancels those not started).
@@ -435,18 +416,7 @@ struct VfsMount {
     if (wait) WaitIdle();
     return out;
   }
-  void WaitIdle() {
-    for (int i = 0; i < 10000 && (path->inflight_bytes() > 0 || pool->queued() > 0); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
   uint64_t Decodes() const { return CounterSum(metrics, "daqfs_decodes_total"); }
-
-  Metrics metrics;
-  MemoryBlockCache memory{256 * kMiB, nullptr};
-  std::unique_ptr<CachedReadPath> path;
-  std::unique_ptr<ThreadPool> pool = std::make_unique<ThreadPool>(2);
-  std::unique_ptr<Vfs> vfs;
 };
 
 TEST_F(Hdf5StackViewsTest, OneDecodePerChunkWhicheverViewReadsIt) {

@@ -21,21 +21,12 @@
 #include "tests/testing/fault_sources.h"
 #include "tests/testing/files.h"
 #include "tests/testing/folder_blob_store.h"
+#include "tests/testing/vfs_mount.h"
 
 namespace daqfs::testing {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
-
-std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> parts;
-  std::stringstream ss(path);
-  std::string p;
-  while (std::getline(ss, p, '/')) {
-    if (!p.empty()) parts.push_back(p);
-  }
-  return parts;
-}
 
 // A backend the suite made, started with an environment of its own that outlives it: blobs in
 // plain folders of the test's temp dir (so a .tar.zst can be spilled), no kernel. The one place
@@ -101,7 +92,7 @@ std::unique_ptr<Backend> MakeStarted(ConformanceFlavour& f, const std::string& d
 
 Result<NodeId> Resolve(Backend& b, const std::string& path) {
   NodeId node = kRootNode;
-  for (const std::string& part : Split(path)) {
+  for (const std::string& part : SplitPath(path)) {
     Result<NodeId> next = b.Lookup(node, part);
     if (!next.ok()) return next.status();
     node = *next;
@@ -142,36 +133,9 @@ std::vector<std::string> List(Backend& b, NodeId dir, size_t piece) {
 }
 
 // A mount without FUSE over one backend, reading through the real cache path.
-struct Mount {
-  Mount(std::unique_ptr<Backend> backend, CachePolicy policy) {
-    ReadPathOptions o;
-    o.prefetch_window_bytes = 8 * kMiB;
-    o.prefetch_budget_bytes = 32 * kMiB;
-    path = std::make_unique<CachedReadPath>(o, &memory, nullptr, pool.get(), &metrics);
-    path->SetPolicy(1, policy);
-    std::vector<Vfs::Source> sources;
-    sources.push_back({"s", std::move(backend)});
-    VfsOptions vo;
-    vo.single_source = true;
-    vfs = std::make_unique<Vfs>(std::move(sources), vo);
-    vfs->SetReadPath(path.get());
-  }
-  Result<uint64_t> Ino(const std::string& file) {
-    uint64_t ino = InodeTable::kRootIno;
-    for (const std::string& part : Split(file)) {
-      Result<Vfs::Entry> e = vfs->Lookup(ino, part);
-      if (!e.ok()) return e.status();
-      ino = e->ino;
-    }
-    return ino;
-  }
-  // Destroyed bottom-up: the Vfs, then the pool (its tasks use the path and cache), then the
-  // path, then the cache.
-  Metrics metrics;
-  MemoryBlockCache memory{256 * kMiB, nullptr};
-  std::unique_ptr<CachedReadPath> path;
-  std::unique_ptr<ThreadPool> pool = std::make_unique<ThreadPool>(4);
-  std::unique_ptr<Vfs> vfs;
+struct Mount : VfsMount {
+  Mount(std::unique_ptr<Backend> backend, CachePolicy policy)
+      : VfsMount(std::move(backend), policy, 8 * kMiB, 4) {}
 };
 
 // Reads [off, off + n) of `file` through the Vfs; the bytes returned.

@@ -44,6 +44,9 @@ void MakeDirs(const std::string& path);
 
 // Quotes `s` for bash ('...').
 std::string ShellQuote(const std::string& s);
+
+// The non-empty parts of a slash-separated path ("a//b/" -> a, b).
+std::vector<std::string> SplitPath(const std::string& path);
 // Runs `command` with bash -c; returns its exit code (-1 when killed by a signal).
 int Shell(const std::string& command);
 // True when `tool` is on PATH.
