@@ -1,7 +1,11 @@
 #include "fs/source_type.h"
 
+#include <dirent.h>
+#include <glob.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 namespace daqfs {
@@ -62,6 +66,48 @@ Status MountAnywayIfRescanned(const Status& missing, const std::string& path, do
   std::snprintf(every, sizeof every, "%g", rescan);
   check->warning = missing.message() + "; mounting anyway, rescanned every " + every + " s";
   return Status::Ok();
+}
+
+bool HasGlobChars(const std::string& path) {
+  return path.find_first_of("*?[") != std::string::npos;
+}
+
+Result<std::vector<std::string>> ListSourceFiles(
+    const std::string& path, const std::function<bool(const std::string& name)>& accept) {
+  std::vector<std::string> out;
+  if (HasGlobChars(path)) {
+    glob_t g{};
+    int rc = glob(path.c_str(), 0, nullptr, &g);
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        struct stat st;
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode)) out.emplace_back(g.gl_pathv[i]);
+      }
+    }
+    globfree(&g);
+    if (rc != 0 && rc != GLOB_NOMATCH) return IoError("glob " + path + " failed");
+  } else {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, path);
+    if (S_ISREG(st.st_mode)) {
+      out.push_back(path);
+    } else if (S_ISDIR(st.st_mode)) {
+      DIR* d = opendir(path.c_str());
+      if (!d) return ErrnoStatus(errno, "open folder " + path);
+      while (dirent* e = readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == ".." || !accept(name)) continue;
+        std::string full = path + (path.back() == '/' ? "" : "/") + name;
+        struct stat fst;
+        if (stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) out.push_back(full);
+      }
+      closedir(d);
+    } else {
+      return Invalid(path + ": not a file or folder");
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace daqfs

@@ -16,6 +16,7 @@
 // registry is filled before use (Register is not thread-safe); its lookups are const.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -71,6 +72,15 @@ struct SourceCheck {
 // Returns Ok when the source mounts anyway, else `missing`.
 Status MountAnywayIfRescanned(const Status& missing, const std::string& path, double rescan,
                               SourceCheck* check);
+
+// True if `path` holds glob characters (* ? [): a source path glob(3) expands.
+bool HasGlobChars(const std::string& path);
+// The files a source's `path` names, sorted: the regular file itself, the regular files of a
+// folder whose names `accept` takes (not recursive), or the regular files a glob matches.
+// Errors name the path: missing (errno), not a file or folder (kInvalid), a folder that
+// cannot be read, a glob that fails (not one that matches nothing: an empty list).
+Result<std::vector<std::string>> ListSourceFiles(
+    const std::string& path, const std::function<bool(const std::string& name)>& accept);
 
 class SourceType {
  public:

@@ -1,7 +1,10 @@
 #include "fs/source_type.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -76,6 +79,48 @@ TEST(SourceTypeRegistryTest, SniffTriesEachTypeInOrder) {
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   // No types at all.
   EXPECT_FALSE(SourceTypeRegistry().Sniff("/data").ok());
+}
+
+}  // namespace
+}  // namespace daqfs
+
+namespace daqfs {
+namespace {
+
+// A source path names files three ways: itself, a folder's accepted regular files (not
+// recursive), or a glob's regular matches; always sorted; errors name the path.
+TEST(ListSourceFilesTest, FileFolderAndGlob) {
+  char tmpl[] = "/tmp/daqfs-listsrc-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (const char* name : {"b.tar", "a.tar", "c.txt"}) std::ofstream(dir + "/" + name) << "x";
+  ASSERT_EQ(mkdir((dir + "/sub.tar").c_str(), 0700), 0);  // a folder: never listed
+  auto tars = [](const std::string& n) { return n.size() > 4 && n.ends_with(".tar"); };
+  Result<std::vector<std::string>> r = ListSourceFiles(dir, tars);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (std::vector<std::string>{dir + "/a.tar", dir + "/b.tar"}));
+  r = ListSourceFiles(dir + "/", [](const std::string&) { return true; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (std::vector<std::string>{dir + "/a.tar", dir + "/b.tar", dir + "/c.txt"}));
+  r = ListSourceFiles(dir + "/c.txt", tars);  // a file named directly: taken as it is
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (std::vector<std::string>{dir + "/c.txt"}));
+  r = ListSourceFiles(dir + "/*.t?r", tars);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (std::vector<std::string>{dir + "/a.tar", dir + "/b.tar"}));
+  r = ListSourceFiles(dir + "/*.none", tars);  // a glob that matches nothing: empty
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  r = ListSourceFiles(dir + "/missing", tars);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(dir + "/missing"), std::string::npos);
+  r = ListSourceFiles("/dev/null", tars);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  EXPECT_TRUE(HasGlobChars("/d/*.h5"));
+  EXPECT_TRUE(HasGlobChars("/d/x[12].h5"));
+  EXPECT_FALSE(HasGlobChars("/d/x.h5"));
+  EXPECT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
 }
 
 }  // namespace

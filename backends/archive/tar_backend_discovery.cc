@@ -1,6 +1,4 @@
 // Discovery: which archive files a source names, and what changed since the last look.
-#include <dirent.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,12 +11,11 @@
 #include "backends/archive/tar_backend.h"
 #include "backends/archive/tar_backend_slot.h"
 #include "fs/log.h"
+#include "fs/source_type.h"
 
 namespace daqfs {
 
 namespace {
-
-bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
@@ -37,40 +34,7 @@ std::string BaseName(const std::string& path) {
 }  // namespace
 
 Result<std::vector<std::string>> FindArchives(const std::string& path) {
-  std::vector<std::string> out;
-  if (HasGlobChars(path)) {
-    glob_t g{};
-    int rc = glob(path.c_str(), 0, nullptr, &g);
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        struct stat st;
-        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode)) out.emplace_back(g.gl_pathv[i]);
-      }
-    }
-    globfree(&g);
-    if (rc != 0 && rc != GLOB_NOMATCH) return IoError("glob " + path + " failed");
-  } else {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, path);
-    if (S_ISREG(st.st_mode)) {
-      out.push_back(path);
-    } else if (S_ISDIR(st.st_mode)) {
-      DIR* d = opendir(path.c_str());
-      if (!d) return ErrnoStatus(errno, "open folder " + path);
-      while (dirent* e = readdir(d)) {
-        std::string name = e->d_name;
-        if (!IsArchiveName(name)) continue;
-        std::string full = path + (EndsWith(path, "/") ? "" : "/") + name;
-        struct stat fst;
-        if (stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) out.push_back(full);
-      }
-      closedir(d);
-    } else {
-      return Invalid(path + ": not a file or folder");
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return ListSourceFiles(path, IsArchiveName);
 }
 
 Result<std::unique_ptr<TarBackend>> TarBackend::Create(const std::string& source_name,

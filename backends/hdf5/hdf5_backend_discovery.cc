@@ -16,13 +16,12 @@
 #include "backends/hdf5/hdf5_sniff.h"
 #include "backends/hdf5/hdf5_stack_views.h"
 #include "fs/log.h"
+#include "fs/source_type.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
 
 namespace {
-
-bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');

@@ -1,13 +1,12 @@
 #include "backends/hdf5/hdf5_sniff.h"
 
-#include <dirent.h>
-#include <glob.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "fs/source_type.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
@@ -18,8 +17,6 @@ uint64_t LoadLe(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
   return v;
 }
-
-bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -99,43 +96,11 @@ Result<Hdf5Kind> SniffHdf5File(const std::string& path) {
 }
 
 Result<Hdf5Files> FindHdf5Files(const std::string& path) {
-  std::vector<std::string> candidates;
-  if (HasGlobChars(path)) {
-    glob_t g{};
-    int rc = glob(path.c_str(), 0, nullptr, &g);
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        struct stat st;
-        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode)) {
-          candidates.emplace_back(g.gl_pathv[i]);
-        }
-      }
-    }
-    globfree(&g);
-    if (rc != 0 && rc != GLOB_NOMATCH) return IoError("glob " + path + " failed");
-  } else {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, path);
-    if (S_ISREG(st.st_mode)) {
-      candidates.push_back(path);
-    } else if (S_ISDIR(st.st_mode)) {
-      DIR* d = opendir(path.c_str());
-      if (!d) return ErrnoStatus(errno, "open folder " + path);
-      while (dirent* e = readdir(d)) {
-        std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        std::string full = path + (path.back() == '/' ? "" : "/") + name;
-        struct stat fst;
-        if (stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) candidates.push_back(full);
-      }
-      closedir(d);
-    } else {
-      return Invalid(path + ": not a file or folder");
-    }
-  }
-  std::sort(candidates.begin(), candidates.end());
+  Result<std::vector<std::string>> candidates =
+      ListSourceFiles(path, [](const std::string&) { return true; });
+  if (!candidates.ok()) return candidates.status();
   Hdf5Files out;
-  for (const std::string& c : candidates) {
+  for (const std::string& c : *candidates) {
     Result<Hdf5Kind> kind = SniffHdf5File(c);
     if (!kind.ok()) {
       out.skipped.push_back(c + ": " + kind.status().message());
