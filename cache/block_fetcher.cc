@@ -13,11 +13,23 @@ BlockFetcher::BlockFetcher(Metrics* metrics) {
   errors_ = &metrics->AddCounter("daqfs_decode_errors_total", "Block decodes that failed");
   joined_ = &metrics->AddCounter("daqfs_decode_shared_total",
                                  "Requests that waited for a decode already under way");
+  left_ = &metrics->AddCounter("daqfs_prefetch_left_to_decode_total",
+                               "Prefetches of a unit another thread was decoding (not waited for)");
   decode_seconds_ = &metrics->AddHistogram("daqfs_decode_seconds", "Time to decode one block");
 }
 
 Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identity, uint64_t index,
                                   BlockCache* cache) {
+  return Get(source, identity, index, cache, true);
+}
+
+Result<Block> BlockFetcher::Warm(ByteSource& source, const std::string& identity, uint64_t index,
+                                 BlockCache* cache) {
+  return Get(source, identity, index, cache, false);
+}
+
+Result<Block> BlockFetcher::Get(ByteSource& source, const std::string& identity, uint64_t index,
+                                BlockCache* cache, bool join) {
   BlockKey key{identity, index};
   const uint64_t want_len = source.BlockRangeOf(index).length;
   if (cache) {
@@ -34,6 +46,10 @@ Result<Block> BlockFetcher::Fetch(ByteSource& source, const std::string& identit
     std::lock_guard<std::mutex> lock(mu_);
     auto it = flights_.find(k);
     if (it != flights_.end()) {
+      if (!join) {
+        left_->Add();
+        return Block();
+      }
       flight = it->second;
     } else {
       flight = std::make_shared<Flight>();

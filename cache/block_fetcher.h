@@ -35,6 +35,13 @@ class BlockFetcher {
   Result<Block> Fetch(ByteSource& source, const std::string& identity, uint64_t index,
                       BlockCache* cache);
 
+  // For prefetch: puts block `index` into `cache` as Fetch does, but never waits for a decode
+  // already under way (its result reaches the cache without this caller; a worker that waited
+  // would hold a place in the decode pool doing nothing). Returns the block, or null if it was
+  // left to that decode.
+  Result<Block> Warm(ByteSource& source, const std::string& identity, uint64_t index,
+                     BlockCache* cache);
+
   // Block `index` of `source` whole, whatever it is made of (PartsOf): a block that is exactly
   // one unit is that unit's cached bytes (no copy); a composed block is assembled into new
   // bytes from its units (each fetched as by Fetch) and generated parts.
@@ -56,6 +63,9 @@ class BlockFetcher {
     std::vector<Block> group_blocks;  // every block of a multi-block decode group
   };
 
+  Result<Block> Get(ByteSource& source, const std::string& identity, uint64_t index,
+                    BlockCache* cache, bool join);
+
   // The one place a decoded unit enters a cache. `cost_seconds`: what decoding it took (the
   // SSD tier admits what is dearer to produce again than to read back).
   static void Store(BlockCache* cache, const BlockKey& key, const Block& block,
@@ -63,10 +73,11 @@ class BlockFetcher {
 
   std::mutex mu_;  // guards flights_
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
-  Counter own_decodes_, own_errors_, own_joined_;
+  Counter own_decodes_, own_errors_, own_joined_, own_left_;
   Counter* decodes_ = &own_decodes_;
   Counter* errors_ = &own_errors_;
   Counter* joined_ = &own_joined_;
+  Counter* left_ = &own_left_;
   Histogram* decode_seconds_ = nullptr;
   RateLimitedLog error_log_;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "cache/memory_block_cache.h"
@@ -34,6 +36,34 @@ TEST(BlockFetcherTest, SixteenThreadsOneColdBlockOneDecode) {
   // Later requests hit the cache.
   ASSERT_TRUE(f.Fetch(src, "p", 2, &cache).ok());
   EXPECT_EQ(src.decodes.load(), 1u);
+}
+
+TEST(BlockFetcherTest, WarmLeavesAUnitUnderWayToItsDecodeAndCachesOneThatIsNot) {
+  PatternSource src(4 << 20, true, "p", std::chrono::milliseconds(200));
+  MemoryBlockCache cache(64 << 20, nullptr);
+  Metrics m;
+  BlockFetcher f(&m);
+  std::thread reader([&] { ASSERT_TRUE(f.Fetch(src, "p", 1, &cache).ok()); });
+  while (src.decodes.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Block 1 is being decoded: Warm returns at once, without a block and without decoding.
+  auto start = std::chrono::steady_clock::now();
+  Result<Block> left = f.Warm(src, "p", 1, &cache);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, nullptr);
+  reader.join();
+  EXPECT_EQ(src.decodes.load(), 1u);
+  EXPECT_TRUE(cache.Contains(BlockKey{"p", 1}));
+  EXPECT_NE(m.Prometheus().find("daqfs_prefetch_left_to_decode_total 1\n"), std::string::npos)
+      << m.Prometheus();
+  // A block nobody decodes: Warm decodes it once and caches it; a cached one is returned.
+  Result<Block> b = f.Warm(src, "p", 2, &cache);
+  ASSERT_TRUE(b.ok());
+  ASSERT_NE(*b, nullptr);
+  EXPECT_EQ((**b)[7], PatternByte(2 * (1 << 20) + 7));
+  EXPECT_TRUE(cache.Contains(BlockKey{"p", 2}));
+  ASSERT_TRUE(f.Warm(src, "p", 2, &cache).ok());
+  EXPECT_EQ(src.decodes.load(), 2u);
 }
 
 TEST(BlockFetcherTest, WithoutCacheEveryMissDecodes) {

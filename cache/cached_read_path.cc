@@ -413,12 +413,12 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
         if (wanted) {
           std::vector<BlockPart> parts = source->PartsOf(index);
           if (parts.empty()) {
-            Result<Block> b = shared->fetcher.Fetch(*source, source->Identity(), index, cache);
+            Result<Block> b = shared->fetcher.Warm(*source, source->Identity(), index, cache);
             (void)b;  // errors are logged by the fetcher; a reader will see them on demand
           }
           for (const BlockPart& p : parts) {
             if (!p.units) continue;
-            Result<Block> b = shared->fetcher.Fetch(*p.units, p.units->Identity(), p.unit, cache);
+            Result<Block> b = shared->fetcher.Warm(*p.units, p.units->Identity(), p.unit, cache);
             (void)b;
           }
         }

@@ -43,7 +43,7 @@ class CachedReadPathTest : public ::testing::Test {
   }
   Metrics metrics_;
   MemoryBlockCache memory_{256 * kMiB, nullptr};
-  ThreadPool pool_{4};
+  ThreadPool pool_{4, 4};
   std::unique_ptr<CachedReadPath> path_;
 };
 
@@ -293,7 +293,7 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
   Metrics metrics;
   MemoryBlockCache ram(256 * kMiB, nullptr);
   MemoryBlockCache ssd(256 * kMiB, nullptr);  // stands in for the SSD tier
-  ThreadPool pool(4);
+  ThreadPool pool(4, 4);
   ReadPathOptions o;
   o.prefetch_window_bytes = 16 * kMiB;
   auto path = std::make_unique<CachedReadPath>(o, &ram, &ssd, &pool, &metrics);
@@ -328,7 +328,7 @@ TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
   Metrics metrics;
   MemoryBlockCache ram(512 * kMiB, nullptr);
   MemoryBlockCache ssd(512 * kMiB, nullptr);  // stands in for the SSD tier
-  ThreadPool pool(4);
+  ThreadPool pool(4, 4);
   ReadPathOptions o;
   o.prefetch_window_bytes = 8 * kMiB;
   o.prefetch_budget_bytes = 64 * kMiB;

@@ -1,14 +1,17 @@
 #include "cache/thread_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "fs/log.h"
 
 namespace daqfs {
 
-ThreadPool::ThreadPool(unsigned threads) {
+ThreadPool::ThreadPool(unsigned threads, unsigned cpus)
+    : cpus_(std::clamp(cpus, 1u, std::max(threads, 1u))) {
   if (threads == 0) threads = 1;
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
 }
@@ -23,14 +26,32 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
+unsigned ThreadPool::UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
 bool ThreadPool::Submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return false;
     queue_.push_back(std::move(task));
+    MaybeWake();
   }
-  cv_.notify_one();
   return true;
+}
+
+void ThreadPool::MaybeWake() {
+  // Queued work that the awake workers (and those already woken) do not cover yet.
+  if (queue_.size() <= permits_ || sleeping_ <= permits_) return;
+  if (awake_ - blocked_ >= cpus_) return;
+  ++permits_;
+  ++awake_;
+  ++wakeups_;
+  cv_.notify_one();
 }
 
 size_t ThreadPool::queued() const {
@@ -38,17 +59,48 @@ size_t ThreadPool::queued() const {
   return queue_.size();
 }
 
+uint64_t ThreadPool::wakeups() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wakeups_;
+}
+
+void ThreadPool::Observer::BlockingStarted() {
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  ++pool_->blocked_;
+  pool_->MaybeWake();
+}
+
+void ThreadPool::Observer::BlockingEnded() {
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  --pool_->blocked_;
+}
+
 void ThreadPool::Work() {
   pthread_setname_np(pthread_self(), "daqfs-decode");
+  SetBlockingObserver(&observer_);
+  std::unique_lock<std::mutex> lock(mu_);
+  bool awake = false;  // counted in awake_
   for (;;) {
-    std::function<void()> task;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+    if (stop_) break;
+    // Work for this worker: queued tasks beyond those promised to woken workers, and (unless
+    // it is running already) a free CPU.
+    bool take = queue_.size() > permits_ && (awake || awake_ - blocked_ < cpus_);
+    if (!take) {
+      if (awake) --awake_;
+      awake = false;
+      ++sleeping_;
+      cv_.wait(lock, [this] { return stop_ || permits_ > 0; });
+      --sleeping_;
+      if (stop_) break;
+      --permits_;  // awake_ was counted by the waker
+      awake = true;
+      continue;
     }
+    if (!awake) ++awake_;
+    awake = true;
+    std::function<void()> task = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
     try {
       task();
     } catch (const std::exception& e) {
@@ -56,7 +108,10 @@ void ThreadPool::Work() {
     } catch (...) {
       LogError("decode task failed");
     }
+    task = nullptr;  // its captures are released outside the lock
+    lock.lock();
   }
+  SetBlockingObserver(nullptr);
 }
 
 }  // namespace daqfs

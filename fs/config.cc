@@ -229,6 +229,12 @@ class Schema final : public IniHandler {
       if (m.drop_behind != 0 && m.drop_behind < kMinDropBehind) {
         return Bad(e, "expected 0 (off) or at least 16M");
       }
+    } else if (key == "readdirplus") {
+      if (v == "always" || v == "auto") {
+        m.readdirplus_always = v == "always";
+      } else {
+        return Bad(e, "expected always or auto");
+      }
     } else if (key == "allow_other") {
       Result<bool> b = ParseBool(v);
       if (!b.ok()) return Bad(e, b.status().message());
@@ -451,6 +457,7 @@ std::string FormatConfig(const Config& config) {
   out += "entry_timeout = " + FormatIniSeconds(m.entry_timeout) + "\n";
   out += "max_background = " + std::to_string(m.max_background) + "\n";
   out += "drop_behind = " + FormatSize(m.drop_behind) + "\n";
+  out += std::string("readdirplus = ") + (m.readdirplus_always ? "always" : "auto") + "\n";
   out += m.mountpoint.empty() ? "; mountpoint is not set (given on the command line)\n"
                               : kv("mountpoint", m.mountpoint);
   out += std::string("list_daqfs_xattrs = ") + (m.list_daqfs_xattrs ? "true" : "false") + "\n";

@@ -127,6 +127,7 @@ void ExpectSameValues(const Config& a, const Config& b) {
   EXPECT_EQ(a.mount.entry_timeout, b.mount.entry_timeout);  // exact: must round-trip
   EXPECT_EQ(a.mount.max_background, b.mount.max_background);
   EXPECT_EQ(a.mount.drop_behind, b.mount.drop_behind);
+  EXPECT_EQ(a.mount.readdirplus_always, b.mount.readdirplus_always);
   EXPECT_EQ(a.mount.mountpoint, b.mount.mountpoint);
   EXPECT_EQ(a.mount.list_daqfs_xattrs, b.mount.list_daqfs_xattrs);
   ExpectSameCacheValues(a.cache, b.cache);
@@ -182,6 +183,7 @@ TEST(ConfigTest, FullValidConfig) {
       "entry_timeout = 0.5\n"
       "max_background = 128\n"
       "drop_behind = 1G\n"
+      "readdirplus = auto\n"
       "\n"
       "[source mwa]\n"
       "type = archive\n"
@@ -200,14 +202,15 @@ TEST(ConfigTest, FullValidConfig) {
   EXPECT_EQ(c.mount.entry_timeout, 0.5);
   EXPECT_EQ(c.mount.max_background, 128u);
   EXPECT_EQ(c.mount.drop_behind, 1ull << 30);
+  EXPECT_FALSE(c.mount.readdirplus_always);
   ASSERT_EQ(c.sources.size(), 2u);
   EXPECT_EQ(c.sources[0].name, "mwa");
   EXPECT_EQ(c.sources[0].type, "archive");
   EXPECT_EQ(PathOf(c.sources[0]), "/data/mwa/*.tar");
-  EXPECT_EQ(c.sources[0].line, 14);
+  EXPECT_EQ(c.sources[0].line, 15);
   EXPECT_EQ(c.sources[1].name, "other data");
   EXPECT_EQ(PathOf(c.sources[1]), "/srv/x");
-  EXPECT_EQ(c.sources[1].line, 17);
+  EXPECT_EQ(c.sources[1].line, 18);
 }
 
 TEST(ConfigTest, DefaultsWithoutMountSection) {
@@ -223,6 +226,7 @@ TEST(ConfigTest, DefaultsWithoutMountSection) {
   EXPECT_EQ(c.mount.entry_timeout, 3600);
   EXPECT_EQ(c.mount.max_background, 64u);
   EXPECT_EQ(c.mount.drop_behind, 512ull << 20);
+  EXPECT_TRUE(c.mount.readdirplus_always);
   EXPECT_EQ(c.mount.mountpoint, "");
   EXPECT_FALSE(c.mount.list_daqfs_xattrs);
 }
@@ -460,6 +464,9 @@ TEST(ConfigTest, EveryMountKeyRejectsBadValues) {
       {"max_background", "65536", "expected an integer from 1 to 65535"},
       {"drop_behind", "15M", "expected 0 (off) or at least 16M"},
       {"drop_behind", "1", "expected 0 (off) or at least 16M"},
+      {"readdirplus", "yes", "expected always or auto"},
+      {"readdirplus", "", "expected always or auto"},
+      {"readdirplus", "Always", "expected always or auto"},
   };
   for (const BadValueCase& c : cases) {
     EXPECT_EQ(MountError(std::string(c.key) + " = " + c.value),

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "fs/blocking.h"
 #include "fs/log.h"
 
 namespace daqfs {
@@ -35,6 +36,7 @@ Result<InflightLimit::Slot> InflightLimit::Acquire() {
     // at most 2 x max_ threads (its slots and its waiters), never every FUSE worker.
     if (waiting_ < max_) {
       ++waiting_;
+      BlockingScope blocking;
       bool got = freed_.wait_for(lock, timeout_, [&] { return inflight_ < max_; });
       --waiting_;
       if (got) {

@@ -74,6 +74,7 @@ class LatencySource final : public ForwardingSource {
   }
 
  private:
+  void Sleep() const;
   std::chrono::milliseconds latency_;
 };
 

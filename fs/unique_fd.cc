@@ -1,10 +1,13 @@
 #include "fs/unique_fd.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+
+#include "fs/blocking.h"
 
 namespace daqfs {
 
@@ -22,6 +25,21 @@ Result<UniqueFd> OpenReadOnly(const std::string& path) {
 
 Result<size_t> PreadFull(int fd, uint64_t offset, std::span<uint8_t> out, const std::string& what) {
   size_t done = 0;
+  // On a pool's worker, what the page cache holds is copied without blocking (RWF_NOWAIT);
+  // only a read that must wait for storage opens a BlockingScope, so that the pool runs another
+  // worker meanwhile (waking one for a read that takes microseconds would cost more than it
+  // gains). Filesystems without RWF_NOWAIT answer EOPNOTSUPP: every read counts as blocking.
+  if (BlockingObserved()) {
+    while (done < out.size()) {
+      iovec v{out.data() + done, out.size() - done};
+      ssize_t n = ::preadv2(fd, &v, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // not cached (EAGAIN), not supported, end of file, or an error:
+      done += static_cast<size_t>(n);  // the blocking loop below tells which
+    }
+    if (done == out.size()) return done;
+  }
+  BlockingScope blocking;
   while (done < out.size()) {
     ssize_t n =
         ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));

@@ -99,8 +99,9 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   CacheLayer c;
   const CacheConfig& cc = config.cache;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  c.pool = std::make_unique<ThreadPool>(cc.decode_threads ? cc.decode_threads
-                                                          : DefaultDecodeThreads(cores));
+  c.pool = std::make_unique<ThreadPool>(
+      cc.decode_threads ? cc.decode_threads : DefaultDecodeThreads(cores),
+      ThreadPool::UsableCpus());
   if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
   if (cc.disk > 0 && !cc.dir.empty()) {
     DiskCacheOptions o;
@@ -442,6 +443,7 @@ int Main(int argc, char** argv) {
   fo.max_background = config.mount.max_background;
   fo.read_ahead_kb = config.mount.read_ahead_kb;
   fo.drop_behind = config.mount.drop_behind;
+  fo.readdirplus_always = config.mount.readdirplus_always;
   fo.entry_timeout = config.mount.entry_timeout;
   fo.allow_other = config.mount.allow_other;
   fo.debug = args.debug;

@@ -78,6 +78,7 @@ TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
   EXPECT_EQ(c->mount.log_level, defaults.mount.log_level);
   EXPECT_EQ(c->mount.allow_other, defaults.mount.allow_other);
   EXPECT_EQ(c->mount.list_daqfs_xattrs, defaults.mount.list_daqfs_xattrs);
+  EXPECT_EQ(c->mount.readdirplus_always, defaults.mount.readdirplus_always);
   EXPECT_EQ(c->cache.disk, defaults.cache.disk);
   EXPECT_EQ(c->cache.prefetch_window, defaults.cache.prefetch_window);
   EXPECT_EQ(c->cache.prefetch_budget, defaults.cache.prefetch_budget);
@@ -106,8 +107,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     pos += 3;
     keys++;
   }
-  // 12 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 3 hdf5 + 5 shared)
-  EXPECT_EQ(keys, 36);
+  // 13 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 3 hdf5 + 5 shared)
+  EXPECT_EQ(keys, 37);
 }
 
 }  // namespace

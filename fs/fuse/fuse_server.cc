@@ -110,6 +110,13 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Every listing carries its entries' attributes (READDIRPLUS): a tool that lists a folder and
+  // then opens each file (`cat frames/*.tif`, a numpy loop over a glob) needs no lookup round
+  // trip per file; the kernel's own choice (READDIRPLUS_AUTO) uses it only for the first batch
+  // of a listing unless lookups came in between, as they do not after a shell's glob (2000
+  // frames: 1816 lookups; `cat` of them 10% faster with every batch plus). The price: the
+  // kernel keeps an inode per listed entry until it forgets it.
+  if (self->options().readdirplus_always) conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -51,6 +51,7 @@ struct FuseOptions {
   bool allow_other = false;                            // adds allow_other + default_permissions
   bool debug = false;                                  // libfuse's request trace
   uint64_t drop_behind = kDefaultDropBehind;           // fs/drop_behind.h; 0 = off
+  bool readdirplus_always = true;                      // false: the kernel's READDIRPLUS_AUTO
   std::function<void()> on_hangup;                     // called on SIGHUP (from a helper thread)
 };
 

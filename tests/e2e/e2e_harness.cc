@@ -71,6 +71,16 @@ std::string ConfiguredCacheDir(const std::string& path) {
   return "";
 }
 
+double Series(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, series.size() + 1, series + " ") == 0) {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
 bool IsMounted(const std::string& mountpoint) {
   std::ifstream in("/proc/mounts");
   std::string line;

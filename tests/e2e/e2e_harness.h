@@ -47,6 +47,9 @@ using testing::WriteFile;
 
 bool IsMounted(const std::string& mountpoint);
 
+// The value of one series ("name" or "name{labels}") in Prometheus text; -1 when absent.
+double Series(const std::string& text, const std::string& series);
+
 // Writes the daqfs configuration `body` to dir/name and returns its path. Unless `body` sets
 // [cache] dir itself, `dir = <dir>/cache` is added (at the end, or right after a [cache] line
 // that has no dir), so a test never uses the host's default cache folder (/var/cache/daqfs),

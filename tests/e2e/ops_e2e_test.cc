@@ -13,17 +13,6 @@
 namespace daqfs::e2e {
 namespace {
 
-// Value of one series ("name" or "name{labels}") in Prometheus text; -1 when absent.
-double Series(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.compare(0, series.size() + 1, series + " ") == 0) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
-
 std::string Tool(const std::string& name) { return std::string(DAQFS_BINARY_DIR) + "/" + name; }
 std::string Script() { return std::string(DAQFS_BINARY_DIR) + "/daqfs-metrics-textfile"; }
 

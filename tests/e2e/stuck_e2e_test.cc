@@ -19,18 +19,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// The value of one series (`name{labels}`) in Prometheus text; -1 when absent.
-double Series(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.compare(0, series.size() + 1, series + " ") == 0) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
-
 double Seconds(SteadyClock::time_point since) {
   return std::chrono::duration<double>(SteadyClock::now() - since).count();
 }

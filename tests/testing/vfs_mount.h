@@ -23,7 +23,7 @@ struct VfsMount {
   // at most, `threads` decode threads.
   VfsMount(std::unique_ptr<Backend> backend, CachePolicy policy, uint64_t prefetch_window,
            unsigned threads)
-      : pool(std::make_unique<ThreadPool>(threads)) {
+      : pool(std::make_unique<ThreadPool>(threads, threads)) {
     ReadPathOptions o;
     o.prefetch_window_bytes = prefetch_window;
     o.prefetch_budget_bytes = 32ull << 20;
