@@ -91,9 +91,14 @@ class CachedReadPath final : public ReadPath {
   };
   // Queues a prefetch of block `index` of `source` (its units); false when the budget is full
   // or the pool refused it. `pending` (may be null) is the handle's.
+  // `done` (may be null) runs after the prefetch task, if it was queued.
   bool Prefetch(const std::shared_ptr<ByteSource>& source, uint64_t index, BlockCache* cache,
                 const std::shared_ptr<std::atomic<bool>>& cancelled,
-                const std::shared_ptr<Pending>& pending);
+                const std::shared_ptr<Pending>& pending, std::function<void()> done = nullptr);
+  // Hands sibling `s` (opened as `source`, every block in `cache` now) to the kernel's page
+  // cache (Sibling::store) and lets its units go from RAM (the page cache holds the bytes).
+  void Store(const FileContext& context, const Sibling& s,
+             const std::shared_ptr<ByteSource>& source, BlockCache* cache);
   // True if every unit of block `index` is in `cache`'s fast tier.
   static bool Cached(ByteSource& source, const std::string& identity, uint64_t index,
                      BlockCache* cache);
@@ -102,7 +107,9 @@ class CachedReadPath final : public ReadPath {
   void FileCompleted(const FileContext& context);
   // `cache_plain`: the started file's cache, used for siblings whose policy gives none. True
   // when the file continues a scan of its directory (its predecessor was read whole).
-  bool FileStarted(const FileContext& context, BlockCache* cache_plain);
+  bool FileStarted(const FileContext& context, BlockCache* cache_plain, bool stored = false);
+  // FileStarted's work on the pool: opens and queues the siblings within one window.
+  void QueueSiblings(const FileContext& context, BlockCache* cache_plain);
 
   ReadPathOptions options_;
   BlockCache* memory_;
@@ -131,6 +138,9 @@ class CachedReadPath final : public ReadPath {
     std::string next;
     std::deque<std::string> order;
     std::unordered_set<std::string> names;
+    // Siblings whose bytes went to the page cache ahead of their reader: its reads will not
+    // reach daqfs, so opening one counts as reading it whole (the scan goes on).
+    std::unordered_set<std::string> stored;
   };
   std::mutex dirs_mu_;                    // guards scans_
   std::map<std::string, DirScan> scans_;  // by directory identity, at most kScanDirs
@@ -142,6 +152,8 @@ class CachedReadPath final : public ReadPath {
   Counter* over_budget_ = &own_skipped_;
   Counter* sibling_ = nullptr;
   Counter own_sibling_;
+  Counter* stored_files_ = nullptr;
+  Counter own_stored_files_;
 };
 
 }  // namespace daqfs

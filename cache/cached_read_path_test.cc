@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -37,7 +39,7 @@ class CachedReadPathTest : public ::testing::Test {
     path_->SetPolicy(0, CachePolicy::kMemory);
   }
   void WaitIdle() {
-    for (int i = 0; i < 5000 && (path_->inflight_bytes() > 0 || pool_.queued() > 0); ++i) {
+    for (int i = 0; i < 5000 && (path_->inflight_bytes() > 0 || !pool_.idle()); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
@@ -237,7 +239,7 @@ TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccess
       std::vector<Sibling> out;
       for (int k = i + 1; k < 6 && out.size() < max; ++k) {
         std::shared_ptr<ByteSource> f = files[k];
-        out.push_back(Sibling{"f" + std::to_string(k), f->Size(), [f] { return f; }});
+        out.push_back(Sibling{"f" + std::to_string(k), f->Size(), [f] { return f; }, nullptr});
       }
       return out;
     };
@@ -255,6 +257,86 @@ TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccess
   ASSERT_TRUE(r->Read(0, buf).ok());
   EXPECT_TRUE(Check(buf, 0, buf.size()));
   EXPECT_EQ(files[4]->decodes.load(), 2u);  // both blocks came from the cache
+}
+
+TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoesOn) {
+  // A window of two files: reading file 0 and starting file 1 stores files 2 and 3 (their
+  // bytes as reads return them); opening a stored file without reading it (its reader reads
+  // the page cache) counts as reading it whole, so the scan stores the next one.
+  Make(5 * kMiB, 64 * kMiB);
+  const uint64_t size = 2 * kMiB + 123;  // a partial last block
+  std::vector<std::shared_ptr<PatternSource>> files;
+  for (int i = 0; i < 8; ++i) {
+    files.push_back(std::make_shared<PatternSource>(size, true, "frame" + std::to_string(i)));
+  }
+  std::mutex mu;
+  std::map<int, std::vector<uint8_t>> stored;
+  bool refuse_6 = true;  // the kernel's queue is full for file 6
+  auto context = [&](int i) {
+    FileContext c;
+    c.source = 0;
+    c.dir = "frames";
+    c.name = "f" + std::to_string(i);
+    c.size = size;
+    c.next_siblings = [&, i](size_t max) {
+      std::vector<Sibling> out;
+      for (int k = i + 1; k < 8 && out.size() < max; ++k) {
+        std::shared_ptr<ByteSource> f = files[k];
+        Sibling s;
+        s.name = "f" + std::to_string(k);
+        s.size = f->Size();
+        s.open = [f] { return f; };
+        s.store = [&, k](std::vector<ReadPiece> pieces) {
+          if (k == 6 && refuse_6) return false;
+          std::vector<uint8_t> bytes;
+          for (const ReadPiece& p : pieces) bytes.insert(bytes.end(), p.data, p.data + p.size);
+          std::lock_guard<std::mutex> lock(mu);
+          stored[k] = std::move(bytes);
+          return true;
+        };
+        out.push_back(std::move(s));
+      }
+      return out;
+    };
+    return c;
+  };
+  auto stored_names = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<int> names;
+    for (const auto& [k, bytes] : stored) {
+      EXPECT_EQ(bytes.size(), size) << k;
+      EXPECT_TRUE(Check(bytes, 0, bytes.size())) << k;
+      names.push_back(k);
+    }
+    return names;
+  };
+  std::vector<uint8_t> buf(size);
+  auto r0 = path_->Open(files[0], context(0));
+  ASSERT_TRUE(r0->Read(0, buf).ok());
+  auto r1 = path_->Open(files[1], context(1));
+  ASSERT_TRUE(r1->Read(0, std::span<uint8_t>(buf).first(4096)).ok());
+  WaitIdle();
+  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3}));
+  // Opened, never read: the scan goes on from each.
+  auto r2 = path_->Open(files[2], context(2));
+  WaitIdle();
+  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4}));
+  auto r3 = path_->Open(files[3], context(3));
+  auto r4 = path_->Open(files[4], context(4));
+  WaitIdle();
+  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4, 5}));  // 6 was refused
+  EXPECT_NE(metrics_.Prometheus().find("daqfs_prefetch_stored_files_total 4\n"), std::string::npos);
+  // Opening 5 goes on: 6 is prefetched but refused by the kernel's queue, 7 stored. Opening 6
+  // does not count as reading it; its reads come from the cache.
+  auto r5 = path_->Open(files[5], context(5));
+  WaitIdle();
+  auto r6 = path_->Open(files[6], context(6));
+  const uint64_t decodes = files[6]->decodes.load();
+  EXPECT_GE(decodes, 1u);
+  ASSERT_TRUE(r6->Read(0, buf).ok());
+  EXPECT_TRUE(Check(buf, 0, size));
+  EXPECT_EQ(files[6]->decodes.load(), decodes);
+  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4, 5, 7}));
 }
 
 TEST_F(CachedReadPathTest, ShortReadsAndFailingNthDecodeAreHandled) {
@@ -347,10 +429,12 @@ TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
     c.next_siblings = [&, i](size_t max) {
       std::vector<Sibling> out;
       for (int k = i + 1; k < kFiles && out.size() < max; ++k) {
-        out.push_back(Sibling{"f" + std::to_string(k), files[k]->Size(), [&, k] {
+        out.push_back(Sibling{"f" + std::to_string(k), files[k]->Size(),
+                              [&, k] {
                                 ++opens[k];
                                 return std::shared_ptr<ByteSource>(files[k]);
-                              }});
+                              },
+                              nullptr});
       }
       return out;
     };

@@ -59,6 +59,11 @@ size_t ThreadPool::queued() const {
   return queue_.size();
 }
 
+bool ThreadPool::idle() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.empty() && awake_ == 0;
+}
+
 uint64_t ThreadPool::wakeups() const {
   std::lock_guard<std::mutex> lock(mu_);
   return wakeups_;

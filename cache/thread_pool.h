@@ -33,6 +33,8 @@ class ThreadPool final : public Executor {
 
   bool Submit(std::function<void()> task) override;
   size_t queued() const;
+  // Nothing queued and no task running (tests).
+  bool idle() const;
   // For tests: workers woken so far (a worker that finds queued work after a task is not woken).
   uint64_t wakeups() const;
 

@@ -59,8 +59,9 @@ TEST(ThreadPoolTest, ComputingTasksRunOnCpusWorkersAndFinishersTakeTheNextWithou
   WaitFor(done, 64);
   EXPECT_LE(c.most.load(), 2);
   EXPECT_LE(pool.wakeups(), 4u);
-  // Started in the order queued, give or take the two running at once.
-  for (size_t i = 0; i < order.size(); ++i) EXPECT_LE(std::abs(order[i] - static_cast<int>(i)), 1);
+  // Started in the order queued, give or take the two running at once and a worker preempted
+  // between taking its task and recording it.
+  for (size_t i = 0; i < order.size(); ++i) EXPECT_LE(std::abs(order[i] - static_cast<int>(i)), 4);
 }
 
 TEST(ThreadPoolTest, TasksWaitingOnStorageLetMoreWorkersRunUpToThreads) {

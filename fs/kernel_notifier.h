@@ -12,6 +12,9 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
+
+#include "fs/read_path.h"
 
 namespace daqfs {
 
@@ -29,6 +32,16 @@ class KernelNotifier {
     (void)offset;
     (void)length;
     NotifyInvalInode(ino);
+  }
+  // Hands the kernel the bytes of `ino` from `offset` on (`data`, kept alive until sent): its
+  // page cache holds them as if they had been read, so a reader about to read the file finds
+  // them there (the sibling prefetch of a folder scan). Only for content that never changes.
+  // Returns false if nothing was queued (no room, or not supported): the kernel asks as usual.
+  virtual bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data) {
+    (void)ino;
+    (void)offset;
+    (void)data;
+    return false;
   }
 };
 

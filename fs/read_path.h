@@ -50,6 +50,10 @@ struct Sibling {
   std::string name;
   uint64_t size = 0;  // st_size, for budgeting before opening
   std::function<std::shared_ptr<ByteSource>()> open;
+  // Hands the file's bytes (from offset 0, the whole file) to the kernel's page cache ahead of
+  // its reader (KernelNotifier::NotifyStore); false if not queued. Null: the kernel does not
+  // know the file yet (not listed or looked up), or its content may change.
+  std::function<bool(std::vector<ReadPiece>)> store;
 };
 
 // Where an opened file comes from, for cache policy and sibling prefetch.
@@ -57,6 +61,7 @@ struct FileContext {
   uint32_t source = 0;  // Vfs backend index (1..N for sources)
   std::string dir;      // identity of the directory it was looked up in ("" if unknown)
   std::string name;     // its name there
+  uint64_t size = 0;    // its size
   // Up to `max` files that follow this one in directory order (for sibling prefetch), unopened.
   std::function<std::vector<Sibling>(size_t max)> next_siblings;
 };

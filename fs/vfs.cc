@@ -307,16 +307,30 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
       if (parent.backend == key->backend && backend) {
         ctx.dir = std::to_string(parent.backend) + ":" + std::to_string(parent.node);
         ctx.name = origin->name;
+        ctx.size = file->attr.size;
         std::string name = origin->name;
-        ctx.next_siblings = [backend, parent, name, caller](size_t max) {
+        ctx.next_siblings = [this, backend, parent, name, caller](size_t max) {
           std::vector<Sibling> out;
           for (const DirEntry& e : backend->NextSiblings(parent.node, name, max)) {
             NodeId node = e.node;
-            out.push_back(Sibling{e.name, e.attr.size, [backend, node, caller] {
-                                    Result<std::shared_ptr<ByteSource>> s =
-                                        backend->Open(node, caller);
-                                    return s.ok() ? std::move(*s) : nullptr;
-                                  }});
+            Sibling s;
+            s.name = e.name;
+            s.size = e.attr.size;
+            s.open = [backend, node, caller] {
+              Result<std::shared_ptr<ByteSource>> src = backend->Open(node, caller);
+              return src.ok() ? std::move(*src) : nullptr;
+            };
+            // Content that never changes, of a file the kernel knows (listed with its
+            // attributes, or looked up): its bytes may go to the page cache before it is read.
+            std::optional<uint64_t> sino = inodes_.Find(InodeKey{parent.backend, node});
+            if (sino && e.attr.type == NodeType::kFile && !e.attr.dynamic &&
+                e.attr.cache_seconds == kCacheForever) {
+              s.store = [this, ino = *sino](std::vector<ReadPiece> data) {
+                std::lock_guard<std::mutex> lock(notifier_mu_);
+                return notifier_ && notifier_->NotifyStore(ino, 0, std::move(data));
+              };
+            }
+            out.push_back(std::move(s));
           }
           return out;
         };

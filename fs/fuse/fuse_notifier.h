@@ -33,6 +33,14 @@ struct fuse_session;
 
 namespace daqfs {
 
+// Cuts `data` (the bytes from `offset` on) into runs the kernel can mark as read: each starts at
+// a page boundary and ends at one (or where the data ends). Runs inside one piece are passed as
+// they are; a page made of several pieces is copied into one buffer. The kernel marks a stored
+// page up to date only if one store covers it whole; libfuse copies a multi-buffer store into
+// a fresh buffer of its own first. Stops at the first non-zero result of `send` and returns it.
+int ForEachPageAlignedRun(uint64_t offset, const std::vector<ReadPiece>& data,
+                          const std::function<int(uint64_t, const uint8_t*, size_t)>& send);
+
 class FuseNotifier final : public KernelNotifier {
  public:
   static constexpr size_t kMaxQueued = 1 << 16;
@@ -40,6 +48,9 @@ class FuseNotifier final : public KernelNotifier {
   // are dropped first), so they never crowd out the invalidations that keep listings right; a
   // range that continues the last queued one of its inode is merged into it.
   static constexpr size_t kMaxQueuedRanges = 4096;
+  // Stores (NotifyStore) are an optimisation too: they wait in a queue of their own, sent only
+  // when no invalidation waits, at most this many bytes of them (more are refused).
+  static constexpr uint64_t kMaxQueuedStoreBytes = 256ull << 20;
 
   // What the thread does with an event: by default the libfuse calls on `session`. Tests pass
   // their own sender. Both return 0 or a negative errno, as libfuse does.
@@ -48,6 +59,8 @@ class FuseNotifier final : public KernelNotifier {
     std::function<int(uint64_t ino)> inval_inode;
     // Pages [offset, offset + length) of `ino`; null: inval_inode.
     std::function<int(uint64_t ino, uint64_t offset, uint64_t length)> inval_range;
+    // The bytes of `ino` from `offset` into the kernel's page cache; null: stores refused.
+    std::function<int(uint64_t ino, uint64_t offset, const std::vector<ReadPiece>& data)> store;
   };
   // `alive(ino)`: whether the kernel still holds `ino` (the Vfs's inode table); not called with
   // the queue's lock held.
@@ -66,9 +79,16 @@ class FuseNotifier final : public KernelNotifier {
   void NotifyInvalEntry(uint64_t parent_ino, std::string_view name) override;
   void NotifyInvalInode(uint64_t ino) override;
   void NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t length) override;
+  bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data) override;
+  // Called on the notifier thread after the kernel took a store (DropBehind counts those bytes
+  // as read). Set before Start().
+  void OnStored(std::function<void(uint64_t ino, uint64_t offset, uint64_t length)> fn) {
+    on_stored_ = std::move(fn);
+  }
 
   uint64_t sent() const;
-  uint64_t dropped() const;  // forgotten inodes, a full queue, or stopped
+  uint64_t dropped() const;       // forgotten inodes, a full queue, or stopped
+  uint64_t stored_bytes() const;  // bytes the kernel took through stores
 
  private:
   struct Event {
@@ -78,6 +98,7 @@ class FuseNotifier final : public KernelNotifier {
     bool range = false;  // pages [offset, offset + length) only
     uint64_t offset = 0;
     uint64_t length = 0;
+    std::vector<ReadPiece> data;  // a store (queued in stores_)
   };
   void Push(Event e);
   void Loop();
@@ -87,6 +108,10 @@ class FuseNotifier final : public KernelNotifier {
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   std::deque<Event> queue_;
+  std::deque<Event> stores_;  // sent when queue_ is empty
+  uint64_t queued_store_bytes_ = 0;
+  uint64_t stored_bytes_ = 0;
+  std::function<void(uint64_t, uint64_t, uint64_t)> on_stored_;
   bool stop_ = false;
   bool busy_ = false;  // the thread is sending an event taken from the queue
   uint64_t sent_ = 0, dropped_ = 0;

@@ -1,6 +1,7 @@
 #include "fs/fuse/fuse_notifier.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -37,7 +38,8 @@ struct Recorder {
                                                   std::to_string(off) + " " + std::to_string(len));
                                   threads.insert(std::this_thread::get_id());
                                   return rc;
-                                }};
+                                },
+                                nullptr};
   }
 };
 
@@ -104,7 +106,7 @@ TEST(FuseNotifierTest, CallersNeverWaitForABlockedKernel) {
                                         released.wait();
                                         return ++calls, 0;
                                       },
-                                      nullptr},
+                                      nullptr, nullptr},
                  nullptr);
   n.Start();
   for (int i = 0; i < 1000; ++i) n.NotifyInvalInode(5);  // the thread is stuck in the first
@@ -127,6 +129,99 @@ TEST(FuseNotifierTest, KernelEnoentIsNoErrorAndStopDropsTheRest) {
   EXPECT_EQ(r.calls, (std::vector<std::string>{"inode 7"}));
   EXPECT_EQ(n.dropped(), 1u);
   n.Stop();  // idempotent
+}
+
+// Pieces as a read returns them (a TIFF header, then the pixels of units), sent as runs that
+// start and end at page boundaries: whole pages straight from a piece, a page made of several
+// pieces copied into one buffer, the tail last.
+TEST(FuseNotifierTest, StoresGoOutAsPageAlignedRunsWithTheSameBytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<std::vector<uint8_t>> parts = {std::vector<uint8_t>(100), std::vector<uint8_t>(5000),
+                                             std::vector<uint8_t>(3 * page),
+                                             std::vector<uint8_t>(7)};
+  std::vector<uint8_t> all;
+  std::vector<ReadPiece> pieces;
+  uint8_t v = 0;
+  for (auto& p : parts) {
+    for (uint8_t& b : p) b = v++;
+    all.insert(all.end(), p.begin(), p.end());
+    pieces.push_back(ReadPiece{nullptr, p.data(), p.size()});
+  }
+  std::vector<uint8_t> got;
+  int zero_copy = 0;
+  int rc = ForEachPageAlignedRun(0, pieces, [&](uint64_t off, const uint8_t* p, size_t n) {
+    EXPECT_EQ(off, got.size());
+    EXPECT_EQ(off % page, 0u) << off;
+    EXPECT_TRUE(n % page == 0 || off + n == all.size()) << off << " " << n;
+    for (auto& part : parts) zero_copy += p >= part.data() && p < part.data() + part.size();
+    got.insert(got.end(), p, p + n);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(got, all);
+  EXPECT_GE(zero_copy, 1);  // the pages inside the third piece were not copied
+  // The first error stops it and is returned.
+  int calls = 0;
+  EXPECT_EQ(ForEachPageAlignedRun(
+                0, pieces, [&](uint64_t, const uint8_t*, size_t) { return ++calls, -ENOENT; }),
+            -ENOENT);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(FuseNotifierTest, StoresWaitForInvalidationsAreBoundedAndReported) {
+  Recorder r;
+  FuseNotifier::Sender sender = r.Sender();
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<bool> in_store{false};
+  sender.store = [&](uint64_t ino, uint64_t off, const std::vector<ReadPiece>& data) {
+    in_store = true;
+    open.wait();  // the first store holds the thread until the test has queued the rest
+    std::lock_guard<std::mutex> l(r.mu);
+    size_t n = 0;
+    for (const ReadPiece& p : data) n += p.size;
+    r.calls.push_back("store " + std::to_string(ino) + " " + std::to_string(off) + " " +
+                      std::to_string(n));
+    return 0;
+  };
+  FuseNotifier n(sender, nullptr);
+  std::vector<std::string> reported;
+  n.OnStored([&](uint64_t ino, uint64_t off, uint64_t len) {
+    reported.push_back(std::to_string(ino) + " " + std::to_string(off) + " " + std::to_string(len));
+  });
+  auto keep = std::make_shared<std::vector<uint8_t>>(1 << 20);
+  auto piece = [&](size_t size) {
+    return std::vector<ReadPiece>{ReadPiece{keep, keep->data(), size}};
+  };
+  n.Start();
+  EXPECT_TRUE(n.NotifyStore(5, 0, piece(1000)));
+  while (!in_store) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // it waits in it
+  EXPECT_TRUE(n.NotifyStore(6, 0, piece(2000)));
+  n.NotifyInvalInode(7);  // queued after store 6, sent before it
+  // Beyond kMaxQueuedStoreBytes queued: refused, nothing queued.
+  std::vector<ReadPiece> huge;
+  for (uint64_t b = 0; b <= FuseNotifier::kMaxQueuedStoreBytes >> 20; ++b) {
+    huge.push_back(ReadPiece{keep, keep->data(), keep->size()});
+  }
+  EXPECT_FALSE(n.NotifyStore(8, 0, std::move(huge)));
+  EXPECT_FALSE(n.NotifyStore(9, 0, {}));  // nothing to store
+  gate.set_value();
+  n.Drain();
+  EXPECT_EQ(r.calls, (std::vector<std::string>{"store 5 0 1000", "inode 7", "store 6 0 2000"}));
+  EXPECT_EQ(reported, (std::vector<std::string>{"5 0 1000", "6 0 2000"}));
+  EXPECT_EQ(n.stored_bytes(), 3000u);
+  EXPECT_EQ(keep.use_count(), 1);  // sent and refused stores let their pieces go
+  n.Stop();
+  EXPECT_FALSE(n.NotifyStore(10, 0, piece(10)));  // stopped
+}
+
+// Without a store function (a sender of tests, a kernel without it) stores are refused.
+TEST(FuseNotifierTest, WithoutStoreFunctionStoresAreRefused) {
+  Recorder r;
+  FuseNotifier n(r.Sender(), nullptr);
+  n.Start();
+  auto keep = std::make_shared<std::vector<uint8_t>>(10);
+  EXPECT_FALSE(n.NotifyStore(1, 0, {ReadPiece{keep, keep->data(), 10}}));
 }
 
 }  // namespace

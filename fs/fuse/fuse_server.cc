@@ -660,8 +660,6 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   // Kernel invalidations from the backends, sent by a thread of their own (fuse_notifier.h).
   notifier_ = std::make_unique<FuseNotifier>(
       se_, [&vfs = vfs_](uint64_t ino) { return vfs.inodes().Resolve(ino).has_value(); });
-  notifier_->Start();
-  vfs_.SetNotifier(notifier_.get());
   if (options_.drop_behind > 0) {
     long page = sysconf(_SC_PAGESIZE);
     Metrics& m = vfs_.stats().metrics();
@@ -684,6 +682,17 @@ Status FuseServer::Run(const std::function<void()>& ready) {
                       "Files read again after their pages were dropped (kept in the page cache "
                       "since)"));
   }
+  // Bytes handed to the kernel ahead of a folder scan's reader count as read by it (each store
+  // as a reader of its own that reads the file from its start), so they are dropped behind too.
+  notifier_->OnStored([this, next = std::make_shared<std::atomic<uint64_t>>(1ull << 63)](
+                          uint64_t ino, uint64_t offset, uint64_t length) {
+    if (!drop_behind_) return;
+    uint64_t handle = next->fetch_add(1);
+    drop_behind_->Read(handle, ino, offset, length, offset + length);
+    drop_behind_->Closed(handle);
+  });
+  notifier_->Start();
+  vfs_.SetNotifier(notifier_.get());
 
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.threads);
