@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "cache/prefetch_planner.h"
 #include "cache/tiered_block_cache.h"
@@ -332,7 +333,10 @@ CachedReadPath::CachedReadPath(ReadPathOptions options, BlockCache* memory, Bloc
   }
 }
 
-CachedReadPath::~CachedReadPath() { shutdown_->store(true); }
+CachedReadPath::~CachedReadPath() {
+  shutdown_->store(true);
+  while (shared_->in_callbacks.load() > 0) std::this_thread::yield();
+}
 
 void CachedReadPath::SetPolicy(uint32_t source, CachePolicy policy) {
   std::lock_guard<std::mutex> lock(policy_mu_);
@@ -476,7 +480,11 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
           }
         }
         shared->inflight.fetch_sub(len);
-        if (done && !shutdown->load()) done();
+        if (done) {
+          shared->in_callbacks.fetch_add(1);  // before looking: the destructor then waits
+          if (!shutdown->load()) done();
+          shared->in_callbacks.fetch_sub(1);
+        }
       });
   if (!queued) {
     inflight.fetch_sub(len);

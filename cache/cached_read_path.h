@@ -123,6 +123,9 @@ class CachedReadPath final : public ReadPath {
     explicit Shared(Metrics* metrics) : fetcher(metrics) {}
     BlockFetcher fetcher;
     std::atomic<uint64_t> inflight{0};
+    // Prefetch tasks inside a `done` callback (it uses the CachedReadPath): its destructor
+    // waits for them (the executor may outlive it).
+    std::atomic<int> in_callbacks{0};
   };
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<std::atomic<bool>> shutdown_;

@@ -388,7 +388,7 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
       ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
     }
   }
-  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(ssd.bytes(), 40 * kMiB);  // every block kept on the slower tier
@@ -448,7 +448,7 @@ TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
       ASSERT_TRUE(Check(buf, off, buf.size())) << i;
     }
   }
-  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   int sibling_opens = 0;
@@ -472,7 +472,7 @@ TEST(CachedReadPathScanTest, DirectoryScanOpensEachSiblingOnceAndRecyclesRam) {
       ASSERT_TRUE(r->Read(off, buf).ok()) << i;
     }
   }
-  for (int i = 0; i < 5000 && path->inflight_bytes() > 0; ++i) {
+  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   sibling_opens = 0;

@@ -17,10 +17,11 @@ ThreadPool::ThreadPool(unsigned threads, unsigned cpus)
 }
 
 ThreadPool::~ThreadPool() {
+  std::deque<std::function<void()>> dropped;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
-    queue_.clear();
+    dropped.swap(queue_);
   }
   cv_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -87,9 +88,11 @@ void ThreadPool::Work() {
   bool awake = false;  // counted in awake_
   for (;;) {
     if (stop_) break;
-    // Work for this worker: queued tasks beyond those promised to woken workers, and (unless
-    // it is running already) a free CPU.
-    bool take = queue_.size() > permits_ && (awake || awake_ - blocked_ < cpus_);
+    // Work for this worker: queued tasks beyond those promised to woken workers, and a CPU:
+    // fewer than cpus_ running, or (if it runs already) no more than cpus_ with it. Workers
+    // woken while others waited on storage go back to sleep once those compute again.
+    const unsigned running = awake_ - blocked_;
+    bool take = queue_.size() > permits_ && (awake ? running <= cpus_ : running < cpus_);
     if (!take) {
       if (awake) --awake_;
       awake = false;

@@ -29,9 +29,9 @@ struct Concurrency {
   void Leave() { --now; }
 };
 
-void WaitFor(const std::atomic<int>& n, int want) {
+bool WaitFor(const std::atomic<int>& n, int want) {
   for (int i = 0; i < 20000 && n.load() < want; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_EQ(n.load(), want);
+  return n.load() == want;
 }
 
 TEST(ThreadPoolTest, ComputingTasksRunOnCpusWorkersAndFinishersTakeTheNextWithoutWakeUps) {
@@ -56,7 +56,7 @@ TEST(ThreadPoolTest, ComputingTasksRunOnCpusWorkersAndFinishersTakeTheNextWithou
       ++done;
     }));
   }
-  WaitFor(done, 64);
+  ASSERT_TRUE(WaitFor(done, 64));
   EXPECT_LE(c.most.load(), 2);
   EXPECT_LE(pool.wakeups(), 4u);
   // Started in the order queued, give or take the two running at once and a worker preempted
@@ -76,16 +76,50 @@ TEST(ThreadPoolTest, TasksWaitingOnStorageLetMoreWorkersRunUpToThreads) {
       c.Enter();
       {
         BlockingScope blocking;
-        std::this_thread::sleep_for(100ms);
+        std::this_thread::sleep_for(300ms);
       }
       c.Leave();
       ++done;
     });
   }
-  WaitFor(done, 24);
-  EXPECT_EQ(c.most.load(), 12);
-  // Two rounds of 12, not twelve rounds of 2.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+  ASSERT_TRUE(WaitFor(done, 24));
+  EXPECT_GE(c.most.load(), 8);
+  EXPECT_LE(c.most.load(), 12);
+  // A few rounds of up to 12, not twelve rounds of 2 (3.6 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2000ms);
+}
+
+TEST(ThreadPoolTest, WorkersWokenWhileOthersWaitedGoBackToSleepOnceTheyCompute) {
+  // 8 tasks wait on storage (8 workers awake), then compute; the 40 compute-only tasks queued
+  // behind them run on at most 2 workers at once: the others went back to sleep.
+  ThreadPool pool(8, 2);
+  Concurrency compute_only;
+  std::atomic<int> done{0};
+  auto spin = [](std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  };
+  for (int i = 0; i < 8; ++i) {
+    pool.Submit([&] {
+      {
+        BlockingScope blocking;
+        std::this_thread::sleep_for(50ms);
+      }
+      spin(5ms);
+      ++done;
+    });
+  }
+  for (int i = 0; i < 40; ++i) {
+    pool.Submit([&] {
+      compute_only.Enter();
+      spin(2ms);
+      compute_only.Leave();
+      ++done;
+    });
+  }
+  ASSERT_TRUE(WaitFor(done, 48));
+  EXPECT_LE(compute_only.most.load(), 2);
 }
 
 TEST(ThreadPoolTest, SubmitWhileWorkersWaitOnStorageWakesAnother) {
@@ -97,11 +131,13 @@ TEST(ThreadPoolTest, SubmitWhileWorkersWaitOnStorageWakesAnother) {
     ++blocked;
     while (!release) std::this_thread::sleep_for(1ms);
   });
-  WaitFor(blocked, 1);
+  bool was_blocked = WaitFor(blocked, 1);
   // The only CPU's worker waits on storage: a new task runs at once on another worker.
   pool.Submit([&] { ++ran; });
-  WaitFor(ran, 1);
+  bool ran_meanwhile = WaitFor(ran, 1);
   release = true;
+  EXPECT_TRUE(was_blocked);
+  EXPECT_TRUE(ran_meanwhile);
 }
 
 TEST(ThreadPoolTest, UsableCpusIsTheAffinityMask) {

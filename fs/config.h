@@ -41,7 +41,7 @@ struct MountConfig {
   // Bytes sequential readers keep behind them in the page cache (fs/drop_behind.h); 0 = off.
   uint64_t drop_behind = kDefaultDropBehind;
   // Listings carry each entry's attributes (READDIRPLUS) always, or as the kernel guesses.
-  bool readdirplus_always = true;
+  bool readdirplus_always = kDefaultReaddirplusAlways;
   std::string mountpoint;  // where to mount when the command line names no MOUNTPOINT
   // List daqfs's own user.daqfs.* attributes in listxattr (they are always readable by name).
   bool list_daqfs_xattrs = false;

@@ -21,6 +21,8 @@ inline constexpr unsigned kDefaultMaxBackground = 64;        // FUSE max_backgro
 // 0 = off. A value that is not 0 must be at least kMinDropBehind.
 inline constexpr uint64_t kDefaultDropBehind = 512ull << 20;
 inline constexpr uint64_t kMinDropBehind = 16ull << 20;
+// [mount] readdirplus: listings always carry attributes (true), or as the kernel guesses.
+inline constexpr bool kDefaultReaddirplusAlways = true;
 // FUSE worker threads when [mount] threads = 0: max(4, 2 x cores).
 constexpr unsigned DefaultFuseThreads(unsigned cores) { return std::max(4u, 2 * cores); }
 

@@ -34,8 +34,9 @@ Result<size_t> PreadFull(int fd, uint64_t offset, std::span<uint8_t> out, const 
       iovec v{out.data() + done, out.size() - done};
       ssize_t n = ::preadv2(fd, &v, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // not cached (EAGAIN), not supported, end of file, or an error:
-      done += static_cast<size_t>(n);  // the blocking loop below tells which
+      if (n == 0) return done;  // end of file
+      if (n < 0) break;         // not cached (EAGAIN), not supported, or an error: the loop below
+      done += static_cast<size_t>(n);
     }
     if (done == out.size()) return done;
   }

@@ -2,8 +2,6 @@
 
 #include <vector>
 
-#include "fs/blocking.h"
-
 namespace daqfs {
 namespace {
 
@@ -24,11 +22,7 @@ herr_t CollectError(unsigned n, const H5E_error2_t* err, void* data) {
 
 }  // namespace
 
-H5Lock::H5Lock() : lock_(H5Mutex(), std::try_to_lock) {
-  if (!lock_.owns_lock()) {
-    BlockingScope blocking;  // another thread is in the library: a decode worker waits
-    lock_.lock();
-  }
+H5Lock::H5Lock() : lock_(H5Mutex()) {
   // The automatic error printer is per thread in the thread-safe build: switch it off once.
   thread_local bool quiet = false;
   if (!quiet) {

@@ -173,6 +173,18 @@ void FuseNotifier::Push(Event e) {
       return;
     }
     if (e.range) ++queued_ranges_;
+    if (!e.entry && !e.range) {
+      // The inode's content changed: bytes queued for its page cache before are stale.
+      for (auto it = stores_.begin(); it != stores_.end();) {
+        if (it->ino != e.ino) {
+          ++it;
+          continue;
+        }
+        queued_store_bytes_ -= it->length;
+        ++dropped_;
+        it = stores_.erase(it);
+      }
+    }
     queue_.push_back(std::move(e));
   }
   cv_.notify_all();

@@ -205,9 +205,13 @@ TEST(FuseNotifierTest, StoresWaitForInvalidationsAreBoundedAndReported) {
   }
   EXPECT_FALSE(n.NotifyStore(8, 0, std::move(huge)));
   EXPECT_FALSE(n.NotifyStore(9, 0, {}));  // nothing to store
+  // A store queued before its inode's invalidation is stale: dropped, never sent.
+  EXPECT_TRUE(n.NotifyStore(11, 0, piece(500)));
+  n.NotifyInvalInode(11);
   gate.set_value();
   n.Drain();
-  EXPECT_EQ(r.calls, (std::vector<std::string>{"store 5 0 1000", "inode 7", "store 6 0 2000"}));
+  EXPECT_EQ(r.calls,
+            (std::vector<std::string>{"store 5 0 1000", "inode 7", "inode 11", "store 6 0 2000"}));
   EXPECT_EQ(reported, (std::vector<std::string>{"5 0 1000", "6 0 2000"}));
   EXPECT_EQ(n.stored_bytes(), 3000u);
   EXPECT_EQ(keep.use_count(), 1);  // sent and refused stores let their pieces go

@@ -707,8 +707,8 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   fuse_session_unmount(se_);
   mounted_ = false;
   AbortConnection(bdi_);
-  drop_behind_.reset();  // it points at the notifier (no reads come any more)
-  StopNotifier();        // before the session goes
+  StopNotifier();        // before the session goes; joins the thread that reports stores
+  drop_behind_.reset();  // which DropBehind counts (no reads come any more either)
   waiter.join();
   // Ignored, not default: a reload racing with the end must not kill the daemon mid-teardown.
   signal(SIGHUP, SIG_IGN);

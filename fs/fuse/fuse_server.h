@@ -46,13 +46,13 @@ struct FuseOptions {
   std::vector<std::string> mount_options;    // the -o list, split at commas
   unsigned threads = DefaultFuseThreads(4);  // maximum worker threads (the daemon: by cores)
   unsigned max_background = kDefaultMaxBackground;
-  uint64_t read_ahead_kb = kDefaultReadAheadKb;        // 0 = leave the kernel's default
-  double entry_timeout = kDefaultEntryTimeoutSeconds;  // seconds, for immutable content
-  bool allow_other = false;                            // adds allow_other + default_permissions
-  bool debug = false;                                  // libfuse's request trace
-  uint64_t drop_behind = kDefaultDropBehind;           // fs/drop_behind.h; 0 = off
-  bool readdirplus_always = true;                      // false: the kernel's READDIRPLUS_AUTO
-  std::function<void()> on_hangup;                     // called on SIGHUP (from a helper thread)
+  uint64_t read_ahead_kb = kDefaultReadAheadKb;         // 0 = leave the kernel's default
+  double entry_timeout = kDefaultEntryTimeoutSeconds;   // seconds, for immutable content
+  bool allow_other = false;                             // adds allow_other + default_permissions
+  bool debug = false;                                   // libfuse's request trace
+  uint64_t drop_behind = kDefaultDropBehind;            // fs/drop_behind.h; 0 = off
+  bool readdirplus_always = kDefaultReaddirplusAlways;  // false: the kernel's READDIRPLUS_AUTO
+  std::function<void()> on_hangup;                      // called on SIGHUP (from a helper thread)
 };
 
 class FuseServer {

@@ -48,7 +48,7 @@ struct VfsMount {
   }
   // Waits (up to 10 s) until no prefetch is queued or in flight.
   void WaitIdle() {
-    for (int i = 0; i < 10000 && (path->inflight_bytes() > 0 || pool->queued() > 0); ++i) {
+    for (int i = 0; i < 10000 && (path->inflight_bytes() > 0 || !pool->idle()); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
