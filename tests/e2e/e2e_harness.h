@@ -12,23 +12,11 @@
 #include <vector>
 
 #include "tests/testing/files.h"
+#include "tests/testing/test_env.h"
 
 namespace daqfs::e2e {
 
-// How much slower a time limit of the issues (a listing in under a second) may be in a
-// sanitizer build (tools/check.sh --asan): ASan costs about 2-3x; the limits hold in the
-// normal build, which CI runs.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr double kSanitizerSlowdown = 3.0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr double kSanitizerSlowdown = 3.0;
-#else
-inline constexpr double kSanitizerSlowdown = 1.0;
-#endif
-#else
-inline constexpr double kSanitizerSlowdown = 1.0;
-#endif
+using testing::kSanitizerSlowdown;  // tests/testing/test_env.h
 
 struct CmdResult {
   int exit_code = -1;  // -1 when killed by a signal

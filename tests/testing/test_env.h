@@ -12,6 +12,21 @@
 
 namespace daqfs::testing {
 
+// How much slower a time limit of the issues (a listing in under a second) may be in a
+// sanitizer build (tools/check.sh --asan): ASan costs about 2-3x; the limits hold in the
+// normal build, which CI runs.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr double kSanitizerSlowdown = 3.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr double kSanitizerSlowdown = 3.0;
+#else
+inline constexpr double kSanitizerSlowdown = 1.0;
+#endif
+#else
+inline constexpr double kSanitizerSlowdown = 1.0;
+#endif
+
 struct TestBackendEnv {
   explicit TestBackendEnv(BlobStore* blobs = nullptr, const std::string& source = "t") {
     env.source_name = source;
