@@ -396,11 +396,7 @@ std::unique_ptr<FileReader> CachedReadPath::Open(std::shared_ptr<ByteSource> sou
     if (cache) {
       const std::string id = source->Identity();
       for (uint64_t b = 0; b < source->BlockCount(); ++b) {
-        std::vector<BlockPart> parts = source->PartsOf(b);
-        if (parts.empty()) cache->Release(BlockKey{id, b});
-        for (const BlockPart& p : parts) {
-          if (p.units) cache->Release(BlockKey{p.units->Identity(), p.unit});
-        }
+        for (const BlockKey& key : UnitKeys(*source, id, b)) cache->Release(key);
       }
     }
   }
@@ -428,12 +424,21 @@ void CachedReadPath::Store(const FileContext& context, const Sibling& s,
   }
 }
 
+std::vector<BlockKey> CachedReadPath::UnitKeys(ByteSource& source, const std::string& identity,
+                                               uint64_t index) {
+  std::vector<BlockPart> parts = source.PartsOf(index);
+  if (parts.empty()) return {BlockKey{identity, index}};
+  std::vector<BlockKey> keys;
+  for (const BlockPart& p : parts) {
+    if (p.units) keys.push_back(BlockKey{p.units->Identity(), p.unit});
+  }
+  return keys;
+}
+
 bool CachedReadPath::Cached(ByteSource& source, const std::string& identity, uint64_t index,
                             BlockCache* cache) {
-  std::vector<BlockPart> parts = source.PartsOf(index);
-  if (parts.empty()) return cache->Contains(BlockKey{identity, index});
-  for (const BlockPart& p : parts) {
-    if (p.units && !cache->Contains(BlockKey{p.units->Identity(), p.unit})) return false;
+  for (const BlockKey& key : UnitKeys(source, identity, index)) {
+    if (!cache->Contains(key)) return false;
   }
   return true;
 }
@@ -602,7 +607,6 @@ void CachedReadPath::QueueSiblings(const FileContext& context, BlockCache* cache
       scan.order.pop_front();
     }
   }
-  return;
 }
 
 }  // namespace daqfs

@@ -96,9 +96,13 @@ class CachedReadPath final : public ReadPath {
                 const std::shared_ptr<std::atomic<bool>>& cancelled,
                 const std::shared_ptr<Pending>& pending, std::function<void()> done = nullptr);
   // Hands sibling `s` (opened as `source`, every block in `cache` now) to the kernel's page
-  // cache (Sibling::store) and lets its units go from RAM (the page cache holds the bytes).
+  // cache (Sibling::store) and notes it as stored (Open lets its units go from RAM).
   void Store(const FileContext& context, const Sibling& s,
              const std::shared_ptr<ByteSource>& source, BlockCache* cache);
+  // The cache keys of the units block `index` of `source` (named `identity`) is made of: its
+  // own key when it has no parts, none for generated parts.
+  static std::vector<BlockKey> UnitKeys(ByteSource& source, const std::string& identity,
+                                        uint64_t index);
   // True if every unit of block `index` is in `cache`'s fast tier.
   static bool Cached(ByteSource& source, const std::string& identity, uint64_t index,
                      BlockCache* cache);
@@ -107,8 +111,10 @@ class CachedReadPath final : public ReadPath {
   void FileCompleted(const FileContext& context);
   // `cache_plain`: the started file's cache, used for siblings whose policy gives none. True
   // when the file continues a scan of its directory (its predecessor was read whole).
+  // `stored`: the file was stored in the page cache ahead of its reader (it continues the scan
+  // whatever the name expected next).
   bool FileStarted(const FileContext& context, BlockCache* cache_plain, bool stored = false);
-  // FileStarted's work on the pool: opens and queues the siblings within one window.
+  // FileStarted's sibling walk: opens and queues the siblings within one window.
   void QueueSiblings(const FileContext& context, BlockCache* cache_plain);
 
   ReadPathOptions options_;
