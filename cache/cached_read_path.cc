@@ -315,7 +315,11 @@ CachedReadPath::CachedReadPath(ReadPathOptions options, BlockCache* memory, Bloc
   }
   sibling_ = &own_sibling_;
   stored_files_ = &own_stored_files_;
+  store_waits_ = &own_store_waits_;
   if (metrics) {
+    store_waits_ = &metrics->AddCounter(
+        "daqfs_prefetch_store_waits_total",
+        "Opens that waited for their file's bytes on their way to the kernel's page cache");
     stored_files_ = &metrics->AddCounter(
         "daqfs_prefetch_stored_files_total",
         "Prefetched sibling files handed to the kernel's page cache before their reader asked");
@@ -373,8 +377,24 @@ constexpr size_t kAheadNamesPerDir = 1024;
 constexpr size_t kScanDirs = 64;
 }  // namespace
 
+void CachedReadPath::StoreWait::Finish(bool taken) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (state != State::kOnItsWay) return;
+    state = taken ? State::kTaken : State::kNotStored;
+  }
+  cv.notify_all();
+}
+
+bool CachedReadPath::StoreWait::Wait(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, limit, [&] { return state != State::kOnItsWay; });
+  return state == State::kTaken;
+}
+
 std::unique_ptr<FileReader> CachedReadPath::Open(std::shared_ptr<ByteSource> source,
-                                                 FileContext context) {
+                                                 FileContext context,
+                                                 std::function<void()>* after_open) {
   BlockCache* cache = CacheFor(context.source, source->IsDecoded());
   uint64_t blocks = std::max<uint64_t>(1, source->BlockCount());
   uint64_t avg_block = std::max<uint64_t>(1, source->Size() / blocks);
@@ -382,22 +402,47 @@ std::unique_ptr<FileReader> CachedReadPath::Open(std::shared_ptr<ByteSource> sou
   if (options_.prefetch_window_bytes > 0) window = std::max<uint64_t>(window, 1);
   bool stored = false;
   if (context.next_siblings && !context.dir.empty()) {
-    std::lock_guard<std::mutex> lock(dirs_mu_);
-    auto it = scans_.find(context.dir);
-    stored = it != scans_.end() && it->second.stored.erase(context.name) > 0;
+    std::shared_ptr<StoreWait> wait;
+    {
+      std::lock_guard<std::mutex> lock(dirs_mu_);
+      auto it = scans_.find(context.dir);
+      if (it != scans_.end()) {
+        stored = it->second.stored.erase(context.name) > 0;
+        auto w = it->second.storing.find(context.name);
+        if (!stored && w != it->second.storing.end()) wait = w->second;
+      }
+    }
+    // Its bytes are on their way to the page cache: waiting for them costs its reader what a
+    // read would (the decode under way), and saves reading them through daqfs as well.
+    if (wait) {
+      store_waits_->Add();
+      stored = wait->Wait(options_.store_wait);
+      if (stored) {
+        std::lock_guard<std::mutex> lock(dirs_mu_);
+        auto it = scans_.find(context.dir);
+        if (it != scans_.end()) it->second.stored.erase(context.name);
+      }
+    }
   }
   if (stored) {
     // Its reader reads from the page cache, never from here: the scan goes on from this file.
-    // (Here, not queued on the pool: behind a window of prefetches, or ahead of them, a cold
-    // `cat frames/*.tif` ran 40% slower.) Its units leave RAM as a scan's do (not when they
-    // were stored: a read that came before the kernel took them would decode them again).
-    FileStarted(context, cache, true);
-    FileCompleted(context);
-    if (cache) {
+    // (In the opening thread, not queued on the pool: behind a window of prefetches, or ahead
+    // of them, a cold `cat frames/*.tif` ran 40% slower; after the open is answered when the
+    // caller allows it, so the reader does not wait for the walk.) Its units leave RAM as a
+    // scan's do (not when they were stored: a read that came before the kernel took them
+    // would decode them again).
+    auto go_on = [this, context, cache, source] {
+      FileStarted(context, cache, true);
+      if (!cache) return;
       const std::string id = source->Identity();
       for (uint64_t b = 0; b < source->BlockCount(); ++b) {
         for (const BlockKey& key : UnitKeys(*source, id, b)) cache->Release(key);
       }
+    };
+    if (after_open) {
+      *after_open = std::move(go_on);
+    } else {
+      go_on();
     }
   }
   return std::make_unique<CachedFileReader>(this, std::move(source), cache, std::move(context),
@@ -405,23 +450,63 @@ std::unique_ptr<FileReader> CachedReadPath::Open(std::shared_ptr<ByteSource> sou
 }
 
 void CachedReadPath::Store(const FileContext& context, const Sibling& s,
-                           const std::shared_ptr<ByteSource>& source, BlockCache* cache) {
+                           const std::shared_ptr<ByteSource>& source, BlockCache* cache,
+                           const std::shared_ptr<StoreWait>& wait) {
+  {
+    // Its reader has reached it (or the scan started again): it reads through daqfs, and the
+    // units a scan released would only be decoded again for nothing.
+    std::unique_lock<std::mutex> lock(dirs_mu_);
+    auto it = scans_.find(context.dir);
+    if (it == scans_.end() || it->second.names.count(s.name) == 0) {
+      lock.unlock();
+      StoreEnded(context.dir, s.name, wait, false);
+      return;
+    }
+  }
   // What a read of the whole file returns: cached units and generated parts, not copied.
   Result<std::vector<ReadPiece>> pieces =
       CachedFileReader(this, source, cache, FileContext{}, 0).ReadPieces(0, s.size);
-  if (!pieces.ok()) return;  // an error: its reader will see it
   uint64_t total = 0;
-  for (const ReadPiece& p : *pieces) total += p.size;
-  if (total != s.size || !s.store(std::move(*pieces))) return;
-  stored_files_->Add();
+  if (pieces.ok()) {
+    for (const ReadPiece& p : *pieces) total += p.size;
+  }
+  // (An error: its reader will see it.)
+  if (!pieces.ok() || total != s.size) {
+    StoreEnded(context.dir, s.name, wait, false);
+    return;
+  }
+  // Noted as stored once the kernel holds it, not when queued: opening it lets its units go,
+  // and a read that came before the kernel took it would decode them again.
+  auto done = [this, shared = shared_, shutdown = shutdown_, dir = context.dir, name = s.name,
+               wait](bool taken) {
+    shared->in_callbacks.fetch_add(1);  // before looking: the destructor then waits
+    if (!shutdown->load()) {
+      StoreEnded(dir, name, wait, taken);
+    } else {
+      wait->Finish(false);
+    }
+    shared->in_callbacks.fetch_sub(1);
+  };
+  if (!s.store(std::move(*pieces), std::move(done))) StoreEnded(context.dir, s.name, wait, false);
+}
+
+void CachedReadPath::StoreEnded(const std::string& dir, const std::string& name,
+                                const std::shared_ptr<StoreWait>& wait, bool taken) {
+  if (taken) stored_files_->Add();
   {
     std::lock_guard<std::mutex> lock(dirs_mu_);
-    auto it = scans_.find(context.dir);
-    if (it == scans_.end()) return;
-    std::unordered_set<std::string>& stored = it->second.stored;
-    if (stored.size() >= kAheadNamesPerDir) stored.clear();  // a scan that went elsewhere
-    stored.insert(s.name);
+    auto it = scans_.find(dir);
+    if (it != scans_.end()) {
+      DirScan& scan = it->second;
+      auto w = scan.storing.find(name);
+      if (w != scan.storing.end() && w->second == wait) scan.storing.erase(w);
+      if (taken) {
+        if (scan.stored.size() >= kAheadNamesPerDir) scan.stored.clear();  // went elsewhere
+        scan.stored.insert(name);
+      }
+    }
   }
+  wait->Finish(taken);
 }
 
 std::vector<BlockKey> CachedReadPath::UnitKeys(ByteSource& source, const std::string& identity,
@@ -515,14 +600,24 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
   if (!context.next_siblings || context.dir.empty() || options_.prefetch_window_bytes == 0) {
     return false;
   }
+  // A stored file is never read through here, so its start also completes it.
+  std::vector<Sibling> after;
+  if (stored) after = context.next_siblings(1);
   {
     std::lock_guard<std::mutex> lock(dirs_mu_);
     auto it = scans_.find(context.dir);
-    if (it == scans_.end() || (!stored && it->second.next != context.name)) return false;
+    if (it == scans_.end()) return false;
+    DirScan& scan = it->second;
+    if (stored) {
+      // Queued by this scan but no longer ahead of it: a later file was opened and went on
+      // first (opens are answered before their walk runs, so two can cross).
+      if (scan.names.count(context.name) == 0) return false;
+    } else if (scan.next != context.name) {
+      return false;
+    }
     // The siblings queued ahead of this scan: those up to this file are reached now (forgotten);
     // if this file was never queued, the scan started again or jumped: forget them all (a
     // second pass must prefetch again what the first one queued).
-    DirScan& scan = it->second;
     if (scan.names.count(context.name) == 0) {
       scan.order.clear();
       scan.names.clear();
@@ -533,6 +628,13 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
         scan.names.erase(front);
         if (front == context.name) break;
       }
+    }
+    if (stored) {
+      if (after.empty()) {
+        scans_.erase(it);
+        return false;
+      }
+      scan.next = after[0].name;
     }
   }
   // The previous file was read whole and this one, its successor, has started: prefetch the
@@ -555,28 +657,47 @@ void CachedReadPath::QueueSiblings(const FileContext& context, BlockCache* cache
   for (const Sibling& s : context.next_siblings(want)) {
     if (budget == 0) break;
     {
+      // Claimed before it is opened: two walks of one scan (opens that crossed) never queue
+      // and store one sibling twice, and a store that comes at once finds it ahead.
       std::lock_guard<std::mutex> lock(dirs_mu_);
       auto it = scans_.find(context.dir);
-      if (it != scans_.end() && it->second.names.count(s.name) > 0) {
+      if (it == scans_.end()) return;  // the scan ended or was pushed out meanwhile
+      DirScan& scan = it->second;
+      if (!scan.names.insert(s.name).second) {
         budget = s.size >= budget ? 0 : budget - s.size;
         continue;
       }
+      scan.order.push_back(s.name);
+      if (scan.order.size() > kAheadNamesPerDir) {
+        scan.names.erase(scan.order.front());
+        scan.order.pop_front();
+      }
     }
     std::shared_ptr<ByteSource> source = s.open ? s.open() : nullptr;
-    if (!source) continue;
-    BlockCache* cache = CacheFor(context.source, source->IsDecoded());
+    BlockCache* cache = source ? CacheFor(context.source, source->IsDecoded()) : nullptr;
     if (!cache) cache = cache_plain;
-    if (!cache) return;
+    if (!source || !cache) {
+      Unclaim(context.dir, s.name);
+      if (!source) continue;
+      return;
+    }
     std::string id = source->Identity();
     sibling_->Add();
     // A sibling the kernel knows goes to its page cache once all its blocks are in: the last
     // prefetch task to finish (or this thread, if all were cached) hands it over.
-    const bool store = s.store && source->Size() == s.size && s.size <= budget;
+    std::shared_ptr<StoreWait> wait;
+    if (s.store && source->Size() == s.size && s.size <= budget) {
+      wait = std::make_shared<StoreWait>();
+      std::lock_guard<std::mutex> lock(dirs_mu_);
+      auto it = scans_.find(context.dir);
+      if (it == scans_.end()) return;  // the scan ended or was pushed out meanwhile
+      it->second.storing[s.name] = wait;
+    }
     auto remaining = std::make_shared<std::atomic<uint64_t>>(1);  // this loop holds one
     std::function<void()> done;
-    if (store) {
-      done = [this, context, s, source, cache, remaining] {
-        if (remaining->fetch_sub(1) == 1) Store(context, s, source, cache);
+    if (wait) {
+      done = [this, context, s, source, cache, remaining, wait] {
+        if (remaining->fetch_sub(1) == 1) Store(context, s, source, cache, wait);
       };
     }
     bool whole = true;
@@ -590,23 +711,28 @@ void CachedReadPath::QueueSiblings(const FileContext& context, BlockCache* cache
         remaining->fetch_add(1);
         if (!Prefetch(source, b, cache, shutdown_, nullptr, done)) {
           remaining->fetch_sub(1);
-          return;
+          whole = false;
+          break;
         }
       }
       budget = len >= budget ? 0 : budget - len;
     }
-    if (done) done();  // this loop's own count: stores now if every block was cached already
-    if (!whole) break;
-    std::lock_guard<std::mutex> lock(dirs_mu_);
-    auto it = scans_.find(context.dir);
-    if (it == scans_.end()) break;  // the scan ended or was pushed out meanwhile
-    DirScan& scan = it->second;
-    if (scan.names.insert(s.name).second) scan.order.push_back(s.name);
-    if (scan.order.size() > kAheadNamesPerDir) {
-      scan.names.erase(scan.order.front());
-      scan.order.pop_front();
+    if (!whole) {
+      Unclaim(context.dir, s.name);  // not queued whole: the next file's start walks to it again
+      if (wait) StoreEnded(context.dir, s.name, wait, false);
+      break;
     }
+    if (done) done();  // this loop's count: stores now if every block was cached already
   }
+}
+
+void CachedReadPath::Unclaim(const std::string& dir, const std::string& name) {
+  std::lock_guard<std::mutex> lock(dirs_mu_);
+  auto it = scans_.find(dir);
+  if (it == scans_.end() || it->second.names.erase(name) == 0) return;
+  std::deque<std::string>& order = it->second.order;
+  auto pos = std::find(order.begin(), order.end(), name);
+  if (pos != order.end()) order.erase(pos);
 }
 
 }  // namespace daqfs

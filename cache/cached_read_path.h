@@ -28,11 +28,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -53,6 +56,9 @@ struct ReadPathOptions {
   uint64_t prefetch_window_bytes =
       kDefaultPrefetchWindowBytes;  // cap of the per-file window; 0 = no prefetch
   uint64_t prefetch_budget_bytes = kDefaultPrefetchBudgetBytes;  // all prefetches in flight at once
+  // The longest an open waits for its file's bytes on their way to the page cache (a stored
+  // sibling): normally a decode and a queue of stores away; past this it reads through daqfs.
+  std::chrono::milliseconds store_wait{1000};
 };
 
 class CachedReadPath final : public ReadPath {
@@ -67,8 +73,9 @@ class CachedReadPath final : public ReadPath {
   // Sets the policy of source index `source` (default kAuto).
   void SetPolicy(uint32_t source, CachePolicy policy);
 
-  std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source,
-                                   FileContext context) override;
+  using ReadPath::Open;
+  std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source, FileContext context,
+                                   std::function<void()>* after_open) override;
 
   BlockFetcher& fetcher() { return shared_->fetcher; }
   uint64_t prefetch_issued() const { return issued_->Get(); }
@@ -95,10 +102,24 @@ class CachedReadPath final : public ReadPath {
   bool Prefetch(const std::shared_ptr<ByteSource>& source, uint64_t index, BlockCache* cache,
                 const std::shared_ptr<std::atomic<bool>>& cancelled,
                 const std::shared_ptr<Pending>& pending, std::function<void()> done = nullptr);
+  // A sibling's store on its way to the kernel: an open of it waits for the outcome (its
+  // reader then reads the page cache), up to ReadPathOptions::store_wait.
+  struct StoreWait {
+    std::mutex mu;
+    std::condition_variable cv;
+    enum class State { kOnItsWay, kTaken, kNotStored } state = State::kOnItsWay;
+    void Finish(bool taken);
+    bool Wait(std::chrono::milliseconds limit);  // true if the kernel took it
+  };
   // Hands sibling `s` (opened as `source`, every block in `cache` now) to the kernel's page
-  // cache (Sibling::store) and notes it as stored (Open lets its units go from RAM).
+  // cache (Sibling::store); once the kernel holds it, notes it as stored (Open lets its units
+  // go from RAM). `wait` learns the outcome either way.
   void Store(const FileContext& context, const Sibling& s,
-             const std::shared_ptr<ByteSource>& source, BlockCache* cache);
+             const std::shared_ptr<ByteSource>& source, BlockCache* cache,
+             const std::shared_ptr<StoreWait>& wait);
+  // The store of `name` of `dir` ended: taken by the kernel, or not.
+  void StoreEnded(const std::string& dir, const std::string& name,
+                  const std::shared_ptr<StoreWait>& wait, bool taken);
   // The cache keys of the units block `index` of `source` (named `identity`) is made of: its
   // own key when it has no parts, none for generated parts.
   static std::vector<BlockKey> UnitKeys(ByteSource& source, const std::string& identity,
@@ -112,10 +133,12 @@ class CachedReadPath final : public ReadPath {
   // `cache_plain`: the started file's cache, used for siblings whose policy gives none. True
   // when the file continues a scan of its directory (its predecessor was read whole).
   // `stored`: the file was stored in the page cache ahead of its reader (it continues the scan
-  // whatever the name expected next).
+  // whatever the name expected next, unless the scan is past it, and counts as read whole).
   bool FileStarted(const FileContext& context, BlockCache* cache_plain, bool stored = false);
   // FileStarted's sibling walk: opens and queues the siblings within one window.
   void QueueSiblings(const FileContext& context, BlockCache* cache_plain);
+  // Sibling `name` of `dir` is not queued ahead of its scan after all.
+  void Unclaim(const std::string& dir, const std::string& name);
 
   ReadPathOptions options_;
   BlockCache* memory_;
@@ -150,6 +173,8 @@ class CachedReadPath final : public ReadPath {
     // Siblings whose bytes went to the page cache ahead of their reader: its reads will not
     // reach daqfs, so opening one counts as reading it whole (the scan goes on).
     std::unordered_set<std::string> stored;
+    // Siblings whose store is on its way (decoding, or queued for the kernel).
+    std::unordered_map<std::string, std::shared_ptr<StoreWait>> storing;
   };
   std::mutex dirs_mu_;                    // guards scans_
   std::map<std::string, DirScan> scans_;  // by directory identity, at most kScanDirs
@@ -163,6 +188,8 @@ class CachedReadPath final : public ReadPath {
   Counter own_sibling_;
   Counter* stored_files_ = nullptr;
   Counter own_stored_files_;
+  Counter* store_waits_ = nullptr;
+  Counter own_store_waits_;
 };
 
 }  // namespace daqfs

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "cache/memory_block_cache.h"
@@ -29,10 +31,12 @@ bool Check(const std::vector<uint8_t>& buf, uint64_t off, size_t n) {
 
 class CachedReadPathTest : public ::testing::Test {
  protected:
-  void Make(uint64_t window = 16 * kMiB, uint64_t budget = 64 * kMiB) {
+  void Make(uint64_t window = 16 * kMiB, uint64_t budget = 64 * kMiB,
+            std::chrono::milliseconds store_wait = std::chrono::milliseconds(1000)) {
     ReadPathOptions o;
     o.prefetch_window_bytes = window;
     o.prefetch_budget_bytes = budget;
+    o.store_wait = store_wait;
     path_ = std::make_unique<CachedReadPath>(o, &memory_, nullptr, &pool_, &metrics_);
     // Source 0 (FileContext{}) caches in memory: plain test sources then use the block path
     // (with cache = auto they would bypass it).
@@ -259,26 +263,27 @@ TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccess
   EXPECT_EQ(files[4]->decodes.load(), 2u);  // both blocks came from the cache
 }
 
-TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoesOn) {
-  // A window of two files: reading file 0 and starting file 1 stores files 2 and 3 (their
-  // bytes as reads return them); opening a stored file without reading it (its reader reads
-  // the page cache) counts as reading it whole, so the scan stores the next one.
-  Make(5 * kMiB, 64 * kMiB);
-  const uint64_t size = 2 * kMiB + 123;  // a partial last block
-  std::vector<std::shared_ptr<PatternSource>> files;
-  for (int i = 0; i < 8; ++i) {
-    files.push_back(std::make_shared<PatternSource>(size, true, "frame" + std::to_string(i)));
+// Eight frames of one folder whose siblings the kernel knows: stores are recorded (the bytes
+// handed over), refused for `refuse`, and taken by the "kernel" at once unless `hold` is set
+// (then `Take(k)` or `Drop(k)` ends the store of frame k).
+class StoredFrames {
+ public:
+  static constexpr uint64_t kSize = 2 * kMiB + 123;  // a partial last block
+  explicit StoredFrames(std::chrono::milliseconds delay = std::chrono::milliseconds(0),
+                        int slow = -1) {
+    for (int i = 0; i < 8; ++i) {
+      files.push_back(
+          std::make_shared<PatternSource>(kSize, true, "frame" + std::to_string(i),
+                                          i == slow ? delay : std::chrono::milliseconds(0)));
+    }
   }
-  std::mutex mu;
-  std::map<int, std::vector<uint8_t>> stored;
-  bool refuse_6 = true;  // the kernel's queue is full for file 6
-  auto context = [&](int i) {
+  FileContext Context(int i) {
     FileContext c;
     c.source = 0;
     c.dir = "frames";
     c.name = "f" + std::to_string(i);
-    c.size = size;
-    c.next_siblings = [&, i](size_t max) {
+    c.size = kSize;
+    c.next_siblings = [this, i](size_t max) {
       std::vector<Sibling> out;
       for (int k = i + 1; k < 8 && out.size() < max; ++k) {
         std::shared_ptr<ByteSource> f = files[k];
@@ -286,12 +291,18 @@ TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoes
         s.name = "f" + std::to_string(k);
         s.size = f->Size();
         s.open = [f] { return f; };
-        s.store = [&, k](std::vector<ReadPiece> pieces) {
-          if (k == 6 && refuse_6) return false;
+        s.store = [this, k](std::vector<ReadPiece> pieces, std::function<void(bool)> done) {
+          std::unique_lock<std::mutex> lock(mu);
+          if (refuse.count(k)) return false;
           std::vector<uint8_t> bytes;
           for (const ReadPiece& p : pieces) bytes.insert(bytes.end(), p.data, p.data + p.size);
-          std::lock_guard<std::mutex> lock(mu);
           stored[k] = std::move(bytes);
+          if (hold) {
+            held[k] = std::move(done);
+            return true;
+          }
+          lock.unlock();
+          done(true);
           return true;
         };
         out.push_back(std::move(s));
@@ -299,44 +310,157 @@ TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoes
       return out;
     };
     return c;
-  };
-  auto stored_names = [&] {
+  }
+  void Take(int k) { End(k, true); }
+  void Drop(int k) { End(k, false); }
+  // The frames stored so far (each checked: the whole file, as reads return it).
+  std::vector<int> Stored() {
     std::lock_guard<std::mutex> lock(mu);
     std::vector<int> names;
     for (const auto& [k, bytes] : stored) {
-      EXPECT_EQ(bytes.size(), size) << k;
+      EXPECT_EQ(bytes.size(), kSize) << k;
       EXPECT_TRUE(Check(bytes, 0, bytes.size())) << k;
       names.push_back(k);
     }
     return names;
-  };
-  std::vector<uint8_t> buf(size);
-  auto r0 = path_->Open(files[0], context(0));
+  }
+  std::vector<std::shared_ptr<PatternSource>> files;
+  std::mutex mu;  // guards the members below
+  std::map<int, std::vector<uint8_t>> stored;
+  std::set<int> refuse;
+  bool hold = false;
+  std::map<int, std::function<void(bool)>> held;
+
+ private:
+  void End(int k, bool taken) {
+    std::function<void(bool)> done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done = std::move(held.at(k));
+      held.erase(k);
+    }
+    done(taken);
+  }
+};
+
+TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoesOn) {
+  // A window of two files: reading file 0 and starting file 1 stores files 2 and 3 (their
+  // bytes as reads return them); opening a stored file without reading it (its reader reads
+  // the page cache) counts as reading it whole, so the scan stores the next one.
+  Make(5 * kMiB, 64 * kMiB);
+  StoredFrames frames;
+  frames.refuse.insert(6);  // the kernel's queue is full for file 6
+  std::vector<uint8_t> buf(StoredFrames::kSize);
+  auto r0 = path_->Open(frames.files[0], frames.Context(0));
   ASSERT_TRUE(r0->Read(0, buf).ok());
-  auto r1 = path_->Open(files[1], context(1));
+  auto r1 = path_->Open(frames.files[1], frames.Context(1));
   ASSERT_TRUE(r1->Read(0, std::span<uint8_t>(buf).first(4096)).ok());
   WaitIdle();
-  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3}));
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3}));
   // Opened, never read: the scan goes on from each.
-  auto r2 = path_->Open(files[2], context(2));
+  auto r2 = path_->Open(frames.files[2], frames.Context(2));
   WaitIdle();
-  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4}));
-  auto r3 = path_->Open(files[3], context(3));
-  auto r4 = path_->Open(files[4], context(4));
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3, 4}));
+  auto r3 = path_->Open(frames.files[3], frames.Context(3));
+  auto r4 = path_->Open(frames.files[4], frames.Context(4));
   WaitIdle();
-  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4, 5}));  // 6 was refused
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3, 4, 5}));  // 6 was refused
   EXPECT_NE(metrics_.Prometheus().find("daqfs_prefetch_stored_files_total 4\n"), std::string::npos);
   // Opening 5 goes on: 6 is prefetched but refused by the kernel's queue, 7 stored. Opening 6
   // does not count as reading it; its reads come from the cache.
-  auto r5 = path_->Open(files[5], context(5));
+  auto r5 = path_->Open(frames.files[5], frames.Context(5));
   WaitIdle();
-  auto r6 = path_->Open(files[6], context(6));
-  const uint64_t decodes = files[6]->decodes.load();
+  auto r6 = path_->Open(frames.files[6], frames.Context(6));
+  const uint64_t decodes = frames.files[6]->decodes.load();
   EXPECT_GE(decodes, 1u);
   ASSERT_TRUE(r6->Read(0, buf).ok());
-  EXPECT_TRUE(Check(buf, 0, size));
-  EXPECT_EQ(files[6]->decodes.load(), decodes);
-  EXPECT_EQ(stored_names(), (std::vector<int>{2, 3, 4, 5, 7}));
+  EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
+  EXPECT_EQ(frames.files[6]->decodes.load(), decodes);
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3, 4, 5, 7}));
+}
+
+TEST_F(CachedReadPathTest, AnOpenWaitsForItsStoreOnItsWay) {
+  // The kernel takes stores on the notifier thread, later. An open of a file whose store is
+  // on its way waits for it: taken, the open is a stored one (the scan goes on from it, after
+  // the open's answer when the caller allows); dropped, the open goes on at once and reads
+  // through daqfs, from units still in RAM. An open never waits past its limit.
+  Make(5 * kMiB, 64 * kMiB, std::chrono::milliseconds(500));
+  StoredFrames frames;
+  frames.hold = true;
+  std::vector<uint8_t> buf(StoredFrames::kSize);
+  auto r0 = path_->Open(frames.files[0], frames.Context(0));
+  ASSERT_TRUE(r0->Read(0, buf).ok());
+  auto r1 = path_->Open(frames.files[1], frames.Context(1));
+  ASSERT_TRUE(r1->Read(0, buf).ok());  // read whole: the scan expects file 2 next
+  WaitIdle();
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3}));
+  EXPECT_NE(metrics_.Prometheus().find("daqfs_prefetch_stored_files_total 0\n"), std::string::npos);
+
+  std::function<void()> after_open;
+  std::atomic<bool> opened{false};
+  std::thread opener([&] {
+    auto r2 = path_->Open(frames.files[2], frames.Context(2), &after_open);
+    opened = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(opened.load());  // waiting for the kernel to take file 2
+  frames.Take(2);
+  opener.join();
+  ASSERT_TRUE(after_open);  // a stored open: the scan goes on from 2 once it is answered
+  EXPECT_NE(metrics_.Prometheus().find("daqfs_prefetch_stored_files_total 1\n"), std::string::npos);
+  EXPECT_NE(metrics_.Prometheus().find("daqfs_prefetch_store_waits_total 1\n"), std::string::npos);
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3}));
+  after_open();
+  WaitIdle();
+  EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3, 4}));
+
+  // Dropped (the kernel's queue was stopped, or the file changed): no stored open, no wait
+  // past the drop; its units are still cached for its reads.
+  const uint64_t decodes = frames.files[3]->decodes.load();
+  std::thread dropper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    frames.Drop(3);
+  });
+  after_open = nullptr;
+  auto start = std::chrono::steady_clock::now();
+  auto r3 = path_->Open(frames.files[3], frames.Context(3), &after_open);
+  dropper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(450));
+  EXPECT_FALSE(after_open);
+  ASSERT_TRUE(r3->Read(0, buf).ok());
+  EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
+  EXPECT_EQ(frames.files[3]->decodes.load(), decodes);
+
+  // Never answered: the open goes on after its limit.
+  start = std::chrono::steady_clock::now();
+  auto r4 = path_->Open(frames.files[4], frames.Context(4), &after_open);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(450));
+  EXPECT_FALSE(after_open);
+  frames.Take(4);  // late: the kernel has it now
+  ASSERT_TRUE(r4->Read(0, buf).ok());
+  EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
+}
+
+TEST_F(CachedReadPathTest, AFileItsReaderReachesBeforeItsDecodeEndsIsNotStored) {
+  // File 2 decodes slowly, past the open's wait for its store; its reader then reads it
+  // through daqfs, joining the prefetch's decode. Storing it after that would copy it again
+  // for nothing (and, once the scan had released its units, decode it again): it is not
+  // stored; the scan goes on.
+  Make(5 * kMiB, 64 * kMiB, std::chrono::milliseconds(100));
+  StoredFrames frames(std::chrono::milliseconds(300), 2);
+  std::vector<uint8_t> buf(StoredFrames::kSize);
+  auto r0 = path_->Open(frames.files[0], frames.Context(0));
+  ASSERT_TRUE(r0->Read(0, buf).ok());
+  auto r1 = path_->Open(frames.files[1], frames.Context(1));
+  ASSERT_TRUE(r1->Read(0, buf).ok());
+  auto r2 = path_->Open(frames.files[2], frames.Context(2));
+  ASSERT_TRUE(r2->Read(0, buf).ok());
+  EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
+  WaitIdle();
+  std::vector<int> stored = frames.Stored();
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), 2), 0);
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), 4), 1);  // the scan went on past 2
+  EXPECT_EQ(frames.files[2]->decodes.load(), frames.files[2]->BlockCount());
 }
 
 TEST_F(CachedReadPathTest, ShortReadsAndFailingNthDecodeAreHandled) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -37,10 +38,14 @@ class KernelNotifier {
   // page cache holds them as if they had been read, so a reader about to read the file finds
   // them there (the sibling prefetch of a folder scan). Only for content that never changes.
   // Returns false if nothing was queued (no room, or not supported): the kernel asks as usual.
-  virtual bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data) {
+  // `done` (may be null) is called once, later and on another thread, if they were queued:
+  // with true once the kernel holds the bytes, false if they were dropped.
+  virtual bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data,
+                           std::function<void(bool taken)> done = nullptr) {
     (void)ino;
     (void)offset;
     (void)data;
+    (void)done;
     return false;
   }
 };

@@ -51,9 +51,11 @@ struct Sibling {
   uint64_t size = 0;  // st_size, for budgeting before opening
   std::function<std::shared_ptr<ByteSource>()> open;
   // Hands the file's bytes (from offset 0, the whole file) to the kernel's page cache ahead of
-  // its reader (KernelNotifier::NotifyStore); false if not queued. Null: the kernel does not
-  // know the file yet (not listed or looked up), or its content may change.
-  std::function<bool(std::vector<ReadPiece>)> store;
+  // its reader (KernelNotifier::NotifyStore); false if not queued. If queued, `done` (may be
+  // null) is called once, on another thread: true once the kernel holds them, false if they
+  // were dropped. Null: the kernel does not know the file yet (not listed or looked up), or
+  // its content may change.
+  std::function<bool(std::vector<ReadPiece>, std::function<void(bool taken)> done)> store;
 };
 
 // Where an opened file comes from, for cache policy and sibling prefetch.
@@ -69,8 +71,15 @@ struct FileContext {
 class ReadPath {
  public:
   virtual ~ReadPath() = default;
-  virtual std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source,
-                                           FileContext context) = 0;
+  // Opens `source` for reading. Work that the open starts but its caller need not wait for
+  // (the sibling prefetch of a scan) goes to `*after_open` when that is not null: the caller
+  // runs it once it has answered the open (it never uses the returned reader, which may be
+  // gone by then). With `after_open` null it is done before returning.
+  virtual std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source, FileContext context,
+                                           std::function<void()>* after_open) = 0;
+  std::unique_ptr<FileReader> Open(std::shared_ptr<ByteSource> source, FileContext context) {
+    return Open(std::move(source), std::move(context), nullptr);
+  }
 };
 
 }  // namespace daqfs

@@ -269,7 +269,8 @@ Status Vfs::ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emi
   return s;
 }
 
-Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Caller& caller) {
+Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Caller& caller,
+                                            std::function<void()>* after_open) {
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND | O_CREAT))) {
     return Status(Code::kReadOnly, "daqfs is read-only");
   }
@@ -325,9 +326,11 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
             std::optional<uint64_t> sino = inodes_.Find(InodeKey{parent.backend, node});
             if (sino && e.attr.type == NodeType::kFile && !e.attr.dynamic &&
                 e.attr.cache_seconds == kCacheForever) {
-              s.store = [this, ino = *sino](std::vector<ReadPiece> data) {
+              s.store = [this, ino = *sino](std::vector<ReadPiece> data,
+                                            std::function<void(bool)> done) {
                 std::lock_guard<std::mutex> lock(notifier_mu_);
-                return notifier_ && notifier_->NotifyStore(ino, 0, std::move(data));
+                return notifier_ &&
+                       notifier_->NotifyStore(ino, 0, std::move(data), std::move(done));
               };
             }
             out.push_back(std::move(s));
@@ -336,7 +339,7 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
         };
       }
     }
-    file->reader = read_path_->Open(file->source, std::move(ctx));
+    file->reader = read_path_->Open(file->source, std::move(ctx), after_open);
   }
   return file;
 }

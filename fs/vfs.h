@@ -148,8 +148,11 @@ class Vfs {
   // Lists directory `ino` from `offset`. With plus = true every entry the caller takes gets one
   // lookup reference (readdirplus semantics).
   Status ReadDir(uint64_t ino, uint64_t offset, bool plus, const DirEmit& emit);
-  // Opens a file read-only. Any write access mode gives kReadOnly.
-  Result<std::unique_ptr<OpenFile>> Open(uint64_t ino, int flags, const Caller& caller);
+  // Opens a file read-only. Any write access mode gives kReadOnly. Work the caller need not
+  // wait for goes to `*after_open` when that is not null (see ReadPath::Open): run it once the
+  // open is answered.
+  Result<std::unique_ptr<OpenFile>> Open(uint64_t ino, int flags, const Caller& caller,
+                                         std::function<void()>* after_open = nullptr);
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out);
   // The same, as pieces the caller can send without copying (see ReadPiece).
   Result<std::vector<ReadPiece>> ReadPieces(OpenFile& file, uint64_t offset, size_t size);

@@ -107,8 +107,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     pos += 3;
     keys++;
   }
-  // 13 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 3 hdf5 + 5 shared)
-  EXPECT_EQ(keys, 37);
+  // 13 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 4 hdf5 + 5 shared)
+  EXPECT_EQ(keys, 38);
 }
 
 }  // namespace

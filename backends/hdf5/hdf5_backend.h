@@ -66,6 +66,7 @@ struct Hdf5SourceOptions {
   double stable_seconds = 5;                // with rescan: skip files changed more recently
   bool background = false;                  // scan on a thread started by Start() instead of in it
   size_t max_open_files = kDefaultHdf5OpenFiles;  // HDF5 files kept open while unused
+  DirectReads direct_reads = DirectReads::kAuto;  // cold chunks read around the page cache
   // Extra entries. Null: the image-stack views (hdf5_stack_views.h) unless `stack_views` is
   // false, with frames/NNNNNN.raw beside each .tif when `raw_frames`.
   std::shared_ptr<Hdf5Views> views;

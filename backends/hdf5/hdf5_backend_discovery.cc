@@ -130,7 +130,7 @@ Result<std::unique_ptr<Hdf5Backend>> Hdf5Backend::Create(const std::string& sour
     // A single file: the source's folder takes the file's owner and mode.
     b->root_st_.st_mode = (b->root_st_.st_mode & 07777) | S_IFDIR;
   }
-  b->pool_ = std::make_shared<Hdf5FilePool>(b->options_.max_open_files);
+  b->pool_ = std::make_shared<Hdf5FilePool>(b->options_.max_open_files, b->options_.direct_reads);
   auto env = std::make_shared<Hdf5FileView::Env>();
   env->source = source_name;
   env->pool = b->pool_;
@@ -354,6 +354,11 @@ Status Hdf5Backend::Start(BackendEnv& env) {
         "HDF5 dataset units that could not be read (corrupt chunk, missing source or data file)",
         env.source_label);
     counters_->errors->Add(counters_->own_errors.Get());
+    counters_->direct_reads = &env.metrics->AddCounter(
+        "daqfs_hdf5_direct_reads_total",
+        "Chunks read around the page cache (direct I/O: cold, on a local disk; direct_reads)",
+        env.source_label);
+    counters_->direct_reads->Add(counters_->own_direct_reads.Get());
     file_errors_ = &env.metrics->AddCounter("daqfs_hdf5_file_errors_total",
                                             "HDF5 files skipped: truncated, damaged or unreadable",
                                             env.source_label);

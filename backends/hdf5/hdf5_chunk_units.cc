@@ -135,7 +135,8 @@ Status Hdf5ChunkUnits::CheckStoredSize(uint64_t size, uint32_t filter_mask,
                  "-byte " + (filtered ? "filtered" : "unfiltered") + " chunk");
 }
 
-Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32_t* filter_mask,
+Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw,
+                                std::span<const uint8_t>* chunk, uint32_t* filter_mask,
                                 bool* absent, uint64_t* file_offset,
                                 std::optional<std::span<uint8_t>> direct, bool* read_direct) {
   const H5DatasetInfo& info = ref_->info;
@@ -151,6 +152,7 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
   // sees one sequential reader, not a new file per chunk. Held until the read is done.
   std::shared_ptr<const Hdf5File> held;
   int fd = -1;
+  int direct_fd = -1;  // held's, for direct reads
   {
     H5Lock lock;
     Result<std::shared_ptr<const Hdf5File>> file = pool_->Open(ref_->file_path);
@@ -194,12 +196,16 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
           return H5Failure(Code::kCorrupt, ref_->file_path + ": " + info.path + ": raw chunk");
         }
         *filter_mask = mask;
+        *chunk = *raw;
         return Status::Ok();
       }
     }
     void* handle = nullptr;
     if (H5Fget_vfd_handle((*file)->id.get(), H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
       fd = *static_cast<int*>(handle);
+      if (place->size.load(std::memory_order_relaxed) >= kMinDirectRead) {
+        direct_fd = pool_->DirectFd(**file);
+      }
     } else {
       H5ErrorText();
     }
@@ -226,21 +232,37 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32
     }
     fd = own.get();
   }
+  auto past_end = [&] {
+    return Corrupt(ref_->file_path + ": " + info.path + ": chunk at offset " +
+                   std::to_string(*file_offset) + " (" + std::to_string(size) +
+                   " bytes) runs past the end of the file");
+  };
   std::span<uint8_t> into;
   if (direct && (codec_.decode == nullptr || (*filter_mask & 1) != 0)) {
     into = *direct;  // unfiltered: the chunk is the data, read straight into place
     *read_direct = true;
   } else {
+    // Cold, on a local disk: read around the page cache (no fresh cache pages, no copy).
+    if (direct_fd >= 0 && WantDirectRead(fd, *file_offset, size, pool_->direct_reads())) {
+      Result<std::span<const uint8_t>> d =
+          DirectRead(direct_fd, *file_offset, size, ref_->file_path);
+      if (d.ok()) {
+        if (d->size() != size) return past_end();
+        counters_->direct_reads->Add();
+        *chunk = *d;
+        return Status::Ok();
+      }
+      if (d.status().code() != Code::kNotSupported) return d.status();
+      H5Lock lock;
+      pool_->NoDirect(*held);
+    }
     raw->resize(size);
     into = *raw;
   }
   Result<size_t> n = PreadFull(fd, *file_offset, into, ref_->file_path);
   if (!n.ok()) return n.status();
-  if (*n != size) {
-    return Corrupt(ref_->file_path + ": " + info.path + ": chunk at offset " +
-                   std::to_string(*file_offset) + " (" + std::to_string(size) +
-                   " bytes) runs past the end of the file");
-  }
+  if (*n != size) return past_end();
+  if (!*read_direct) *chunk = *raw;
   return Status::Ok();
 }
 
@@ -252,24 +274,25 @@ Status Hdf5ChunkUnits::ReadUnit(uint64_t unit, std::span<uint8_t> out) {
     return Invalid("unit " + std::to_string(unit) + ": bad buffer size");
   }
   std::vector<uint8_t>& raw = RawBuffer();
+  std::span<const uint8_t> chunk;
   uint32_t mask = 0;
   bool absent = false, read_direct = false;
   uint64_t offset = 0;
-  Status s = RawChunk(unit, &raw, &mask, &absent, &offset, out, &read_direct);
+  Status s = RawChunk(unit, &raw, &chunk, &mask, &absent, &offset, out, &read_direct);
   if (!s.ok()) return Failed(unit, s);
   if (absent) return ReadUnitByLibrary(unit, out);
   if (read_direct) {
     // Read straight into `out` (no filter, or the filter was skipped for this chunk).
   } else if (codec_.decode == nullptr || (mask & 1) != 0) {
     // No filter, or the filter was skipped for this chunk: the chunk is the data.
-    if (raw.size() != out.size()) {
-      s = Corrupt("unfiltered chunk of " + std::to_string(raw.size()) + " bytes, expected " +
+    if (chunk.size() != out.size()) {
+      s = Corrupt("unfiltered chunk of " + std::to_string(chunk.size()) + " bytes, expected " +
                   std::to_string(out.size()));
     } else {
-      std::memcpy(out.data(), raw.data(), out.size());
+      std::memcpy(out.data(), chunk.data(), out.size());
     }
   } else {
-    s = codec_.decode(raw, codec_.elem_size, out);
+    s = codec_.decode(chunk, codec_.elem_size, out);
   }
   // A thread keeps its buffer for the next chunk, unless an odd large one grew it.
   if (raw.capacity() > kKeptRawBytes) std::vector<uint8_t>().swap(raw);

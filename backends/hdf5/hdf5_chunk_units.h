@@ -70,12 +70,14 @@ class Hdf5ChunkUnits final : public Hdf5DatasetUnits {
   // was opened and matched its identity; a failure to open it decides for this read only.
   Mode Decide();
   Mode DecideLocked();
-  // The raw bytes of unit `unit`'s chunk into *raw (or, when the chunk is unfiltered and read by
-  // address, straight into *direct: then *read_direct) and its filter mask; `*absent` when the
-  // chunk was never written or cannot be read this way now (the library path reads it then).
-  Status RawChunk(uint64_t unit, std::vector<uint8_t>* raw, uint32_t* filter_mask, bool* absent,
-                  uint64_t* file_offset, std::optional<std::span<uint8_t>> direct,
-                  bool* read_direct);
+  // The raw bytes of unit `unit`'s chunk as *chunk: read into *raw, or, cold on a local disk,
+  // into the thread's direct-read buffer (fs/direct_read.h); when the chunk is unfiltered and
+  // read by address, straight into *direct instead (then *read_direct). Also its filter mask;
+  // `*absent` when the chunk was never written or cannot be read this way now (the library
+  // path reads it then).
+  Status RawChunk(uint64_t unit, std::vector<uint8_t>* raw, std::span<const uint8_t>* chunk,
+                  uint32_t* filter_mask, bool* absent, uint64_t* file_offset,
+                  std::optional<std::span<uint8_t>> direct, bool* read_direct);
   // kCorrupt when a chunk's stored size cannot be right (see the file comment).
   Status CheckStoredSize(uint64_t size, uint32_t filter_mask, uint64_t file_offset) const;
 

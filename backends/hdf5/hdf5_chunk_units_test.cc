@@ -43,6 +43,9 @@ with h5py.File('d.h5', 'w') as f:
     d[2] = frames(1, 64, 70, 'u2')[0]
     np.ascontiguousarray(d[()]).tofile('sparse.bin')
     put('many', frames(1100, 64, 64, 'u1'), chunks=(1, 64, 64), **BS)
+    # Chunks of 100-200 KiB (direct reads are for chunks of 64 KiB or more).
+    put('large', frames(4, 400, 600, 'u2'), chunks=(1, 400, 600), **BS)
+    put('large_lz', frames(4, 400, 600, 'u2'), chunks=(1, 400, 600), **LZ)
     # A chunk stored without its filter (filter mask 1), between filtered ones.
     a = frames(3, 64, 70, 'u2')
     d = f.create_dataset('skipped', data=a, chunks=(1, 64, 70), **BS)
@@ -225,6 +228,62 @@ TEST_F(Hdf5ChunkUnitsTest, AFileChangedSinceListingIsNotRead) {
                          "  f.create_dataset('more', data=np.zeros(10))\n",
                          dir_.path()));
   EXPECT_EQ(u->ReadBlock(0, out).code(), Code::kUnavailable);
+}
+
+// Chunks of 64 KiB or more that are not in the page cache are read with direct I/O where the
+// mode and the filesystem allow it, byte for byte as through the page cache.
+TEST_F(Hdf5ChunkUnitsTest, LargeChunksAreReadAroundThePageCacheWhereAllowed) {
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "d.h5").c_str(), &st), 0);
+  const bool direct_io = OpenDirect(dir_ / "d.h5", st, DirectReads::kAlways).valid();
+  pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kAlways);
+  EXPECT_EQ(Check("large"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(Check("large_lz"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? 8u : 0u);
+  EXPECT_EQ(counters_->fast_units->Get(), 8u);
+  // Small chunks are read through the page cache.
+  EXPECT_EQ(Check("bs_u2"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? 8u : 0u);
+  // never: through the page cache, the same bytes.
+  pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kNever);
+  EXPECT_EQ(Check("large"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? 8u : 0u);
+  EXPECT_EQ(counters_->errors->Get(), 0u);
+}
+
+// A corrupt large chunk read directly gives the same error as through the page cache.
+TEST_F(Hdf5ChunkUnitsTest, ACorruptChunkReadDirectlyFailsAlone) {
+  // Frame 1's first LZ4 block claims more bytes than a block can hold.
+  ASSERT_TRUE(
+      testing::RunPython("import h5py\n"
+                         "with h5py.File('d.h5', 'r') as f:\n"
+                         "  off = f['large'].id.get_chunk_info(1).byte_offset\n"
+                         "with open('d.h5', 'r+b') as f:\n"
+                         "  f.seek(off + 12); f.write(b'\\x7f\\xff\\xff\\xff')\n",
+                         dir_.path()));
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "d.h5").c_str(), &st), 0);
+  const bool direct_io = OpenDirect(dir_ / "d.h5", st, DirectReads::kAlways).valid();
+  pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kAlways);
+  std::shared_ptr<Hdf5ChunkUnits> u = Units("/large");
+  ASSERT_TRUE(u);
+  std::string b(400 * 600 * 2, '\0');
+  std::span<uint8_t> out(reinterpret_cast<uint8_t*>(b.data()), b.size());
+  std::string want = testing::Slurp(dir_ / "large.bin");
+  ASSERT_EQ(want.size(), 4 * b.size());
+  for (uint64_t i = 0; i < 4; ++i) {
+    Status s = u->ReadBlock(i, out);
+    if (i == 1) {
+      EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+      EXPECT_NE(s.message().find("d.h5: /large: chunk at offset "), std::string::npos)
+          << s.message();
+    } else {
+      ASSERT_TRUE(s.ok()) << i << ": " << s.ToString();
+      EXPECT_TRUE(b == want.substr(i * b.size(), b.size())) << i;
+    }
+  }
+  EXPECT_EQ(counters_->errors->Get(), 1u);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? 4u : 0u);
 }
 
 }  // namespace

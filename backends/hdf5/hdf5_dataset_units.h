@@ -57,7 +57,8 @@ struct Hdf5ReadCounters {
   Counter* fallback_units = &own_fallback_units;  // units read with H5Dread
   Counter* fast_units = &own_fast_units;          // units read as raw chunks, decoded by our code
   Counter* errors = &own_errors;                  // units that failed (decode, missing source)
-  Counter own_fallback_units, own_fast_units, own_errors;
+  Counter* direct_reads = &own_direct_reads;      // fast-path chunks read with direct I/O
+  Counter own_fallback_units, own_fast_units, own_errors, own_direct_reads;
 };
 
 // A dataset as a units source reads it.

@@ -6,7 +6,17 @@
 
 namespace daqfs {
 
-Hdf5FilePool::Hdf5FilePool(size_t max_open) : max_open_(max_open < 1 ? 1 : max_open) {}
+Hdf5FilePool::Hdf5FilePool(size_t max_open, DirectReads direct)
+    : max_open_(max_open < 1 ? 1 : max_open), direct_(direct) {}
+
+int Hdf5FilePool::DirectFd(const Hdf5File& file) const {
+  if (file.direct_refused) return -1;
+  if (!file.direct) file.direct = OpenDirect(file.path, file.st, direct_);
+  return file.direct->get();
+}
+
+// Not closed here: another thread may be reading through it; it closes with the file.
+void Hdf5FilePool::NoDirect(const Hdf5File& file) const { file.direct_refused = true; }
 
 Hdf5FilePool::~Hdf5FilePool() {
   H5Lock lock;

@@ -23,11 +23,14 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "backends/hdf5/hdf5_library.h"
+#include "fs/direct_read.h"
 #include "fs/status.h"
+#include "fs/unique_fd.h"
 
 namespace daqfs {
 
@@ -37,12 +40,17 @@ struct Hdf5File {
   std::string identity;  // FileIdentity of the file when it was opened
   struct stat st {};
   H5Id id;  // the file identifier
+  // The file opened with O_DIRECT for cold chunk reads (fs/direct_read.h): opened at the first
+  // one (Hdf5FilePool::DirectFd), invalid when they do not apply. Guarded by H5Lock.
+  mutable std::optional<UniqueFd> direct;
+  mutable bool direct_refused = false;  // a direct read failed: not tried again (H5Lock)
 };
 
 class Hdf5FilePool {
  public:
-  // At most `max_open` (>= 1) files stay open while unused.
-  explicit Hdf5FilePool(size_t max_open);
+  // At most `max_open` (>= 1) files stay open while unused (each may hold a second descriptor
+  // for direct reads under `direct`).
+  explicit Hdf5FilePool(size_t max_open, DirectReads direct = DirectReads::kAuto);
   ~Hdf5FilePool();
   Hdf5FilePool(const Hdf5FilePool&) = delete;
   Hdf5FilePool& operator=(const Hdf5FilePool&) = delete;
@@ -53,6 +61,13 @@ class Hdf5FilePool {
   Result<std::shared_ptr<const Hdf5File>> Open(const std::string& path);
   // Closes every file not in use. Caller holds H5Lock.
   void Clear();
+  // `file`'s descriptor for direct reads (opened at the first call), or -1 when they do not
+  // apply to it. Caller holds H5Lock.
+  int DirectFd(const Hdf5File& file) const;
+  // `file` refused a direct read: it is read through the page cache from now on. Caller holds
+  // H5Lock.
+  void NoDirect(const Hdf5File& file) const;
+  DirectReads direct_reads() const { return direct_; }
 
   // HDF5 files open now (held by the pool or by a user).
   size_t open_files() const { return live_->load(std::memory_order_relaxed); }
@@ -64,6 +79,7 @@ class Hdf5FilePool {
   void Evict();
 
   size_t max_open_;
+  DirectReads direct_;
   std::list<std::string> lru_;  // most recently used first
   struct Entry {
     std::shared_ptr<const Hdf5File> file;

@@ -34,6 +34,10 @@ IniCheck Hdf5SourceType::ParseKeys(const IniSection& section, const std::vector<
       Result<bool> b = ParseBool(v);
       if (!b.ok()) return IniError{e.line, BadIniValue(e.key, v, b.status().message())};
       o->raw = *b;
+    } else if (e.key == "direct_reads") {
+      if (!ParseDirectReads(v, &o->direct_reads)) {
+        return IniError{e.line, BadIniValue(e.key, v, "must be auto, always or never")};
+      }
     } else {
       return IniError{e.line, "unknown key '" + e.key + "' in [" + section.name + "]"};
     }
@@ -48,7 +52,8 @@ std::vector<std::pair<std::string, std::string>> Hdf5SourceType::FormatKeys(
   const Hdf5Options& o = Options(options);
   return {{"path", o.path},
           {"text_max", std::to_string(o.text_max)},
-          {"raw", o.raw ? "true" : "false"}};
+          {"raw", o.raw ? "true" : "false"},
+          {"direct_reads", DirectReadsName(o.direct_reads)}};
 }
 
 void Hdf5SourceType::ResolvePaths(SourceOptions& options, const std::string& base_dir) const {
@@ -81,6 +86,7 @@ Result<std::unique_ptr<Backend>> Hdf5SourceType::Create(const SourceSpec& spec) 
   Hdf5SourceOptions ho;
   ho.text_max = o.text_max;
   ho.raw_frames = o.raw;
+  ho.direct_reads = o.direct_reads;
   ho.rescan_seconds = spec.rescan;
   ho.background = true;
   Result<std::unique_ptr<Hdf5Backend>> b = Hdf5Backend::Create(spec.name, o.path, ho);

@@ -9,6 +9,9 @@
 //             0..16M, default kDefaultHdf5TextMax (4096)
 //   raw       true/false: image stacks' frames/ also hold NNNNNN.raw (the decoded pixels, little
 //             endian) beside each NNNNNN.tif (hdf5_stack_views.h); default false
+//   direct_reads  auto/always/never: whether chunks the page cache does not hold are read with
+//             direct I/O (fs/direct_read.h); default auto (cold chunks of 64 KiB or more on a
+//             local disk filesystem, on Linux 6.5 or later)
 //
 // Thread safety: immutable; every method may be called from any thread.
 #pragma once
@@ -17,6 +20,7 @@
 #include <string>
 
 #include "fs/defaults.h"
+#include "fs/direct_read.h"
 #include "fs/source_type.h"
 
 namespace daqfs {
@@ -25,6 +29,7 @@ struct Hdf5Options final : SourceOptions {
   std::string path;
   uint64_t text_max = kDefaultHdf5TextMax;
   bool raw = false;
+  DirectReads direct_reads = DirectReads::kAuto;
 };
 
 inline constexpr uint64_t kMaxHdf5TextMax = 16ull << 20;

@@ -38,7 +38,7 @@ TEST(Hdf5SourceTypeTest, PathAndTextMaxReadBack) {
   Config c = Parse(
       "[source a]\ntype = hdf5\npath = /a\ntext_max = 64K\nrescan = 2\n"
       "[source b]\ntext_max = 0\npath = /b/*_master.h5\ntype = hdf5\nraw = yes\n"
-      "[source c]\ntype = hdf5\npath = /c\nraw = false\n");
+      "[source c]\ntype = hdf5\npath = /c\nraw = false\ndirect_reads = never\n");
   ASSERT_EQ(c.sources.size(), 3u);
   EXPECT_EQ(Hdf5(c.sources[0]).path, "/a");
   EXPECT_EQ(Hdf5(c.sources[0]).text_max, 64u << 10);
@@ -47,9 +47,11 @@ TEST(Hdf5SourceTypeTest, PathAndTextMaxReadBack) {
   EXPECT_FALSE(Hdf5(c.sources[0]).raw);
   EXPECT_TRUE(Hdf5(c.sources[1]).raw);
   EXPECT_FALSE(Hdf5(c.sources[2]).raw);
+  EXPECT_EQ(Hdf5(c.sources[0]).direct_reads, DirectReads::kAuto);
+  EXPECT_EQ(Hdf5(c.sources[2]).direct_reads, DirectReads::kNever);
   std::string text = FormatConfig(c);
   EXPECT_NE(text.find("\n[source a]\ntype = hdf5\npath = /a\ntext_max = 65536\nraw = false\n"
-                      "cache = auto\nrescan = 2\n"),
+                      "direct_reads = auto\ncache = auto\nrescan = 2\n"),
             std::string::npos)
       << text;
   Config again = Parse(text);
@@ -71,6 +73,8 @@ TEST(Hdf5SourceTypeTest, ErrorsAtTheirLines) {
   EXPECT_EQ(Error("[source eiger]\ntype = hdf5\n"), "t.ini:1: [source eiger] needs 'path'");
   EXPECT_EQ(Error("[source s]\ntype = hdf5\npath = /p\n\nraw = sometimes\n"),
             "t.ini:5: bad value 'sometimes' for raw: expected true/false, yes/no, on/off or 1/0");
+  EXPECT_EQ(Error("[source s]\ntype = hdf5\npath = /p\ndirect_reads = sometimes\n"),
+            "t.ini:4: bad value 'sometimes' for direct_reads: must be auto, always or never");
   EXPECT_EQ(Error("[source s]\nlayout = merged\ntype = hdf5\npath = /p\n"),
             "t.ini:2: unknown key 'layout' in [source s]");
 }

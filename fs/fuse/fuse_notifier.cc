@@ -96,17 +96,21 @@ void FuseNotifier::Start() {
 }
 
 void FuseNotifier::Stop() {
+  std::deque<Event> stores;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
     dropped_ += queue_.size() + stores_.size();
     queue_.clear();
-    stores_.clear();
+    stores.swap(stores_);
     queued_ranges_ = 0;
     queued_store_bytes_ = 0;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (Event& e : stores) {
+    if (e.done) e.done(false);
+  }
 }
 
 void FuseNotifier::Drain() {
@@ -139,7 +143,8 @@ void FuseNotifier::NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t leng
   Push(std::move(e));
 }
 
-bool FuseNotifier::NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data) {
+bool FuseNotifier::NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data,
+                               std::function<void(bool taken)> done) {
   uint64_t bytes = 0;
   for (const ReadPiece& p : data) bytes += p.size;
   {
@@ -154,6 +159,7 @@ bool FuseNotifier::NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPi
     e.offset = offset;
     e.length = bytes;
     e.data = std::move(data);
+    e.done = std::move(done);
     stores_.push_back(std::move(e));
   }
   cv_.notify_all();
@@ -161,6 +167,7 @@ bool FuseNotifier::NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPi
 }
 
 void FuseNotifier::Push(Event e) {
+  std::vector<Event> stale;  // stores dropped: told so outside the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (e.range && !queue_.empty() && queue_.back().range && queue_.back().ino == e.ino &&
@@ -182,12 +189,16 @@ void FuseNotifier::Push(Event e) {
         }
         queued_store_bytes_ -= it->length;
         ++dropped_;
+        stale.push_back(std::move(*it));
         it = stores_.erase(it);
       }
     }
     queue_.push_back(std::move(e));
   }
   cv_.notify_all();
+  for (Event& s : stale) {
+    if (s.done) s.done(false);
+  }
 }
 
 void FuseNotifier::Loop() {
@@ -210,6 +221,7 @@ void FuseNotifier::Loop() {
       if (store) {
         rc = sender_.store(e.ino, e.offset, e.data);
         if (rc == 0 && on_stored_) on_stored_(e.ino, e.offset, e.length);
+
       } else if (e.entry) {
         rc = sender_.inval_entry(e.ino, e.name);
       } else if (e.range && sender_.inval_range) {
@@ -225,6 +237,10 @@ void FuseNotifier::Loop() {
                                       std::to_string(e.ino) + " failed: " + std::strerror(-rc));
     }
     e.data.clear();  // the pieces' blocks are released outside the lock
+    if (e.done) {
+      e.done(sent && rc == 0);
+      e.done = nullptr;
+    }
     lock.lock();
     busy_ = false;
     if (sent && store && rc == 0) stored_bytes_ += e.length;

@@ -79,7 +79,8 @@ class FuseNotifier final : public KernelNotifier {
   void NotifyInvalEntry(uint64_t parent_ino, std::string_view name) override;
   void NotifyInvalInode(uint64_t ino) override;
   void NotifyInvalRange(uint64_t ino, uint64_t offset, uint64_t length) override;
-  bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data) override;
+  bool NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPiece> data,
+                   std::function<void(bool taken)> done = nullptr) override;
   // Called on the notifier thread after the kernel took a store (DropBehind counts those bytes
   // as read). Set before Start().
   void OnStored(std::function<void(uint64_t ino, uint64_t offset, uint64_t length)> fn) {
@@ -98,7 +99,8 @@ class FuseNotifier final : public KernelNotifier {
     bool range = false;  // pages [offset, offset + length) only
     uint64_t offset = 0;
     uint64_t length = 0;
-    std::vector<ReadPiece> data;  // a store (queued in stores_)
+    std::vector<ReadPiece> data;     // a store (queued in stores_)
+    std::function<void(bool)> done;  // a store's: called once sent (true: taken) or dropped
   };
   void Push(Event e);
   void Loop();

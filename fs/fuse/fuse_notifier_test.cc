@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -193,20 +194,28 @@ TEST(FuseNotifierTest, StoresWaitForInvalidationsAreBoundedAndReported) {
   auto piece = [&](size_t size) {
     return std::vector<ReadPiece>{ReadPiece{keep, keep->data(), size}};
   };
+  std::mutex done_mu;
+  std::vector<std::string> done;  // each store's outcome, as its `done` callback told it
+  auto outcome = [&](int ino) {
+    return [&, ino](bool taken) {
+      std::lock_guard<std::mutex> l(done_mu);
+      done.push_back(std::to_string(ino) + (taken ? " taken" : " dropped"));
+    };
+  };
   n.Start();
-  EXPECT_TRUE(n.NotifyStore(5, 0, piece(1000)));
+  EXPECT_TRUE(n.NotifyStore(5, 0, piece(1000), outcome(5)));
   while (!in_store) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // it waits in it
-  EXPECT_TRUE(n.NotifyStore(6, 0, piece(2000)));
+  EXPECT_TRUE(n.NotifyStore(6, 0, piece(2000), outcome(6)));
   n.NotifyInvalInode(7);  // queued after store 6, sent before it
   // Beyond kMaxQueuedStoreBytes queued: refused, nothing queued.
   std::vector<ReadPiece> huge;
   for (uint64_t b = 0; b <= FuseNotifier::kMaxQueuedStoreBytes >> 20; ++b) {
     huge.push_back(ReadPiece{keep, keep->data(), keep->size()});
   }
-  EXPECT_FALSE(n.NotifyStore(8, 0, std::move(huge)));
-  EXPECT_FALSE(n.NotifyStore(9, 0, {}));  // nothing to store
+  EXPECT_FALSE(n.NotifyStore(8, 0, std::move(huge), outcome(8)));  // refused: never told
+  EXPECT_FALSE(n.NotifyStore(9, 0, {}, outcome(9)));               // nothing to store
   // A store queued before its inode's invalidation is stale: dropped, never sent.
-  EXPECT_TRUE(n.NotifyStore(11, 0, piece(500)));
+  EXPECT_TRUE(n.NotifyStore(11, 0, piece(500), outcome(11)));
   n.NotifyInvalInode(11);
   gate.set_value();
   n.Drain();
@@ -215,8 +224,60 @@ TEST(FuseNotifierTest, StoresWaitForInvalidationsAreBoundedAndReported) {
   EXPECT_EQ(reported, (std::vector<std::string>{"5 0 1000", "6 0 2000"}));
   EXPECT_EQ(n.stored_bytes(), 3000u);
   EXPECT_EQ(keep.use_count(), 1);  // sent and refused stores let their pieces go
+  EXPECT_EQ(done, (std::vector<std::string>{"11 dropped", "5 taken", "6 taken"}));
   n.Stop();
-  EXPECT_FALSE(n.NotifyStore(10, 0, piece(10)));  // stopped
+  EXPECT_FALSE(n.NotifyStore(10, 0, piece(10), outcome(10)));  // stopped
+  EXPECT_EQ(done.size(), 3u);
+}
+
+// Stores that the kernel refuses, that wait when the notifier stops, or whose inode the kernel
+// has forgotten are told they were dropped.
+TEST(FuseNotifierTest, StoresNotTakenAreToldSo) {
+  Recorder r;
+  FuseNotifier::Sender sender = r.Sender();
+  sender.store = [](uint64_t ino, uint64_t, const std::vector<ReadPiece>&) {
+    return ino == 2 ? -ENOMEM : 0;
+  };
+  FuseNotifier n(sender, [](uint64_t ino) { return ino != 3; });  // 3 is forgotten
+  auto keep = std::make_shared<std::vector<uint8_t>>(100);
+  std::mutex mu;
+  std::map<uint64_t, bool> told;
+  auto outcome = [&](uint64_t ino) {
+    return [&, ino](bool taken) {
+      std::lock_guard<std::mutex> l(mu);
+      EXPECT_EQ(told.count(ino), 0u) << ino;  // once
+      told[ino] = taken;
+    };
+  };
+  n.Start();
+  for (uint64_t ino : {1, 2, 3}) {
+    EXPECT_TRUE(n.NotifyStore(ino, 0, {ReadPiece{keep, keep->data(), 100}}, outcome(ino)));
+  }
+  n.Drain();
+  EXPECT_EQ(told, (std::map<uint64_t, bool>{{1, true}, {2, false}, {3, false}}));
+  // Queued when the notifier stops (its thread is held in an invalidation meanwhile).
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<bool> in_inval{false};
+  FuseNotifier::Sender held = r.Sender();
+  held.inval_inode = [&](uint64_t) {
+    in_inval = true;
+    open.wait();
+    return 0;
+  };
+  held.store = sender.store;
+  FuseNotifier m(held, nullptr);
+  m.Start();
+  m.NotifyInvalInode(9);
+  while (!in_inval) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(m.NotifyStore(4, 0, {ReadPiece{keep, keep->data(), 100}}, outcome(4)));
+  std::thread stopper([&] { m.Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  gate.set_value();
+  stopper.join();
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(told.count(4), 1u);
+  EXPECT_FALSE(told[4]);
 }
 
 // Without a store function (a sender of tests, a kernel without it) stores are refused.

@@ -338,8 +338,9 @@ Caller CallerOf(fuse_req_t req) {
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  std::function<void()> after_open;
   Guard(req, Op::kOpen, true, [&] {
-    Result<std::unique_ptr<OpenFile>> f = V(req).Open(ino, fi->flags, CallerOf(req));
+    Result<std::unique_ptr<OpenFile>> f = V(req).Open(ino, fi->flags, CallerOf(req), &after_open);
     if (!f.ok()) {
       ReplyStatus(req, f.status());
       return false;
@@ -352,6 +353,15 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     if (fuse_reply_open(req, fi) != 0) delete raw;  // interrupted: no release will come
     return true;
   });
+  // The reader goes on at once; this thread then queues the prefetch of the files after it.
+  if (!after_open) return;
+  try {
+    after_open();
+  } catch (const std::exception& e) {
+    LogError(std::string("open: prefetch after the answer: ") + e.what());
+  } catch (...) {
+    LogError("open: prefetch after the answer: unexpected exception");
+  }
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info* fi) {
