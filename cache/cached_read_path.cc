@@ -374,6 +374,14 @@ BlockCache* CachedReadPath::CacheFor(uint32_t source, bool decoded) {
 
 namespace {
 constexpr size_t kAheadNamesPerDir = 1024;
+// Counts a callback that uses the CachedReadPath while it runs (its destructor waits for none).
+struct InCallback {
+  explicit InCallback(std::atomic<int>& n) : count(n) { count.fetch_add(1); }
+  ~InCallback() { count.fetch_sub(1); }
+  InCallback(const InCallback&) = delete;
+  InCallback& operator=(const InCallback&) = delete;
+  std::atomic<int>& count;
+};
 constexpr size_t kScanDirs = 64;
 }  // namespace
 
@@ -479,13 +487,12 @@ void CachedReadPath::Store(const FileContext& context, const Sibling& s,
   // and a read that came before the kernel took it would decode them again.
   auto done = [this, shared = shared_, shutdown = shutdown_, dir = context.dir, name = s.name,
                wait](bool taken) {
-    shared->in_callbacks.fetch_add(1);  // before looking: the destructor then waits
+    InCallback in(shared->in_callbacks);  // before looking: the destructor then waits
     if (!shutdown->load()) {
       StoreEnded(dir, name, wait, taken);
     } else {
       wait->Finish(false);
     }
-    shared->in_callbacks.fetch_sub(1);
   };
   if (!s.store(std::move(*pieces), std::move(done))) StoreEnded(context.dir, s.name, wait, false);
 }
@@ -500,7 +507,9 @@ void CachedReadPath::StoreEnded(const std::string& dir, const std::string& name,
       DirScan& scan = it->second;
       auto w = scan.storing.find(name);
       if (w != scan.storing.end() && w->second == wait) scan.storing.erase(w);
-      if (taken) {
+      // Noted only while still ahead of its reader: a reader that got there first (its open
+      // gave up waiting, or came before the store was on its way) read it through daqfs.
+      if (taken && scan.names.count(name) > 0) {
         if (scan.stored.size() >= kAheadNamesPerDir) scan.stored.clear();  // went elsewhere
         scan.stored.insert(name);
       }
@@ -571,9 +580,8 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
         }
         shared->inflight.fetch_sub(len);
         if (done) {
-          shared->in_callbacks.fetch_add(1);  // before looking: the destructor then waits
+          InCallback in(shared->in_callbacks);  // before looking: the destructor then waits
           if (!shutdown->load()) done();
-          shared->in_callbacks.fetch_sub(1);
         }
       });
   if (!queued) {
@@ -618,6 +626,7 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
     // The siblings queued ahead of this scan: those up to this file are reached now (forgotten);
     // if this file was never queued, the scan started again or jumped: forget them all (a
     // second pass must prefetch again what the first one queued).
+    scan.stored.erase(context.name);  // read now, through daqfs or the page cache
     if (scan.names.count(context.name) == 0) {
       scan.order.clear();
       scan.names.clear();
@@ -634,7 +643,9 @@ bool CachedReadPath::FileStarted(const FileContext& context, BlockCache* cache_p
         scans_.erase(it);
         return false;
       }
-      scan.next = after[0].name;
+      // Unless a later file moved the scan on meanwhile (a file still ahead is expected next):
+      // walks after opens can run late.
+      if (scan.names.count(scan.next) == 0) scan.next = after[0].name;
     }
   }
   // The previous file was read whole and this one, its successor, has started: prefetch the

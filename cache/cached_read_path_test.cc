@@ -377,6 +377,7 @@ TEST_F(CachedReadPathTest, SiblingsTheKernelKnowsAreStoredWholeAndOpeningOneGoes
   EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
   EXPECT_EQ(frames.files[6]->decodes.load(), decodes);
   EXPECT_EQ(frames.Stored(), (std::vector<int>{2, 3, 4, 5, 7}));
+  WaitIdle();  // prefetches still queued use `frames`
 }
 
 TEST_F(CachedReadPathTest, AnOpenWaitsForItsStoreOnItsWay) {
@@ -439,6 +440,10 @@ TEST_F(CachedReadPathTest, AnOpenWaitsForItsStoreOnItsWay) {
   frames.Take(4);  // late: the kernel has it now
   ASSERT_TRUE(r4->Read(0, buf).ok());
   EXPECT_TRUE(Check(buf, 0, StoredFrames::kSize));
+  // Read through daqfs: opening it again is no stored open (its units would go from RAM).
+  auto again = path_->Open(frames.files[4], frames.Context(4), &after_open);
+  EXPECT_FALSE(after_open);
+  WaitIdle();  // prefetches still queued use `frames`
 }
 
 TEST_F(CachedReadPathTest, AFileItsReaderReachesBeforeItsDecodeEndsIsNotStored) {
@@ -461,6 +466,7 @@ TEST_F(CachedReadPathTest, AFileItsReaderReachesBeforeItsDecodeEndsIsNotStored) 
   EXPECT_EQ(std::count(stored.begin(), stored.end(), 2), 0);
   EXPECT_EQ(std::count(stored.begin(), stored.end(), 4), 1);  // the scan went on past 2
   EXPECT_EQ(frames.files[2]->decodes.load(), frames.files[2]->BlockCount());
+  WaitIdle();  // prefetches still queued use `frames`
 }
 
 TEST_F(CachedReadPathTest, ShortReadsAndFailingNthDecodeAreHandled) {

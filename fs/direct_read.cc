@@ -12,7 +12,7 @@
 #include "fs/blocking.h"
 
 #ifndef __NR_cachestat
-#define __NR_cachestat 451  // the same number on every architecture (Linux 6.5)
+#define __NR_cachestat 451  // x86-64, arm64 and the other unified-table ABIs (Linux 6.5)
 #endif
 
 namespace daqfs {
@@ -145,7 +145,9 @@ Result<std::span<const uint8_t>> DirectRead(int direct_fd, uint64_t offset, size
     ssize_t n = ::pread(direct_fd, buf.data + done, want - done, static_cast<off_t>(lo + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EINVAL) return Status(Code::kNotSupported, what + ": no direct I/O");
+      if (errno == EINVAL || errno == EOPNOTSUPP) {
+        return Status(Code::kNotSupported, what + ": no direct I/O");
+      }
       return ErrnoStatus(errno, "read " + what + " at offset " + std::to_string(lo + done));
     }
     done += static_cast<size_t>(n);

@@ -2,9 +2,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/magic.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -12,34 +9,10 @@
 
 #include "fs/blocking.h"
 #include "tests/testing/files.h"
+#include "tests/testing/page_cache.h"
 
 namespace daqfs {
 namespace {
-
-// What this test's own checks find about the machine, independently of direct_read.cc: the
-// expectations follow the machine (a tmpfs /tmp has no O_DIRECT; Linux before 6.5 has no
-// cachestat).
-bool LocalDisk(const std::string& path) {
-  struct statfs sf {};
-  if (statfs(path.c_str(), &sf) != 0) return false;
-  auto t = static_cast<unsigned long>(sf.f_type);
-  return t == EXT4_SUPER_MAGIC || t == XFS_SUPER_MAGIC || t == BTRFS_SUPER_MAGIC ||
-         t == F2FS_SUPER_MAGIC;
-}
-bool DirectIoWorks(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
-bool HasCachestat() {
-  struct {
-    uint64_t off, len;
-  } range{0, 1};
-  uint64_t cs[5] = {};
-  errno = 0;
-  return syscall(451, -1, &range, cs, 0) != 0 && errno == EBADF;
-}
 
 uint8_t Byte(uint64_t i) { return static_cast<uint8_t>((i * 7919) >> 5); }
 
@@ -57,12 +30,7 @@ class DirectReadTest : public ::testing::Test {
     ASSERT_EQ(::stat(path_.c_str(), &st_), 0);
   }
   // Drops the file's pages from the page cache (written back above: they are clean).
-  void Evict() {
-    int fd = ::open(path_.c_str(), O_RDONLY);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
-    ::close(fd);
-  }
+  void Evict() { ASSERT_TRUE(testing::EvictFromPageCache(path_)); }
   static constexpr uint64_t kSize = 1 << 20 | 777;  // not a whole number of blocks
   testing::TempDir dir_{"direct-read"};
   std::string path_;
@@ -86,11 +54,11 @@ TEST_F(DirectReadTest, ModesParseAndName) {
 }
 
 TEST_F(DirectReadTest, OpensOnlyTheFileListedWhereTheModeAllows) {
-  const bool works = DirectIoWorks(path_);
+  const bool works = testing::DirectIoWorks(path_);
   EXPECT_FALSE(OpenDirect(path_, st_, DirectReads::kNever).valid());
   EXPECT_EQ(OpenDirect(path_, st_, DirectReads::kAlways).valid(), works);
   EXPECT_EQ(OpenDirect(path_, st_, DirectReads::kAuto).valid(),
-            works && LocalDisk(dir_.path()) && HasCachestat());
+            works && testing::OnLocalDisk(dir_.path()) && testing::HasCachestat());
   // Another file now at the path (replaced since it was listed): not opened.
   struct stat other = st_;
   other.st_ino += 1;
@@ -140,7 +108,7 @@ TEST_F(DirectReadTest, AutoReadsDirectlyOnlyWhatThePageCacheDoesNotHoldWhole) {
   EXPECT_FALSE(WantDirectRead(fd, 0, kMinDirectRead - 1, DirectReads::kAlways));
   EXPECT_TRUE(WantDirectRead(fd, 0, kMinDirectRead, DirectReads::kAlways));
   EXPECT_FALSE(WantDirectRead(fd, 0, kMinDirectRead, DirectReads::kNever));
-  if (HasCachestat()) {
+  if (testing::HasCachestat() && testing::OnLocalDisk(dir_.path())) {
     Evict();
     EXPECT_TRUE(WantDirectRead(fd, 4096, 200000, DirectReads::kAuto));
     // Part of it cached (read-ahead around another read): still direct.
@@ -151,7 +119,7 @@ TEST_F(DirectReadTest, AutoReadsDirectlyOnlyWhatThePageCacheDoesNotHoldWhole) {
     std::vector<uint8_t> all(kSize);
     ASSERT_EQ(::pread(fd, all.data(), all.size(), 0), static_cast<ssize_t>(kSize));
     EXPECT_FALSE(WantDirectRead(fd, 4096, 200000, DirectReads::kAuto));
-  } else {
+  } else if (!testing::HasCachestat()) {
     EXPECT_FALSE(WantDirectRead(fd, 4096, 200000, DirectReads::kAuto));  // cannot tell: no
   }
   ::close(fd);

@@ -99,13 +99,15 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   CacheLayer c;
   const CacheConfig& cc = config.cache;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  // One computing worker more than the CPUs: a worker is also stalled in ways no BlockingScope
-  // marks (a lock hand-off, a page fault, preempted by the reader or the notifier), and one
-  // spare keeps the CPUs busy then. Measured on 2 cores, cold `cat frames/*.tif` of 2000 HDF5
-  // frames: 0.87 -> 0.94 of `cat data.npy` (medians of 5 interleaved runs), data.npy unchanged.
+  // One computing worker more than the CPUs (from 2 on): a worker is also stalled in ways no
+  // BlockingScope marks (a lock hand-off, a page fault, preempted by the reader or the
+  // notifier), and one spare keeps the CPUs busy then. Measured on 2 cores, cold `cat
+  // frames/*.tif` of 2000 HDF5 frames: 0.87 -> 0.94 of `cat data.npy` (medians of 5
+  // interleaved runs), data.npy unchanged.
+  const unsigned cpus = ThreadPool::UsableCpus();
   c.pool = std::make_unique<ThreadPool>(
       cc.decode_threads ? cc.decode_threads : DefaultDecodeThreads(cores),
-      ThreadPool::UsableCpus() + 1);
+      cpus >= 2 ? cpus + 1 : cpus);
   if (cc.memory > 0) c.memory = std::make_unique<MemoryBlockCache>(cc.memory, &metrics);
   if (cc.disk > 0 && !cc.dir.empty()) {
     DiskCacheOptions o;

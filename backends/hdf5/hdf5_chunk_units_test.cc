@@ -11,6 +11,7 @@
 #include "backends/hdf5/hdf5_library.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
+#include "tests/testing/page_cache.h"
 
 namespace daqfs {
 namespace {
@@ -248,6 +249,18 @@ TEST_F(Hdf5ChunkUnitsTest, LargeChunksAreReadAroundThePageCacheWhereAllowed) {
   pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kNever);
   EXPECT_EQ(Check("large"), Hdf5ChunkUnits::Mode::kByCoord);
   EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? 8u : 0u);
+  // auto (the default): directly when not in the page cache, on a local disk, where the kernel
+  // can tell; through the page cache once the file is cached.
+  const bool auto_direct =
+      direct_io && testing::OnLocalDisk(dir_.path()) && testing::HasCachestat();
+  ASSERT_TRUE(testing::EvictFromPageCache(dir_ / "d.h5"));
+  pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kAuto);
+  EXPECT_EQ(Check("large"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? (auto_direct ? 12u : 8u) : 0u);
+  EXPECT_FALSE(testing::Slurp(dir_ / "d.h5").empty());  // now all of it is cached
+  pool_ = std::make_shared<Hdf5FilePool>(8, DirectReads::kAuto);
+  EXPECT_EQ(Check("large"), Hdf5ChunkUnits::Mode::kByCoord);
+  EXPECT_EQ(counters_->direct_reads->Get(), direct_io ? (auto_direct ? 12u : 8u) : 0u);
   EXPECT_EQ(counters_->errors->Get(), 0u);
 }
 

@@ -108,9 +108,7 @@ void FuseNotifier::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  for (Event& e : stores) {
-    if (e.done) e.done(false);
-  }
+  for (Event& e : stores) Tell(e, false);
 }
 
 void FuseNotifier::Drain() {
@@ -166,6 +164,19 @@ bool FuseNotifier::NotifyStore(uint64_t ino, uint64_t offset, std::vector<ReadPi
   return true;
 }
 
+void FuseNotifier::Tell(Event& e, bool taken) {
+  if (!e.done) return;
+  std::function<void(bool)> done = std::move(e.done);
+  e.done = nullptr;
+  try {
+    done(taken);
+  } catch (const std::exception& x) {
+    LogError(std::string("kernel page cache store: its outcome was not taken in: ") + x.what());
+  } catch (...) {
+    LogError("kernel page cache store: its outcome was not taken in");
+  }
+}
+
 void FuseNotifier::Push(Event e) {
   std::vector<Event> stale;  // stores dropped: told so outside the lock
   {
@@ -196,9 +207,7 @@ void FuseNotifier::Push(Event e) {
     queue_.push_back(std::move(e));
   }
   cv_.notify_all();
-  for (Event& s : stale) {
-    if (s.done) s.done(false);
-  }
+  for (Event& s : stale) Tell(s, false);
 }
 
 void FuseNotifier::Loop() {
@@ -237,10 +246,7 @@ void FuseNotifier::Loop() {
                                       std::to_string(e.ino) + " failed: " + std::strerror(-rc));
     }
     e.data.clear();  // the pieces' blocks are released outside the lock
-    if (e.done) {
-      e.done(sent && rc == 0);
-      e.done = nullptr;
-    }
+    Tell(e, sent && rc == 0);
     lock.lock();
     busy_ = false;
     if (sent && store && rc == 0) stored_bytes_ += e.length;

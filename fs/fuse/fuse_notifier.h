@@ -104,6 +104,8 @@ class FuseNotifier final : public KernelNotifier {
   };
   void Push(Event e);
   void Loop();
+  // Calls a store's `done` (once; an exception is logged, never thrown on). Without mu_ held.
+  static void Tell(Event& e, bool taken);
 
   Sender sender_;
   std::function<bool(uint64_t)> alive_;

@@ -272,7 +272,7 @@ TEST(FuseNotifierTest, StoresNotTakenAreToldSo) {
   while (!in_inval) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_TRUE(m.NotifyStore(4, 0, {ReadPiece{keep, keep->data(), 100}}, outcome(4)));
   std::thread stopper([&] { m.Stop(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (m.dropped() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // stopping
   gate.set_value();
   stopper.join();
   std::lock_guard<std::mutex> l(mu);

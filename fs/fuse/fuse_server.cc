@@ -339,6 +339,7 @@ Caller CallerOf(fuse_req_t req) {
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   std::function<void()> after_open;
+  bool answered = false;  // opened and told so
   Guard(req, Op::kOpen, true, [&] {
     Result<std::unique_ptr<OpenFile>> f = V(req).Open(ino, fi->flags, CallerOf(req), &after_open);
     if (!f.ok()) {
@@ -350,11 +351,15 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     fi->noflush = 1;
     OpenFile* raw = f->release();
     fi->fh = reinterpret_cast<uint64_t>(raw);
-    if (fuse_reply_open(req, fi) != 0) delete raw;  // interrupted: no release will come
+    if (fuse_reply_open(req, fi) != 0) {
+      delete raw;  // interrupted: no release will come
+    } else {
+      answered = true;
+    }
     return true;
   });
   // The reader goes on at once; this thread then queues the prefetch of the files after it.
-  if (!after_open) return;
+  if (!after_open || !answered) return;
   try {
     after_open();
   } catch (const std::exception& e) {
