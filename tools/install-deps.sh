@@ -9,6 +9,9 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libpcre2-dev libmount-dev libsystemd-dev
   # hdf5 sources and image views: the HDF5 library (metadata, fallback reads), LZ4, libtiff
   libhdf5-dev liblz4-dev libtiff-dev
+  # stream sources: ZeroMQ (libzmq, cppzmq), JSON (nlohmann-json) and CBOR (libcbor) messages;
+  # their tests write messages with pyzmq and cbor2
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev libcbor-dev python3-zmq python3-cbor2
   # format check (tools/check.sh --format): the repo's .clang-format with Debian 12's version
   clang-format
   # run
