@@ -1,0 +1,111 @@
+// StreamLedger: what one stream has received, as series of frames, with the loss accounting a
+// DAQ expects. The ingest thread feeds it events (stream_messages.h) in arrival order; readers
+// look at immutable snapshots of its series. It never waits for readers: a reader holds a
+// shared_ptr to a series or frame; the ledger only takes its own short lock.
+//
+// Rules:
+//   - A series starts with its start message, or with its first frame when the start was not
+//     received (a receiver that connected late, a captured stream without it).
+//   - A start, or a frame of another series, while a series is open (no end received) cuts the
+//     open one: it is marked incomplete (a publisher that died mid-series and came back).
+//   - Frames are numbered by the message; the first frame of a series sets where its numbering
+//     starts (detectors count from 0 or 1); a frame number above the next expected one counts
+//     the numbers skipped as lost (gaps); a number below it (late) is kept, counted as out of
+//     order and no longer as lost; a frame received twice is dropped and counted.
+//   - An end closes its series (an end of another series than the open one is counted as
+//     malformed and ignored).
+//   - Malformed messages (parse errors) are counted by the caller through Malformed().
+//   - At most `keep_series` ended or cut series stay; the oldest beyond that are forgotten
+//     (readers holding them keep them).
+//
+// Thread safety: every method is thread-safe; Apply and Malformed are meant for one thread (the
+// ingest thread), the others for any.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/stream/stream_messages.h"
+
+namespace daqfs {
+
+// One received frame: its images (payload spans into `keep`) and metadata. Immutable.
+struct StreamFrame {
+  uint64_t number = 0;
+  std::vector<StreamImage> images;
+  nlohmann::json meta;
+  std::shared_ptr<const void> keep;  // the received message the payloads point into
+  uint64_t bytes = 0;                // payload bytes as received
+};
+
+// One series. Its frame map grows while it is open; everything else is set once.
+struct StreamSeries {
+  uint64_t id = 0;            // the series number as sent
+  std::string unique;         // stream2 series_unique_id
+  uint64_t seq = 0;           // this ledger's running number of the series (from 1)
+  nlohmann::json header;      // the start message (null if not received)
+  nlohmann::json end;         // the end message (null until received)
+  bool ended = false;         // its end was received
+  bool incomplete = false;    // cut: another series started before its end
+  uint64_t lost = 0;          // frame numbers skipped
+  uint64_t out_of_order = 0;  // frames below the next expected number (kept)
+  uint64_t duplicates = 0;    // frames received twice (dropped)
+  std::map<uint64_t, std::shared_ptr<const StreamFrame>> frames;  // guarded by the ledger
+};
+
+struct StreamCounters {
+  uint64_t series = 0;  // series seen
+  uint64_t frames = 0;  // frames kept
+  uint64_t bytes = 0;   // payload bytes kept (as received)
+  uint64_t lost = 0;    // frame numbers skipped, over all series
+  uint64_t out_of_order = 0;
+  uint64_t duplicates = 0;
+  uint64_t malformed = 0;   // messages that did not parse, and ends of no open series
+  uint64_t incomplete = 0;  // series cut before their end
+};
+
+class StreamLedger {
+ public:
+  explicit StreamLedger(size_t keep_series) : keep_series_(keep_series < 1 ? 1 : keep_series) {}
+
+  // What an event changed, for the caller to announce (new entries in the tree).
+  struct Change {
+    std::shared_ptr<StreamSeries> series;      // the series the event went to (null: none)
+    bool series_started = false;               // `series` is new
+    std::shared_ptr<StreamSeries> cut;         // a series marked incomplete by this event
+    std::shared_ptr<const StreamFrame> frame;  // a frame added
+    bool series_ended = false;
+    std::vector<std::shared_ptr<StreamSeries>> forgotten;  // series dropped beyond keep_series
+  };
+  // Applies one parsed event; `keep` owns the message its payloads point into.
+  Change Apply(StreamEvent event, std::shared_ptr<const void> keep);
+  void Malformed();
+
+  StreamCounters counters() const;
+  // The series kept, oldest first, and the open one (null if none).
+  std::vector<std::shared_ptr<StreamSeries>> Series() const;
+  std::shared_ptr<StreamSeries> Open() const;
+  // Frame `number` of `series`, or null; the frame numbers of a series, in order.
+  std::shared_ptr<const StreamFrame> Frame(const StreamSeries& series, uint64_t number) const;
+  std::vector<uint64_t> FrameNumbers(const StreamSeries& series) const;
+
+ private:
+  std::shared_ptr<StreamSeries> Begin(const StreamEvent& e, Change* change);
+  void Cut(Change* change);
+
+  const size_t keep_series_;
+  mutable std::mutex mu_;  // guards everything below and every series' frames and fields
+  std::deque<std::shared_ptr<StreamSeries>> series_;
+  std::shared_ptr<StreamSeries> open_;
+  // The next expected frame number of each series that has frames.
+  std::map<const StreamSeries*, uint64_t> next_;
+  StreamCounters counters_;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace daqfs
