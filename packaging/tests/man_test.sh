@@ -4,14 +4,16 @@
 #   - groff -ww and mandoc -T lint (warning level) report nothing; man -l renders it;
 #   - every option the tool's --help prints appears in the rendered page, and the page's version
 #     is the tool's; every key and section of the example configuration appears in daqfs.ini(5).
-# Usage: man_test.sh MAN_DIR DAQFS DAQFS_CACHE DAQFS_REPACK DAQFS_METRICS_TEXTFILE EXAMPLE_INI
+# Usage: man_test.sh MAN_DIR DAQFS DAQFS_CACHE DAQFS_REPACK DAQFS_SIM DAQFS_METRICS_TEXTFILE
+#                    EXAMPLE_INI
 set -uo pipefail
 
-[ $# -eq 6 ] || {
-  echo "usage: $0 MAN_DIR DAQFS DAQFS_CACHE DAQFS_REPACK DAQFS_METRICS_TEXTFILE EXAMPLE_INI" >&2
+[ $# -eq 7 ] || {
+  echo "usage: $0 MAN_DIR DAQFS DAQFS_CACHE DAQFS_REPACK DAQFS_SIM DAQFS_METRICS_TEXTFILE" \
+    "EXAMPLE_INI" >&2
   exit 2
 }
-man_dir=$1 daqfs=$2 daqfs_cache=$3 daqfs_repack=$4 textfile=$5 example=$6
+man_dir=$1 daqfs=$2 daqfs_cache=$3 daqfs_repack=$4 daqfs_sim=$5 textfile=$6 example=$7
 export LC_ALL=C.UTF-8
 failures=0
 fail() {
@@ -61,13 +63,14 @@ check_options() {
   echo "$(basename "$page"): $(wc -w <<<"$opts") options of --help checked"
 }
 
-pages=(daqfs.8 daqfs-cache.1 daqfs-repack.1 daqfs-metrics-textfile.1 daqfs.ini.5)
+pages=(daqfs.8 daqfs-cache.1 daqfs-repack.1 daqfs-sim.1 daqfs-metrics-textfile.1 daqfs.ini.5)
 for p in "${pages[@]}"; do
   check_page "$man_dir/$p"
 done
 check_options "$daqfs" "$man_dir/daqfs.8"
 check_options "$daqfs_cache" "$man_dir/daqfs-cache.1"
 check_options "$daqfs_repack" "$man_dir/daqfs-repack.1"
+check_options "$daqfs_sim" "$man_dir/daqfs-sim.1"
 check_options "$textfile" "$man_dir/daqfs-metrics-textfile.1"
 
 # Sub-commands of daqfs-cache and the sections of the pages.

@@ -129,6 +129,7 @@ for d in fuse3 libfuse3-3 libc6 libstdc++6 libzstd1 libinih1; do
 done
 contents=$(dpkg-deb -c "$tmp/$deb" | awk '{ print $6 }')
 for f in ./usr/bin/daqfs ./usr/bin/daqfs-cache ./usr/bin/daqfs-repack ./sbin/mount.fuse.daqfs \
+  ./usr/bin/daqfs-sim ./usr/share/man/man1/daqfs-sim.1.gz \
   ./lib/systemd/system/daqfs@.service ./etc/daqfs/daqfs.example.ini \
   ./usr/share/man/man8/daqfs.8.gz ./usr/share/man/man1/daqfs-cache.1.gz \
   ./usr/share/man/man1/daqfs-repack.1.gz ./usr/share/man/man5/daqfs.ini.5.gz \
@@ -158,7 +159,9 @@ say "apt-get install: $((SECONDS - t0)) s"
 [ "$(/usr/bin/daqfs --version)" = "daqfs $version" ] || fail "/usr/bin/daqfs --version is wrong"
 /usr/bin/daqfs-cache --help >/dev/null || fail "daqfs-cache --help failed"
 /usr/bin/daqfs-repack --help >/dev/null || fail "daqfs-repack --help failed"
-for page in "8 daqfs" "1 daqfs-cache" "1 daqfs-repack" "1 daqfs-metrics-textfile" "5 daqfs.ini"; do
+/usr/bin/daqfs-sim --help >/dev/null || fail "daqfs-sim --help failed"
+for page in "8 daqfs" "1 daqfs-cache" "1 daqfs-repack" "1 daqfs-sim" "1 daqfs-metrics-textfile" \
+  "5 daqfs.ini"; do
   read -r sec name <<<"$page"
   where=$(man -a -w "$sec" "$name" 2>&1)
   grep -qxF "/usr/share/man/man$sec/$name.$sec.gz" <<<"$where" ||
@@ -281,8 +284,8 @@ say "mounts checked"
 # --- 4. remove, then purge ------------------------------------------------------------------------
 apt-get remove "${apt_opts[@]}" daqfs >"$tmp/apt.log" 2>&1 ||
   { cat "$tmp/apt.log"; fatal "apt-get remove daqfs failed"; }
-for f in /usr/bin/daqfs /usr/bin/daqfs-cache /usr/bin/daqfs-repack /sbin/mount.fuse.daqfs \
-  /lib/systemd/system/daqfs@.service /usr/share/man/man8/daqfs.8.gz; do
+for f in /usr/bin/daqfs /usr/bin/daqfs-cache /usr/bin/daqfs-repack /usr/bin/daqfs-sim \
+  /sbin/mount.fuse.daqfs /lib/systemd/system/daqfs@.service /usr/share/man/man8/daqfs.8.gz; do
   [ -e "$f" ] && fail "$f is still there after apt-get remove"
 done
 [ -f /etc/daqfs/daqfs.example.ini ] || fail "apt-get remove deleted the conffile"
