@@ -133,9 +133,9 @@ TEST(DaqfsSimTest, EveryProtocolAndEncodingArrivesAsThePattern) {
       std::vector<std::shared_ptr<StreamSeries>> series = ledger.Series();
       ASSERT_EQ(series.size(), 2u) << what;
       for (const std::shared_ptr<StreamSeries>& s : series) {
-        EXPECT_EQ(s->id, s == series[0] ? 5u : 6u) << what;
-        if (p != StreamProtocol::kArray) {
-          EXPECT_TRUE(WaitFor([&] { return s->ended; })) << what;  // array-1.0 has no end
+        EXPECT_EQ(ledger.Info(*s).id, s == series[0] ? 5u : 6u) << what;
+        if (p != StreamProtocol::kArray) {  // array-1.0 has no end
+          EXPECT_TRUE(WaitFor([&] { return ledger.Info(*s).ended; })) << what;
         }
         for (uint64_t f = 0; f < 12; ++f) {
           std::shared_ptr<const StreamFrame> frame = ledger.Frame(*s, f);

@@ -128,6 +128,23 @@ std::shared_ptr<StreamSeries> StreamLedger::Open() const {
   return open_;
 }
 
+StreamSeriesInfo StreamLedger::Info(const StreamSeries& s) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StreamSeriesInfo i;
+  i.id = s.id;
+  i.unique = s.unique;
+  i.seq = s.seq;
+  i.header = s.header;
+  i.end = s.end;
+  i.ended = s.ended;
+  i.incomplete = s.incomplete;
+  i.lost = s.lost;
+  i.out_of_order = s.out_of_order;
+  i.duplicates = s.duplicates;
+  i.frames = s.frames.size();
+  return i;
+}
+
 std::shared_ptr<const StreamFrame> StreamLedger::Frame(const StreamSeries& series,
                                                        uint64_t number) const {
   std::lock_guard<std::mutex> lock(mu_);

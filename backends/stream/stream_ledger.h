@@ -43,7 +43,8 @@ struct StreamFrame {
   uint64_t bytes = 0;                // payload bytes as received
 };
 
-// One series. Its frame map grows while it is open; everything else is set once.
+// One series. The ingest thread changes it under the ledger's lock while it is open: other
+// threads read it through the ledger (Info, Frame, FrameNumbers), never directly.
 struct StreamSeries {
   uint64_t id = 0;            // the series number as sent
   std::string unique;         // stream2 series_unique_id
@@ -56,6 +57,21 @@ struct StreamSeries {
   uint64_t out_of_order = 0;  // frames below the next expected number (kept)
   uint64_t duplicates = 0;    // frames received twice (dropped)
   std::map<uint64_t, std::shared_ptr<const StreamFrame>> frames;  // guarded by the ledger
+};
+
+// A consistent copy of a series' fields (its frames left out), for readers.
+struct StreamSeriesInfo {
+  uint64_t id = 0;
+  std::string unique;
+  uint64_t seq = 0;
+  nlohmann::json header;
+  nlohmann::json end;
+  bool ended = false;
+  bool incomplete = false;
+  uint64_t lost = 0;
+  uint64_t out_of_order = 0;
+  uint64_t duplicates = 0;
+  uint64_t frames = 0;  // frames kept
 };
 
 struct StreamCounters {
@@ -90,6 +106,7 @@ class StreamLedger {
   // The series kept, oldest first, and the open one (null if none).
   std::vector<std::shared_ptr<StreamSeries>> Series() const;
   std::shared_ptr<StreamSeries> Open() const;
+  StreamSeriesInfo Info(const StreamSeries& series) const;
   // Frame `number` of `series`, or null; the frame numbers of a series, in order.
   std::shared_ptr<const StreamFrame> Frame(const StreamSeries& series, uint64_t number) const;
   std::vector<uint64_t> FrameNumbers(const StreamSeries& series) const;

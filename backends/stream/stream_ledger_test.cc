@@ -56,6 +56,14 @@ TEST(StreamLedgerTest, SeriesFillInOrderAndEnd) {
   EXPECT_TRUE(c.series->ended);
   EXPECT_EQ(c.series->end["end"], 4);
   EXPECT_EQ(l.Open(), nullptr);
+  StreamSeriesInfo info = l.Info(*c.series);
+  EXPECT_EQ(info.id, 4u);
+  EXPECT_EQ(info.seq, 1u);
+  EXPECT_TRUE(info.ended);
+  EXPECT_FALSE(info.incomplete);
+  EXPECT_EQ(info.frames, 5u);
+  EXPECT_EQ(info.header["series"], 4);
+  EXPECT_EQ(info.end["end"], 4);
   StreamCounters n = l.counters();
   EXPECT_EQ(n.series, 1u);
   EXPECT_EQ(n.frames, 5u);

@@ -100,8 +100,10 @@ TEST(StreamReceiverTest, ASeriesArrivesWholeWithItsPixelsAsSent) {
   EXPECT_EQ(r.received(), 52u);
   std::vector<std::shared_ptr<StreamSeries>> series = ledger.Series();
   ASSERT_EQ(series.size(), 1u);
-  EXPECT_TRUE(series[0]->ended);
-  EXPECT_EQ(series[0]->header["series"], 3);
+  StreamSeriesInfo info = ledger.Info(*series[0]);
+  EXPECT_TRUE(info.ended);
+  EXPECT_EQ(info.header["series"], 3);
+  EXPECT_EQ(info.frames, 50u);
   for (uint64_t f = 0; f < 50; ++f) {
     std::shared_ptr<const StreamFrame> frame = ledger.Frame(*series[0], f);
     ASSERT_TRUE(frame) << f;

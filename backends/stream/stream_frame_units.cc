@@ -1,0 +1,65 @@
+#include "backends/stream/stream_frame_units.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace daqfs {
+
+StreamFrameUnits::StreamFrameUnits(std::shared_ptr<const StreamFrame> frame, size_t image,
+                                   std::string identity)
+    : frame_(std::move(frame)),
+      image_(image),
+      identity_(std::move(identity)),
+      size_(image_ < frame_->images.size() ? frame_->images[image_].DecodedBytes() : 0) {}
+
+uint64_t StreamFrameUnits::BlockCount() const {
+  if (size_ == 0) return 0;
+  return Split() ? (size_ + kSubBlock - 1) / kSubBlock : 1;
+}
+
+BlockRange StreamFrameUnits::BlockRangeOf(uint64_t index) const {
+  if (!Split()) return index == 0 ? BlockRange{0, size_} : BlockRange{size_, 0};
+  const uint64_t off = std::min(size_, index * kSubBlock);
+  return BlockRange{off, std::min(kSubBlock, size_ - off)};
+}
+
+uint64_t StreamFrameUnits::BlockOf(uint64_t offset) const {
+  return Split() ? offset / kSubBlock : 0;
+}
+
+ByteSource::Group StreamFrameUnits::GroupOf(uint64_t index) const {
+  if (!Split()) return Group{index, 1};
+  return Group{0, BlockCount()};
+}
+
+Status StreamFrameUnits::Decode(std::span<uint8_t> out) const {
+  Status s = DecodeStreamImage(frame_->images[image_], out);
+  if (!s.ok()) return Status(Code::kCorrupt, identity_ + ": " + s.message());
+  return s;
+}
+
+Status StreamFrameUnits::ReadBlock(uint64_t index, std::span<uint8_t> out) {
+  if (index >= BlockCount() || out.size() != BlockRangeOf(index).length) {
+    return Invalid(identity_ + ": bad block " + std::to_string(index));
+  }
+  if (!Split()) return Decode(out);
+  // A sub-block alone (readers go through ReadGroup): the frame is decoded for it.
+  Bytes all(size_);
+  if (Status s = Decode(all); !s.ok()) return s;
+  std::memcpy(out.data(), all.data() + BlockRangeOf(index).offset, out.size());
+  return Status::Ok();
+}
+
+Status StreamFrameUnits::ReadGroup(uint64_t index, const BlockEmit& emit) {
+  if (!Split()) return ByteSource::ReadGroup(index, emit);
+  Bytes all(size_);
+  if (Status s = Decode(all); !s.ok()) return s;
+  for (uint64_t b = 0; b < BlockCount(); ++b) {
+    BlockRange r = BlockRangeOf(b);
+    emit(b, Bytes(all.begin() + static_cast<ptrdiff_t>(r.offset),
+                  all.begin() + static_cast<ptrdiff_t>(r.offset + r.length)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace daqfs
