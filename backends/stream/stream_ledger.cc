@@ -19,11 +19,32 @@ std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* 
   size_t closed = series_.size() - 1;
   while (closed > keep_series_) {
     change->forgotten.push_back(series_.front());
-    next_.erase(series_.front().get());
+    Forget(series_.front());
     series_.pop_front();
     --closed;
   }
   return s;
+}
+
+void StreamLedger::Forget(const std::shared_ptr<StreamSeries>& s) {
+  next_.erase(s.get());
+  for (const auto& [n, f] : s->frames) counters_.held_bytes -= f->bytes;
+}
+
+void StreamLedger::MakeRoom(Change* change) {
+  // The frame just received is the last arrival: it never leaves here.
+  while (ring_bytes_ > 0 && counters_.held_bytes > ring_bytes_ && arrivals_.size() > 1) {
+    Arrival a = arrivals_.front();
+    arrivals_.pop_front();
+    std::shared_ptr<StreamSeries> s = a.series.lock();
+    if (!s || next_.count(s.get()) == 0) continue;  // forgotten
+    auto it = s->frames.find(a.frame);
+    if (it == s->frames.end()) continue;
+    counters_.held_bytes -= it->second->bytes;
+    s->frames.erase(it);
+    ++counters_.evicted;
+    change->evicted.emplace_back(std::move(s), a.frame);
+  }
 }
 
 void StreamLedger::Cut(Change* change) {
@@ -103,8 +124,11 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
   for (const StreamImage& i : f->images) f->bytes += i.payload.size();
   counters_.frames += 1;
   counters_.bytes += f->bytes;
+  counters_.held_bytes += f->bytes;
   s.frames.emplace(f->number, f);
+  arrivals_.push_back(Arrival{open_, f->number});
   change.frame = std::move(f);
+  MakeRoom(&change);
   return change;
 }
 

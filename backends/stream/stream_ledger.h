@@ -17,6 +17,10 @@
 //   - Malformed messages (parse errors) are counted by the caller through Malformed().
 //   - At most `keep_series` ended or cut series stay; the oldest beyond that are forgotten
 //     (readers holding them keep them).
+//   - The ring: the payload bytes of the frames kept stay within `ring_bytes`; past it, the
+//     oldest frames received (over all series) leave, counted as `evicted`, never the newest
+//     (the frame just received stays even when it alone is larger). A reader that holds a
+//     frame keeps it readable.
 //
 // Thread safety: every method is thread-safe; Apply and Malformed are meant for one thread (the
 // ingest thread), the others for any.
@@ -83,11 +87,15 @@ struct StreamCounters {
   uint64_t duplicates = 0;
   uint64_t malformed = 0;   // messages that did not parse, and ends of no open series
   uint64_t incomplete = 0;  // series cut before their end
+  uint64_t evicted = 0;     // frames that left the ring (the oldest, to make room)
+  uint64_t held_bytes = 0;  // payload bytes of the frames kept now
 };
 
 class StreamLedger {
  public:
-  explicit StreamLedger(size_t keep_series) : keep_series_(keep_series < 1 ? 1 : keep_series) {}
+  // `ring_bytes` 0: no bound.
+  explicit StreamLedger(size_t keep_series, uint64_t ring_bytes = 0)
+      : keep_series_(keep_series < 1 ? 1 : keep_series), ring_bytes_(ring_bytes) {}
 
   // What an event changed, for the caller to announce (new entries in the tree).
   struct Change {
@@ -97,6 +105,8 @@ class StreamLedger {
     std::shared_ptr<const StreamFrame> frame;  // a frame added
     bool series_ended = false;
     std::vector<std::shared_ptr<StreamSeries>> forgotten;  // series dropped beyond keep_series
+    // Frames that left the ring to make room: (series, frame number).
+    std::vector<std::pair<std::shared_ptr<StreamSeries>, uint64_t>> evicted;
   };
   // Applies one parsed event; `keep` owns the message its payloads point into.
   Change Apply(StreamEvent event, std::shared_ptr<const void> keep);
@@ -115,7 +125,18 @@ class StreamLedger {
   std::shared_ptr<StreamSeries> Begin(const StreamEvent& e, Change* change);
   void Cut(Change* change);
 
+  void Forget(const std::shared_ptr<StreamSeries>& s);
+  void MakeRoom(Change* change);
+
   const size_t keep_series_;
+  const uint64_t ring_bytes_;
+  // Frames in arrival order, for the ring (entries of forgotten series or frames gone are
+  // skipped when reached).
+  struct Arrival {
+    std::weak_ptr<StreamSeries> series;
+    uint64_t frame = 0;
+  };
+  std::deque<Arrival> arrivals_;
   mutable std::mutex mu_;  // guards everything below and every series' frames and fields
   std::deque<std::shared_ptr<StreamSeries>> series_;
   std::shared_ptr<StreamSeries> open_;

@@ -153,5 +153,51 @@ TEST(StreamLedgerTest, OnlyKeepSeriesClosedSeriesStayAndReadersKeepTheirs) {
   EXPECT_FALSE(l.Frame(*kept[2], 1));
 }
 
+TEST(StreamLedgerTest, TheRingKeepsTheNewestFramesWithinItsBytes) {
+  StreamLedger l(10, 250);
+  auto keep = std::make_shared<int>(1);
+  l.Apply(Start(1), nullptr);
+  l.Apply(Frame(1, 0), keep);
+  l.Apply(Frame(1, 1), keep);
+  StreamLedger::Change c = l.Apply(Frame(1, 2), keep);  // 300 bytes: the oldest goes
+  ASSERT_EQ(c.evicted.size(), 1u);
+  EXPECT_EQ(c.evicted[0].first->id, 1u);
+  EXPECT_EQ(c.evicted[0].second, 0u);
+  EXPECT_EQ(keep.use_count(), 3);  // frames 1 and 2 hold it; frame 0's hold is gone
+  EXPECT_EQ(l.FrameNumbers(*l.Open()), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(l.counters().held_bytes, 200u);
+  // Across series, oldest first; a reader's frame stays readable.
+  std::shared_ptr<const StreamFrame> held = l.Frame(*l.Open(), 1);
+  l.Apply(End(1), nullptr);
+  l.Apply(Start(2), nullptr);
+  c = l.Apply(Frame(2, 0), keep);
+  ASSERT_EQ(c.evicted.size(), 1u);
+  EXPECT_EQ(c.evicted[0].first->id, 1u);
+  EXPECT_EQ(c.evicted[0].second, 1u);
+  EXPECT_EQ(held->number, 1u);
+  // A frame larger than the ring alone stays (never the newest), the others go.
+  c = l.Apply(Frame(2, 1, 400), keep);
+  EXPECT_EQ(c.evicted.size(), 2u);
+  EXPECT_EQ(l.counters().held_bytes, 400u);
+  EXPECT_EQ(l.FrameNumbers(*l.Open()), (std::vector<uint64_t>{1}));
+  StreamCounters n = l.counters();
+  EXPECT_EQ(n.evicted, 4u);
+  EXPECT_EQ(n.frames, 5u);
+  EXPECT_EQ(n.lost, 0u);  // evicted frames were received: not lost
+}
+
+TEST(StreamLedgerTest, ForgottenSeriesGiveTheirBytesBack) {
+  StreamLedger l(1, 1 << 20);
+  for (uint64_t s = 1; s <= 3; ++s) {
+    l.Apply(Start(s), nullptr);
+    l.Apply(Frame(s, 0, 1000), nullptr);
+    l.Apply(Frame(s, 1, 1000), nullptr);
+    l.Apply(End(s), nullptr);
+  }
+  // Series 1 was forgotten when series 3 started: its 2000 bytes are not held any more.
+  EXPECT_EQ(l.counters().held_bytes, 4000u);
+  EXPECT_EQ(l.counters().evicted, 0u);
+}
+
 }  // namespace
 }  // namespace daqfs
