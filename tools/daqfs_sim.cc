@@ -74,6 +74,9 @@ Result<SimResult> RunSim(const SimOptions& o,
     socket.set(zmq::sockopt::sndhwm, o.send_hwm);
     socket.set(zmq::sockopt::linger, 5000);
     socket.set(zmq::sockopt::sndtimeo, 1000);  // series starts and ends
+    // A PUB socket drops silently when a subscriber's queue is full: with this, a frame it
+    // cannot take fails (and is counted), as PUSH does. Without any subscriber it still vanishes.
+    if (o.pub) socket.set(zmq::sockopt::xpub_nodrop, 1);
     if (o.connect) {
       socket.connect(o.endpoint);
       result.endpoint = o.endpoint;

@@ -2,8 +2,10 @@
 // DECTRIS stream2 or array-1.0 protocol on a ZeroMQ PUSH or PUB socket (bound, as detectors do,
 // or connected), at a set frame rate, from a deterministic synthetic pattern. Like a detector it
 // never waits for a slow receiver: a frame the socket does not take at once (its queue is
-// full, or nobody is connected) is dropped and counted. Series starts and ends wait up to one
-// second each (a receiver that misses them sees frames without a series start).
+// full, or nobody is connected) is dropped and counted. (A PUB socket without any subscriber
+// takes every frame and sends it nowhere, as a detector's does: those are not counted.) Series
+// starts and ends wait up to one second each (a receiver that misses them sees frames without a
+// series start).
 //
 // Thread safety: RunSim runs on the calling thread; nothing is shared.
 #pragma once

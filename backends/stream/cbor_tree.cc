@@ -62,7 +62,7 @@ class Builder {
     return false;
   }
   bool Count() {
-    if (++items_ > CborTree::kMaxItems) return Fail("more than 2^20 items");
+    if (++items_ > CborTree::kMaxItems) return Fail("more than 65536 items");
     if (root_) return Fail("bytes after the item");
     return true;
   }

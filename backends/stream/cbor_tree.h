@@ -59,7 +59,7 @@ struct CborNode {
 class CborTree {
  public:
   static constexpr size_t kMaxDepth = 64;
-  static constexpr size_t kMaxItems = 1 << 20;
+  static constexpr size_t kMaxItems = 1 << 16;  // a stream2 image has fewer than 1000
 
   // The one data item that `message` holds (bytes after it are an error). The tree's strings
   // point into `message`, which must outlive it.

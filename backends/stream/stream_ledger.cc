@@ -23,6 +23,12 @@ std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* 
     series_.pop_front();
     --closed;
   }
+  // Arrivals of forgotten series (the oldest, at the front) go with them.
+  while (!arrivals_.empty()) {
+    std::shared_ptr<StreamSeries> front = arrivals_.front().series.lock();
+    if (front && next_.count(front.get()) > 0) break;
+    arrivals_.pop_front();
+  }
   return s;
 }
 
@@ -126,7 +132,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
   counters_.bytes += f->bytes;
   counters_.held_bytes += f->bytes;
   s.frames.emplace(f->number, f);
-  arrivals_.push_back(Arrival{open_, f->number});
+  if (ring_bytes_ > 0) arrivals_.push_back(Arrival{open_, f->number});
   change.frame = std::move(f);
   MakeRoom(&change);
   return change;

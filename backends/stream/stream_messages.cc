@@ -20,9 +20,24 @@ std::string_view AsText(std::span<const uint8_t> part) {
   return std::string_view(reinterpret_cast<const char*>(part.data()), part.size());
 }
 
+// JSON from the network nests at most this deep (copying and printing a value recurse).
+constexpr int kMaxJsonDepth = 64;
+
+// Parses `text`; discarded (not JSON) or, when nested deeper than kMaxJsonDepth, `*too_deep`.
+json ParseJson(std::string_view text, bool* too_deep) {
+  *too_deep = false;
+  json::parser_callback_t limit = [too_deep](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) *too_deep = true;
+    return depth <= kMaxJsonDepth;
+  };
+  return json::parse(text, limit, /*allow_exceptions=*/false);
+}
+
 // A JSON object from a message part; kCorrupt naming `what` when it is not one.
 Result<json> JsonObject(std::span<const uint8_t> part, const std::string& what) {
-  json j = json::parse(AsText(part), nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  json j = ParseJson(AsText(part), &too_deep);
+  if (too_deep) return Bad(what + ": JSON nested deeper than 64");
   if (j.is_discarded()) return Bad(what + ": not JSON");
   if (!j.is_object()) return Bad(what + ": not a JSON object");
   return j;
@@ -64,10 +79,43 @@ Status Shape(const json& j, const std::string& key, const std::string& what, uin
 
 // What an optional appendix part becomes in the metadata: its JSON, or its text.
 json Appendix(std::span<const uint8_t> part) {
-  json j = json::parse(AsText(part), nullptr, false);
-  if (!j.is_discarded()) return j;
+  bool too_deep = false;
+  json j = ParseJson(AsText(part), &too_deep);
+  if (!j.is_discarded() && !too_deep) return j;
   std::string text(AsText(part));
   return json(json::string_t(text.begin(), text.end()));
+}
+
+// A compressed image cannot claim more than its payload can hold: LZ4 expands at most 255
+// times, and the HDF5 framings name their decoded size (which must be the image's).
+Status CheckDecodedSize(const StreamImage& img, const std::string& what) {
+  const uint64_t want = img.DecodedBytes();
+  if (want > kMaxStreamImageBytes) {
+    return Bad(what + ": an image of " + std::to_string(want) + " bytes (at most 4 GiB)");
+  }
+  switch (img.encoding) {
+    case FrameEncoding::kRaw:
+    case FrameEncoding::kBigEndian:
+      return Status::Ok();
+    case FrameEncoding::kLz4Block:
+    case FrameEncoding::kBitshuffleLz4NoHeader:
+      if (want / 255 > img.payload.size() + 16) {
+        return Bad(what + ": " + std::to_string(img.payload.size()) +
+                   " compressed bytes cannot hold " + std::to_string(want));
+      }
+      return Status::Ok();
+    case FrameEncoding::kBitshuffleLz4:
+    case FrameEncoding::kHdf5Lz4: {
+      Result<Lz4ChunkHeader> h = PeekLz4ChunkHeader(img.payload);
+      if (!h.ok()) return Bad(what + ": " + h.status().message());
+      if (h->decoded_size != want) {
+        return Bad(what + ": the chunk decodes to " + std::to_string(h->decoded_size) +
+                   " bytes, the image has " + std::to_string(want));
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
 }
 
 Result<StreamEvent> V1Image(const StreamParts& parts, const json& dimage) {
@@ -117,6 +165,7 @@ Result<StreamEvent> V1Image(const StreamParts& parts, const json& dimage) {
                PixelTypeName(img.type) + " image");
   }
   img.payload = parts[2];
+  if (Status s = CheckDecodedSize(img, what); !s.ok()) return s;
   e.images.push_back(img);
   Result<json> config = JsonObject(parts[3], what + " dconfig-1.0");
   if (!config.ok()) return config.status();
@@ -196,7 +245,9 @@ json CborToJson(const CborNode& n, int depth = 0) {
       for (size_t i = 0; i + 1 < n.items.size(); i += 2) {
         const CborNode& k = n.items[i].Untagged();
         std::string key =
-            k.type == CborNode::Type::kText ? std::string(k.text) : CborToJson(k, depth + 1).dump();
+            k.type == CborNode::Type::kText
+                ? std::string(k.text)
+                : CborToJson(k, depth + 1).dump(-1, ' ', false, json::error_handler_t::replace);
         o[key] = CborToJson(n.items[i + 1], depth + 1);
       }
       return o;
@@ -262,6 +313,11 @@ Status Stream2Image(const std::string& channel, const CborNode& value, StreamIma
     return Bad(what + ": data is not a typed array of a supported type");
   }
   const CborNode& data = typed.items[0];
+  if (data.owned || (data.type == CborNode::Type::kTag && !data.items.empty() &&
+                     !data.items[0].items.empty() && data.items[0].items.back().owned)) {
+    // The joined copy belongs to the parse, not to the received message.
+    return Bad(what + ": pixel bytes of indefinite length");
+  }
   if (data.type == CborNode::Type::kBytes) {
     img->encoding = big_endian ? FrameEncoding::kBigEndian : FrameEncoding::kRaw;
     img->payload = data.bytes;
@@ -294,7 +350,7 @@ Status Stream2Image(const std::string& channel, const CborNode& value, StreamIma
     return Bad(what + ": unknown codec '" + std::string(c.items[0].text) + "'");
   }
   img->payload = c.items[2].bytes;
-  return Status::Ok();
+  return CheckDecodedSize(*img, what);
 }
 
 }  // namespace

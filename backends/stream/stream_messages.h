@@ -23,8 +23,10 @@
 //                   configurable (ArrayKeys) for a DAQ's own JSON-plus-blob layout.
 //
 // Errors: a message that does not parse, has the wrong number of parts, a size that does not
-// match its shape, an unknown type or encoding gives Code::kCorrupt naming the protocol, the
-// message kind and the reason. Messages of a protocol's other kinds that daqfs does not show
+// match its shape (a compressed payload's claimed or possible decoded size included; images of
+// at most kMaxStreamImageBytes), an unknown type or encoding, JSON nested deeper than 64, pixel
+// bytes of indefinite length gives Code::kCorrupt naming the protocol, the message kind and the
+// reason. Messages of a protocol's other kinds that daqfs does not show
 // are StreamEvent::Kind::kIgnored, not errors.
 //
 // Thread safety: pure functions of their inputs.
@@ -56,6 +58,9 @@ enum class FrameEncoding : uint8_t {
   kHdf5Lz4,                // HDF5 filter 32004 chunk framing (stream2 `lz4`)
 };
 const char* FrameEncodingName(FrameEncoding e);
+
+// The largest image the parsers accept (a 16M detector's uint32 frame is 72 MB).
+inline constexpr uint64_t kMaxStreamImageBytes = 4ull << 30;
 
 // One image of a frame (stream2 sends several channels per frame; the others one).
 struct StreamImage {

@@ -289,6 +289,60 @@ TEST_F(StreamMessagesTest, MalformedStream2MessagesAreErrorsThatSayWhy) {
   }
 }
 
+// What a peer could send to crash or exhaust a receiver is an error or harmless.
+TEST_F(StreamMessagesTest, HostileMessagesAreRefusedOrHarmless) {
+  auto bytes = [](std::vector<uint8_t> b) { return std::string(b.begin(), b.end()); };
+  // stream2: pixels as an indefinite-length byte string (joined in a copy the parse owns).
+  std::string indefinite =
+      bytes({0xa4, 0x64, 't',  'y',  'p',  'e',  0x65, 'i',  'm',  'a',  'g',  'e',  0x69,
+             's',  'e',  'r',  'i',  'e',  's',  '_',  'i',  'd',  0x01, 0x68, 'i',  'm',
+             'a',  'g',  'e',  '_',  'i',  'd',  0x00, 0x64, 'd',  'a',  't',  'a',  0xa1,
+             0x61, 'c',  0xd8, 0x28, 0x82, 0x82, 0x02, 0x02, 0xd8, 0x45, 0x5f, 0x44, 0x01,
+             0x02, 0x03, 0x04, 0x44, 0x05, 0x06, 0x07, 0x08, 0xff});
+  Result<StreamEvent> e = ParseDectrisStream2(Parts({indefinite}));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("indefinite length"), std::string::npos)
+      << e.status().message();
+  // The same with a definite string parses (the test message itself is right).
+  std::string definite = indefinite;
+  definite.replace(definite.size() - 12, 12, bytes({0x48, 1, 2, 3, 4, 5, 6, 7, 8}));
+  e = ParseDectrisStream2(Parts({definite}));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  // A key that is not text and holds invalid UTF-8: kept, printable.
+  std::string odd_key = definite;
+  odd_key[0] = static_cast<char>(0xa5);  // one more pair
+  odd_key += bytes({0x81, 0x61, 0xff, 0x01});
+  e = ParseDectrisStream2(Parts({odd_key}));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_FALSE(e->meta.dump(-1, ' ', false, json::error_handler_t::replace).empty());
+  // JSON nested deeper than 64.
+  e = ParseDectrisV1(Parts({std::string(100, '[') + std::string(100, ']')}));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("nested deeper than 64"), std::string::npos);
+  // Claims a compressed payload cannot hold.
+  const std::string tiny(10, '\0');
+  for (const auto& [d, want] : std::vector<std::pair<std::string, std::string>>{
+           {V1Image("uint16", "lz4<", 4096, 64, tiny), "cannot hold"},
+           {V1Image("uint32", "lz4<", 1 << 20, 1 << 20, tiny), "at most 4 GiB"},
+       }) {
+    e = ParseDectrisV1(Parts({DImage(1), d, tiny, DConfig()}));
+    ASSERT_FALSE(e.ok()) << want;
+    EXPECT_NE(e.status().message().find(want), std::string::npos) << e.status().message();
+  }
+  // A stream2 chunk whose header names another size than its image.
+  std::string image = File("image.cbor");
+  const std::string u2 = File("u2.bin");
+  const std::string bs = File("u2.h5bs");
+  size_t at = image.find(bs.substr(0, 12));
+  ASSERT_NE(at, std::string::npos);
+  image[at + 7] = static_cast<char>(image[at + 7] + 2);  // decoded size + 2
+  e = ParseDectrisStream2(Parts({image}));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("the chunk decodes to 6146 bytes, the image has 6144"),
+            std::string::npos)
+      << e.status().message();
+}
+
 TEST_F(StreamMessagesTest, ArrayMessagesWithDefaultAndConfiguredKeys) {
   const std::string u2 = File("u2.bin");
   json h = {{"htype", "array-1.0"}, {"shape", {48, 64}}, {"type", "uint16"}, {"frame", 9}};

@@ -126,26 +126,34 @@ void StreamReceiver::Loop() {
         for (const zmq::message_t& p : m->parts) {
           parts.emplace_back(static_cast<const uint8_t*>(p.data()), p.size());
         }
-        auto parse = [&]() -> Result<StreamEvent> {
-          switch (options_.protocol) {
-            case StreamProtocol::kDectrisV1:
-              return ParseDectrisV1(parts);
-            case StreamProtocol::kDectrisStream2:
-              return ParseDectrisStream2(parts);
-            case StreamProtocol::kArray:
-              return ParseArrayMessage(parts, options_.array_keys);
+        // Nothing a message holds stops the thread: an exception (a value that cannot be
+        // stored, memory) counts the message as malformed.
+        try {
+          auto parse = [&]() -> Result<StreamEvent> {
+            switch (options_.protocol) {
+              case StreamProtocol::kDectrisV1:
+                return ParseDectrisV1(parts);
+              case StreamProtocol::kDectrisStream2:
+                return ParseDectrisStream2(parts);
+              case StreamProtocol::kArray:
+                return ParseArrayMessage(parts, options_.array_keys);
+            }
+            return Status(Code::kCorrupt, "unknown protocol");
+          };
+          Result<StreamEvent> e = parse();
+          if (!e.ok()) {
+            ledger_->Malformed();
+            malformed_log.Log(LogLevel::kWarn,
+                              options_.name + ": malformed message: " + e.status().message());
+            continue;
           }
-          return Status(Code::kCorrupt, "unknown protocol");
-        };
-        Result<StreamEvent> e = parse();
-        if (!e.ok()) {
+          StreamLedger::Change change = ledger_->Apply(std::move(*e), m);
+          if (on_change_) on_change_(change);
+        } catch (const std::exception& x) {
           ledger_->Malformed();
           malformed_log.Log(LogLevel::kWarn,
-                            options_.name + ": malformed message: " + e.status().message());
-          continue;
+                            options_.name + ": message not taken in: " + std::string(x.what()));
         }
-        StreamLedger::Change change = ledger_->Apply(std::move(*e), m);
-        if (on_change_) on_change_(change);
       }
     }
   } catch (const zmq::error_t& x) {
