@@ -6,19 +6,13 @@
 #include <thread>
 
 #include "backends/stream/stream_receiver.h"
+#include "tests/testing/wait.h"
 #include "tools/daqfs_sim_args.h"
 
 namespace daqfs {
 namespace {
 
-template <typename Pred>
-bool WaitFor(Pred pred) {
-  for (int i = 0; i < 10000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
+using testing::WaitFor;
 
 CliOutcome Parse(std::vector<const char*> args, SimOptions* o) {
   args.insert(args.begin(), "daqfs-sim");

@@ -30,5 +30,8 @@ std::string NumpyDescr(PixelType t);
 
 // "uint16", "int8", "float32"... ("" for an unsupported type): for logs and text.
 std::string PixelTypeName(PixelType t);
+// The other way: a type name as detectors and DAQs send it ("uint16", "int32", "float32"...;
+// also NumPy's little-endian descriptors "<u2", "|u1"...). False for anything else.
+bool ParsePixelTypeName(const std::string& name, PixelType* out);
 
 }  // namespace daqfs

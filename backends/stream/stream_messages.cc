@@ -398,28 +398,6 @@ const char* FrameEncodingName(FrameEncoding e) {
   return "";
 }
 
-bool ParsePixelTypeName(const std::string& name, PixelType* out) {
-  static const std::pair<const char*, PixelType> kNames[] = {
-      {"uint8", {PixelKind::kUnsigned, 1}},  {"uint16", {PixelKind::kUnsigned, 2}},
-      {"uint32", {PixelKind::kUnsigned, 4}}, {"uint64", {PixelKind::kUnsigned, 8}},
-      {"int8", {PixelKind::kSigned, 1}},     {"int16", {PixelKind::kSigned, 2}},
-      {"int32", {PixelKind::kSigned, 4}},    {"int64", {PixelKind::kSigned, 8}},
-      {"float32", {PixelKind::kFloat, 4}},   {"float64", {PixelKind::kFloat, 8}},
-      {"|u1", {PixelKind::kUnsigned, 1}},    {"<u2", {PixelKind::kUnsigned, 2}},
-      {"<u4", {PixelKind::kUnsigned, 4}},    {"<u8", {PixelKind::kUnsigned, 8}},
-      {"|i1", {PixelKind::kSigned, 1}},      {"<i2", {PixelKind::kSigned, 2}},
-      {"<i4", {PixelKind::kSigned, 4}},      {"<i8", {PixelKind::kSigned, 8}},
-      {"<f4", {PixelKind::kFloat, 4}},       {"<f8", {PixelKind::kFloat, 8}},
-  };
-  for (const auto& [n, t] : kNames) {
-    if (name == n) {
-      *out = t;
-      return true;
-    }
-  }
-  return false;
-}
-
 Result<StreamEvent> ParseDectrisV1(const StreamParts& parts) {
   if (parts.empty()) return Bad("dectris-v1: a message of no parts");
   Result<json> first = JsonObject(parts[0], "dectris-v1 message part 1");

@@ -104,7 +104,4 @@ Result<StreamEvent> ParseArrayMessage(const StreamParts& parts, const ArrayKeys&
 // kCorrupt when the payload does not decode to that size.
 Status DecodeStreamImage(const StreamImage& image, std::span<uint8_t> out);
 
-// A type name as detectors send it ("uint16", "int32", "float32"...; also NumPy's "<u2").
-bool ParsePixelTypeName(const std::string& name, PixelType* out);
-
 }  // namespace daqfs

@@ -9,20 +9,14 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "tests/testing/wait.h"
+
 namespace daqfs {
 namespace {
 
 using json = nlohmann::json;
 
-// Waits up to 10 s for `pred`.
-template <typename Pred>
-bool WaitFor(Pred pred) {
-  for (int i = 0; i < 10000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
+using testing::WaitFor;
 
 std::string Pixels(uint64_t frame, size_t n) {
   std::string p(n, '\0');
