@@ -48,6 +48,9 @@ struct BackendEnv {
   Invalidator* invalidator = nullptr;  // never null (a NullInvalidator without a kernel)
   Metrics* metrics = nullptr;          // never null
   const Clock* clock = nullptr;        // never null
+  // RAM a live stream may keep of received frames: this source's share of `[cache] ring`
+  // (0 = no bound; sources that keep nothing in RAM ignore it).
+  uint64_t ring_bytes = 0;
 };
 
 }  // namespace daqfs

@@ -285,6 +285,8 @@ class Schema final : public IniHandler {
       return SizeValue(e, &c.memory);
     } else if (key == "disk") {
       return SizeValue(e, &c.disk);
+    } else if (key == "ring") {
+      return SizeValue(e, &c.ring);
     } else if (key == "prefetch_window") {
       if (IniCheck bad = SizeValue(e, &c.prefetch_window)) return bad;
       if (c.prefetch_window != 0 && c.prefetch_window < kMinPrefetchWindow) {
@@ -366,6 +368,13 @@ std::string DefaultCacheDir() {
 uint64_t DefaultMemoryCacheFor(uint64_t physical_bytes) {
   if (physical_bytes == 0) return kUnknownRamMemoryCache;
   return std::min(physical_bytes / 8, kMaxDefaultMemoryCache);
+}
+
+uint64_t DefaultStreamRing() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return kUnknownRamMemoryCache;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 4;
 }
 
 uint64_t DefaultMemoryCache() {
@@ -485,6 +494,7 @@ std::string FormatConfig(const Config& config) {
   }
   out += "memory = " + FormatSize(c.memory) + "\n";
   out += "disk = " + FormatSize(c.disk) + "\n";
+  out += "ring = " + FormatSize(c.ring) + "\n";
   out += "prefetch_window = " + FormatSize(c.prefetch_window) + "\n";
   out += "prefetch_budget = " + FormatSize(c.prefetch_budget) + "\n";
   out += "decode_threads = " + std::to_string(c.decode_threads) + "\n";

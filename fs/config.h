@@ -60,6 +60,8 @@ std::string DefaultCacheDirFor(bool root, const char* xdg_cache_home, const char
 // sysconf(_SC_PAGESIZE)), or DefaultMemoryCacheFor(0) if sysconf cannot tell. Container memory
 // limits (cgroups) are not taken into account.
 uint64_t DefaultMemoryCache();
+// The default [cache] ring: a quarter of the RAM (1 GiB when sysconf cannot tell).
+uint64_t DefaultStreamRing();
 // min(physical_bytes / 8, 16 GiB); 1 GiB if physical_bytes is 0 (unknown).
 uint64_t DefaultMemoryCacheFor(uint64_t physical_bytes);
 
@@ -68,6 +70,9 @@ struct CacheConfig {
                                            // could be found (no home folder)
   uint64_t memory = DefaultMemoryCache();  // bytes of decoded blocks kept in RAM; 0 = none
   uint64_t disk = kDefaultDiskCacheBytes;  // bytes of blocks kept in dir; 0 = no SSD tier
+  // Bytes of received live-stream frames kept in RAM, over all stream sources (each gets an
+  // equal share); 0 = no bound.
+  uint64_t ring = DefaultStreamRing();
   // Bytes read ahead of a sequential reader; 0 = off, else at least 1 MiB.
   uint64_t prefetch_window = kDefaultPrefetchWindowBytes;
   uint64_t prefetch_budget = kDefaultPrefetchBudgetBytes;  // prefetch in flight, all readers

@@ -88,6 +88,7 @@ Status Vfs::Start(VfsEnv env) {
     e.invalidator = invalidators_[i].get();
     e.metrics = &stats_.metrics();
     e.clock = env.clock ? env.clock : &system_clock_;
+    e.ring_bytes = env.ring_bytes ? env.ring_bytes(sources_[i].name) : 0;
     Status s = sources_[i].backend->Start(e);
     if (!s.ok()) {
       for (size_t j = started_; j-- > 0;) sources_[j].backend->Stop();

@@ -71,6 +71,8 @@ struct VfsEnv {
   // Each source gets <state_root>/<name>/ (created 0700) as BackendEnv::state_dir; "" = none.
   std::string state_root;
   const Clock* clock = nullptr;  // null = the system clock
+  // Each source's BackendEnv::ring_bytes (by name); null = 0 for every source.
+  std::function<uint64_t(const std::string& source_name)> ring_bytes;
 };
 
 struct VfsOptions {

@@ -233,7 +233,9 @@ int Main(int argc, char** argv) {
   std::string mountpoint;
   if (!args.source.empty()) {
     // The type is sniffed from PATH: the first registered type that can serve it.
-    Result<SourceSpec> sniffed = types->Sniff(Absolute(args.source, Cwd()));
+    // A ZeroMQ endpoint (tcp://HOST:PORT) is not a path.
+    Result<SourceSpec> sniffed = types->Sniff(
+        args.source.find("://") != std::string::npos ? args.source : Absolute(args.source, Cwd()));
     if (!sniffed.ok()) {
       std::fprintf(stderr, "daqfs: %s\n", sniffed.status().message().c_str());
       return kExitSource;
@@ -436,6 +438,18 @@ int Main(int argc, char** argv) {
   venv.blobs = cache->blob_stores;  // each source's blobs (saved indexes, spills); null: no SSD
   // Each source's small state: DIR/state-v1/NAME/ when the SSD tier's folder is in use.
   if (cache->disk) venv.state_root = config.cache.dir + "/state-v1";
+  // [cache] ring: an equal share for each stream source.
+  {
+    size_t streams = 0;
+    for (const SourceSpec& s : config.sources) streams += s.type == "stream";
+    const uint64_t share = streams ? config.cache.ring / streams : 0;
+    venv.ring_bytes = [&config, share](const std::string& name) -> uint64_t {
+      for (const SourceSpec& s : config.sources) {
+        if (s.name == name && s.type == "stream") return share;
+      }
+      return 0;
+    };
+  }
   if (Status s = vfs.Start(std::move(venv)); !s.ok()) {  // background indexing of the sources
     int code = fail(kExitSource, s.message());
     report(code);

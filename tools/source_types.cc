@@ -2,6 +2,7 @@
 
 #include "backends/archive/archive_source_type.h"
 #include "backends/hdf5/hdf5_source_type.h"
+#include "backends/stream/stream_source_type.h"
 
 namespace daqfs {
 
@@ -9,6 +10,7 @@ Result<SourceTypeRegistry> MakeSourceTypes() {
   SourceTypeRegistry types;
   if (Status s = RegisterArchiveSourceType(types); !s.ok()) return s;
   if (Status s = RegisterHdf5SourceType(types); !s.ok()) return s;
+  if (Status s = RegisterStreamSourceType(types); !s.ok()) return s;
   return types;
 }
 

@@ -1,6 +1,7 @@
 #include "tools/source_types.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -8,6 +9,7 @@
 
 #include "backends/archive/archive_source_type.h"
 #include "backends/hdf5/hdf5_source_type.h"
+#include "backends/stream/stream_source_type.h"
 #include "fs/config.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
@@ -22,7 +24,7 @@ SourceTypeRegistry Types() {
 }
 
 TEST(SourceTypesTest, EveryTypeIsRegisteredInSniffOrder) {
-  EXPECT_EQ(Types().Names(), (std::vector<std::string>{"archive", "hdf5"}));
+  EXPECT_EQ(Types().Names(), (std::vector<std::string>{"archive", "hdf5", "stream"}));
 }
 
 TEST(SourceTypesTest, SniffPicksTheTypeByWhatThePathHolds) {
@@ -50,7 +52,7 @@ TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
   Result<Config> c = LoadConfig(path, Types());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   Config defaults;
-  ASSERT_EQ(c->sources.size(), 2u);
+  ASSERT_EQ(c->sources.size(), 3u);
   const SourceSpec& s = c->sources[0];
   EXPECT_EQ(s.name, "mwa");
   const auto& archive = static_cast<const ArchiveOptions&>(*s.options);
@@ -70,6 +72,24 @@ TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
   EXPECT_EQ(hdf5.path, "/data/eiger");
   EXPECT_EQ(hdf5.text_max, kDefaultHdf5TextMax);
   EXPECT_EQ(h.cache, d.cache);
+  const SourceSpec& l = c->sources[2];
+  EXPECT_EQ(l.name, "b7-live");
+  EXPECT_EQ(l.type, "stream");
+  const auto& stream = static_cast<const StreamOptions&>(*l.options);
+  StreamOptions sd;
+  EXPECT_EQ(stream.endpoints, std::vector<std::string>{"tcp://eiger-b7.example.org:31001"});
+  EXPECT_EQ(stream.protocol, sd.protocol);
+  EXPECT_EQ(stream.sub, sd.sub);
+  EXPECT_EQ(stream.bind, sd.bind);
+  EXPECT_EQ(stream.tiff, sd.tiff);
+  EXPECT_EQ(stream.raw, sd.raw);
+  EXPECT_EQ(stream.keep_series, sd.keep_series);
+  EXPECT_EQ(stream.series_name, sd.series_name);
+  EXPECT_EQ(stream.spill, sd.spill);
+  EXPECT_EQ(stream.spill_bytes, sd.spill_bytes);
+  EXPECT_EQ(stream.mode, sd.mode);
+  EXPECT_EQ(stream.uid, geteuid());
+  EXPECT_EQ(c->cache.ring, defaults.cache.ring);
   EXPECT_EQ(c->mount.threads, defaults.mount.threads);
   EXPECT_EQ(c->mount.read_ahead_kb, defaults.mount.read_ahead_kb);
   EXPECT_EQ(c->mount.entry_timeout, defaults.mount.entry_timeout);
@@ -91,7 +111,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
   Result<Config> all = ParseConfig(
       "[mount]\nuid = 1\ngid = 1\nmountpoint = /m\n[cache]\ndir = /c\n"
       "[source s]\ntype = archive\npath = /p\n"
-      "[source h]\ntype = hdf5\npath = /h\n",
+      "[source h]\ntype = hdf5\npath = /h\n"
+      "[source l]\ntype = stream\nendpoint = tcp://d:1\n",
       "t.ini", Types());
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   // Every key FormatConfig writes appears in the example, set or commented out.
@@ -107,8 +128,9 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     pos += 3;
     keys++;
   }
-  // 13 [mount] + 6 [cache] + (type + 3 archive + 5 shared) + (type + 4 hdf5 + 5 shared)
-  EXPECT_EQ(keys, 38);
+  // 13 [mount] + 7 [cache] + (type + 3 archive + 5 shared) + (type + 4 hdf5 + 5 shared) +
+  // (type + 15 stream + 5 shared)
+  EXPECT_EQ(keys, 60);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "backends/stream/stream_frame_units.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace daqfs {
@@ -33,7 +36,29 @@ ByteSource::Group StreamFrameUnits::GroupOf(uint64_t index) const {
 }
 
 Status StreamFrameUnits::Decode(std::span<uint8_t> out) const {
-  Status s = DecodeStreamImage(frame_->images[image_], out);
+  StreamImage image = frame_->images[image_];
+  Bytes spilled;
+  if (frame_->spill) {
+    // The payload is in a spill segment: read back as it was received, then decoded.
+    const StreamFrameSpill& sp = *frame_->spill;
+    if (image_ >= sp.offsets.size() || image_ >= sp.sizes.size()) {
+      return Status(Code::kCorrupt, identity_ + ": spilled frame without its image");
+    }
+    spilled.resize(sp.sizes[image_]);
+    size_t done = 0;
+    while (done < spilled.size()) {
+      ssize_t n = pread(sp.segment->fd()->get(), spilled.data() + done, spilled.size() - done,
+                        static_cast<off_t>(sp.offsets[image_] + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status(Code::kIo, identity_ + ": reading " + sp.segment->path() + ": " +
+                                     (n < 0 ? std::strerror(errno) : "short file"));
+      }
+      done += static_cast<size_t>(n);
+    }
+    image.payload = std::span<const uint8_t>(spilled.data(), spilled.size());
+  }
+  Status s = DecodeStreamImage(image, out);
   if (!s.ok()) return Status(Code::kCorrupt, identity_ + ": " + s.message());
   return s;
 }

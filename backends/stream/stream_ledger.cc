@@ -1,5 +1,7 @@
 #include "backends/stream/stream_ledger.h"
 
+#include <time.h>
+
 #include <utility>
 
 namespace daqfs {
@@ -34,7 +36,14 @@ std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* 
 
 void StreamLedger::Forget(const std::shared_ptr<StreamSeries>& s) {
   next_.erase(s.get());
-  for (const auto& [n, f] : s->frames) counters_.held_bytes -= f->bytes;
+  for (const auto& [n, f] : s->frames) {
+    if (f->spill) {
+      counters_.spilled_bytes -= f->bytes;
+      --counters_.spilled_frames;
+    } else {
+      counters_.held_bytes -= f->bytes;
+    }
+  }
 }
 
 void StreamLedger::MakeRoom(Change* change) {
@@ -45,7 +54,7 @@ void StreamLedger::MakeRoom(Change* change) {
     std::shared_ptr<StreamSeries> s = a.series.lock();
     if (!s || next_.count(s.get()) == 0) continue;  // forgotten
     auto it = s->frames.find(a.frame);
-    if (it == s->frames.end()) continue;
+    if (it == s->frames.end() || it->second->spill) continue;  // gone, or on disk now
     counters_.held_bytes -= it->second->bytes;
     s->frames.erase(it);
     ++counters_.evicted;
@@ -127,6 +136,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
   f->images = std::move(event.images);
   f->meta = std::move(event.meta);
   f->keep = std::move(keep);
+  clock_gettime(CLOCK_REALTIME, &f->received);
   for (const StreamImage& i : f->images) f->bytes += i.payload.size();
   counters_.frames += 1;
   counters_.bytes += f->bytes;
@@ -187,6 +197,81 @@ std::vector<uint64_t> StreamLedger::FrameNumbers(const StreamSeries& series) con
   std::vector<uint64_t> out;
   out.reserve(series.frames.size());
   for (const auto& [n, f] : series.frames) out.push_back(n);
+  return out;
+}
+
+std::vector<StreamLedger::InRam> StreamLedger::OldestInRam(uint64_t max_bytes) {
+  std::vector<InRam> out;
+  uint64_t bytes = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  bool front = true;
+  for (auto a = arrivals_.begin(); a != arrivals_.end() && (out.empty() || bytes < max_bytes);) {
+    std::shared_ptr<StreamSeries> s = a->series.lock();
+    std::shared_ptr<const StreamFrame> f;
+    if (s && next_.count(s.get()) > 0) {
+      auto it = s->frames.find(a->frame);
+      if (it != s->frames.end() && !it->second->spill) f = it->second;
+    }
+    if (!f) {  // gone or spilled: never needed again by the ring or the spill
+      if (front) {
+        a = arrivals_.erase(a);
+        continue;
+      }
+      ++a;
+      continue;
+    }
+    front = false;
+    if (!out.empty() && bytes + f->bytes > max_bytes) break;
+    bytes += f->bytes;
+    out.push_back(InRam{std::move(s), std::move(f)});
+    ++a;
+  }
+  return out;
+}
+
+bool StreamLedger::SwapSpilled(const InRam& from, std::shared_ptr<const StreamFrame> to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (next_.count(from.series.get()) == 0) return false;  // forgotten
+  auto it = from.series->frames.find(from.frame->number);
+  if (it == from.series->frames.end() || it->second != from.frame) return false;
+  counters_.held_bytes -= from.frame->bytes;
+  counters_.spilled_bytes += to->bytes;
+  ++counters_.spilled_frames;
+  it->second = std::move(to);
+  return true;
+}
+
+std::vector<std::pair<std::shared_ptr<StreamSeries>, uint64_t>> StreamLedger::DropSpilled(
+    const std::vector<std::pair<std::weak_ptr<StreamSeries>, std::weak_ptr<const StreamFrame>>>&
+        frames) {
+  std::vector<std::pair<std::shared_ptr<StreamSeries>, uint64_t>> out;
+  std::vector<std::shared_ptr<const StreamFrame>> freed;  // released after the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [ws, wf] : frames) {
+    std::shared_ptr<StreamSeries> s = ws.lock();
+    std::shared_ptr<const StreamFrame> f = wf.lock();
+    if (!s || !f || next_.count(s.get()) == 0) continue;
+    auto it = s->frames.find(f->number);
+    if (it == s->frames.end() || it->second != f) continue;
+    counters_.spilled_bytes -= f->bytes;
+    --counters_.spilled_frames;
+    ++counters_.evicted;
+    freed.push_back(std::move(it->second));
+    s->frames.erase(it);
+    out.emplace_back(std::move(s), f->number);
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<const StreamFrame>> StreamLedger::FramesFrom(const StreamSeries& series,
+                                                                         uint64_t from,
+                                                                         size_t max) const {
+  std::vector<std::shared_ptr<const StreamFrame>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = series.frames.lower_bound(from); it != series.frames.end() && out.size() < max;
+       ++it) {
+    out.push_back(it->second);
+  }
   return out;
 }
 

@@ -35,16 +35,27 @@
 #include <vector>
 
 #include "backends/stream/stream_messages.h"
+#include "fs/blob_store.h"
 
 namespace daqfs {
 
-// One received frame: its images (payload spans into `keep`) and metadata. Immutable.
+// Where a spilled frame's payloads are: one range per image in a segment blob.
+struct StreamFrameSpill {
+  std::shared_ptr<Blob> segment;  // pinned while the frame lives
+  std::vector<uint64_t> offsets;  // per image: where its payload starts in the segment
+  std::vector<uint64_t> sizes;    // per image: its payload's size
+};
+
+// One received frame: its images (payload spans into `keep`, or, once spilled, empty spans and
+// `spill` saying where the payloads are on disk) and metadata. Immutable.
 struct StreamFrame {
   uint64_t number = 0;
   std::vector<StreamImage> images;
   nlohmann::json meta;
   std::shared_ptr<const void> keep;  // the received message the payloads point into
   uint64_t bytes = 0;                // payload bytes as received
+  timespec received{};               // when it arrived (CLOCK_REALTIME): its files' mtime
+  std::shared_ptr<const StreamFrameSpill> spill;  // null while the payloads are in RAM
 };
 
 // One series. The ingest thread changes it under the ledger's lock while it is open: other
@@ -85,10 +96,12 @@ struct StreamCounters {
   uint64_t lost = 0;    // frame numbers skipped, over all series
   uint64_t out_of_order = 0;
   uint64_t duplicates = 0;
-  uint64_t malformed = 0;   // messages that did not parse, and ends of no open series
-  uint64_t incomplete = 0;  // series cut before their end
-  uint64_t evicted = 0;     // frames that left the ring (the oldest, to make room)
-  uint64_t held_bytes = 0;  // payload bytes of the frames kept now
+  uint64_t malformed = 0;       // messages that did not parse, and ends of no open series
+  uint64_t incomplete = 0;      // series cut before their end
+  uint64_t evicted = 0;         // frames that left the ring and the spill (the oldest, for room)
+  uint64_t held_bytes = 0;      // payload bytes of the frames kept in RAM now
+  uint64_t spilled_bytes = 0;   // payload bytes of the frames kept in spill segments now
+  uint64_t spilled_frames = 0;  // frames kept in spill segments now
 };
 
 class StreamLedger {
@@ -120,6 +133,25 @@ class StreamLedger {
   // Frame `number` of `series`, or null; the frame numbers of a series, in order.
   std::shared_ptr<const StreamFrame> Frame(const StreamSeries& series, uint64_t number) const;
   std::vector<uint64_t> FrameNumbers(const StreamSeries& series) const;
+  // Up to `max` frames of `series` numbered `from` or more, in order.
+  std::vector<std::shared_ptr<const StreamFrame>> FramesFrom(const StreamSeries& series,
+                                                             uint64_t from, size_t max) const;
+
+  // The spill (stream_spill.h). A frame in RAM that the spill thread has written to a segment
+  // is swapped for a copy that reads from there; a MakeRoom then skips it.
+  struct InRam {
+    std::shared_ptr<StreamSeries> series;
+    std::shared_ptr<const StreamFrame> frame;
+  };
+  // The oldest frames held in RAM (arrival order), together at most `max_bytes` (at least one).
+  std::vector<InRam> OldestInRam(uint64_t max_bytes);
+  // Replaces `from` (still in RAM) by `to` (its spilled copy). False when `from` is gone.
+  bool SwapSpilled(const InRam& from, std::shared_ptr<const StreamFrame> to);
+  // Spilled frames whose segment goes: removed where still kept (counted as evicted); returns
+  // the (series, number) removed.
+  std::vector<std::pair<std::shared_ptr<StreamSeries>, uint64_t>> DropSpilled(
+      const std::vector<std::pair<std::weak_ptr<StreamSeries>, std::weak_ptr<const StreamFrame>>>&
+          frames);
 
  private:
   std::shared_ptr<StreamSeries> Begin(const StreamEvent& e, Change* change);
