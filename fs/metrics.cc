@@ -92,6 +92,16 @@ Histogram& Metrics::AddHistogram(const std::string& name, const std::string& hel
   return h;
 }
 
+void Metrics::AddCounterReader(const std::string& name, const std::string& help,
+                               std::function<double()> read, const std::string& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Entry* e = FindLocked(name, labels, Kind::kCounter)) {
+    e->gauge = std::move(read);
+    return;
+  }
+  entries_.push_back(Entry{Kind::kCounter, name, help, labels, nullptr, nullptr, std::move(read)});
+}
+
 void Metrics::AddGauge(const std::string& name, const std::string& help,
                        std::function<double()> read, const std::string& labels) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -176,7 +186,7 @@ std::string EscapeHelp(const std::string& s) {
 double Metrics::ValueOf(const Entry& e) {
   switch (e.kind) {
     case Kind::kCounter:
-      return static_cast<double>(e.counter->Get());
+      return e.gauge ? e.gauge() : static_cast<double>(e.counter->Get());
     case Kind::kGauge:
       return e.gauge();
     case Kind::kHistogram:

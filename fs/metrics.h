@@ -74,6 +74,10 @@ class Metrics {
   Histogram& AddHistogram(const std::string& name, const std::string& help,
                           const std::string& labels = "",
                           std::vector<double> bounds = LatencyBuckets());
+  // A counter whose value is read when rendered (a count another object keeps, such as a
+  // stream ledger's); `read` must never decrease.
+  void AddCounterReader(const std::string& name, const std::string& help,
+                        std::function<double()> read, const std::string& labels = "");
   // A value read when rendered (sizes, in-flight bytes, constants such as budgets).
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
                 const std::string& labels = "");

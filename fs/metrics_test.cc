@@ -58,6 +58,21 @@ TEST(MetricsTest, RegisteringASeriesAgainSharesItInsteadOfDuplicatingIt) {
   EXPECT_EQ(m.Value("daqfs_missing"), std::nullopt);
 }
 
+TEST(MetricsTest, ACounterReaderIsACounterWhoseValueIsReadWhenRendered) {
+  Metrics m;
+  uint64_t kept = 3;
+  m.AddCounterReader(
+      "daqfs_kept_total", "Kept", [&kept] { return static_cast<double>(kept); },
+      Label("source", "s"));
+  std::string text = m.Prometheus();
+  EXPECT_NE(text.find("# TYPE daqfs_kept_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("daqfs_kept_total{source=\"s\"} 3\n"), std::string::npos) << text;
+  kept = 5;
+  EXPECT_EQ(m.Value("daqfs_kept_total", Label("source", "s")), 5.0);
+  EXPECT_EQ(m.RemoveLabelled(Label("source", "s")), 1u);
+  EXPECT_EQ(m.Value("daqfs_kept_total", Label("source", "s")), std::nullopt);
+}
+
 TEST(MetricsTest, TwoKindsUnderOneNameIsAProgrammingError) {
   EXPECT_DEATH(
       {

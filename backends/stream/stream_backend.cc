@@ -249,7 +249,7 @@ Status StreamBackend::Start(BackendEnv& env) {
     // Monotonic counts, exposed as counters whose value is read when rendered.
     for (const Family& f : kCounters) {
       auto field = f.field;
-      env.metrics->AddGauge(
+      env.metrics->AddCounterReader(
           std::string(f.name) + "_total", f.help,
           [l, field] { return static_cast<double>(l->counters().*field); }, lb);
     }
