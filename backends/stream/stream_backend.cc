@@ -632,11 +632,19 @@ Attr StreamBackend::FileAttr(uint64_t size, timespec mtime, double cache_seconds
 
 std::string StreamBackend::LatestTarget() const { return latest_ ? latest_->path : ""; }
 
+std::string StreamBackend::SeriesKey(const SeriesEntry& e) const {
+  // The series as the detector names it (stream2's unique id when sent), not daqfs's running
+  // number: two daemons receiving the same stream name its frames alike.
+  return "stream:" + name_ + ":" + (e.s->unique.empty() ? "" : e.s->unique + ":") +
+         std::to_string(e.s->id);
+}
+
 std::string StreamBackend::FrameIdentity(const SeriesEntry& e, uint32_t channel,
-                                         uint64_t number) const {
-  return "stream:" + name_ + ":" + std::to_string(run_nonce_) + ":" + std::to_string(e.s->seq) +
-         ":" + (channel < e.channels.size() ? e.channels[channel] : std::string()) + ":" +
-         std::to_string(number);
+                                         const StreamFrame& f) const {
+  char fp[24];
+  std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(FrameFingerprint(f)));
+  return SeriesKey(e) + ":" + (channel < e.channels.size() ? e.channels[channel] : std::string()) +
+         ":" + std::to_string(f.number) + ":" + fp;
 }
 
 std::shared_ptr<const ImageStack> StreamBackend::FrameStack(
@@ -648,7 +656,7 @@ std::shared_ptr<const ImageStack> StreamBackend::FrameStack(
   spec.pixel = image->type;
   spec.height = image->height;
   spec.width = image->width;
-  spec.identity = FrameIdentity(e, channel, f->number);
+  spec.identity = FrameIdentity(e, channel, *f);
   spec.parts.push_back({std::make_shared<StreamFrameUnits>(f, index, spec.identity), 0, 1,
                         static_cast<int64_t>(std::min<uint64_t>(f->number, uint64_t{INT64_MAX}))});
   Result<std::shared_ptr<const ImageStack>> stack = ImageStack::Make(std::move(spec));
@@ -983,8 +991,7 @@ std::vector<DirEntry> StreamBackend::NextSiblings(NodeId dir, std::string_view n
 
 Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const SeriesEntry& e, uint32_t channel) {
   ImageStackSpec spec;
-  spec.identity = "stream:" + name_ + ":" + std::to_string(run_nonce_) + ":" +
-                  std::to_string(e.s->seq) + ":" + e.channels[channel] + ":npy";
+  spec.identity = SeriesKey(e) + ":" + e.channels[channel] + ":npy";
   for (uint64_t from = 0;;) {
     std::vector<std::shared_ptr<const StreamFrame>> batch = ledger_->FramesFrom(*e.s, from, 4096);
     if (batch.empty()) break;
@@ -1001,7 +1008,7 @@ Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const SeriesEntry& e,
       // Each frame's unit has the identity its frame files use: one decode and one cached
       // copy for both views.
       spec.parts.push_back(
-          {std::make_shared<StreamFrameUnits>(f, index, FrameIdentity(e, channel, f->number)), 0, 1,
+          {std::make_shared<StreamFrameUnits>(f, index, FrameIdentity(e, channel, *f)), 0, 1,
            static_cast<int64_t>(f->number)});
     }
     from = batch.back()->number + 1;

@@ -167,7 +167,9 @@ class StreamBackend final : public Backend {
   Attr FileAttr(uint64_t size, timespec mtime, double cache_seconds) const;
   Result<Attr> AttrLocked(NodeId id, const Node& n);
   std::string LatestTarget() const;
-  std::string FrameIdentity(const SeriesEntry& e, uint32_t channel, uint64_t number) const;
+  std::string SeriesKey(const SeriesEntry& e) const;
+  // The identity of a frame's units: the series, channel, number and the payload's fingerprint.
+  std::string FrameIdentity(const SeriesEntry& e, uint32_t channel, const StreamFrame& f) const;
   // The frame's one-frame stack (its views' sizes come from it); null when the frame has no
   // image of that channel or the image has no views.
   std::shared_ptr<const ImageStack> FrameStack(const SeriesEntry& e, uint32_t channel,
@@ -181,7 +183,7 @@ class StreamBackend final : public Backend {
 
   const std::string name_;
   StreamBackendOptions options_;
-  const uint64_t run_nonce_;  // in identities: a restarted daemon's frames never meet old cache
+  const uint64_t run_nonce_;  // in spill segment names: a restarted daemon never reuses one
 
   std::unique_ptr<StreamLedger> ledger_;
   std::unique_ptr<StreamReceiver> receiver_;

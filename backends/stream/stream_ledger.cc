@@ -1,10 +1,23 @@
 #include "backends/stream/stream_ledger.h"
 
 #include <time.h>
+#include <xxhash.h>
 
 #include <utility>
 
 namespace daqfs {
+
+uint64_t FrameFingerprint(const StreamFrame& f) {
+  uint64_t v = f.fingerprint.load(std::memory_order_relaxed);
+  if (v != 0 || f.spill) return v;
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  for (const StreamImage& i : f.images) XXH3_64bits_update(st, i.payload.data(), i.payload.size());
+  v = XXH3_64bits_digest(st) | 1;  // never 0
+  XXH3_freeState(st);
+  f.fingerprint.store(v, std::memory_order_relaxed);
+  return v;
+}
 
 std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* change) {
   auto s = std::make_shared<StreamSeries>();

@@ -26,6 +26,7 @@
 // ingest thread), the others for any.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -49,6 +50,17 @@ struct StreamFrameSpill {
 // One received frame: its images (payload spans into `keep`, or, once spilled, empty spans and
 // `spill` saying where the payloads are on disk) and metadata. Immutable.
 struct StreamFrame {
+  StreamFrame() = default;
+  // A copy (tests change its payloads) computes its fingerprint again.
+  StreamFrame(const StreamFrame& o)
+      : number(o.number),
+        images(o.images),
+        meta(o.meta),
+        keep(o.keep),
+        bytes(o.bytes),
+        received(o.received),
+        spill(o.spill) {}
+  StreamFrame& operator=(const StreamFrame&) = delete;
   uint64_t number = 0;
   std::vector<StreamImage> images;
   nlohmann::json meta;
@@ -56,7 +68,15 @@ struct StreamFrame {
   uint64_t bytes = 0;                // payload bytes as received
   timespec received{};               // when it arrived (CLOCK_REALTIME): its files' mtime
   std::shared_ptr<const StreamFrameSpill> spill;  // null while the payloads are in RAM
+  // XXH3 of the payloads as received, 0 until first asked (FrameFingerprint); names the frame's
+  // decoded units in the caches, so the same frame received twice (two daemons, a restart)
+  // shares them and a different one never does.
+  mutable std::atomic<uint64_t> fingerprint{0};
 };
+
+// The frame's fingerprint (computed once, from the payloads in RAM; a spilled frame has it from
+// before it was spilled).
+uint64_t FrameFingerprint(const StreamFrame& frame);
 
 // One series. The ingest thread changes it under the ledger's lock while it is open: other
 // threads read it through the ledger (Info, Frame, FrameNumbers), never directly.

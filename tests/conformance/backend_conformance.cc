@@ -80,6 +80,7 @@ std::unique_ptr<Backend> MakeStarted(ConformanceFlavour& f, const std::string& d
   Result<std::unique_ptr<Backend>> b = f.MakeBackend(dir, rescan);
   EXPECT_TRUE(b.ok()) << b.status().ToString();
   if (!b.ok()) return nullptr;
+  Backend* inner = b->get();
   static std::atomic<int> serial{0};
   auto started =
       std::make_unique<StartedBackend>(std::move(*b), dir + "/state-" + std::to_string(++serial));
@@ -87,6 +88,7 @@ std::unique_ptr<Backend> MakeStarted(ConformanceFlavour& f, const std::string& d
   Status s = started->Start(unused);
   EXPECT_TRUE(s.ok()) << s.ToString();
   if (!s.ok()) return nullptr;
+  f.AfterStart(*inner);
   return started;
 }
 

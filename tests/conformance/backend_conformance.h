@@ -42,6 +42,10 @@ class ConformanceFlavour {
   // Creates and starts the backend over what MakeData wrote in `dir`. With `rescan` the backend
   // looks at its source again by itself, often (the growth test); errors fail the test.
   virtual Result<std::unique_ptr<Backend>> MakeBackend(const std::string& dir, bool rescan) = 0;
+  // Called once the suite started a backend MakeBackend made (with the suite's environment),
+  // before any test uses it: a flavour whose source feeds a running backend (a live stream's
+  // publisher) sends its data here and returns once the backend shows it. Default: nothing.
+  virtual void AfterStart(Backend& backend) { (void)backend; }
   // Adds one more item (number `n`, from 1) to the source under `dir` and returns the name of
   // the entry it adds to the backend's root listing. Where the source allows, the name should
   // sort before the existing entries (an insertion ahead of a reader's position: the hard case

@@ -7,7 +7,6 @@
 // (tests/testing/make_hdf5_samples.py) and, for the TIFFs, from libtiff writing h5py's pixels;
 // never from daqfs.
 #include <dirent.h>
-#include <tiffio.h>
 
 #include <cstdarg>
 #include <cstdio>
@@ -17,6 +16,7 @@
 
 #include "backends/hdf5/hdf5_backend.h"
 #include "tests/conformance/backend_conformance.h"
+#include "tests/conformance/libtiff_frame.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
 
@@ -25,13 +25,7 @@ namespace {
 
 // What libtiff writes for a 2-D frame given as .npy bytes ('<u2' or '<i2', shape (H, W)): the
 // tags of tiff_header.h, the pixels as one strip. "" (and a test failure) for anything else.
-std::string LibtiffFrame(const std::string& npy, const std::string& scratch) {
-  TIFFSetWarningHandler(nullptr);
-  TIFFSetErrorHandler([](const char* module, const char* fmt, va_list ap) {
-    char buf[512];
-    std::vsnprintf(buf, sizeof(buf), fmt, ap);
-    ADD_FAILURE() << "libtiff: " << (module ? module : "") << ": " << buf;
-  });
+std::string NpyLibtiffFrame(const std::string& npy, const std::string& scratch) {
   if (npy.size() < 10) return "";
   const size_t header = 10 + static_cast<uint8_t>(npy[8]) + 256u * static_cast<uint8_t>(npy[9]);
   const std::string dict = npy.substr(10, header - 10);
@@ -43,25 +37,8 @@ std::string LibtiffFrame(const std::string& npy, const std::string& scratch) {
     ADD_FAILURE() << "unexpected frame header " << dict;
     return "";
   }
-  TIFF* tif = TIFFOpen(scratch.c_str(), "w");
-  if (!tif) {
-    ADD_FAILURE() << "TIFFOpen " << scratch;
-    return "";
-  }
-  TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
-  TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
-  TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 16);
-  TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
-  TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
-  TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
-  TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, h);
-  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-  if (descr[1] == 'i') TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_INT);
-  std::string pixels = npy.substr(header);
-  EXPECT_EQ(TIFFWriteEncodedStrip(tif, 0, pixels.data(), static_cast<tmsize_t>(pixels.size())),
-            static_cast<tmsize_t>(pixels.size()));
-  TIFFClose(tif);
-  return Slurp(scratch);
+  const PixelType type{descr[1] == 'i' ? PixelKind::kSigned : PixelKind::kUnsigned, 2};
+  return LibtiffFrame(npy.substr(header), w, h, type, scratch);
 }
 
 class Hdf5Flavour final : public ConformanceFlavour {
@@ -76,7 +53,7 @@ class Hdf5Flavour final : public ConformanceFlavour {
     for (const auto& [name, npy] : frames) {
       std::string path = name;
       for (char& c : path) c = c == '%' ? '/' : c;
-      expected[path] = LibtiffFrame(npy, dir + "/scratch.tif");
+      expected[path] = NpyLibtiffFrame(npy, dir + "/scratch.tif");
     }
     return expected;
   }
