@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""Live stream ingest benchmark (issue 10); run through tools/bench/stream.sh.
+
+For each frame size (raw uint16 frames of 1, 4 and 16 MiB, one dectris-stream2 message each,
+daqfs-sim sending as fast as its socket takes them, never blocking: a frame its queue of
+--hwm messages cannot take is dropped and counted) and each receiver, RUNS interleaved runs:
+  bare     a ZeroMQ PULL socket (pyzmq, receive queue unbounded like daqfs's) that only counts
+  daqfs    a daqfs stream source (type = stream, bound on loopback), nobody reading
+  +reader  the same while a reader cats every frames/NNNNNN.tif as soon as it appears
+Ingest rate = (frames - 1) / (arrival of the last frame - arrival of the first), arrivals as the
+receiver saw them (daqfs: the frames' mtimes, set when the ingest thread took each frame in).
+Loss = sender drops + frame numbers missing at the receiver; every run must have none.
+Then visibility: 4 MiB frames at a set rate while a watcher polls stat() of the next frame
+name; latency = when stat first sees the frame - its arrival (mtime). p50/p99 over every frame.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import zmq
+
+p = argparse.ArgumentParser()
+p.add_argument("--daqfs", required=True)
+p.add_argument("--sim", required=True)
+p.add_argument("--work", required=True)
+p.add_argument("--runs", type=int, default=5)
+p.add_argument("--bytes-per-run", type=int, default=1 << 30)
+p.add_argument("--sizes", default="1,4,16")
+p.add_argument("--visibility-frames", type=int, default=300)
+p.add_argument("--visibility-rate", type=float, default=200)
+p.add_argument("--hwm", type=int, default=1000)
+args = p.parse_args()
+
+MiB = 1 << 20
+work = args.work
+mnt = os.path.join(work, "mnt")
+os.makedirs(mnt, exist_ok=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def shape_of(size_mib):
+    # uint16 frames: width 1024 * 2^k, height so that w * h * 2 = size
+    w = 1024 if size_mib < 4 else 2048 if size_mib < 16 else 4096
+    h = size_mib * MiB // (2 * w)
+    return w, h
+
+
+def sim(endpoint, frames, w, h, series, rate=0.0):
+    cmd = [args.sim, "--protocol", "dectris-stream2", "--endpoint", endpoint, "--connect",
+           "--frames", str(frames), "--series", "1", "--first-series", str(series),
+           "--encoding", "raw", "--size", f"{w}x{h}", "--type", "uint16", "--wait", "0.3",
+           "--hwm", str(args.hwm), "--rate", str(rate)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # "daqfs-sim: sent S frames (B bytes) in T s: R frames/s, G GB/s; dropped D"
+    line = [l for l in out.splitlines() if l.startswith("daqfs-sim: sent")][-1]
+    sent = int(line.split()[2])
+    dropped = int(line.rsplit(" ", 1)[1])
+    return sent, dropped
+
+
+def bare_run(frames, w, h):
+    ctx = zmq.Context(1)
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVHWM, 0)
+    pull.bind("tcp://127.0.0.1:*")
+    endpoint = pull.getsockopt(zmq.LAST_ENDPOINT).decode()
+    times = []
+
+    def count():
+        while len(times) < frames:
+            if not pull.poll(15000):
+                break
+            pull.recv(copy=False)
+            times.append(time.time())
+
+    t = threading.Thread(target=count)
+    t.start()
+    sent, dropped = sim(endpoint, frames, w, h, 1)
+    t.join()
+    pull.close(0)
+    ctx.term()
+    got = len(times)
+    rate = (got - 1) / (times[-1] - times[0]) if got > 1 else 0
+    return rate, dropped + (frames - got)
+
+
+class Mount:
+    def __init__(self):
+        self.port = free_port()
+        cfg = os.path.join(work, "stream.ini")
+        with open(cfg, "w") as f:
+            f.write(f"""[mount]
+mountpoint = {mnt}
+[cache]
+dir = {work}/cache
+memory = 2G
+disk = 4G
+ring = 8G
+[source live]
+type = stream
+endpoint = tcp://127.0.0.1:{self.port}
+bind = true
+protocol = dectris-stream2
+keep_series = 2
+spill = off
+""")
+        r, w = os.pipe()
+        self.proc = subprocess.Popen([args.daqfs, "-f", "--ready-fd", str(w), cfg],
+                                     pass_fds=(w,), stderr=open(os.path.join(work, "daqfs.log"), "a"))
+        os.close(w)
+        ready = os.read(r, 64)
+        os.close(r)
+        if b"ready" not in ready:
+            sys.exit("stream_bench.py: daqfs did not start; see " + work + "/daqfs.log")
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.series = 0
+
+    def status(self):
+        with open(os.path.join(mnt, "live", "status")) as f:
+            return dict(l.split(": ", 1) for l in f.read().splitlines() if ": " in l)
+
+    def close(self):
+        subprocess.run(["fusermount3", "-u", mnt], check=False)
+        self.proc.wait(timeout=60)
+
+
+def frames_dir(series):
+    return os.path.join(mnt, "live", "series_%06d" % series, "frames")
+
+
+def wait_end(series, timeout=120):
+    end = os.path.join(mnt, "live", "series_%06d" % series, "end.json")
+    t0 = time.time()
+    while not os.path.exists(end):
+        if time.time() - t0 > timeout:
+            sys.exit(f"stream_bench.py: series {series} never ended")
+        time.sleep(0.005)
+
+
+def daqfs_run(m, frames, w, h, reader=False, rate=0.0, watch=False):
+    m.series += 1
+    series = m.series
+    fdir = frames_dir(series)
+    before = m.status()
+    read = [0]
+    seen = []
+
+    def read_all():
+        buf = bytearray(16 * MiB)
+        for n in range(frames):
+            f = os.path.join(fdir, "%06d.tif" % n)
+            while not os.path.exists(f):
+                time.sleep(0.0002)
+            with open(f, "rb", buffering=0) as fh:
+                while fh.readinto(buf):
+                    pass
+            read[0] += 1
+
+    def watch_all():
+        for n in range(frames):
+            f = os.path.join(fdir, "%06d.tif" % n)
+            while True:
+                try:
+                    st = os.stat(f)
+                    seen.append(time.time() - st.st_mtime_ns / 1e9)
+                    break
+                except FileNotFoundError:
+                    time.sleep(0.00005)
+
+    t = None
+    if reader or watch:
+        t = threading.Thread(target=read_all if reader else watch_all)
+        t.start()
+    sent, dropped = sim(m.endpoint, frames, w, h, series, rate)
+    wait_end(series)
+    if t:
+        t.join()
+    mt = [os.stat(os.path.join(fdir, "%06d.tif" % n)).st_mtime_ns / 1e9
+          for n in (0, frames - 1)]
+    after = m.status()
+    got = int(after["frames"]) - int(before["frames"])
+    lost = int(after["lost"]) - int(before["lost"])
+    evicted = int(after["evicted"]) - int(before["evicted"])
+    rate_got = (frames - 1) / (mt[1] - mt[0]) if mt[1] > mt[0] else 0
+    return rate_got, dropped + lost + evicted + (frames - got), seen
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+results = {}
+m = Mount()
+try:
+    for size in [int(s) for s in args.sizes.split(",")]:
+        w, h = shape_of(size)
+        frames = max(16, args.bytes_per_run // (size * MiB))
+        rows = {"bare": [], "daqfs": [], "daqfs+reader": []}
+        loss = {k: 0 for k in rows}
+        for run in range(args.runs):
+            for kind in rows:  # interleaved
+                if kind == "bare":
+                    r, l = bare_run(frames, w, h)
+                else:
+                    r, l, _ = daqfs_run(m, frames, w, h, reader=(kind == "daqfs+reader"))
+                rows[kind].append(r)
+                loss[kind] += l
+                print(f"  {size} MiB run {run + 1} {kind}: {r:.0f} frames/s, loss {l}",
+                      file=sys.stderr, flush=True)
+        results[size] = (frames, rows, loss)
+    # Visibility: 4 MiB frames at a set rate, a watcher polling stat().
+    w, h = shape_of(4)
+    lat = []
+    vis_loss = 0
+    for run in range(args.runs):
+        _, l, seen = daqfs_run(m, args.visibility_frames, w, h, rate=args.visibility_rate,
+                               watch=True)
+        lat += seen
+        vis_loss += l
+        print(f"  visibility run {run + 1}: p50 {pct(seen, .5) * 1e3:.2f} ms, "
+              f"p99 {pct(seen, .99) * 1e3:.2f} ms", file=sys.stderr, flush=True)
+finally:
+    m.close()
+
+print(f"\n### stream.sh: raw uint16 frames, one dectris-stream2 message each, daqfs-sim "
+      f"never blocking (hwm {args.hwm}), medians of {args.runs} interleaved runs\n")
+print("| frame | receiver | frames/s | GB/s | vs bare | loss (all runs) |")
+print("|---|---|---|---|---|---|")
+verdict = []
+for size, (frames, rows, loss) in results.items():
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    for k in rows:
+        print(f"| {size} MiB x {frames} | {k} | {med[k]:.0f} | {med[k] * size * MiB / 1e9:.2f} | "
+              f"{med[k] / med['bare']:.2f}x | {loss[k]} |")
+    if size == 4:
+        for k in ("daqfs", "daqfs+reader"):
+            ok = med[k] / med["bare"] >= 0.85 and loss[k] == 0
+            verdict.append(f"- 4 MiB {k}: {med[k] / med['bare']:.2f}x the bare receiver, loss "
+                           f"{loss[k]}: {'pass' if ok else 'FAIL'} (>= 0.85x, zero loss)")
+p50, p99 = pct(lat, .5) * 1e3, pct(lat, .99) * 1e3
+print(f"\nVisibility (arrival to stat), 4 MiB frames at {args.visibility_rate:.0f} frames/s, "
+      f"{len(lat)} frames: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(lat) * 1e3:.2f} ms; "
+      f"loss {vis_loss}\n")
+verdict.append(f"- p99 visibility {p99:.2f} ms: {'pass' if p99 < 5 else 'FAIL'} (< 5 ms)")
+print("\n".join(verdict))
