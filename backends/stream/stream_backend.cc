@@ -358,11 +358,12 @@ void StreamBackend::AnnouncerLoop() {
       batch.swap(queue_);
     }
     SampleRates();
-    if (batch.empty()) continue;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      DropForgotten();
       for (Announcement& a : batch) Announce(a);
     }
+    if (batch.empty()) continue;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       announced_ += batch.size();
@@ -545,6 +546,12 @@ void StreamBackend::RemoveSeries(const std::shared_ptr<StreamSeries>& s) {
   if (!e) return;
   entries_.erase(s.get());
   e->gone = true;
+  // Its nodes go too (the kernel may still ask for them: not found), and with them the entry.
+  for (NodeId id : {e->dir, e->frames, e->header, e->end, e->incomplete}) nodes_.erase(id);
+  for (NodeId id : e->channel_dirs) nodes_.erase(id);
+  for (NodeId id : e->npy) nodes_.erase(id);
+  for (const auto& [key, id] : e->frame_nodes) nodes_.erase(id);
+  e->frame_nodes.clear();
   Dir& d = dirs_[e->parent];
   d.by_name.erase(e->name);
   d.by_id.erase(e->dir);
@@ -594,14 +601,27 @@ NodeId StreamBackend::FrameNode(SeriesEntry& e, uint32_t channel, uint64_t numbe
 }
 
 void StreamBackend::Forget(NodeId node) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end() || it->second.kind != Kind::kFrame) return;
-  if (it->second.series) {
-    it->second.series->frame_nodes.erase(
-        std::make_tuple(it->second.channel, it->second.number, it->second.ext));
+  // Called with the Vfs's inode table locked, which the announcer takes (through the
+  // Invalidator) while it holds mu_: so not mu_ here, only a list the announcer drains.
+  std::lock_guard<std::mutex> lock(forget_mu_);
+  forgotten_.push_back(node);
+}
+
+void StreamBackend::DropForgotten() {
+  std::vector<NodeId> ids;
+  {
+    std::lock_guard<std::mutex> lock(forget_mu_);
+    ids.swap(forgotten_);
   }
-  nodes_.erase(it);
+  for (NodeId node : ids) {
+    auto it = nodes_.find(node);
+    if (it == nodes_.end() || it->second.kind != Kind::kFrame) continue;
+    if (it->second.series) {
+      it->second.series->frame_nodes.erase(
+          std::make_tuple(it->second.channel, it->second.number, it->second.ext));
+    }
+    nodes_.erase(it);
+  }
 }
 
 bool StreamBackend::SeriesRunning(const SeriesEntry& e) const { return !e.ended && !e.cut; }

@@ -200,6 +200,11 @@ class StreamBackend final : public Backend {
   std::map<std::tuple<uint32_t, uint32_t, uint8_t, uint8_t>, std::pair<uint64_t, uint64_t>>
       sizes_;  // (w, h, pixel kind, bytes) -> (tif, raw) sizes
 
+  // Frame nodes the kernel forgot, dropped by the announcer (Forget cannot take mu_).
+  void DropForgotten();
+  std::mutex forget_mu_;
+  std::vector<NodeId> forgotten_;
+
   // The announcer's queue (the ingest thread only appends).
   mutable std::mutex queue_mu_;
   mutable std::condition_variable queue_cv_;

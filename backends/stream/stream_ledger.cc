@@ -49,7 +49,9 @@ std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* 
 
 void StreamLedger::Forget(const std::shared_ptr<StreamSeries>& s) {
   next_.erase(s.get());
-  for (const auto& [n, f] : s->frames) {
+  // The frames go now (their memory is what the next frames reuse), whoever still holds the
+  // series; readers keep the frames they hold.
+  for (auto& [n, f] : s->frames) {
     if (f->spill) {
       counters_.spilled_bytes -= f->bytes;
       --counters_.spilled_frames;
@@ -57,6 +59,7 @@ void StreamLedger::Forget(const std::shared_ptr<StreamSeries>& s) {
       counters_.held_bytes -= f->bytes;
     }
   }
+  s->frames.clear();
 }
 
 void StreamLedger::MakeRoom(Change* change) {

@@ -16,7 +16,8 @@
 //     malformed and ignored).
 //   - Malformed messages (parse errors) are counted by the caller through Malformed().
 //   - At most `keep_series` ended or cut series stay; the oldest beyond that are forgotten
-//     (readers holding them keep them).
+//     (their frames go at once, also when someone still holds the series; a reader holding a
+//     frame keeps that frame).
 //   - The ring: the payload bytes of the frames kept stay within `ring_bytes`; past it, the
 //     oldest frames received (over all series) leave, counted as `evicted`, never the newest
 //     (the frame just received stays even when it alone is larger). A reader that holds a

@@ -132,23 +132,33 @@ TEST(StreamLedgerTest, APublisherThatComesBackCutsTheOpenSeries) {
   EXPECT_EQ(c.series->unique, "C");
 }
 
-TEST(StreamLedgerTest, OnlyKeepSeriesClosedSeriesStayAndReadersKeepTheirs) {
+TEST(StreamLedgerTest, OnlyKeepSeriesClosedSeriesStayAndReadersKeepTheirFrames) {
   StreamLedger l(2);
   std::shared_ptr<StreamSeries> first;
-  for (uint64_t s = 1; s <= 4; ++s) {
+  std::shared_ptr<const StreamFrame> held;  // a reader's open frame of series 1
+  std::weak_ptr<const void> message_of_2;   // the received message of series 2's frame
+  for (uint64_t s = 1; s <= 5; ++s) {
     StreamLedger::Change c = l.Apply(Start(s), nullptr);
     if (s == 1) first = c.series;
     if (s == 4) {
       ASSERT_EQ(c.forgotten.size(), 1u);
       EXPECT_EQ(c.forgotten[0]->id, 1u);
     }
-    l.Apply(Frame(s, 0), std::make_shared<int>(1));
+    auto message = std::make_shared<int>(1);
+    if (s == 2) message_of_2 = message;
+    StreamLedger::Change f = l.Apply(Frame(s, 0), std::move(message));
+    if (s == 1) held = f.frame;
     l.Apply(End(s), nullptr);
   }
   std::vector<std::shared_ptr<StreamSeries>> kept = l.Series();
   ASSERT_EQ(kept.size(), 3u);  // 2 closed and the last one (closed too, kept until the next)
-  EXPECT_EQ(kept[0]->id, 2u);
-  EXPECT_EQ(first->frames.size(), 1u);  // a reader's series outlives the ledger's list
+  EXPECT_EQ(kept[0]->id, 3u);
+  // A forgotten series gives its frames back at once, also while someone holds the series
+  // (the memory a new frame reuses); a frame a reader holds stays readable.
+  EXPECT_EQ(first->frames.size(), 0u);
+  EXPECT_TRUE(message_of_2.expired());
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->number, 0u);
   EXPECT_TRUE(l.Frame(*kept[2], 0));
   EXPECT_FALSE(l.Frame(*kept[2], 1));
 }

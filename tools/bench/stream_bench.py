@@ -10,6 +10,8 @@ daqfs-sim sending as fast as its socket takes them, never blocking: a frame its 
 Ingest rate = (frames - 1) / (arrival of the last frame - arrival of the first), arrivals as the
 receiver saw them (daqfs: the frames' mtimes, set when the ingest thread took each frame in).
 Loss = sender drops + frame numbers missing at the receiver; every run must have none.
+Before each size's runs, 3 series not counted bring daqfs's ring to its steady state (with
+keep_series = 2 the frames of older series leave and new frames reuse their memory).
 Then visibility: 4 MiB frames at a set rate while a watcher polls stat() of the next frame
 name; latency = when stat first sees the frame - its arrival (mtime). p50/p99 over every frame.
 """
@@ -212,6 +214,11 @@ try:
         frames = max(16, args.bytes_per_run // (size * MiB))
         rows = {"bare": [], "daqfs": [], "daqfs+reader": []}
         loss = {k: 0 for k in rows}
+        # Warm-up: the ring reaches its steady state (keep_series = 2: the frames of older
+        # series leave and their memory is what new frames reuse, as on a beamline that runs
+        # series after series), not counted.
+        for _ in range(3):
+            daqfs_run(m, frames, w, h)
         for run in range(args.runs):
             for kind in rows:  # interleaved
                 if kind == "bare":
@@ -226,6 +233,8 @@ try:
     # Visibility: 4 MiB frames at a set rate, a watcher polling stat().
     w, h = shape_of(4)
     lat = []
+    for _ in range(3):
+        daqfs_run(m, args.visibility_frames, w, h, rate=args.visibility_rate)
     vis_loss = 0
     for run in range(args.runs):
         _, l, seen = daqfs_run(m, args.visibility_frames, w, h, rate=args.visibility_rate,

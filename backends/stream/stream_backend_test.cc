@@ -1,0 +1,242 @@
+// The stream backend without FUSE: series folder names from templates, the source type's keys
+// (file:line errors), the spill (frames written to segment blobs read back byte-equal; the
+// oldest segment goes when the spill is full), and a Vfs over a started backend where the kernel
+// forgets frame inodes while the announcer tells it of new ones (a lock-order deadlock before).
+#include "backends/stream/stream_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <zmq.hpp>
+
+#include "backends/common/image_stack.h"
+#include "backends/stream/stream_encode.h"
+#include "backends/stream/stream_frame_units.h"
+#include "backends/stream/stream_source_type.h"
+#include "backends/stream/stream_spill.h"
+#include "fs/config.h"
+#include "tests/testing/files.h"
+#include "tests/testing/folder_blob_store.h"
+#include "tests/testing/vfs_mount.h"
+#include "tests/testing/wait.h"
+
+namespace daqfs {
+namespace {
+
+using testing::WaitFor;
+
+StreamSeriesInfo Info(uint64_t id, nlohmann::json header = nullptr) {
+  StreamSeriesInfo i;
+  i.id = id;
+  i.seq = 7;
+  i.unique = "01GRX";
+  i.header = std::move(header);
+  return i;
+}
+
+TEST(SeriesNameTest, TemplatesExpandOverSeriesFieldsAndHeaderKeys) {
+  EXPECT_EQ(ExpandSeriesName("series_{series:06}", Info(42)), "series_000042");
+  EXPECT_EQ(ExpandSeriesName("{seq}-{unique}", Info(42)), "7-01GRX");
+  nlohmann::json h = {{"beamtime", "mx-2026/17"}, {"run", 3}, {"user", ".."}};
+  // '/' inside a value is not a folder; '/' in the template is.
+  EXPECT_EQ(ExpandSeriesName("{beamtime}/run{run:03}/{series}", Info(5, h)), "mx-2026_17/run003/5");
+  EXPECT_EQ(ExpandSeriesName("{missing}", Info(5, h)), "");  // the caller uses the default
+  EXPECT_EQ(ExpandSeriesName("{user}", Info(5, h)), "");     // ".." names nothing
+  EXPECT_EQ(ExpandSeriesName("a//{series}", Info(5, h)), "");
+  EXPECT_EQ(CheckSeriesName("series_{series:06}"), "");
+  EXPECT_NE(CheckSeriesName("{series"), "");
+  EXPECT_NE(CheckSeriesName("series}"), "");
+  EXPECT_NE(CheckSeriesName("{series:6}"), "");
+  EXPECT_NE(CheckSeriesName("{se ries}"), "");
+  EXPECT_NE(CheckSeriesName(""), "");
+}
+
+Result<Config> Parse(const std::string& keys) {
+  SourceTypeRegistry types;
+  EXPECT_TRUE(RegisterStreamSourceType(types).ok());
+  return ParseConfig("[cache]\ndir = /c\n[source live]\ntype = stream\n" + keys, "t.ini", types);
+}
+
+TEST(StreamSourceTypeTest, KeysParseAndBadValuesNameTheirLine) {
+  Result<Config> c = Parse(
+      "endpoint = tcp://a:1, tcp://b:2\nprotocol = dectris-v1\nsocket = sub\nbind = yes\n"
+      "formats = raw,tiff\nkeep_series = 3\nseries_name = {series}\nspill = 2G\nmode = 0700\n"
+      "uid = 1234\ngid = 0\narray_frame_key = image_number\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto& o = static_cast<const StreamOptions&>(*c->sources[0].options);
+  EXPECT_EQ(o.endpoints, (std::vector<std::string>{"tcp://a:1", "tcp://b:2"}));
+  EXPECT_EQ(o.protocol, StreamProtocol::kDectrisV1);
+  EXPECT_TRUE(o.sub);
+  EXPECT_TRUE(o.bind);
+  EXPECT_TRUE(o.tiff && o.raw);
+  EXPECT_EQ(o.keep_series, 3u);
+  EXPECT_EQ(o.spill_bytes, 2ull << 30);
+  EXPECT_EQ(o.mode, 0700u);
+  EXPECT_EQ(o.uid, 1234u);
+  EXPECT_EQ(o.array_keys.frame, "image_number");
+  // Read back from its own formatting.
+  Result<Config> again = Parse([&] {
+    std::string t;
+    StreamSourceType type;
+    for (const auto& [k, v] : type.FormatKeys(o)) t += k + " = " + v + "\n";
+    return t;
+  }());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(static_cast<const StreamOptions&>(*again->sources[0].options).spill_bytes, 2ull << 30);
+
+  struct Bad {
+    std::string keys;
+    std::string message;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"protocol = dectris-v1\n", "t.ini:3: [source live] needs 'endpoint'"},
+           {"endpoint = http://x:1\n", "t.ini:5: bad value"},
+           {"endpoint = tcp://x\n", "tcp:// needs HOST:PORT"},
+           {"endpoint = tcp://x:99999\n", "above 65535"},
+           {"endpoint = tcp://x:1\nprotocol = v3\n", "t.ini:6:"},
+           {"endpoint = tcp://x:1\nsocket = dealer\n", "pull or sub"},
+           {"endpoint = tcp://x:1\nformats = png\n", "'png' is not tiff or raw"},
+           {"endpoint = tcp://x:1\nkeep_series = 0\n", "1 to 100000"},
+           {"endpoint = tcp://x:1\nseries_name = {x\n", "without '}'"},
+           {"endpoint = tcp://x:1\nspill = 0\n", "above 0"},
+           {"endpoint = tcp://x:1\nmode = 4755\n", "octal"},
+           {"endpoint = tcp://x:1\nuid = nosuchuser-daqfs\n", "user name"},
+           {"endpoint = tcp://x:1\nring = 1G\n", "unknown key 'ring' in [source live]"},
+       }) {
+    Result<Config> r = Parse(b.keys);
+    ASSERT_FALSE(r.ok()) << b.keys;
+    EXPECT_NE(r.status().message().find(b.message), std::string::npos)
+        << b.keys << " -> " << r.status().message();
+  }
+}
+
+// A frame in RAM of `bytes` payload bytes (its own buffer).
+StreamLedger::Change Put(StreamLedger& l, uint64_t series, uint64_t n, size_t bytes) {
+  auto keep = std::make_shared<std::string>(bytes, static_cast<char>('a' + n % 26));
+  StreamEvent e;
+  e.kind = StreamEvent::Kind::kFrame;
+  e.series = series;
+  e.frame = n;
+  StreamImage i;
+  i.width = static_cast<uint32_t>(bytes);
+  i.height = 1;
+  i.type = PixelType{PixelKind::kUnsigned, 1};
+  i.payload = std::span(reinterpret_cast<const uint8_t*>(keep->data()), keep->size());
+  e.images.push_back(i);
+  return l.Apply(std::move(e), keep);
+}
+
+TEST(StreamSpillTest, OldFramesMoveToSegmentsAndReadBackAndAFullSpillDropsTheOldest) {
+  testing::TempDir dir("stream-spill");
+  testing::MakeDirs(dir.path() + "/s");
+  testing::MakeDirs(dir.path() + "/l");
+  FolderBlobStore blobs(dir.path() + "/s", dir.path() + "/l");
+  const uint64_t frame = 256 << 10;
+  StreamLedger ledger(10, 8 * frame);  // the ring holds 8 frames; spilling starts past 4
+  std::atomic<uint64_t> dropped{0};
+  StreamSpillOptions so;
+  so.name = "t";
+  so.ring_bytes = 8 * frame;
+  so.segment_bytes = 4 * frame;
+  so.limit_bytes = 12 * frame;  // three segments
+  StreamSpill spill(so, &blobs, &ledger, [&](StreamSpill::Dropped d) { dropped += d.size(); });
+  spill.Start();
+  std::shared_ptr<StreamSeries> s;
+  for (uint64_t n = 0; n < 12; ++n) {
+    StreamLedger::Change c = Put(ledger, 1, n, frame);
+    s = c.series;
+    spill.Poke();
+    ASSERT_TRUE(WaitFor([&] { return spill.Idle(); }));
+  }
+  StreamCounters c = ledger.counters();
+  EXPECT_LE(c.held_bytes, 4 * frame);
+  EXPECT_GE(c.spilled_frames, 8u);
+  EXPECT_EQ(c.evicted, 0u);
+  // Every frame, spilled or not, reads back as received (the units decode raw payloads).
+  for (uint64_t n = 0; n < 12; ++n) {
+    std::shared_ptr<const StreamFrame> f = ledger.Frame(*s, n);
+    ASSERT_TRUE(f) << n;
+    StreamFrameUnits units(f, 0, "t:" + std::to_string(n));
+    Bytes out(frame);
+    ASSERT_TRUE(units.ReadBlock(0, out).ok()) << n;
+    EXPECT_EQ(std::string(out.begin(), out.end()), std::string(frame, 'a' + n % 26)) << n;
+  }
+  // A reader holds a spilled frame of the first segment.
+  std::shared_ptr<const StreamFrame> held = ledger.Frame(*s, 0);
+  ASSERT_TRUE(held && held->spill);
+  // 12 more: the spill's limit makes the oldest segments go; the newest frames stay.
+  for (uint64_t n = 12; n < 24; ++n) {
+    Put(ledger, 1, n, frame);
+    spill.Poke();
+    ASSERT_TRUE(WaitFor([&] { return spill.Idle(); }));
+  }
+  c = ledger.counters();
+  EXPECT_GT(c.evicted, 0u);
+  EXPECT_EQ(dropped.load(), c.evicted);
+  EXPECT_LE(spill.disk_bytes(), 12 * frame);
+  EXPECT_FALSE(ledger.Frame(*s, 0));  // the oldest went
+  EXPECT_TRUE(ledger.Frame(*s, 23));  // never the newest
+  StreamFrameUnits units(held, 0, "t:0");
+  Bytes out(frame);
+  ASSERT_TRUE(units.ReadBlock(0, out).ok());  // the reader's frame stays readable
+  EXPECT_EQ(out[0], 'a');
+  spill.Stop();
+}
+
+TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks) {
+  StreamBackendOptions o;
+  o.receiver.endpoints = {"tcp://127.0.0.1:*"};
+  o.receiver.bind = true;
+  o.receiver.protocol = StreamProtocol::kDectrisStream2;
+  o.ring_bytes = 64 << 20;
+  auto owned = std::make_unique<StreamBackend>("t", o);
+  StreamBackend* backend = owned.get();
+  testing::VfsMount m(std::move(owned), CachePolicy::kMemory, 0, 2);
+  ASSERT_TRUE(m.vfs->Start(VfsEnv{}).ok());
+  const uint64_t frames = 3000;
+  std::thread publisher([&] {
+    zmq::context_t ctx(1);
+    zmq::socket_t push(ctx, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 10000);
+    push.connect(backend->endpoints().at(0));
+    const PixelType u8{PixelKind::kUnsigned, 1};
+    std::vector<uint8_t> px(12, 3);
+    SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
+    auto send = [&](const std::vector<std::string>& parts) {
+      push.send(zmq::buffer(parts[0]), zmq::send_flags::none);
+    };
+    send(Stream2Start(1, "u", f));
+    for (uint64_t n = 0; n < frames; ++n) send(Stream2Image(1, "u", n, f));
+    send(Stream2End(1, "u"));
+    push.close();
+  });
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    uint64_t n = 0;
+    while (n < frames) {
+      Result<uint64_t> ino = m.Ino("series_000001/frames/" + FrameFileName(n, "tif"));
+      if (!ino.ok()) {
+        std::this_thread::yield();
+        continue;
+      }
+      m.vfs->Forget(*ino, 1);  // the kernel drops it at once
+      ++n;
+    }
+    done = true;
+  });
+  publisher.join();
+  const bool finished = WaitFor([&] { return done.load(); });
+  if (!finished) {
+    ADD_FAILURE() << "lookups and forgets stopped: deadlock";
+    std::abort();  // a hung test would only time out
+  }
+  reader.join();
+  backend->WaitAnnounced();
+  EXPECT_EQ(backend->ledger()->counters().frames, frames);
+  EXPECT_TRUE(m.Ino("series_000001/end.json").ok());
+  m.vfs->Stop();
+}
+
+}  // namespace
+}  // namespace daqfs
