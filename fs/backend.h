@@ -65,6 +65,10 @@ struct Attr {
   double cache_seconds = kCacheForever;
   // Content is generated when opened (control files): read with direct I/O, size is a hint.
   bool dynamic = false;
+  // A folder where a missing name may appear at any moment (a running live series): lookups of
+  // missing names are not cached by the kernel, so a new entry is seen as soon as the backend
+  // has it, without waiting for its announcement.
+  bool uncached_misses = false;
 };
 
 struct DirEntry {

@@ -144,6 +144,9 @@ Result<CacheLayer> MakeCacheLayer(const Config& config, Metrics& metrics) {
   for (size_t i = 0; i < config.sources.size(); ++i) {
     CachePolicy p = CachePolicy::kAuto;
     ParseCachePolicy(config.sources[i].cache, &p);
+    // A live stream's frames are in its ring and spill already: auto keeps their decoded
+    // copies in RAM only (an SSD copy of every frame would compete with the spill's writes).
+    if (p == CachePolicy::kAuto && config.sources[i].type == "stream") p = CachePolicy::kMemory;
     c.path->SetPolicy(static_cast<uint32_t>(i + 1), p);
   }
   return c;

@@ -14,6 +14,7 @@
 #include "backends/stream/stream_spill.h"
 #include "fs/human_bytes.h"
 #include "fs/log.h"
+#include "fs/thread_priority.h"
 
 namespace daqfs {
 
@@ -267,6 +268,9 @@ Status StreamBackend::Start(BackendEnv& env) {
   // The announcer runs before the receiver, so no change waits for it.
   announcer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "daqfs-announce");
+    // New frames become visible through this thread: it runs before readers' copies and
+    // decodes when the CPUs are busy (as root; otherwise at the normal priority).
+    (void)SetThreadNice(-10);
     AnnouncerLoop();
   });
   if (spill_) spill_->Start();
@@ -616,6 +620,13 @@ void StreamBackend::DropForgotten() {
   for (NodeId node : ids) {
     auto it = nodes_.find(node);
     if (it == nodes_.end() || it->second.kind != Kind::kFrame) continue;
+    // A frame still kept keeps its node: a lookup may have handed the same node to the kernel
+    // again after it forgot it (the forget is processed late), and must go on answering. Nodes
+    // are dropped once their frame has left (or with their series).
+    if (it->second.series && !it->second.series->gone &&
+        ledger_->Frame(*it->second.series->s, it->second.number)) {
+      continue;
+    }
     if (it->second.series) {
       it->second.series->frame_nodes.erase(
           std::make_tuple(it->second.channel, it->second.number, it->second.ext));
@@ -846,6 +857,9 @@ Result<Attr> StreamBackend::AttrLocked(NodeId id, const Node& n) {
     case Kind::kChannel: {
       Attr a = DirAttr(dir_cache);
       a.mtime = e.created;
+      // Frames (and end.json) of a running series: a reader polling for the next one sees it
+      // as soon as the ledger has it.
+      a.uncached_misses = SeriesRunning(e);
       return a;
     }
     case Kind::kHeader:

@@ -235,6 +235,26 @@ TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks)
   backend->WaitAnnounced();
   EXPECT_EQ(backend->ledger()->counters().frames, frames);
   EXPECT_TRUE(m.Ino("series_000001/end.json").ok());
+  // The kernel forgets a frame and looks it up again before the forget is processed: the node
+  // it holds goes on answering after the announcer has dropped forgotten nodes.
+  Result<uint64_t> ino = m.Ino("series_000001/frames/000007.tif");
+  ASSERT_TRUE(ino.ok());
+  m.vfs->Forget(*ino, 1);
+  Result<uint64_t> again = m.Ino("series_000001/frames/000007.tif");
+  ASSERT_TRUE(again.ok());
+  {
+    zmq::context_t ctx(1);
+    zmq::socket_t push(ctx, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 10000);
+    push.connect(backend->endpoints().at(0));
+    const PixelType u8{PixelKind::kUnsigned, 1};
+    std::vector<uint8_t> px(12, 3);
+    SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
+    push.send(zmq::buffer(Stream2Start(2, "v", f)[0]), zmq::send_flags::none);
+  }
+  ASSERT_TRUE(WaitFor([&] { return backend->ledger()->counters().series == 2; }));
+  backend->WaitAnnounced();  // the announcer ran: forgotten nodes dropped
+  EXPECT_TRUE(m.vfs->GetAttr(*again).ok());
   m.vfs->Stop();
 }
 

@@ -1,11 +1,16 @@
 #include "backends/stream/stream_receiver.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <cstring>
+#include <fstream>
+#include <set>
 #include <zmq.hpp>
 
 #include "fs/log.h"
+#include "fs/thread_priority.h"
 
 namespace daqfs {
 
@@ -23,6 +28,25 @@ struct Message {
 
 std::atomic<uint64_t> monitor_ids{0};
 
+// The ids of this process's threads.
+std::set<std::string> TaskIds() {
+  std::set<std::string> out;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') out.insert(e->d_name);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
 }  // namespace
 
 StreamReceiver::StreamReceiver(StreamReceiverOptions options, StreamLedger* ledger,
@@ -34,10 +58,20 @@ StreamReceiver::~StreamReceiver() { Stop(); }
 Status StreamReceiver::Start() {
   if (thread_.joinable()) return Invalid(options_.name + ": receiver started twice");
   try {
+    const std::set<std::string> before = TaskIds();
     context_ = std::make_unique<zmq::context_t>(1);
     auto s = std::make_unique<Sockets>();
     s->data =
         zmq::socket_t(*context_, options_.sub ? zmq::socket_type::sub : zmq::socket_type::pull);
+    // ZeroMQ's I/O thread (started with the first socket) reads the frames off the network:
+    // like the ingest thread, before readers and decoders when the CPUs are busy (as root).
+    for (const std::string& tid : TaskIds()) {
+      if (before.count(tid) ||
+          Slurp("/proc/self/task/" + tid + "/comm").rfind("ZMQbg/IO", 0) != 0) {
+        continue;
+      }
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(std::stoul(tid)), -10);
+    }
     s->data.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
     s->data.set(zmq::sockopt::linger, 0);
     if (options_.sub) s->data.set(zmq::sockopt::subscribe, "");
@@ -75,6 +109,8 @@ Status StreamReceiver::Start() {
   }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "daqfs-ingest");
+    // Before readers and decoders when the CPUs are busy (as root): a detector does not wait.
+    (void)SetThreadNice(-10);
     Loop();
   });
   return Status::Ok();

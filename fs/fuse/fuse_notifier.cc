@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "fs/log.h"
+#include "fs/thread_priority.h"
 
 namespace daqfs {
 
@@ -91,6 +92,9 @@ void FuseNotifier::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "daqfs-notify");
+    // Kernel notices (a live stream's new entries) are waited for by readers: before the
+    // bulk work when the CPUs are busy (as root).
+    (void)SetThreadNice(-5);
     Loop();
   });
 }

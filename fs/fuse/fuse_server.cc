@@ -127,7 +127,7 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
         // Negative entries live as long as the folder's listing may be cached (an added name
         // is announced through the Invalidator).
         Result<Attr> pa = V(req).GetAttr(parent);
-        if (pa.ok() && TimeoutFor(req, *pa) > 0) {
+        if (pa.ok() && !pa->uncached_misses && TimeoutFor(req, *pa) > 0) {
           fuse_entry_param ne;
           std::memset(&ne, 0, sizeof ne);
           ne.entry_timeout = TimeoutFor(req, *pa);
