@@ -300,7 +300,9 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   file->attr = *attr;
   file->backend = key->backend;
   stats_.CountOpen(key->backend);
-  if (read_path_ && key->backend != kControl) {
+  // Content generated per open (control files, a stream's status) is never cached: it is read
+  // straight from its source (a cached block under its fixed identity would be stale).
+  if (read_path_ && key->backend != kControl && !file->attr.dynamic) {
     FileContext ctx;
     ctx.source = key->backend;
     if (std::optional<InodeTable::Origin> origin = inodes_.OriginOf(ino)) {

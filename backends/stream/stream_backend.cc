@@ -850,6 +850,8 @@ Result<Attr> StreamBackend::AttrLocked(NodeId id, const Node& n) {
   }
   SeriesEntry& e = *n.series;
   if (e.gone) return NotFound("series gone");
+  // A running series' folders: listings cached briefly (every new entry is announced too),
+  // missing names not at all (uncached_misses below).
   const double dir_cache = SeriesRunning(e) ? running : kCacheForever;
   switch (n.kind) {
     case Kind::kSeries:

@@ -38,4 +38,4 @@ cleanup() {
 trap cleanup EXIT
 /usr/bin/python3 tools/bench/stream_bench.py --daqfs "$root/build/tools/daqfs" \
   --sim "$root/build/tools/daqfs-sim" --work "$work" --runs "$runs" --bytes-per-run "$bytes" \
-  --sizes "$sizes"
+  --sizes "$sizes" ${VISIBILITY_RATE:+--visibility-rate $VISIBILITY_RATE}

@@ -217,7 +217,7 @@ def pct(v, q):
 results = {}
 m = Mount()
 try:
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in [int(s) for s in args.sizes.split(",") if s.strip() and s != "none"]:
         w, h = shape_of(size)
         frames = max(16, args.bytes_per_run // (size * MiB))
         rows = {"bare": [], "daqfs": [], "daqfs+reader": []}
