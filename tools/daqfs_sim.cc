@@ -61,12 +61,22 @@ std::vector<uint8_t> SimPattern(uint64_t frame, uint32_t width, uint32_t height,
 Result<SimResult> RunSim(const SimOptions& o,
                          const std::function<void(uint64_t, uint64_t, uint64_t)>& progress,
                          const std::function<void(const std::string&)>& bound) {
-  // The patterns, encoded once.
+  // The patterns, or the replayed frames, encoded once.
   std::vector<SimFrame> frames;
-  for (uint64_t k = 0; k < kPatterns; ++k) {
-    std::vector<uint8_t> px = SimPattern(k, o.width, o.height, o.type);
-    frames.push_back(EncodeSimFrame(px, o.width, o.height, o.type, o.encoding, o.protocol));
+  if (o.source) {
+    for (const std::vector<uint8_t>& px : o.source->frames) {
+      frames.push_back(EncodeSimFrame(px, o.source->width, o.source->height, o.source->type,
+                                      o.encoding, o.protocol));
+    }
+    if (frames.empty()) return Invalid("the replayed source has no frames");
+  } else {
+    for (uint64_t k = 0; k < kPatterns; ++k) {
+      std::vector<uint8_t> px = SimPattern(k, o.width, o.height, o.type);
+      frames.push_back(EncodeSimFrame(px, o.width, o.height, o.type, o.encoding, o.protocol));
+    }
   }
+  const uint32_t width = o.source ? o.source->width : o.width;
+  const uint32_t height = o.source ? o.source->height : o.height;
   zmq::context_t context(1);
   zmq::socket_t socket(context, o.pub ? zmq::socket_type::pub : zmq::socket_type::push);
   SimResult result;
@@ -111,8 +121,8 @@ Result<SimResult> RunSim(const SimOptions& o,
     const std::string unique = "daqfs-sim-" + std::to_string(series);
     switch (o.protocol) {
       case StreamProtocol::kDectrisV1:
-        send(V1SeriesStart(series, {{"x_pixels_in_detector", o.width},
-                                    {"y_pixels_in_detector", o.height},
+        send(V1SeriesStart(series, {{"x_pixels_in_detector", width},
+                                    {"y_pixels_in_detector", height},
                                     {"frame_count", o.frames}}),
              true);
         break;
@@ -128,7 +138,8 @@ Result<SimResult> RunSim(const SimOptions& o,
                                                   std::chrono::duration<double>(i / o.rate)));
       }
       const uint64_t number = o.first_frame + f;
-      const SimFrame& frame = frames[number % kPatterns];
+      // The pattern of the frame's number; a replay from its first frame in each series.
+      const SimFrame& frame = o.source ? frames[f % frames.size()] : frames[number % kPatterns];
       std::vector<std::string> msg;
       switch (o.protocol) {
         case StreamProtocol::kDectrisV1:

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "backends/stream/stream_encode.h"
 #include "backends/stream/stream_messages.h"
 #include "fs/status.h"
+#include "tools/daqfs_sim_source.h"
 
 namespace daqfs {
 
@@ -37,6 +39,12 @@ struct SimOptions {
   PixelType type{PixelKind::kUnsigned, 2};
   double wait_seconds = 1;  // before the first series: time for receivers to connect
   int send_hwm = 1000;      // messages the socket may queue (ZMQ_SNDHWM)
+  // Replay: an HDF5 file's image stack or TIFF pages (tools/daqfs_sim_source.h) instead of the
+  // pattern; "" = the pattern. Set by the command line; RunSim uses `source`.
+  std::string from;
+  // The frames replayed (frame f of a series is source frame f modulo their count); null = the
+  // pattern. width, height and type must be the source's.
+  std::shared_ptr<const SimSource> source;
 };
 
 struct SimResult {

@@ -10,12 +10,14 @@ namespace daqfs {
 const char* const kSimUsage =
     R"(usage: daqfs-sim [--protocol P] [--endpoint E] [--pub] [--connect] [--rate FPS]
                  [--frames N] [--series N] [--first-series N] [--first-frame N]
-                 [--encoding E] [--size WxH] [--type T] [--wait SECONDS] [--hwm N]
+                 [--encoding E] [--size WxH] [--type T] [--from PATH] [--wait SECONDS]
+                 [--hwm N]
 
 Publishes detector series on a ZeroMQ socket, as an area detector's stream interface does, from
 a deterministic synthetic pattern (low counts, a ring, hot pixels; 8 patterns cycled by frame
-number). Like a detector it never waits for a slow receiver: a frame the socket does not take at
-once (its queue is full, or nobody is connected) is dropped and counted.
+number) or replaying recorded frames (--from). Like a detector it never waits for a slow
+receiver: a frame the socket does not take at once (its queue is full, or nobody is connected)
+is dropped and counted.
 
   --protocol P       dectris-v1 (default): JSON multipart (dheader-1.0 with the detector
                      size, dimage-1.0 + dimage_d-1.0 + blob + dconfig-1.0, dseries_end-1.0);
@@ -35,6 +37,11 @@ once (its queue is full, or nobody is connected) is dropped and counted.
                      array-1.0 sends raw
   --size WxH         frame width x height in pixels (default 1030x514)
   --type T           uint8, uint16 (default), uint32, int16, int32, float32, float64
+  --from PATH        replay recorded frames instead of the pattern: an HDF5 / NeXus file's
+                     image stack (an EIGER master with its data files, decoded as daqfs shows
+                     it in data.npy), a multi-page TIFF or a folder of TIFF files (pages in
+                     name order); size and type are the file's; frame f of every series is
+                     recorded frame f (cycled when --frames is larger), encoded as --encoding
   --wait SECONDS     wait before the first series, for receivers to connect (default 1)
   --hwm N            messages the socket may queue before frames are dropped (default 1000)
   -h, --help         this text
@@ -45,7 +52,7 @@ A progress line is drawn on stderr when it is a terminal; a summary line always 
 compressed; GB = 10^9 bytes).
 
 exit status: 0 done (dropped frames are reported, not an error); 1 bad command line; 2 the
-socket could not be bound or connected; 130 interrupted.
+socket could not be bound or connected, or --from could not be read; 130 interrupted.
 )";
 
 namespace {
@@ -64,6 +71,7 @@ enum Opt {
   kSize,
   kType,
   kWait,
+  kFrom,
   kHwm,
   kHelp,
   kVersion
@@ -82,6 +90,7 @@ constexpr CliOption kOptions[] = {
     {"size", 0, true, kSize},
     {"type", 0, true, kType},
     {"wait", 0, true, kWait},
+    {"from", 0, true, kFrom},
     {"hwm", 0, true, kHwm},
     {"help", 'h', false, kHelp},
     {"version", 'V', false, kVersion},
@@ -184,6 +193,10 @@ CliOutcome ParseSimArgs(int argc, const char* const* argv, SimOptions* o) {
           return UsageError("--type '" + v +
                             "': uint8, uint16, uint32, int8, int16, int32, float32 or float64");
         }
+        break;
+      case kFrom:
+        if (v.empty()) return UsageError("--from needs an HDF5 file, a TIFF file or a folder");
+        o->from = v;
         break;
       case kWait:
         if (!ParseSeconds(v, 3600, &o->wait_seconds)) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "tools/daqfs_sim.h"
 #include "tools/daqfs_sim_args.h"
@@ -20,6 +21,19 @@ int main(int argc, char** argv) {
     std::fputs(outcome.out.c_str(), stdout);
     std::fputs(outcome.err.c_str(), stderr);
     return outcome.exit_code;
+  }
+  if (!options.from.empty()) {
+    // Every recorded frame a run sends (at most --frames), read and decoded before sending.
+    daqfs::Result<daqfs::SimSource> source = daqfs::LoadSimSource(options.from, options.frames);
+    if (!source.ok()) {
+      std::fprintf(stderr, "daqfs-sim: %s\n", source.status().message().c_str());
+      return 2;
+    }
+    std::printf("daqfs-sim: replaying %s\n", source->what.c_str());
+    options.width = source->width;
+    options.height = source->height;
+    options.type = source->type;
+    options.source = std::make_shared<const daqfs::SimSource>(std::move(*source));
   }
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);

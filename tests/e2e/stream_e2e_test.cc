@@ -27,6 +27,7 @@
 #include "backends/stream/stream_encode.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/testing/files.h"
+#include "tests/testing/hdf5_samples.h"
 #include "tests/testing/wait.h"
 #include "tools/daqfs_sim.h"
 
@@ -487,6 +488,85 @@ TEST_F(StreamE2eTest, PublisherRestartCutsTheSeriesCleanly) {
   // The kept frames of the cut series stay readable.
   EXPECT_TRUE(
       TiffHolds(Slurp(Frames("live", "series_000001") + "/000003.tif"), Pixels(3, 32, 16, u16)));
+}
+
+// daqfs-sim replays recorded frames: an EIGER master's image stack (bitshuffle+LZ4 data files)
+// and TIFF pages (a multi-page file and a folder of files); the series daqfs shows hold exactly
+// those frames (h5py and tifffile read the originals).
+TEST_F(StreamE2eTest, DaqfsSimReplaysHdf5AndTiffFrames) {
+  if (IsSkipped()) return;
+  Mount({{"live", "protocol = dectris-stream2\nformats = tiff,raw\n"}});
+  const std::string gen = dir_.path() + "/gen";
+  ASSERT_TRUE(testing::MakeEigerDataset(gen, "--frames 7 --per-file 3 --height 40 --width 56"));
+  Python(
+      "import numpy as np, tifffile, os\n"
+      "rng = np.random.default_rng(7)\n"
+      "stack = rng.integers(0, 4000, (5, 33, 47), dtype=np.uint16)\n"
+      "tifffile.imwrite('" +
+      gen +
+      "/multi.tif', stack)\n"
+      "os.makedirs('" +
+      gen +
+      "/folder', exist_ok=True)\n"
+      "for i, a in enumerate(stack[::-1]):\n"
+      "  tifffile.imwrite('" +
+      gen + "/folder/img_%03d.tif' % i, a.astype(np.float32))\n");
+  const std::string sim = std::string(DAQFS_BINARY_DIR) + "/daqfs-sim";
+  const std::string ep = Endpoint("live");
+  const std::string master = Sh("ls " + Q(gen) + "/*_master.h5 | head -1 | tr -d '\\n'").output;
+  ASSERT_FALSE(master.empty());
+  struct Replay {
+    std::string from;
+    int series;
+    std::string encoding;
+  };
+  for (const Replay& r : std::vector<Replay>{
+           {master, 1, "bslz4"}, {gen + "/multi.tif", 2, "lz4"}, {gen + "/folder", 3, "raw"}}) {
+    CmdResult out = Sh(Q(sim) + " --protocol dectris-stream2 --connect --endpoint " + Q(ep) +
+                       " --wait 0.2 --frames 7 --first-series " + std::to_string(r.series) +
+                       " --encoding " + r.encoding + " --from " + Q(r.from));
+    ASSERT_EQ(out.exit_code, 0) << out.output;
+    EXPECT_NE(out.output.find("daqfs-sim: replaying " + r.from), std::string::npos) << out.output;
+    EXPECT_NE(out.output.find("dropped 0"), std::string::npos) << out.output;
+    ASSERT_TRUE(Appears(mnt_ + "/live/series_00000" + std::to_string(r.series) + "/end.json"));
+  }
+  Python(
+      "import numpy as np, h5py, tifffile, glob\n"
+      "def frames(s):\n"
+      "  return np.stack([tifffile.imread(t) for t in sorted(glob.glob('" +
+      mnt_ +
+      "/live/series_%06d/frames/*.tif' % s))])\n"
+      "with h5py.File('" +
+      master +
+      "', 'r') as m:\n"
+      "  g = m['/entry/data']\n"
+      "  want = np.concatenate([g[k][()] for k in sorted(g) if k.startswith('data_')])\n"
+      "got = frames(1)\n"
+      "assert got.shape == want.shape and (got == want).all(), (got.shape, want.shape)\n"
+      "assert (np.load('" +
+      mnt_ +
+      "/live/series_000001/data.npy') == want).all()\n"
+      "stack = tifffile.imread('" +
+      gen +
+      "/multi.tif')\n"
+      "got = frames(2)\n"
+      "assert (got[:5] == stack).all() and (got[5:] == stack[:2]).all()  # cycled\n"
+      "got = frames(3)\n"
+      "assert got.dtype == np.float32 and (got[:5] == stack[::-1].astype(np.float32)).all()\n");
+  // A damaged TIFF (cut short): an error naming it, exit 2, nothing sent.
+  std::string tif = testing::Slurp(gen + "/multi.tif");
+  testing::WriteFile(gen + "/cut.tif", std::string_view(tif).substr(0, tif.size() / 3));
+  CmdResult cut = Sh(Q(sim) + " --connect --endpoint " + Q(ep) + " --from " + Q(gen + "/cut.tif"));
+  EXPECT_EQ(cut.exit_code, 2) << cut.output;
+  EXPECT_NE(cut.output.find(gen + "/cut.tif"), std::string::npos) << cut.output;
+  // A file that is neither: a clear error, exit 2.
+  testing::WriteFile(gen + "/notes.txt", "hello\n");
+  CmdResult bad =
+      Sh(Q(sim) + " --connect --endpoint " + Q(ep) + " --from " + Q(gen + "/notes.txt"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("not an HDF5 file, a TIFF file or a folder of TIFF files"),
+            std::string::npos)
+      << bad.output;
 }
 
 #if DAQFS_HAVE_SAMPLE_DATA
