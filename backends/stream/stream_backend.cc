@@ -164,7 +164,7 @@ std::string ExpandSeriesName(const std::string& pattern, const StreamSeriesInfo&
   for (;;) {
     size_t slash = out.find('/', start);
     std::string comp = out.substr(start, slash == std::string::npos ? slash : slash - start);
-    if (comp.empty() || comp == "." || comp == ".." || comp.size() > 255) return "";
+    if (comp.empty() || comp == "." || comp == ".." || comp.size() > 200) return "";
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -186,6 +186,9 @@ struct StreamBackend::SeriesEntry {
   std::vector<std::optional<uint64_t>> npy_size;  // per channel, once ended and whole
   std::map<std::tuple<uint32_t, uint64_t, uint8_t>, NodeId> frame_nodes;
   std::string header_text, end_text, incomplete_text;
+  // The series as the detector names it (stream2's unique id when sent, and its number), not
+  // daqfs's running number: two daemons receiving the same stream name its frames alike.
+  std::string key;
   bool ended = false;
   bool cut = false;
   bool gone = false;
@@ -274,6 +277,12 @@ Status StreamBackend::Start(BackendEnv& env) {
     AnnouncerLoop();
   });
   if (spill_) spill_->Start();
+  // A frame larger than the ring could never be kept beside another: the ring (at least
+  // 256 MiB, a 16M detector's raw frame is 72 MB) bounds what one message may claim.
+  if (ring > 0) {
+    options_.receiver.max_message_bytes =
+        std::min(options_.receiver.max_message_bytes, std::max<uint64_t>(ring, 256ull << 20));
+  }
   receiver_ = std::make_unique<StreamReceiver>(
       options_.receiver, ledger_.get(), [this](const StreamLedger::Change& c) { OnChange(c); });
   if (Status s = receiver_->Start(); !s.ok()) {
@@ -302,6 +311,8 @@ void StreamBackend::Stop() {
   }
   queue_cv_.notify_all();
   if (announcer_.joinable()) announcer_.join();
+  // The frames (and the spill segments their blobs are) go now: the blob store may go next.
+  if (ledger_) ledger_->Clear();
   if (spill_) spill_->Stop();
 }
 
@@ -441,6 +452,15 @@ void StreamBackend::Announce(Announcement& a) {
     std::shared_ptr<SeriesEntry> e = EntryOf(s.get());
     if (!e) continue;
     ++e->evicted;
+    // Its nodes go (the kernel may still ask for them: not found).
+    for (uint32_t c = 0; c < std::max<size_t>(e->channels.size(), 1); ++c) {
+      for (uint8_t x = 0; x < 2; ++x) {
+        auto fn = e->frame_nodes.find(std::make_tuple(c, number, x));
+        if (fn == e->frame_nodes.end()) continue;
+        nodes_.erase(fn->second);
+        e->frame_nodes.erase(fn);
+      }
+    }
     for (uint32_t c = 0; c < e->channels.size(); ++c) {
       NodeId dir = FilesDir(*e, c);
       if (options_.tiff) invalidator_->EntryRemoved(dir, FrameFileName(number, "tif"));
@@ -479,6 +499,8 @@ void StreamBackend::AddSeries(const std::shared_ptr<StreamSeries>& s) {
   e->self = e;
   clock_gettime(CLOCK_REALTIME, &e->created);
   e->header_text = JsonText(info.header);
+  e->key = "stream:" + name_ + ":" + (info.unique.empty() ? "" : info.unique + ":") +
+           std::to_string(info.id);
   // Folders of the template, then the series' own name (made unique: a restarted publisher
   // may send series 1 again).
   NodeId parent = kRootNode;
@@ -560,6 +582,26 @@ void StreamBackend::RemoveSeries(const std::shared_ptr<StreamSeries>& s) {
   d.by_name.erase(e->name);
   d.by_id.erase(e->dir);
   invalidator_->EntryRemoved(e->parent, e->name);
+  // Template folders ({beamtime}/...) left empty go too.
+  for (NodeId dir = e->parent; dir != kRootNode;) {
+    auto di = dirs_.find(dir);
+    if (di == dirs_.end() || !di->second.by_id.empty()) break;
+    NodeId parent = kRootNode;
+    std::string name;
+    for (auto& [pid, pd] : dirs_) {
+      auto at = pd.by_id.find(dir);
+      if (at == pd.by_id.end()) continue;
+      parent = pid;
+      name = at->second;
+      pd.by_id.erase(at);
+      pd.by_name.erase(name);
+      break;
+    }
+    dirs_.erase(di);
+    nodes_.erase(dir);
+    if (!name.empty()) invalidator_->EntryRemoved(parent, name);
+    dir = parent;
+  }
   if (latest_ == e) {
     latest_.reset();
     for (const auto& [k, v] : entries_) {
@@ -579,7 +621,14 @@ const std::vector<std::string>& StreamBackend::Channels(SeriesEntry& e) {
   if (first.empty() || first[0]->images.empty()) return e.channels;
   const StreamFrame& f = *first[0];
   e.channels.clear();
-  for (size_t i = 0; i < f.images.size(); ++i) e.channels.push_back(ChannelName(f.images[i], i));
+  for (size_t i = 0; i < f.images.size(); ++i) {
+    // A folder name: at most 200 bytes, unique among the channels.
+    std::string n = ChannelName(f.images[i], i).substr(0, 200);
+    if (std::find(e.channels.begin(), e.channels.end(), n) != e.channels.end()) {
+      n = "channel_" + std::to_string(i);
+    }
+    e.channels.push_back(n);
+  }
   std::shared_ptr<SeriesEntry> self = e.self.lock();
   for (uint32_t c = 0; c < e.channels.size(); ++c) {
     if (e.channels.size() > 1) e.channel_dirs.push_back(NewNode(Node{Kind::kChannel, self, c}));
@@ -663,31 +712,30 @@ Attr StreamBackend::FileAttr(uint64_t size, timespec mtime, double cache_seconds
 
 std::string StreamBackend::LatestTarget() const { return latest_ ? latest_->path : ""; }
 
-std::string StreamBackend::SeriesKey(const SeriesEntry& e) const {
-  // The series as the detector names it (stream2's unique id when sent), not daqfs's running
-  // number: two daemons receiving the same stream name its frames alike.
-  return "stream:" + name_ + ":" + (e.s->unique.empty() ? "" : e.s->unique + ":") +
-         std::to_string(e.s->id);
+StreamBackend::View StreamBackend::ViewOf(const SeriesEntry& e) const {
+  return View{e.s, e.key, e.channels};
 }
 
-std::string StreamBackend::FrameIdentity(const SeriesEntry& e, uint32_t channel,
+std::string StreamBackend::FrameIdentity(const View& v, uint32_t channel,
                                          const StreamFrame& f) const {
   char fp[24];
   std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(FrameFingerprint(f)));
-  return SeriesKey(e) + ":" + (channel < e.channels.size() ? e.channels[channel] : std::string()) +
-         ":" + std::to_string(f.number) + ":" + fp;
+  return v.key + ":" + (channel < v.channels.size() ? v.channels[channel] : std::string()) + ":" +
+         std::to_string(f.number) + ":" + fp;
 }
 
 std::shared_ptr<const ImageStack> StreamBackend::FrameStack(
-    const SeriesEntry& e, uint32_t channel, const std::shared_ptr<const StreamFrame>& f) const {
+    const View& v, uint32_t channel, const std::shared_ptr<const StreamFrame>& f,
+    bool sizes_only) const {
   size_t index = 0;
-  const StreamImage* image = ImageOf(*f, e.channels, channel, &index);
+  const StreamImage* image = ImageOf(*f, v.channels, channel, &index);
   if (!image) return nullptr;
   ImageStackSpec spec;
   spec.pixel = image->type;
   spec.height = image->height;
   spec.width = image->width;
-  spec.identity = FrameIdentity(e, channel, *f);
+  // The identity hashes the payload: not for a stack that only tells sizes (under mu_).
+  spec.identity = sizes_only ? std::string("stream:sizes") : FrameIdentity(v, channel, *f);
   spec.parts.push_back({std::make_shared<StreamFrameUnits>(f, index, spec.identity), 0, 1,
                         static_cast<int64_t>(std::min<uint64_t>(f->number, uint64_t{INT64_MAX}))});
   Result<std::shared_ptr<const ImageStack>> stack = ImageStack::Make(std::move(spec));
@@ -704,7 +752,7 @@ Result<uint64_t> StreamBackend::FrameFileSize(const SeriesEntry& e, uint32_t cha
                              static_cast<uint8_t>(image->type.bytes));
   auto it = sizes_.find(key);
   if (it == sizes_.end()) {
-    std::shared_ptr<const ImageStack> stack = FrameStack(e, channel, f);
+    std::shared_ptr<const ImageStack> stack = FrameStack(ViewOf(e), channel, f, true);
     if (!stack) return NotFound("frame without views");
     it = sizes_.emplace(key, std::make_pair(TiffFrameSize(*stack), RawFrameSize(*stack))).first;
   }
@@ -751,7 +799,7 @@ void StreamBackend::CheckNpy(SeriesEntry& e) {
       }
       continue;
     }
-    std::shared_ptr<const ImageStack> one = FrameStack(e, c, keep_first);
+    std::shared_ptr<const ImageStack> one = FrameStack(ViewOf(e), c, keep_first, true);
     if (!one) continue;
     e.npy_size[c] = one->npy_header()->size() + frames * one->FrameBytes();
   }
@@ -1025,9 +1073,9 @@ std::vector<DirEntry> StreamBackend::NextSiblings(NodeId dir, std::string_view n
   return out;
 }
 
-Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const SeriesEntry& e, uint32_t channel) {
+Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const View& e, uint32_t channel) {
   ImageStackSpec spec;
-  spec.identity = SeriesKey(e) + ":" + e.channels[channel] + ":npy";
+  spec.identity = e.key + ":" + e.channels[channel] + ":npy";
   for (uint64_t from = 0;;) {
     std::vector<std::shared_ptr<const StreamFrame>> batch = ledger_->FramesFrom(*e.s, from, 4096);
     if (batch.empty()) break;
@@ -1057,7 +1105,7 @@ Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const SeriesEntry& e,
 }
 
 Result<std::shared_ptr<ByteSource>> StreamBackend::Open(NodeId node, const Caller&) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return NotFound("stream node " + std::to_string(node));
   const Node& n = it->second;
@@ -1091,24 +1139,35 @@ Result<std::shared_ptr<ByteSource>> StreamBackend::Open(NodeId node, const Calle
     case Kind::kIncomplete:
       if (!e.cut) return NotFound("INCOMPLETE");
       return text(e.incomplete_text, e.path + "/INCOMPLETE");
-    case Kind::kNpy: {
-      if (n.channel >= e.npy_size.size() || !e.npy_size[n.channel]) return NotFound("data.npy");
-      Result<std::shared_ptr<ByteSource>> npy = OpenNpy(e, n.channel);
-      if (npy.ok() && (*npy)->Size() != *e.npy_size[n.channel]) {
-        return NotFound("data.npy: frames left the ring");
-      }
-      return npy;
-    }
-    case Kind::kFrame: {
-      std::shared_ptr<const StreamFrame> f = ledger_->Frame(*e.s, n.number);
-      if (!f) return NotFound("frame " + std::to_string(n.number) + " left the ring");
-      std::shared_ptr<const ImageStack> stack = FrameStack(e, n.channel, f);
-      if (!stack) return NotFound("frame without views");
-      return n.ext == 0 ? MakeTiffFrame(*stack, 0) : MakeRawFrame(*stack, 0);
-    }
+    case Kind::kNpy:
+    case Kind::kFrame:
+      break;
     default:
       return NotFound("node");
   }
+  // Frames and data.npy: what they need is copied here, the stack built after mu_ (an identity
+  // hashes payloads: never while lookups and the announcer wait).
+  const View view = ViewOf(e);
+  const Kind kind = n.kind;
+  const uint32_t channel = n.channel;
+  const uint64_t number = n.number;
+  const uint8_t ext = n.ext;
+  std::optional<uint64_t> npy_size;
+  if (kind == Kind::kNpy) {
+    if (channel >= e.npy_size.size() || !e.npy_size[channel]) return NotFound("data.npy");
+    npy_size = e.npy_size[channel];
+  }
+  lock.unlock();
+  if (kind == Kind::kNpy) {
+    Result<std::shared_ptr<ByteSource>> npy = OpenNpy(view, channel);
+    if (npy.ok() && (*npy)->Size() != *npy_size) return NotFound("data.npy: frames left the ring");
+    return npy;
+  }
+  std::shared_ptr<const StreamFrame> f = ledger_->Frame(*view.s, number);
+  if (!f) return NotFound("frame " + std::to_string(number) + " left the ring");
+  std::shared_ptr<const ImageStack> stack = FrameStack(view, channel, f, false);
+  if (!stack) return NotFound("frame without views");
+  return ext == 0 ? MakeTiffFrame(*stack, 0) : MakeRawFrame(*stack, 0);
 }
 
 Result<std::string> StreamBackend::ReadLink(NodeId node) {
@@ -1127,7 +1186,11 @@ Result<std::vector<std::string>> StreamBackend::ListXattr(NodeId node) {
   std::shared_ptr<const StreamFrame> f = ledger_->Frame(*n.series->s, n.number);
   if (!f) return NotFound("frame left the ring");
   if (f->meta.is_object()) {
-    for (const auto& [k, v] : f->meta.items()) out->push_back("user." + k);
+    for (const auto& [k, v] : f->meta.items()) {
+      // Names the kernel takes: at most 255 bytes, no NUL.
+      if (k.empty() || k.size() > 200 || k.find('\0') != std::string::npos) continue;
+      out->push_back("user." + k);
+    }
   }
   return out;
 }

@@ -167,16 +167,24 @@ class StreamBackend final : public Backend {
   Attr FileAttr(uint64_t size, timespec mtime, double cache_seconds) const;
   Result<Attr> AttrLocked(NodeId id, const Node& n);
   std::string LatestTarget() const;
-  std::string SeriesKey(const SeriesEntry& e) const;
+  // What opening a frame or data.npy needs of a series, copied under mu_ and used after it.
+  struct View {
+    std::shared_ptr<StreamSeries> s;
+    std::string key;
+    std::vector<std::string> channels;
+  };
+  View ViewOf(const SeriesEntry& e) const;
   // The identity of a frame's units: the series, channel, number and the payload's fingerprint.
-  std::string FrameIdentity(const SeriesEntry& e, uint32_t channel, const StreamFrame& f) const;
+  std::string FrameIdentity(const View& v, uint32_t channel, const StreamFrame& f) const;
   // The frame's one-frame stack (its views' sizes come from it); null when the frame has no
   // image of that channel or the image has no views.
-  std::shared_ptr<const ImageStack> FrameStack(const SeriesEntry& e, uint32_t channel,
-                                               const std::shared_ptr<const StreamFrame>& f) const;
+  // `sizes_only`: a stack for its views' sizes (no identity computed).
+  std::shared_ptr<const ImageStack> FrameStack(const View& v, uint32_t channel,
+                                               const std::shared_ptr<const StreamFrame>& f,
+                                               bool sizes_only) const;
   Result<uint64_t> FrameFileSize(const SeriesEntry& e, uint32_t channel,
                                  const std::shared_ptr<const StreamFrame>& f, uint8_t ext);
-  Result<std::shared_ptr<ByteSource>> OpenNpy(const SeriesEntry& e, uint32_t channel);
+  Result<std::shared_ptr<ByteSource>> OpenNpy(const View& e, uint32_t channel);
   void CheckNpy(SeriesEntry& e);
   bool SeriesRunning(const SeriesEntry& e) const;
   std::string StatusTextLocked() const;

@@ -184,6 +184,64 @@ TEST(StreamSpillTest, OldFramesMoveToSegmentsAndReadBackAndAFullSpillDropsTheOld
   spill.Stop();
 }
 
+// Series folders from a template: sub-folders made as needed and removed once their last series
+// was forgotten (keep_series); the same name twice gets _2.
+TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
+  StreamBackendOptions o;
+  o.receiver.endpoints = {"tcp://127.0.0.1:*"};
+  o.receiver.bind = true;
+  o.receiver.protocol = StreamProtocol::kDectrisStream2;
+  o.series_name = "{unique}/s{series:03}";
+  o.keep_series = 1;
+  StreamBackend b("t", o);
+  NullInvalidator inv;
+  Metrics metrics;
+  SystemClock clock;
+  BackendEnv env;
+  env.invalidator = &inv;
+  env.metrics = &metrics;
+  env.clock = &clock;
+  ASSERT_TRUE(b.Start(env).ok());
+  auto root = [&] {
+    std::vector<std::string> names;
+    EXPECT_TRUE(b.ReadDir(kRootNode, 0, [&](const DirEntry& e, uint64_t) {
+                   names.push_back(e.name);
+                   return true;
+                 }).ok());
+    return names;
+  };
+  zmq::context_t ctx(1);
+  zmq::socket_t push(ctx, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 10000);
+  push.connect(b.endpoints().at(0));
+  const PixelType u8{PixelKind::kUnsigned, 1};
+  std::vector<uint8_t> px(12, 3);
+  SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
+  uint64_t sent = 0;
+  auto series = [&](uint64_t id, const std::string& unique) {
+    for (const std::vector<std::string>& m :
+         {Stream2Start(id, unique, f), Stream2Image(id, unique, 0, f), Stream2End(id, unique)}) {
+      push.send(zmq::buffer(m[0]), zmq::send_flags::none);
+    }
+    ++sent;
+    ASSERT_TRUE(WaitFor([&] { return b.ledger()->counters().series == sent; }));
+    b.WaitAnnounced();
+  };
+  series(1, "run-a");
+  series(1, "run-a");  // a restarted publisher: the same name
+  EXPECT_EQ(root(), (std::vector<std::string>{"status", "latest", "run-a"}));
+  Result<NodeId> a = b.Lookup(kRootNode, "run-a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(b.Lookup(*a, "s001").ok());
+  EXPECT_TRUE(b.Lookup(*a, "s001_2").ok());
+  EXPECT_EQ(*b.ReadLink(3), "run-a/s001_2");
+  series(2, "run-b");
+  series(3, "run-c");  // run-a's series are forgotten: its folder goes
+  EXPECT_EQ(root(), (std::vector<std::string>{"status", "latest", "run-b", "run-c"}));
+  EXPECT_FALSE(b.Lookup(kRootNode, "run-a").ok());
+  b.Stop();
+}
+
 TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks) {
   StreamBackendOptions o;
   o.receiver.endpoints = {"tcp://127.0.0.1:*"};

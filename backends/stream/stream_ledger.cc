@@ -59,6 +59,7 @@ void StreamLedger::Forget(const std::shared_ptr<StreamSeries>& s) {
       counters_.held_bytes -= f->bytes;
     }
   }
+  for (auto& [n, f] : s->frames) garbage_.push_back(std::move(f));
   s->frames.clear();
 }
 
@@ -72,6 +73,7 @@ void StreamLedger::MakeRoom(Change* change) {
     auto it = s->frames.find(a.frame);
     if (it == s->frames.end() || it->second->spill) continue;  // gone, or on disk now
     counters_.held_bytes -= it->second->bytes;
+    garbage_.push_back(std::move(it->second));
     s->frames.erase(it);
     ++counters_.evicted;
     change->evicted.emplace_back(std::move(s), a.frame);
@@ -88,7 +90,15 @@ void StreamLedger::Cut(Change* change) {
 
 StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<const void> keep) {
   Change change;
+  // Frames that leave (a forgotten series, the ring's oldest) are freed after the lock: memory
+  // given back never delays readers waiting for it.
+  std::vector<std::shared_ptr<const StreamFrame>> garbage;
   std::lock_guard<std::mutex> lock(mu_);
+  struct Collect {
+    std::vector<std::shared_ptr<const StreamFrame>>& to;
+    std::vector<std::shared_ptr<const StreamFrame>>& from;
+    ~Collect() { to.swap(from); }
+  } collect{garbage, garbage_};
   switch (event.kind) {
     case StreamEvent::Kind::kIgnored:
       return change;
@@ -114,6 +124,36 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
     case StreamEvent::Kind::kFrame:
       break;
   }
+  // A frame of the series that just ended (a straggler from another endpoint of a fan-in):
+  // kept in it, counted as out of order, not a new series.
+  if (!open_ && !series_.empty() && series_.back()->ended && series_.back()->id == event.series &&
+      (event.series_unique.empty() || event.series_unique == series_.back()->unique) &&
+      next_.count(series_.back().get()) > 0 && series_.back()->frames.count(event.frame) == 0 &&
+      event.frame < next_[series_.back().get()]) {
+    StreamSeries& s = *series_.back();
+    ++s.out_of_order;
+    ++counters_.out_of_order;
+    if (s.lost > 0) {
+      --s.lost;
+      --counters_.lost;
+    }
+    auto f = std::make_shared<StreamFrame>();
+    f->number = event.frame;
+    f->images = std::move(event.images);
+    f->meta = std::move(event.meta);
+    f->keep = std::move(keep);
+    clock_gettime(CLOCK_REALTIME, &f->received);
+    for (const StreamImage& i : f->images) f->bytes += i.payload.size();
+    counters_.frames += 1;
+    counters_.bytes += f->bytes;
+    counters_.held_bytes += f->bytes;
+    s.frames.emplace(f->number, f);
+    if (ring_bytes_ > 0) arrivals_.push_back(Arrival{series_.back(), f->number});
+    change.series = series_.back();
+    change.frame = std::move(f);
+    MakeRoom(&change);
+    return change;
+  }
   // A frame: of the open series, or the first of a new one (its start was not received).
   if (!open_ || open_->id != event.series ||
       (!event.series_unique.empty() && !open_->unique.empty() &&
@@ -123,7 +163,9 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
     change.series_started = true;
   }
   StreamSeries& s = *open_;
-  if (s.unique.empty()) s.unique = event.series_unique;  // the first message that tells it
+  if (s.unique.empty() && !event.series_unique.empty()) {
+    s.unique = event.series_unique;  // the first message that tells it
+  }
   change.series = open_;
   // The first frame sets where numbering starts (0 or 1, or later for a late receiver).
   auto [it, first] = next_.emplace(&s, event.frame);
@@ -146,7 +188,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
       --counters_.lost;
     }
   }
-  if (event.frame >= next) next = event.frame + 1;
+  if (event.frame >= next) next = event.frame == UINT64_MAX ? UINT64_MAX : event.frame + 1;
   auto f = std::make_shared<StreamFrame>();
   f->number = event.frame;
   f->images = std::move(event.images);
@@ -214,6 +256,24 @@ std::vector<uint64_t> StreamLedger::FrameNumbers(const StreamSeries& series) con
   out.reserve(series.frames.size());
   for (const auto& [n, f] : series.frames) out.push_back(n);
   return out;
+}
+
+void StreamLedger::Clear() {
+  std::vector<std::shared_ptr<StreamSeries>> series;
+  std::vector<std::shared_ptr<const StreamFrame>> frames;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::shared_ptr<StreamSeries>& s : series_) {
+      for (auto& [n, f] : s->frames) frames.push_back(std::move(f));
+      s->frames.clear();
+      next_.erase(s.get());
+    }
+    series.assign(series_.begin(), series_.end());
+    series_.clear();
+    open_ = nullptr;
+    arrivals_.clear();
+    counters_.held_bytes = counters_.spilled_bytes = counters_.spilled_frames = 0;
+  }
 }
 
 std::vector<StreamLedger::InRam> StreamLedger::OldestInRam(uint64_t max_bytes) {

@@ -145,6 +145,9 @@ class StreamLedger {
   // Applies one parsed event; `keep` owns the message its payloads point into.
   Change Apply(StreamEvent event, std::shared_ptr<const void> keep);
   void Malformed();
+  // Drops every series and frame (Stop: the blobs spilled frames hold go before the blob store
+  // does). Readers keep the frames they hold.
+  void Clear();
 
   StreamCounters counters() const;
   // The series kept, oldest first, and the open one (null if none).
@@ -197,6 +200,8 @@ class StreamLedger {
   std::map<const StreamSeries*, uint64_t> next_;
   StreamCounters counters_;
   uint64_t seq_ = 0;
+  // Frames that left during the Apply under way, freed after its lock.
+  std::vector<std::shared_ptr<const StreamFrame>> garbage_;
 };
 
 }  // namespace daqfs

@@ -163,6 +163,29 @@ TEST(StreamLedgerTest, OnlyKeepSeriesClosedSeriesStayAndReadersKeepTheirFrames) 
   EXPECT_FALSE(l.Frame(*kept[2], 1));
 }
 
+TEST(StreamLedgerTest, AStragglerAfterTheEndJoinsItsSeriesAndTheLastNumberDoesNotWrap) {
+  StreamLedger l(4);
+  l.Apply(Start(1), nullptr);
+  l.Apply(Frame(1, 0), std::make_shared<int>(1));
+  l.Apply(Frame(1, 2), std::make_shared<int>(1));  // 1 is late (another endpoint of a fan-in)
+  l.Apply(End(1), nullptr);
+  StreamLedger::Change c = l.Apply(Frame(1, 1), std::make_shared<int>(1));
+  ASSERT_TRUE(c.series);
+  EXPECT_FALSE(c.series_started);  // no bogus new series
+  EXPECT_TRUE(c.frame);
+  StreamCounters k = l.counters();
+  EXPECT_EQ(k.series, 1u);
+  EXPECT_EQ(k.lost, 0u);
+  EXPECT_EQ(k.out_of_order, 1u);
+  EXPECT_EQ(l.FrameNumbers(*c.series), (std::vector<uint64_t>{0, 1, 2}));
+  // A frame number at the top of the range: no wrap to 0 (which would count every later
+  // number as a gap of billions).
+  l.Apply(Start(2), nullptr);
+  l.Apply(Frame(2, UINT64_MAX), std::make_shared<int>(1));
+  l.Apply(Frame(2, 5), std::make_shared<int>(1));
+  EXPECT_LT(l.counters().lost, 1000u);
+}
+
 TEST(StreamLedgerTest, TheRingKeepsTheNewestFramesWithinItsBytes) {
   StreamLedger l(10, 250);
   auto keep = std::make_shared<int>(1);

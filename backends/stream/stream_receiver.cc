@@ -73,6 +73,9 @@ Status StreamReceiver::Start() {
       (void)setpriority(PRIO_PROCESS, static_cast<id_t>(std::stoul(tid)), -10);
     }
     s->data.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
+    // No message larger than the largest image a parser takes (and the ring, when bounded):
+    // a peer that sends one is disconnected, it cannot make the daemon allocate more.
+    s->data.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_message_bytes));
     s->data.set(zmq::sockopt::linger, 0);
     if (options_.sub) s->data.set(zmq::sockopt::subscribe, "");
     // Peers come and go: counted from the socket's own events, on this thread's poll.
@@ -129,7 +132,12 @@ void StreamReceiver::Loop() {
                              {sockets_->monitor.handle(), 0, ZMQ_POLLIN, 0}};
   try {
     for (;;) {
-      zmq::poll(items, 2, std::chrono::milliseconds(-1));
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(-1));
+      } catch (const zmq::error_t& x) {
+        if (x.num() == EINTR) continue;  // a signal (SIGHUP reopens the log): poll again
+        throw;
+      }
       if (items[1].revents & ZMQ_POLLIN) {
         zmq::message_t event, address;
         if (sockets_->monitor.recv(event, zmq::recv_flags::dontwait) && event.more()) {

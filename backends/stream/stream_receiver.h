@@ -39,6 +39,9 @@ struct StreamReceiverOptions {
   // short stall of this thread is absorbed; the ring bounds the bytes kept.
   int receive_hwm = 0;
   std::string name;  // for log lines: the source's name
+  // The largest message part taken (ZMQ_MAXMSGSIZE); a peer sending a larger one is
+  // disconnected by ZeroMQ.
+  uint64_t max_message_bytes = kMaxStreamImageBytes + (1 << 20);
 };
 
 class StreamReceiver {

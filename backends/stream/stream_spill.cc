@@ -158,6 +158,7 @@ bool StreamSpill::SpillOnce() {
   }
   Segment seg;
   seg.name = name;
+  seg.blob = *blob;
   seg.bytes = at;
   for (size_t i = 0; i < frames.size(); ++i) {
     const StreamFrame& old = *frames[i].frame;

@@ -74,6 +74,9 @@ class StreamSpill {
  private:
   struct Segment {
     std::string name;
+    // Held until the segment goes (here, on the spill thread): the frames' handles are then
+    // never the last, so the ingest thread never releases a blob (the store's lock, unlinks).
+    std::shared_ptr<Blob> blob;
     uint64_t bytes = 0;
     std::vector<std::pair<std::weak_ptr<StreamSeries>, std::weak_ptr<const StreamFrame>>> frames;
   };
