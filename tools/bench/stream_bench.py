@@ -14,6 +14,9 @@ Before each size's runs, 3 series not counted bring daqfs's ring to its steady s
 keep_series = 2 the frames of older series leave and new frames reuse their memory).
 Then visibility: 4 MiB frames at a set rate while a watcher polls stat() of the next frame
 name; latency = when stat first sees the frame - its arrival (mtime). p50/p99 over every frame.
+The sender runs at nice -10 in the ingest runs (a reader on this machine must not slow the
+stand-in for a remote detector) and at the normal priority in the visibility runs (at -10 its
+bursts starve the watcher, a reader, which a remote detector does not).
 """
 
 import argparse
@@ -61,10 +64,10 @@ def shape_of(size_mib):
     return w, h
 
 
-def sim(endpoint, frames, w, h, series, rate=0.0):
+def sim(endpoint, frames, w, h, series, rate=0.0, nice=-10):
     # The sender stands for a detector on another host: on this machine it runs at the priority
     # of daqfs's receiving threads, so readers do not slow it down.
-    cmd = ["nice", "-n", "-10", args.sim, "--protocol", "dectris-stream2", "--endpoint", endpoint, "--connect",
+    cmd = ["nice", "-n", str(nice), args.sim, "--protocol", "dectris-stream2", "--endpoint", endpoint, "--connect",
            "--frames", str(frames), "--series", "1", "--first-series", str(series),
            "--encoding", "raw", "--size", f"{w}x{h}", "--type", "uint16", "--wait", "0.3",
            "--hwm", str(args.hwm), "--rate", str(rate)]
@@ -195,7 +198,9 @@ def daqfs_run(m, frames, w, h, reader=False, rate=0.0, watch=False):
     if reader or watch:
         t = threading.Thread(target=read_all if reader else watch_all)
         t.start()
-    sent, dropped = sim(m.endpoint, frames, w, h, series, rate)
+    # Visibility runs: the sender at the normal priority, as the watcher (a reader) is: at -10 its
+    # bursts would starve the watcher itself, which no remote detector does.
+    sent, dropped = sim(m.endpoint, frames, w, h, series, rate, 0 if watch else -10)
     wait_end(series)
     if t:
         t.join()
