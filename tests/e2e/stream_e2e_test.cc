@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <thread>
 #include <zmq.hpp>
 
@@ -448,6 +449,14 @@ TEST_F(StreamE2eTest, MalformedMessagesAreCountedAndSurvived) {
   EXPECT_TRUE(TiffHolds(Slurp(Frames("v1", "series_000001") + "/000000.tif"), want));
   EXPECT_TRUE(TiffHolds(Slurp(Frames("s2", "series_000001") + "/000000.tif"), want));
   EXPECT_NE(daemon_.Log().find("malformed message"), std::string::npos);
+  // The same counts in the metrics a DAQ's monitoring scrapes.
+  std::string metrics = Slurp(mnt_ + "/.daqfs/metrics");
+  EXPECT_NE(metrics.find("daqfs_stream_malformed_messages_total{source=\"v1\"} " +
+                         std::to_string(v1_bad.size()) + "\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("daqfs_stream_malformed_messages_total{source=\"arr\"} 3\n"),
+            std::string::npos);
 }
 
 // A publisher that dies mid-series and comes back: the cut series is marked INCOMPLETE, the
@@ -567,6 +576,73 @@ TEST_F(StreamE2eTest, DaqfsSimReplaysHdf5AndTiffFrames) {
   EXPECT_NE(bad.output.find("not an HDF5 file, a TIFF file or a folder of TIFF files"),
             std::string::npos)
       << bad.output;
+}
+
+// A port nobody listens on now (the kernel's pick; released for the publisher to bind).
+int FreePort() {
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::pull);
+  s.bind("tcp://127.0.0.1:*");
+  std::string e = s.get(zmq::sockopt::last_endpoint);
+  return std::stoi(e.substr(e.rfind(':') + 1));
+}
+
+// The default connect mode with several PULL endpoints fanning in (two senders of one series,
+// array-1.0), a SUB socket on a PUB publisher, and who may look: uid/gid/mode, checked by the
+// kernel with allow_other for another user.
+TEST_F(StreamE2eTest, ConnectsToSeveralPublishersSubscribesAndKeepsOthersOut) {
+  if (IsSkipped()) return;
+  const int p1 = FreePort(), p2 = FreePort(), p3 = FreePort();
+  auto ep = [](int p) { return "tcp://127.0.0.1:" + std::to_string(p); };
+  MountConfig(
+      "[mount]\nallow_other = true\n[cache]\nmemory = 64M\ndisk = 256M\n"
+      "[source fan]\ntype = stream\nprotocol = array-1.0\nformats = raw\nendpoint = " +
+      ep(p1) + ", " + ep(p2) +
+      "\n"
+      "[source sub]\ntype = stream\nprotocol = dectris-v1\nsocket = sub\nendpoint = " +
+      ep(p3) + "\nmode = 0700\n");
+  const std::string sim = std::string(DAQFS_BINARY_DIR) + "/daqfs-sim";
+  // Two senders bind (as detectors do) and daqfs connects to both: frames 0-9 and 10-19 of
+  // series 0 arrive interleaved into one series.
+  auto a = std::async(std::launch::async, [&] {
+    return Sh(Q(sim) + " --protocol array-1.0 --endpoint " + Q(ep(p1)) +
+              " --frames 10 --first-series 0 --size 16x8 --rate 200 --wait 1.5");
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return Sh(Q(sim) + " --protocol array-1.0 --endpoint " + Q(ep(p2)) +
+              " --frames 10 --first-series 0 --first-frame 10 --size 16x8 --rate 200 --wait 1.5");
+  });
+  CmdResult ra = a.get(), rb = b.get();
+  EXPECT_NE(ra.output.find("dropped 0"), std::string::npos) << ra.output;
+  EXPECT_NE(rb.output.find("dropped 0"), std::string::npos) << rb.output;
+  const PixelType u16{PixelKind::kUnsigned, 2};
+  ASSERT_TRUE(Appears(Frames("fan", "series_000000") + "/000019.raw")) << Status("fan");
+  ASSERT_TRUE(Appears(Frames("fan", "series_000000") + "/000009.raw")) << Status("fan");
+  for (uint64_t n : {0, 9, 10, 19}) {
+    EXPECT_TRUE(Slurp(Frames("fan", "series_000000") + "/" + FrameFileName(n, "raw")) ==
+                Pixels(n, 16, 8, u16))
+        << n;
+  }
+  std::string st = Status("fan");
+  EXPECT_EQ(StatusCount(st, "frames"), 20u) << st;
+  EXPECT_EQ(StatusCount(st, "lost"), 0u) << st;
+  // Both senders have exited: status tells nobody is connected.
+  EXPECT_TRUE(WaitFor([&] { return StatusCount(Status("fan"), "connected") == 0; })) << st;
+  // SUB: the publisher's series arrives whole.
+  CmdResult pub = Sh(Q(sim) + " --pub --endpoint " + Q(ep(p3)) +
+                     " --frames 12 --size 16x8 --rate 200 --wait 1.5");
+  EXPECT_NE(pub.output.find("dropped 0"), std::string::npos) << pub.output;
+  ASSERT_TRUE(Appears(mnt_ + "/sub/series_000001/end.json")) << Status("sub");
+  EXPECT_EQ(Sh("ls " + Q(Frames("sub", "series_000001")) + " | wc -l").output, "12\n");
+  // mode = 0700: another user cannot list or read the live source; the owner can.
+  const std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  CmdResult denied = Sh(nobody + "ls " + Q(mnt_ + "/sub") + " 2>&1");
+  EXPECT_NE(denied.exit_code, 0) << denied.output;
+  EXPECT_NE(denied.output.find("Permission denied"), std::string::npos) << denied.output;
+  CmdResult fan = Sh(nobody + "cat " + Q(Frames("fan", "series_000000") + "/000000.raw") +
+                     " >/dev/null 2>&1; echo $?");
+  EXPECT_NE(fan.output, "0\n");  // 0750 and the daemon's group: not for uid 65534 either
+  EXPECT_EQ(Sh("ls " + Q(mnt_ + "/sub")).exit_code, 0);
 }
 
 #if DAQFS_HAVE_SAMPLE_DATA
