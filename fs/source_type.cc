@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 
 namespace daqfs {
 
@@ -41,6 +42,10 @@ std::string SourceTypeRegistry::JoinedNames() const {
 Result<SourceSpec> SourceTypeRegistry::Sniff(const std::string& path) const {
   if (types_.empty()) return Invalid(path + ": no source types are known");
   std::string reasons;
+  // A type that cannot look at PATH (missing, no permission) does not stop the others: a stream
+  // endpoint (tcp://HOST:PORT) is no file. The first such error is the answer when no type
+  // serves PATH; a type that does not apply to PATH at all says so with an empty reason.
+  std::optional<Status> cannot_look;
   for (const auto& t : types_) {
     Result<std::shared_ptr<SourceOptions>> o = t->Sniff(path);
     if (o.ok()) {
@@ -50,9 +55,14 @@ Result<SourceSpec> SourceTypeRegistry::Sniff(const std::string& path) const {
       spec.options = std::move(*o);
       return spec;
     }
-    if (o.status().code() != Code::kInvalid) return o.status();
+    if (o.status().code() != Code::kInvalid) {
+      if (!cannot_look) cannot_look = o.status();
+      continue;
+    }
+    if (o.status().message().empty()) continue;
     reasons += (reasons.empty() ? "" : "; ") + o.status().message();
   }
+  if (cannot_look) return *cannot_look;
   return Invalid(reasons);
 }
 

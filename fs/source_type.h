@@ -109,8 +109,9 @@ class SourceType {
   }
 
   // `--source PATH`: options to serve PATH (already absolute) with this type, when it can.
-  // Errors: Code::kInvalid naming what PATH holds ("PATH: not an archive: an HDF5 file"), or the
-  // errno status of a path that cannot be looked at (missing, no permission).
+  // Errors: Code::kInvalid naming what PATH holds ("PATH: not an archive: an HDF5 file"; an
+  // empty message when PATH is nothing this type could serve, such as a file for a stream), or
+  // the errno status of a path that cannot be looked at (missing, no permission).
   virtual Result<std::shared_ptr<SourceOptions>> Sniff(const std::string& path) const = 0;
 
   // Start-up check that `spec` holds something to serve (also --check-config). Errors name what

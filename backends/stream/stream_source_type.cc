@@ -207,9 +207,8 @@ std::vector<std::pair<std::string, std::string>> StreamSourceType::FormatKeys(
 
 Result<std::shared_ptr<SourceOptions>> StreamSourceType::Sniff(const std::string& path) const {
   // --source makes paths absolute; an endpoint comes through as given.
-  if (path.find("://") == std::string::npos) {
-    return Status(Code::kInvalid, path + ": not a stream endpoint (tcp://HOST:PORT)");
-  }
+  // Not an endpoint at all: no reason to add to what the file types found.
+  if (path.find("://") == std::string::npos) return Status(Code::kInvalid, "");
   if (std::string why = CheckStreamEndpoint(path); !why.empty()) {
     return Status(Code::kInvalid, path + ": " + why);
   }

@@ -645,6 +645,21 @@ TEST_F(StreamE2eTest, ConnectsToSeveralPublishersSubscribesAndKeepsOthersOut) {
   EXPECT_EQ(Sh("ls " + Q(mnt_ + "/sub")).exit_code, 0);
 }
 
+// `daqfs --source tcp://HOST:PORT MOUNTPOINT`: one dectris-stream2 stream without a
+// configuration file, the root is the stream (connected to a bound detector).
+TEST_F(StreamE2eTest, SourceEndpointMountsOneStreamWithoutAConfiguration) {
+  if (IsSkipped()) return;
+  const std::string ep = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  ASSERT_TRUE(daemon_.Start({"--source", ep, mnt_}, mnt_, dir_.path() + "/daqfs.log"));
+  EXPECT_NE(Slurp(mnt_ + "/status").find("endpoint: " + ep + " (connected to)"), std::string::npos);
+  CmdResult out =
+      Sh(Q(std::string(DAQFS_BINARY_DIR) + "/daqfs-sim") +
+         " --protocol dectris-stream2 --endpoint " + Q(ep) + " --frames 5 --size 16x8 --wait 1");
+  EXPECT_NE(out.output.find("dropped 0"), std::string::npos) << out.output;
+  ASSERT_TRUE(Appears(mnt_ + "/series_000001/end.json")) << Slurp(mnt_ + "/status");
+  EXPECT_EQ(Sh("ls " + Q(mnt_ + "/latest/frames") + " | wc -l").output, "5\n");
+}
+
 #if DAQFS_HAVE_SAMPLE_DATA
 // The captured DECTRIS stream2 messages (../shared/data/stream/PROVENANCE.md), sent as they were
 // captured: three channels per frame, each frame decoded to the pixels the bitshuffle library
