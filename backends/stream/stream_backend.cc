@@ -768,29 +768,20 @@ void StreamBackend::CheckNpy(SeriesEntry& e) {
     const StreamImage* first = nullptr;
     std::shared_ptr<const StreamFrame> keep_first;
     bool ok = true;
-    for (uint64_t from = 0; ok;) {
-      std::vector<std::shared_ptr<const StreamFrame>> batch = ledger_->FramesFrom(*e.s, from, 4096);
-      if (batch.empty()) break;
-      for (const auto& f : batch) {
-        size_t index = 0;
-        const StreamImage* image = ImageOf(*f, e.channels, c, &index);
-        if (!image) {
-          ok = false;
-          break;
-        }
-        if (!first) {
-          first = image;
-          keep_first = f;
-        } else if (image->width != first->width || image->height != first->height ||
-                   image->type.kind != first->type.kind || image->type.bytes != first->type.bytes) {
-          ok = false;
-          break;
-        }
-        ++frames;
+    ledger_->ForEachFrame(*e.s, [&](const std::shared_ptr<const StreamFrame>& f) {
+      size_t index = 0;
+      const StreamImage* image = ImageOf(*f, e.channels, c, &index);
+      if (!image) return ok = false;
+      if (!first) {
+        first = image;
+        keep_first = f;
+      } else if (image->width != first->width || image->height != first->height ||
+                 image->type.kind != first->type.kind || image->type.bytes != first->type.bytes) {
+        return ok = false;
       }
-      from = batch.back()->number + 1;
-      if (batch.back()->number == UINT64_MAX) break;
-    }
+      ++frames;
+      return true;
+    });
     if (!ok || frames == 0 || !first) {
       if (!ok) {
         LogWarn(name_ + ": " + e.path + ": no data" +
@@ -1076,28 +1067,31 @@ std::vector<DirEntry> StreamBackend::NextSiblings(NodeId dir, std::string_view n
 Result<std::shared_ptr<ByteSource>> StreamBackend::OpenNpy(const View& e, uint32_t channel) {
   ImageStackSpec spec;
   spec.identity = e.key + ":" + e.channels[channel] + ":npy";
-  for (uint64_t from = 0;;) {
-    std::vector<std::shared_ptr<const StreamFrame>> batch = ledger_->FramesFrom(*e.s, from, 4096);
-    if (batch.empty()) break;
-    for (const auto& f : batch) {
-      size_t index = 0;
-      const StreamImage* image = ImageOf(*f, e.channels, channel, &index);
-      if (!image) return NotFound("data.npy: a frame misses its channel");
-      if (spec.parts.empty()) {
-        spec.pixel = image->type;
-        spec.height = image->height;
-        spec.width = image->width;
-      }
-      if (f->number > uint64_t{INT64_MAX}) return NotFound("data.npy: frame number too large");
-      // Each frame's unit has the identity its frame files use: one decode and one cached
-      // copy for both views.
-      spec.parts.push_back(
-          {std::make_shared<StreamFrameUnits>(f, index, FrameIdentity(e, channel, *f)), 0, 1,
-           static_cast<int64_t>(f->number)});
+  std::string missing;
+  ledger_->ForEachFrame(*e.s, [&](const std::shared_ptr<const StreamFrame>& f) {
+    size_t index = 0;
+    const StreamImage* image = ImageOf(*f, e.channels, channel, &index);
+    if (!image) {
+      missing = "data.npy: a frame misses its channel";
+      return false;
     }
-    from = batch.back()->number + 1;
-    if (batch.back()->number == UINT64_MAX) break;
-  }
+    if (spec.parts.empty()) {
+      spec.pixel = image->type;
+      spec.height = image->height;
+      spec.width = image->width;
+    }
+    if (f->number > uint64_t{INT64_MAX}) {
+      missing = "data.npy: frame number too large";
+      return false;
+    }
+    // Each frame's unit has the identity its frame files use: one decode and one cached copy
+    // for both views.
+    spec.parts.push_back(
+        {std::make_shared<StreamFrameUnits>(f, index, FrameIdentity(e, channel, *f)), 0, 1,
+         static_cast<int64_t>(f->number)});
+    return true;
+  });
+  if (!missing.empty()) return NotFound(missing);
   if (spec.parts.empty()) return NotFound("data.npy: no frames");
   Result<std::shared_ptr<const ImageStack>> stack = ImageStack::Make(std::move(spec));
   if (!stack.ok()) return NotFound("data.npy: " + stack.status().message());

@@ -1,10 +1,9 @@
 #include "backends/stream/stream_frame_units.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
+
+#include "fs/unique_fd.h"
 
 namespace daqfs {
 
@@ -45,16 +44,11 @@ Status StreamFrameUnits::Decode(std::span<uint8_t> out) const {
       return Status(Code::kCorrupt, identity_ + ": spilled frame without its image");
     }
     spilled.resize(sp.sizes[image_]);
-    size_t done = 0;
-    while (done < spilled.size()) {
-      ssize_t n = pread(sp.segment->fd()->get(), spilled.data() + done, spilled.size() - done,
-                        static_cast<off_t>(sp.offsets[image_] + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        return Status(Code::kIo, identity_ + ": reading " + sp.segment->path() + ": " +
-                                     (n < 0 ? std::strerror(errno) : "short file"));
-      }
-      done += static_cast<size_t>(n);
+    Result<size_t> n =
+        PreadFull(sp.segment->fd()->get(), sp.offsets[image_], spilled, sp.segment->path());
+    if (!n.ok()) return Status(n.status().code(), identity_ + ": " + n.status().message());
+    if (*n != spilled.size()) {
+      return Status(Code::kIo, identity_ + ": " + sp.segment->path() + ": short file");
     }
     image.payload = std::span<const uint8_t>(spilled.data(), spilled.size());
   }

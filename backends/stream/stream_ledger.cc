@@ -125,48 +125,29 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
       break;
   }
   // A frame of the series that just ended (a straggler from another endpoint of a fan-in):
-  // kept in it, counted as out of order, not a new series.
+  // kept in it (below as every frame: counted as out of order), not a new series.
+  std::shared_ptr<StreamSeries> target;
   if (!open_ && !series_.empty() && series_.back()->ended && series_.back()->id == event.series &&
       (event.series_unique.empty() || event.series_unique == series_.back()->unique) &&
       next_.count(series_.back().get()) > 0 && series_.back()->frames.count(event.frame) == 0 &&
       event.frame < next_[series_.back().get()]) {
-    StreamSeries& s = *series_.back();
-    ++s.out_of_order;
-    ++counters_.out_of_order;
-    if (s.lost > 0) {
-      --s.lost;
-      --counters_.lost;
+    target = series_.back();
+  } else {
+    // Of the open series, or the first of a new one (its start was not received).
+    if (!open_ || open_->id != event.series ||
+        (!event.series_unique.empty() && !open_->unique.empty() &&
+         event.series_unique != open_->unique)) {
+      Cut(&change);
+      Begin(event, &change);
+      change.series_started = true;
     }
-    auto f = std::make_shared<StreamFrame>();
-    f->number = event.frame;
-    f->images = std::move(event.images);
-    f->meta = std::move(event.meta);
-    f->keep = std::move(keep);
-    clock_gettime(CLOCK_REALTIME, &f->received);
-    for (const StreamImage& i : f->images) f->bytes += i.payload.size();
-    counters_.frames += 1;
-    counters_.bytes += f->bytes;
-    counters_.held_bytes += f->bytes;
-    s.frames.emplace(f->number, f);
-    if (ring_bytes_ > 0) arrivals_.push_back(Arrival{series_.back(), f->number});
-    change.series = series_.back();
-    change.frame = std::move(f);
-    MakeRoom(&change);
-    return change;
+    target = open_;
   }
-  // A frame: of the open series, or the first of a new one (its start was not received).
-  if (!open_ || open_->id != event.series ||
-      (!event.series_unique.empty() && !open_->unique.empty() &&
-       event.series_unique != open_->unique)) {
-    Cut(&change);
-    Begin(event, &change);
-    change.series_started = true;
-  }
-  StreamSeries& s = *open_;
+  StreamSeries& s = *target;
   if (s.unique.empty() && !event.series_unique.empty()) {
     s.unique = event.series_unique;  // the first message that tells it
   }
-  change.series = open_;
+  change.series = target;
   // The first frame sets where numbering starts (0 or 1, or later for a late receiver).
   auto [it, first] = next_.emplace(&s, event.frame);
   uint64_t& next = it->second;
@@ -200,7 +181,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
   counters_.bytes += f->bytes;
   counters_.held_bytes += f->bytes;
   s.frames.emplace(f->number, f);
-  if (ring_bytes_ > 0) arrivals_.push_back(Arrival{open_, f->number});
+  if (ring_bytes_ > 0) arrivals_.push_back(Arrival{target, f->number});
   change.frame = std::move(f);
   MakeRoom(&change);
   return change;
@@ -349,6 +330,20 @@ std::vector<std::shared_ptr<const StreamFrame>> StreamLedger::FramesFrom(const S
     out.push_back(it->second);
   }
   return out;
+}
+
+void StreamLedger::ForEachFrame(
+    const StreamSeries& series,
+    const std::function<bool(const std::shared_ptr<const StreamFrame>&)>& fn) const {
+  for (uint64_t from = 0;;) {
+    std::vector<std::shared_ptr<const StreamFrame>> batch = FramesFrom(series, from, 4096);
+    if (batch.empty()) return;
+    for (const auto& f : batch) {
+      if (!fn(f)) return;
+    }
+    if (batch.back()->number == UINT64_MAX) return;
+    from = batch.back()->number + 1;
+  }
 }
 
 }  // namespace daqfs

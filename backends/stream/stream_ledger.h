@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -160,6 +161,10 @@ class StreamLedger {
   // Up to `max` frames of `series` numbered `from` or more, in order.
   std::vector<std::shared_ptr<const StreamFrame>> FramesFrom(const StreamSeries& series,
                                                              uint64_t from, size_t max) const;
+  // Calls `fn` for every frame of `series` in order (taken in batches under the lock, `fn`
+  // called outside it) until it returns false.
+  void ForEachFrame(const StreamSeries& series,
+                    const std::function<bool(const std::shared_ptr<const StreamFrame>&)>& fn) const;
 
   // The spill (stream_spill.h). A frame in RAM that the spill thread has written to a segment
   // is swapped for a copy that reads from there; a MakeRoom then skips it.
