@@ -94,22 +94,22 @@ Histogram& Metrics::AddHistogram(const std::string& name, const std::string& hel
 
 void Metrics::AddCounterReader(const std::string& name, const std::string& help,
                                std::function<double()> read, const std::string& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Entry* e = FindLocked(name, labels, Kind::kCounter)) {
-    e->gauge = std::move(read);
-    return;
-  }
-  entries_.push_back(Entry{Kind::kCounter, name, help, labels, nullptr, nullptr, std::move(read)});
+  AddReader(Kind::kCounter, name, help, std::move(read), labels);
 }
 
 void Metrics::AddGauge(const std::string& name, const std::string& help,
                        std::function<double()> read, const std::string& labels) {
+  AddReader(Kind::kGauge, name, help, std::move(read), labels);
+}
+
+void Metrics::AddReader(Kind kind, const std::string& name, const std::string& help,
+                        std::function<double()> read, const std::string& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (Entry* e = FindLocked(name, labels, Kind::kGauge)) {
-    e->gauge = std::move(read);
+  if (Entry* e = FindLocked(name, labels, kind)) {
+    e->gauge = std::move(read);  // the later reader wins
     return;
   }
-  entries_.push_back(Entry{Kind::kGauge, name, help, labels, nullptr, nullptr, std::move(read)});
+  entries_.push_back(Entry{kind, name, help, labels, nullptr, nullptr, std::move(read)});
 }
 
 void Metrics::Remove(const std::string& name, const std::string& labels) {

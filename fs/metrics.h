@@ -113,6 +113,9 @@ class Metrics {
   Entry* FindLocked(const std::string& name, const std::string& labels, Kind kind);
   const Entry* FindLocked(const std::string& name, const std::string& labels) const;
   static double ValueOf(const Entry& e);
+  // A series whose value `read` gives when rendered (a gauge, or a counter kept elsewhere).
+  void AddReader(Kind kind, const std::string& name, const std::string& help,
+                 std::function<double()> read, const std::string& labels);
 
   mutable std::mutex mu_;  // guards entries_ and the deques' growth
   std::vector<Entry> entries_;

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <thread>
-#include <zmq.hpp>
 
 #include "backends/common/image_stack.h"
 #include "backends/stream/stream_encode.h"
@@ -18,6 +17,7 @@
 #include "fs/config.h"
 #include "tests/testing/files.h"
 #include "tests/testing/folder_blob_store.h"
+#include "tests/testing/stream_publisher.h"
 #include "tests/testing/vfs_mount.h"
 #include "tests/testing/wait.h"
 
@@ -25,6 +25,13 @@ namespace daqfs {
 namespace {
 
 using testing::WaitFor;
+
+// A tiny raw frame (4 x 3 uint8) as the stream2 encoder sends it.
+SimFrame TinyFrame() {
+  const PixelType u8{PixelKind::kUnsigned, 1};
+  std::vector<uint8_t> px(12, 3);
+  return EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
+}
 
 StreamSeriesInfo Info(uint64_t id, nlohmann::json header = nullptr) {
   StreamSeriesInfo i;
@@ -210,19 +217,12 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
                  }).ok());
     return names;
   };
-  zmq::context_t ctx(1);
-  zmq::socket_t push(ctx, zmq::socket_type::push);
-  push.set(zmq::sockopt::linger, 10000);
-  push.connect(b.endpoints().at(0));
-  const PixelType u8{PixelKind::kUnsigned, 1};
-  std::vector<uint8_t> px(12, 3);
-  SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
+  const SimFrame f = TinyFrame();
   uint64_t sent = 0;
   auto series = [&](uint64_t id, const std::string& unique) {
-    for (const std::vector<std::string>& m :
-         {Stream2Start(id, unique, f), Stream2Image(id, unique, 0, f), Stream2End(id, unique)}) {
-      push.send(zmq::buffer(m[0]), zmq::send_flags::none);
-    }
+    testing::PushMessages(
+        b.endpoints().at(0),
+        {Stream2Start(id, unique, f), Stream2Image(id, unique, 0, f), Stream2End(id, unique)});
     ++sent;
     ASSERT_TRUE(WaitFor([&] { return b.ledger()->counters().series == sent; }));
     b.WaitAnnounced();
@@ -254,20 +254,11 @@ TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks)
   ASSERT_TRUE(m.vfs->Start(VfsEnv{}).ok());
   const uint64_t frames = 3000;
   std::thread publisher([&] {
-    zmq::context_t ctx(1);
-    zmq::socket_t push(ctx, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 10000);
-    push.connect(backend->endpoints().at(0));
-    const PixelType u8{PixelKind::kUnsigned, 1};
-    std::vector<uint8_t> px(12, 3);
-    SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
-    auto send = [&](const std::vector<std::string>& parts) {
-      push.send(zmq::buffer(parts[0]), zmq::send_flags::none);
-    };
-    send(Stream2Start(1, "u", f));
-    for (uint64_t n = 0; n < frames; ++n) send(Stream2Image(1, "u", n, f));
-    send(Stream2End(1, "u"));
-    push.close();
+    const SimFrame f = TinyFrame();
+    std::vector<std::vector<std::string>> messages = {Stream2Start(1, "u", f)};
+    for (uint64_t n = 0; n < frames; ++n) messages.push_back(Stream2Image(1, "u", n, f));
+    messages.push_back(Stream2End(1, "u"));
+    testing::PushMessages(backend->endpoints().at(0), messages);
   });
   std::atomic<bool> done{false};
   std::thread reader([&] {
@@ -300,16 +291,7 @@ TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks)
   m.vfs->Forget(*ino, 1);
   Result<uint64_t> again = m.Ino("series_000001/frames/000007.tif");
   ASSERT_TRUE(again.ok());
-  {
-    zmq::context_t ctx(1);
-    zmq::socket_t push(ctx, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 10000);
-    push.connect(backend->endpoints().at(0));
-    const PixelType u8{PixelKind::kUnsigned, 1};
-    std::vector<uint8_t> px(12, 3);
-    SimFrame f = EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
-    push.send(zmq::buffer(Stream2Start(2, "v", f)[0]), zmq::send_flags::none);
-  }
+  testing::PushMessages(backend->endpoints().at(0), {Stream2Start(2, "v", TinyFrame())});
   ASSERT_TRUE(WaitFor([&] { return backend->ledger()->counters().series == 2; }));
   backend->WaitAnnounced();  // the announcer ran: forgotten nodes dropped
   EXPECT_TRUE(m.vfs->GetAttr(*again).ok());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 
 #include "backends/stream/stream_backend.h"
 #include "fs/config.h"
@@ -35,10 +36,10 @@ std::vector<std::string> SplitList(const std::string& v) {
 // A uid or gid: a number below 2^32 - 1, or a user or group name.
 bool ParseId(const std::string& v, bool is_group, uint32_t* out) {
   if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (v.size() > 10) return false;
-    unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
-    if (n >= 0xffffffffULL) return false;
-    *out = static_cast<uint32_t>(n);
+    // As [mount] uid/gid: (uid_t)-1 means "unchanged" to chown(2), not an owner.
+    std::optional<uint64_t> n = ParseIniUint(v, 0xfffffffeULL);
+    if (!n) return false;
+    *out = static_cast<uint32_t>(*n);
     return true;
   }
   if (is_group) {
@@ -77,7 +78,7 @@ std::string CheckStreamEndpoint(const std::string& e) {
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       return "bad port '" + port + "'";
     }
-    if (port != "*" && (port.size() > 5 || std::atoi(port.c_str()) > 65535)) {
+    if (port != "*" && !ParseIniUint(port, 65535)) {
       return "port " + port + " above 65535";
     }
     return "";

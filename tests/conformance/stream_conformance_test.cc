@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-#include <zmq.hpp>
 
 #include "backends/common/image_stack.h"
 #include "backends/stream/stream_backend.h"
@@ -19,6 +18,7 @@
 #include "tests/conformance/libtiff_frame.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
+#include "tests/testing/stream_publisher.h"
 #include "tests/testing/wait.h"
 
 namespace daqfs::testing {
@@ -138,17 +138,7 @@ class StreamFlavour final : public ConformanceFlavour {
     out->push_back(Stream2End(s.id, unique));
   }
   void Send(const std::vector<std::vector<std::string>>& messages) {
-    zmq::context_t ctx(1);
-    zmq::socket_t push(ctx, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 10000);
-    push.connect(endpoint_);
-    for (const std::vector<std::string>& m : messages) {
-      for (size_t i = 0; i < m.size(); ++i) {
-        push.send(zmq::buffer(m[i]),
-                  i + 1 < m.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-    }
-    push.close();  // delivered (linger) before the context goes
+    PushMessages(endpoint_, messages);
     if (backend_) backend_->WaitAnnounced();
   }
 

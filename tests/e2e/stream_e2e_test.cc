@@ -29,6 +29,7 @@
 #include "tests/e2e/e2e_harness.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
+#include "tests/testing/stream_publisher.h"
 #include "tests/testing/wait.h"
 #include "tools/daqfs_sim.h"
 
@@ -98,17 +99,7 @@ class StreamE2eTest : public MountTest {
   }
   // Sends crafted messages (each a list of parts) and waits until they left.
   void Publish(const std::string& source, const std::vector<std::vector<std::string>>& messages) {
-    zmq::context_t ctx(1);
-    zmq::socket_t s(ctx, zmq::socket_type::push);
-    s.set(zmq::sockopt::linger, 10000);
-    s.connect(Endpoint(source));
-    for (const std::vector<std::string>& m : messages) {
-      for (size_t i = 0; i < m.size(); ++i) {
-        s.send(zmq::buffer(m[i]),
-               i + 1 < m.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-    }
-    s.close();  // linger: delivered before the context goes
+    testing::PushMessages(Endpoint(source), messages);
   }
   // Frames folder of a series.
   std::string Frames(const std::string& source, const std::string& series) {
