@@ -305,9 +305,10 @@ int Main(int argc, char** argv) {
   // frames that left the ring is what the next ones reuse, where a fresh mapping per frame
   // costs ZeroMQ's receiving thread a page fault and a zeroed page every 4 KiB (measured with
   // 4 MiB frames: 230-280 frames/s instead of 350-500 once the ring recycles).
-  const bool streams = std::any_of(config.sources.begin(), config.sources.end(),
-                                   [](const SourceSpec& s) { return s.type == "stream"; });
-  mallopt(M_MMAP_THRESHOLD, streams ? 32 << 20 : 4 << 20);
+  const size_t streams =
+      static_cast<size_t>(std::count_if(config.sources.begin(), config.sources.end(),
+                                        [](const SourceSpec& s) { return s.type == "stream"; }));
+  mallopt(M_MMAP_THRESHOLD, streams > 0 ? 32 << 20 : 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_ARENA_MAX, 4);
 
@@ -449,17 +450,13 @@ int Main(int argc, char** argv) {
   // Each source's small state: DIR/state-v1/NAME/ when the SSD tier's folder is in use.
   if (cache->disk) venv.state_root = config.cache.dir + "/state-v1";
   // [cache] ring: an equal share for each stream source.
-  {
-    size_t streams = 0;
-    for (const SourceSpec& s : config.sources) streams += s.type == "stream";
-    const uint64_t share = streams ? config.cache.ring / streams : 0;
-    venv.ring_bytes = [&config, share](const std::string& name) -> uint64_t {
-      for (const SourceSpec& s : config.sources) {
-        if (s.name == name && s.type == "stream") return share;
-      }
-      return 0;
-    };
-  }
+  const uint64_t ring_share = streams > 0 ? config.cache.ring / streams : 0;
+  venv.ring_bytes = [&config, ring_share](const std::string& name) -> uint64_t {
+    for (const SourceSpec& s : config.sources) {
+      if (s.name == name && s.type == "stream") return ring_share;
+    }
+    return 0;
+  };
   if (Status s = vfs.Start(std::move(venv)); !s.ok()) {  // background indexing of the sources
     int code = fail(kExitSource, s.message());
     report(code);
