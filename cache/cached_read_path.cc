@@ -95,6 +95,15 @@ class CachedFileReader final : public FileReader {
                                     static_cast<size_t>(hi - lo)});
             continue;
           }
+          if (std::optional<ByteSource::Resident> m = p.units->ResidentBlock(p.unit)) {
+            if (m->bytes.size() < p.offset + p.length) {
+              return Corrupt(p.units->Identity() + ": unit " + std::to_string(p.unit) +
+                             " is shorter than its part");
+            }
+            out.push_back(ReadPiece{m->keep, m->bytes.data() + p.offset + (lo - p0),
+                                    static_cast<size_t>(hi - lo)});
+            continue;
+          }
           std::string uid = p.units->Identity();
           Result<Block> u = FetchUnit(*p.units, uid, p.unit);
           if (!u.ok()) return u.status();
@@ -110,6 +119,15 @@ class CachedFileReader final : public FileReader {
             Released(bi);
           }
         }
+        pos += n;
+        continue;
+      }
+      if (std::optional<ByteSource::Resident> m = source_->ResidentBlock(bi)) {
+        if (m->bytes.size() < in_block + n) {
+          return Corrupt(identity_ + ": block " + std::to_string(bi) +
+                         " is shorter than its range");
+        }
+        out.push_back(ReadPiece{m->keep, m->bytes.data() + in_block, static_cast<size_t>(n)});
         pos += n;
         continue;
       }
@@ -520,11 +538,17 @@ void CachedReadPath::StoreEnded(const std::string& dir, const std::string& name,
 
 std::vector<BlockKey> CachedReadPath::UnitKeys(ByteSource& source, const std::string& identity,
                                                uint64_t index) {
+  // Resident units are not cached: they have no key (nothing to fetch or release).
   std::vector<BlockPart> parts = source.PartsOf(index);
-  if (parts.empty()) return {BlockKey{identity, index}};
+  if (parts.empty()) {
+    if (source.ResidentBlock(index)) return {};
+    return {BlockKey{identity, index}};
+  }
   std::vector<BlockKey> keys;
   for (const BlockPart& p : parts) {
-    if (p.units) keys.push_back(BlockKey{p.units->Identity(), p.unit});
+    if (p.units && !p.units->ResidentBlock(p.unit)) {
+      keys.push_back(BlockKey{p.units->Identity(), p.unit});
+    }
   }
   return keys;
 }
@@ -568,12 +592,12 @@ bool CachedReadPath::Prefetch(const std::shared_ptr<ByteSource>& source, uint64_
         }
         if (wanted) {
           std::vector<BlockPart> parts = source->PartsOf(index);
-          if (parts.empty()) {
+          if (parts.empty() && !source->ResidentBlock(index)) {
             Result<Block> b = shared->fetcher.Warm(*source, source->Identity(), index, cache);
             (void)b;  // errors are logged by the fetcher; a reader will see them on demand
           }
           for (const BlockPart& p : parts) {
-            if (!p.units) continue;
+            if (!p.units || p.units->ResidentBlock(p.unit)) continue;
             Result<Block> b = shared->fetcher.Warm(*p.units, p.units->Identity(), p.unit, cache);
             (void)b;
           }

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -226,6 +229,112 @@ TEST_F(CachedReadPathTest, PolicyNoneReadsDirectlyAndMemoryCaches) {
   uint64_t after_first = b->decodes.load();
   ASSERT_TRUE(r2->Read(2 * kMiB, buf).ok());
   EXPECT_EQ(b->decodes.load(), after_first);  // the second read came from memory
+}
+
+// Units in memory already (ResidentBlock: 1 MiB blocks of one buffer); a decode of one counts.
+class ResidentUnits final : public ByteSource {
+ public:
+  explicit ResidentUnits(uint64_t size) : data_(std::make_shared<Bytes>(size)) {
+    for (uint64_t i = 0; i < size; ++i) (*data_)[i] = PatternByte(i);
+  }
+  uint64_t Size() const override { return data_->size(); }
+  std::string Identity() const override { return "resident"; }
+  bool IsDecoded() const override { return true; }
+  Status ReadBlock(uint64_t index, std::span<uint8_t> out) override {
+    decodes.fetch_add(1);
+    std::memcpy(out.data(), data_->data() + BlockRangeOf(index).offset, out.size());
+    return Status::Ok();
+  }
+  std::optional<Resident> ResidentBlock(uint64_t index) const override {
+    if (index >= BlockCount()) return std::nullopt;
+    const BlockRange r = BlockRangeOf(index);
+    return Resident{data_, std::span<const uint8_t>(data_->data() + r.offset, r.length)};
+  }
+  const uint8_t* data() const { return data_->data(); }
+  mutable std::atomic<uint64_t> decodes{0};
+
+ private:
+  std::shared_ptr<Bytes> data_;
+};
+
+// A file of a 5-byte generated header and then the units' bytes, block by block.
+class HeaderThenUnits final : public ByteSource {
+ public:
+  explicit HeaderThenUnits(std::shared_ptr<ResidentUnits> units)
+      : units_(std::move(units)),
+        header_(std::make_shared<const Bytes>(Bytes{'H', 'E', 'A', 'D', ':'})) {}
+  uint64_t Size() const override { return header_->size() + units_->Size(); }
+  std::string Identity() const override { return "composed"; }
+  bool IsDecoded() const override { return true; }
+  uint64_t BlockCount() const override { return units_->BlockCount(); }
+  BlockRange BlockRangeOf(uint64_t i) const override {
+    BlockRange r = units_->BlockRangeOf(i);
+    return i == 0 ? BlockRange{0, r.length + header_->size()}
+                  : BlockRange{r.offset + header_->size(), r.length};
+  }
+  uint64_t BlockOf(uint64_t off) const override {
+    return off < header_->size() ? 0 : units_->BlockOf(off - header_->size());
+  }
+  Status ReadBlock(uint64_t, std::span<uint8_t>) override {
+    return Status(Code::kIo, "composed blocks are read through their parts");
+  }
+  std::vector<BlockPart> PartsOf(uint64_t i) const override {
+    std::vector<BlockPart> parts;
+    if (i == 0) parts.push_back(BlockPart{nullptr, 0, header_, 0, header_->size()});
+    parts.push_back(BlockPart{units_, i, nullptr, 0, units_->BlockRangeOf(i).length});
+    return parts;
+  }
+
+ private:
+  std::shared_ptr<ResidentUnits> units_;
+  std::shared_ptr<const Bytes> header_;
+};
+
+TEST_F(CachedReadPathTest, ResidentUnitsAreHandedOutAsTheyAreNeverDecodedNorCached) {
+  Make();
+  path_->SetPolicy(1, CachePolicy::kNone);
+  path_->SetPolicy(2, CachePolicy::kMemory);
+  path_->SetPolicy(3, CachePolicy::kAuto);
+  for (uint32_t policy : {1u, 2u, 3u}) {
+    SCOPED_TRACE(policy);
+    auto units = std::make_shared<ResidentUnits>(3 * kMiB + 123);
+    auto composed = std::make_shared<HeaderThenUnits>(units);
+    for (std::shared_ptr<ByteSource> file :
+         {std::shared_ptr<ByteSource>(units), std::shared_ptr<ByteSource>(composed)}) {
+      const uint64_t skip = file == composed ? 5 : 0;  // the header
+      FileContext c;
+      c.source = policy;
+      auto r = path_->Open(file, c);
+      // Sequential reads in odd pieces (a prefetching reader), then one across every block.
+      for (uint64_t off = 0; off < file->Size(); off += 300 * 1024) {
+        Result<std::vector<ReadPiece>> pieces = r->ReadPieces(off, 300 * 1024);
+        ASSERT_TRUE(pieces.ok()) << pieces.status().ToString();
+        uint64_t at = off;
+        for (const ReadPiece& p : *pieces) {
+          for (size_t k = 0; k < p.size; ++k, ++at) {
+            if (at < skip) {
+              ASSERT_EQ(p.data[k], "HEAD:"[at]);
+            } else {
+              ASSERT_EQ(p.data[k], PatternByte(at - skip)) << "at " << at;
+            }
+          }
+          if (at > skip) {
+            // Unit bytes point into the resident buffer itself: no copy was made.
+            EXPECT_TRUE(p.data >= units->data() && p.data < units->data() + units->Size());
+          }
+        }
+        EXPECT_EQ(at, std::min<uint64_t>(file->Size(), off + 300 * 1024));
+      }
+      std::vector<uint8_t> all(file->Size());
+      Result<size_t> n = r->Read(0, all);
+      ASSERT_TRUE(n.ok());
+      EXPECT_EQ(*n, all.size());
+      EXPECT_TRUE(Check(std::vector<uint8_t>(all.begin() + skip, all.end()), 0, all.size() - skip));
+    }
+    WaitIdle();
+    EXPECT_EQ(units->decodes.load(), 0u);
+    EXPECT_EQ(memory_.blocks(), 0u);
+  }
 }
 
 TEST_F(CachedReadPathTest, SiblingFilesArePrefetchedAfterAWholeFileAndItsSuccessor) {

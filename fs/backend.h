@@ -69,6 +69,12 @@ struct Attr {
   // missing names are not cached by the kernel, so a new entry is seen as soon as the backend
   // has it, without waiting for its announcement.
   bool uncached_misses = false;
+  // Content read once, as it arrives, whose bytes the daemon holds anyway (a live stream's
+  // frames, in its ring): opened with direct I/O, so the kernel keeps no second copy of them in
+  // its page cache and a read is one copy from the daemon's memory into the reader's buffer.
+  // A shared mapping of such a file fails (ENODEV: libfuse 3.14 cannot ask the kernel for
+  // FUSE_DIRECT_IO_ALLOW_MMAP); reads and private mappings work.
+  bool direct_io = false;
 };
 
 struct DirEntry {

@@ -21,6 +21,10 @@
 // whole (for a cache), OpenGroupCursor() decodes it piece by piece with O(1 MiB) memory (for a
 // reader without a cache). A decorator forwards every one of these (ForwardingSource).
 //
+// Resident units. A unit that is in memory already exactly as it reads (a live stream's raw
+// frame, as received) says so with ResidentBlock(): the read path answers with those bytes
+// themselves, neither decoding, copying nor caching them.
+//
 // Thread safety: every method may be called concurrently from many threads, including concurrent
 // ReadBlock calls for different (or the same) blocks.
 #pragma once
@@ -28,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -141,6 +146,18 @@ class ByteSource {
   virtual std::vector<BlockPart> PartsOf(uint64_t index) const {
     (void)index;
     return {};
+  }
+
+  // Block `index` when it is in memory already as it reads, with what keeps it alive; nullopt
+  // (the default) when it has to be read or decoded. Cheap: the read path asks for every unit
+  // it serves.
+  struct Resident {
+    std::shared_ptr<const void> keep;
+    std::span<const uint8_t> bytes;  // exactly BlockRangeOf(index).length bytes
+  };
+  virtual std::optional<Resident> ResidentBlock(uint64_t index) const {
+    (void)index;
+    return std::nullopt;
   }
 
   // Reads up to out.size() bytes at `offset`; short only at end of file (0 at or past the end).

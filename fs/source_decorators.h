@@ -15,9 +15,10 @@
 
 namespace daqfs {
 
-// Forwards everything to `inner`: the block layout, decode groups and cursors, and the parts of
-// composed blocks. A decorator that acts on decodes (latency, faults) overrides WrapUnits so the
-// units of composed blocks are decorated too (their decodes happen there, not in ReadBlock).
+// Forwards everything to `inner`: the block layout, decode groups and cursors, resident blocks
+// and the parts of composed blocks. A decorator that acts on decodes (latency, faults) overrides
+// WrapUnits so the units of composed blocks are decorated too (their decodes happen there, not in
+// ReadBlock), and ResidentBlock to answer none (every block then goes through its decode).
 class ForwardingSource : public ByteSource {
  public:
   explicit ForwardingSource(std::shared_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
@@ -39,6 +40,9 @@ class ForwardingSource : public ByteSource {
   }
   std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override {
     return inner_->OpenGroupCursor(i);
+  }
+  std::optional<Resident> ResidentBlock(uint64_t i) const override {
+    return inner_->ResidentBlock(i);
   }
   std::vector<BlockPart> PartsOf(uint64_t i) const override {
     std::vector<BlockPart> parts = inner_->PartsOf(i);
@@ -67,6 +71,7 @@ class LatencySource final : public ForwardingSource {
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
   Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
   std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+  std::optional<Resident> ResidentBlock(uint64_t) const override { return std::nullopt; }
 
  protected:
   std::shared_ptr<ByteSource> WrapUnits(std::shared_ptr<ByteSource> units) const override {

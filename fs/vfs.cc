@@ -325,9 +325,10 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
               return src.ok() ? std::move(*src) : nullptr;
             };
             // Content that never changes, of a file the kernel knows (listed with its
-            // attributes, or looked up): its bytes may go to the page cache before it is read.
+            // attributes, or looked up) and caches: its bytes may go to the page cache before
+            // it is read.
             std::optional<uint64_t> sino = inodes_.Find(InodeKey{parent.backend, node});
-            if (sino && e.attr.type == NodeType::kFile && !e.attr.dynamic &&
+            if (sino && e.attr.type == NodeType::kFile && !e.attr.dynamic && !e.attr.direct_io &&
                 e.attr.cache_seconds == kCacheForever) {
               s.store = [this, ino = *sino](std::vector<ReadPiece> data,
                                             std::function<void(bool)> done) {

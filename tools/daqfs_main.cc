@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -304,12 +305,18 @@ int Main(int argc, char** argv) {
   // common) come from the arenas too, up to glibc's largest threshold (32 MiB): the memory of
   // frames that left the ring is what the next ones reuse, where a fresh mapping per frame
   // costs ZeroMQ's receiving thread a page fault and a zeroed page every 4 KiB (measured with
-  // 4 MiB frames: 230-280 frames/s instead of 350-500 once the ring recycles).
+  // 4 MiB frames: 230-280 frames/s instead of 350-500 once the ring recycles). Nor is freed
+  // memory handed back to the kernel below the ring's size (glibc's limit: 2 GiB - 1 per
+  // arena): a finished series leaves the ring all at once, and the next one would otherwise
+  // fault in fresh zeroed pages for all of its frames (a third of the receiving thread's time).
   const size_t streams =
       static_cast<size_t>(std::count_if(config.sources.begin(), config.sources.end(),
                                         [](const SourceSpec& s) { return s.type == "stream"; }));
   mallopt(M_MMAP_THRESHOLD, streams > 0 ? 32 << 20 : 4 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  const uint64_t keep_free =
+      streams > 0 ? std::max<uint64_t>(config.cache.ring, 64 << 20) : uint64_t{64} << 20;
+  mallopt(M_TRIM_THRESHOLD,
+          static_cast<int>(std::min<uint64_t>(keep_free, std::numeric_limits<int>::max())));
   mallopt(M_ARENA_MAX, 4);
 
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());

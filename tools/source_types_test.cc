@@ -129,8 +129,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     keys++;
   }
   // 13 [mount] + 7 [cache] + (type + 3 archive + 5 shared) + (type + 4 hdf5 + 5 shared) +
-  // (type + 15 stream + 5 shared)
-  EXPECT_EQ(keys, 60);
+  // (type + 16 stream + 5 shared)
+  EXPECT_EQ(keys, 61);
 }
 
 }  // namespace

@@ -710,6 +710,12 @@ Attr StreamBackend::FileAttr(uint64_t size, timespec mtime, double cache_seconds
   return a;
 }
 
+Attr StreamBackend::FrameAttr(uint64_t size, timespec received) const {
+  Attr a = FileAttr(size, received, kCacheForever);
+  a.direct_io = options_.direct_io;
+  return a;
+}
+
 std::string StreamBackend::LatestTarget() const { return latest_ ? latest_->path : ""; }
 
 StreamBackend::View StreamBackend::ViewOf(const SeriesEntry& e) const {
@@ -718,10 +724,11 @@ StreamBackend::View StreamBackend::ViewOf(const SeriesEntry& e) const {
 
 std::string StreamBackend::FrameIdentity(const View& v, uint32_t channel,
                                          const StreamFrame& f) const {
-  char fp[24];
-  std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(FrameFingerprint(f)));
+  char id[48];
+  std::snprintf(id, sizeof id, "%016llx-%llu", static_cast<unsigned long long>(ledger_->instance()),
+                static_cast<unsigned long long>(f.serial));
   return v.key + ":" + (channel < v.channels.size() ? v.channels[channel] : std::string()) + ":" +
-         std::to_string(f.number) + ":" + fp;
+         std::to_string(f.number) + ":" + id;
 }
 
 std::shared_ptr<const ImageStack> StreamBackend::FrameStack(
@@ -734,7 +741,7 @@ std::shared_ptr<const ImageStack> StreamBackend::FrameStack(
   spec.pixel = image->type;
   spec.height = image->height;
   spec.width = image->width;
-  // The identity hashes the payload: not for a stack that only tells sizes (under mu_).
+  // A stack that only tells sizes needs no name.
   spec.identity = sizes_only ? std::string("stream:sizes") : FrameIdentity(v, channel, *f);
   spec.parts.push_back({std::make_shared<StreamFrameUnits>(f, index, spec.identity), 0, 1,
                         static_cast<int64_t>(std::min<uint64_t>(f->number, uint64_t{INT64_MAX}))});
@@ -920,7 +927,7 @@ Result<Attr> StreamBackend::AttrLocked(NodeId id, const Node& n) {
       if (!f) return NotFound("frame " + std::to_string(n.number) + " left the ring");
       Result<uint64_t> size = FrameFileSize(e, n.channel, f, n.ext);
       if (!size.ok()) return size.status();
-      return FileAttr(*size, f->received, kCacheForever);
+      return FrameAttr(*size, f->received);
     }
     default:
       return NotFound("node");
@@ -1020,7 +1027,7 @@ Status StreamBackend::ReadDir(NodeId dir, uint64_t cookie, const EmitFn& emit) {
             if (!size.ok()) continue;
             NodeId id = FrameNode(e, channel, f->number, ext);
             DirEntry d{FrameFileName(static_cast<int64_t>(f->number), ext == 0 ? "tif" : "raw"), id,
-                       FileAttr(*size, f->received, kCacheForever)};
+                       FrameAttr(*size, f->received)};
             if (!emit(d, next)) return Status::Ok();
           }
         }
@@ -1058,8 +1065,7 @@ std::vector<DirEntry> StreamBackend::NextSiblings(NodeId dir, std::string_view n
     Result<uint64_t> size = FrameFileSize(e, channel, f, ext);
     if (!size.ok()) continue;
     out.push_back(DirEntry{FrameFileName(static_cast<int64_t>(f->number), ext == 0 ? "tif" : "raw"),
-                           FrameNode(e, channel, f->number, ext),
-                           FileAttr(*size, f->received, kCacheForever)});
+                           FrameNode(e, channel, f->number, ext), FrameAttr(*size, f->received)});
   }
   return out;
 }
@@ -1139,8 +1145,8 @@ Result<std::shared_ptr<ByteSource>> StreamBackend::Open(NodeId node, const Calle
     default:
       return NotFound("node");
   }
-  // Frames and data.npy: what they need is copied here, the stack built after mu_ (an identity
-  // hashes payloads: never while lookups and the announcer wait).
+  // Frames and data.npy: what they need is copied here, the stack built after mu_ (data.npy's
+  // walks every frame: never while lookups and the announcer wait).
   const View view = ViewOf(e);
   const Kind kind = n.kind;
   const uint32_t channel = n.channel;

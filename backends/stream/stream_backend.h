@@ -62,6 +62,8 @@ struct StreamBackendOptions {
   uint64_t spill_bytes = 0;
   bool tiff = true;  // frames/NNNNNN.tif
   bool raw = false;  // frames/NNNNNN.raw
+  // Frame files are read with direct I/O (Attr::direct_io): the ring holds them already.
+  bool direct_io = true;
   // The series folder's path: {key} or {key:0N} over the series' fields (series, seq, unique)
   // and the header's top-level keys; '/' makes sub-folders.
   std::string series_name = "series_{series:06}";
@@ -165,6 +167,8 @@ class StreamBackend final : public Backend {
   NodeId FilesDir(SeriesEntry& e, uint32_t channel);
   Attr DirAttr(double cache_seconds) const;
   Attr FileAttr(uint64_t size, timespec mtime, double cache_seconds) const;
+  // A frame file's: immutable, read with direct I/O unless the source says otherwise.
+  Attr FrameAttr(uint64_t size, timespec received) const;
   Result<Attr> AttrLocked(NodeId id, const Node& n);
   std::string LatestTarget() const;
   // What opening a frame or data.npy needs of a series, copied under mu_ and used after it.
@@ -174,7 +178,8 @@ class StreamBackend final : public Backend {
     std::vector<std::string> channels;
   };
   View ViewOf(const SeriesEntry& e) const;
-  // The identity of a frame's units: the series, channel, number and the payload's fingerprint.
+  // The identity of a frame's units: the series, channel, number, and the ledger's instance and
+  // the frame's serial (unique to this frame as received by this daemon).
   std::string FrameIdentity(const View& v, uint32_t channel, const StreamFrame& f) const;
   // The frame's one-frame stack (its views' sizes come from it); null when the frame has no
   // image of that channel or the image has no views.

@@ -69,7 +69,7 @@ TEST(StreamSourceTypeTest, KeysParseAndBadValuesNameTheirLine) {
   Result<Config> c = Parse(
       "endpoint = tcp://a:1, tcp://b:2\nprotocol = dectris-v1\nsocket = sub\nbind = yes\n"
       "formats = raw,tiff\nkeep_series = 3\nseries_name = {series}\nspill = 2G\nmode = 0700\n"
-      "uid = 1234\ngid = 0\narray_frame_key = image_number\n");
+      "uid = 1234\ngid = 0\narray_frame_key = image_number\ndirect_io = no\n");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const auto& o = static_cast<const StreamOptions&>(*c->sources[0].options);
   EXPECT_EQ(o.endpoints, (std::vector<std::string>{"tcp://a:1", "tcp://b:2"}));
@@ -82,6 +82,10 @@ TEST(StreamSourceTypeTest, KeysParseAndBadValuesNameTheirLine) {
   EXPECT_EQ(o.mode, 0700u);
   EXPECT_EQ(o.uid, 1234u);
   EXPECT_EQ(o.array_keys.frame, "image_number");
+  EXPECT_FALSE(o.direct_io);
+  EXPECT_TRUE(
+      static_cast<const StreamOptions&>(*Parse("endpoint = tcp://a:1\n")->sources[0].options)
+          .direct_io);  // the default
   // Read back from its own formatting.
   Result<Config> again = Parse([&] {
     std::string t;
@@ -91,6 +95,7 @@ TEST(StreamSourceTypeTest, KeysParseAndBadValuesNameTheirLine) {
   }());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(static_cast<const StreamOptions&>(*again->sources[0].options).spill_bytes, 2ull << 30);
+  EXPECT_FALSE(static_cast<const StreamOptions&>(*again->sources[0].options).direct_io);
 
   struct Bad {
     std::string keys;
@@ -105,6 +110,7 @@ TEST(StreamSourceTypeTest, KeysParseAndBadValuesNameTheirLine) {
            {"endpoint = tcp://x:1\nsocket = dealer\n", "pull or sub"},
            {"endpoint = tcp://x:1\nformats = png\n", "'png' is not tiff or raw"},
            {"endpoint = tcp://x:1\nkeep_series = 0\n", "1 to 100000"},
+           {"endpoint = tcp://x:1\ndirect_io = maybe\n", "t.ini:6: bad value"},
            {"endpoint = tcp://x:1\nseries_name = {x\n", "without '}'"},
            {"endpoint = tcp://x:1\nspill = 0\n", "above 0"},
            {"endpoint = tcp://x:1\nmode = 4755\n", "octal"},

@@ -81,4 +81,14 @@ Status StreamFrameUnits::ReadGroup(uint64_t index, const BlockEmit& emit) {
   return Status::Ok();
 }
 
+std::optional<ByteSource::Resident> StreamFrameUnits::ResidentBlock(uint64_t index) const {
+  if (frame_->spill || image_ >= frame_->images.size() || index >= BlockCount()) {
+    return std::nullopt;
+  }
+  const StreamImage& image = frame_->images[image_];
+  if (image.encoding != FrameEncoding::kRaw || image.payload.size() != size_) return std::nullopt;
+  const BlockRange r = BlockRangeOf(index);
+  return Resident{frame_, image.payload.subspan(r.offset, r.length)};
+}
+
 }  // namespace daqfs

@@ -6,6 +6,9 @@
 // Layout: a frame of at most kMaxBlock bytes is one block; a larger one (a 16M detector's
 // frame) is 1 MiB sub-blocks of one group that one decode fills (ByteSource::GroupOf).
 //
+// A raw little-endian payload still in RAM is resident (ResidentBlock): readers get the
+// received bytes themselves, nothing is decoded, copied or cached for them.
+//
 // Errors: a payload that does not decode to its image gives kCorrupt naming `identity` and the
 // reason (DecodeStreamImage), for the reads of that frame only.
 //
@@ -38,6 +41,7 @@ class StreamFrameUnits final : public ByteSource {
   Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
   Group GroupOf(uint64_t index) const override;
   Status ReadGroup(uint64_t index, const BlockEmit& emit) override;
+  std::optional<Resident> ResidentBlock(uint64_t index) const override;
 
  private:
   bool Split() const { return size_ > kMaxBlock; }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,6 +115,42 @@ TEST(StreamFrameUnitsTest, APayloadThatDoesNotDecodeFailsItsFrameOnly) {
   StreamFrameUnits none(good, 3, "stream:test:S1:0:3");  // no such image
   EXPECT_EQ(none.Size(), 0u);
   EXPECT_EQ(none.BlockCount(), 0u);
+}
+
+TEST(StreamFrameUnitsTest, RawFramesInRamAreResidentOthersAreDecoded) {
+  // A small raw frame (one block) and one over 8 MiB (1 MiB sub-blocks): the received bytes.
+  for (uint32_t h : {48u, 2048u}) {
+    const uint32_t w = h == 48 ? 64 : 2100;
+    std::vector<uint8_t> px = Pixels(size_t{w} * h * 2, h);
+    auto raw = Frame(0, px, w, h, SimEncoding::kRaw);
+    StreamFrameUnits u(raw, 0, "stream:test:raw");
+    ASSERT_EQ(u.BlockCount(), h == 48 ? 1u : (px.size() + (1 << 20) - 1) >> 20);
+    for (uint64_t b = 0; b < u.BlockCount(); ++b) {
+      std::optional<ByteSource::Resident> r = u.ResidentBlock(b);
+      ASSERT_TRUE(r) << "block " << b;
+      const BlockRange range = u.BlockRangeOf(b);
+      EXPECT_EQ(r->bytes.data(), raw->images[0].payload.data() + range.offset);
+      ASSERT_EQ(r->bytes.size(), range.length);
+      EXPECT_TRUE(std::equal(r->bytes.begin(), r->bytes.end(), px.begin() + range.offset));
+      EXPECT_EQ(r->keep, std::static_pointer_cast<const void>(raw));  // keeps the frame
+    }
+    EXPECT_FALSE(u.ResidentBlock(u.BlockCount()));
+  }
+  // Compressed payloads are decoded; so is a spilled frame (its payload is on disk).
+  std::vector<uint8_t> px = Pixels(64 * 48 * 2, 3);
+  for (SimEncoding enc : {SimEncoding::kLz4, SimEncoding::kBitshuffleLz4}) {
+    StreamFrameUnits u(Frame(0, px, 64, 48, enc), 0, "stream:test:c");
+    EXPECT_FALSE(u.ResidentBlock(0));
+  }
+  auto spilled = std::make_shared<StreamFrame>(*Frame(0, px, 64, 48, SimEncoding::kRaw));
+  spilled->images[0].payload = {};
+  spilled->keep = nullptr;
+  spilled->spill = std::make_shared<StreamFrameSpill>();
+  EXPECT_FALSE(StreamFrameUnits(spilled, 0, "stream:test:s").ResidentBlock(0));
+  // A raw payload of the wrong size is no image: decoding it fails, it is not resident.
+  auto short_raw = std::make_shared<StreamFrame>(*Frame(0, px, 64, 48, SimEncoding::kRaw));
+  short_raw->images[0].payload = short_raw->images[0].payload.first(100);
+  EXPECT_FALSE(StreamFrameUnits(short_raw, 0, "stream:test:short").ResidentBlock(0));
 }
 
 }  // namespace

@@ -1,23 +1,34 @@
 #include "backends/stream/stream_ledger.h"
 
+#include <sys/random.h>
 #include <time.h>
-#include <xxhash.h>
+#include <unistd.h>
 
 #include <utility>
 
 namespace daqfs {
 
-uint64_t FrameFingerprint(const StreamFrame& f) {
-  uint64_t v = f.fingerprint.load(std::memory_order_relaxed);
-  if (v != 0 || f.spill) return v;
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  for (const StreamImage& i : f.images) XXH3_64bits_update(st, i.payload.data(), i.payload.size());
-  v = XXH3_64bits_digest(st) | 1;  // never 0
-  XXH3_freeState(st);
-  f.fingerprint.store(v, std::memory_order_relaxed);
+namespace {
+
+uint64_t RandomInstance() {
+  uint64_t v = 0;
+  if (getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) {
+    // No entropy (should not happen on Linux >= 3.17): the clock, the pid and an address still
+    // differ between two daemons and two ledgers.
+    timespec t{};
+    clock_gettime(CLOCK_REALTIME, &t);
+    v = static_cast<uint64_t>(t.tv_sec) * 1000000000u + static_cast<uint64_t>(t.tv_nsec);
+    v ^= (static_cast<uint64_t>(getpid()) << 40) ^ reinterpret_cast<uintptr_t>(&v);
+  }
   return v;
 }
+
+}  // namespace
+
+StreamLedger::StreamLedger(size_t keep_series, uint64_t ring_bytes)
+    : keep_series_(keep_series < 1 ? 1 : keep_series),
+      ring_bytes_(ring_bytes),
+      instance_(RandomInstance()) {}
 
 std::shared_ptr<StreamSeries> StreamLedger::Begin(const StreamEvent& e, Change* change) {
   auto s = std::make_shared<StreamSeries>();
@@ -175,6 +186,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
   f->images = std::move(event.images);
   f->meta = std::move(event.meta);
   f->keep = std::move(keep);
+  f->serial = ++serials_;
   clock_gettime(CLOCK_REALTIME, &f->received);
   for (const StreamImage& i : f->images) f->bytes += i.payload.size();
   counters_.frames += 1;

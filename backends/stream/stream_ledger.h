@@ -52,17 +52,6 @@ struct StreamFrameSpill {
 // One received frame: its images (payload spans into `keep`, or, once spilled, empty spans and
 // `spill` saying where the payloads are on disk) and metadata. Immutable.
 struct StreamFrame {
-  StreamFrame() = default;
-  // A copy (tests change its payloads) computes its fingerprint again.
-  StreamFrame(const StreamFrame& o)
-      : number(o.number),
-        images(o.images),
-        meta(o.meta),
-        keep(o.keep),
-        bytes(o.bytes),
-        received(o.received),
-        spill(o.spill) {}
-  StreamFrame& operator=(const StreamFrame&) = delete;
   uint64_t number = 0;
   std::vector<StreamImage> images;
   nlohmann::json meta;
@@ -70,15 +59,10 @@ struct StreamFrame {
   uint64_t bytes = 0;                // payload bytes as received
   timespec received{};               // when it arrived (CLOCK_REALTIME): its files' mtime
   std::shared_ptr<const StreamFrameSpill> spill;  // null while the payloads are in RAM
-  // XXH3 of the payloads as received, 0 until first asked (FrameFingerprint); names the frame's
-  // decoded units in the caches, so the same frame received twice (two daemons, a restart)
-  // shares them and a different one never does.
-  mutable std::atomic<uint64_t> fingerprint{0};
+  // The ledger's running number of the frames it took in (from 1; a spilled frame keeps it):
+  // with the ledger's instance() it names the frame's decoded units in the caches.
+  uint64_t serial = 0;
 };
-
-// The frame's fingerprint (computed once, from the payloads in RAM; a spilled frame has it from
-// before it was spilled).
-uint64_t FrameFingerprint(const StreamFrame& frame);
 
 // One series. The ingest thread changes it under the ledger's lock while it is open: other
 // threads read it through the ledger (Info, Frame, FrameNumbers), never directly.
@@ -129,8 +113,12 @@ struct StreamCounters {
 class StreamLedger {
  public:
   // `ring_bytes` 0: no bound.
-  explicit StreamLedger(size_t keep_series, uint64_t ring_bytes = 0)
-      : keep_series_(keep_series < 1 ? 1 : keep_series), ring_bytes_(ring_bytes) {}
+  explicit StreamLedger(size_t keep_series, uint64_t ring_bytes = 0);
+
+  // Random, drawn when the ledger is made: frame serials of two ledgers (two sources, a
+  // restarted daemon whose disk cache still holds the last one's units) never name the same
+  // frame.
+  uint64_t instance() const { return instance_; }
 
   // What an event changed, for the caller to announce (new entries in the tree).
   struct Change {
@@ -205,6 +193,8 @@ class StreamLedger {
   std::map<const StreamSeries*, uint64_t> next_;
   StreamCounters counters_;
   uint64_t seq_ = 0;
+  uint64_t serials_ = 0;
+  const uint64_t instance_;
   // Frames that left during the Apply under way, freed after its lock.
   std::vector<std::shared_ptr<const StreamFrame>> garbage_;
 };

@@ -140,6 +140,10 @@ IniCheck StreamSourceType::ParseKeys(const IniSection& section, const std::vecto
           return bad("'" + x + "' is not tiff or raw");
         }
       }
+    } else if (e.key == "direct_io") {
+      Result<bool> b = ParseBool(v);
+      if (!b.ok()) return bad(b.status().message());
+      o->direct_io = *b;
     } else if (e.key == "keep_series") {
       std::optional<uint64_t> n = ParseIniUint(v, 100000);
       if (!n || *n < 1) return bad("expected an integer from 1 to 100000");
@@ -196,6 +200,7 @@ std::vector<std::pair<std::string, std::string>> StreamSourceType::FormatKeys(
           {"array_frame_key", o.array_keys.frame},
           {"array_series_key", o.array_keys.series},
           {"formats", formats},
+          {"direct_io", o.direct_io ? "true" : "false"},
           {"keep_series", std::to_string(o.keep_series)},
           {"series_name", o.series_name},
           {"spill", !o.spill        ? "off"
@@ -244,6 +249,7 @@ Result<std::unique_ptr<Backend>> StreamSourceType::Create(const SourceSpec& spec
   b.spill_bytes = o.spill_bytes;
   b.tiff = o.tiff;
   b.raw = o.raw;
+  b.direct_io = o.direct_io;
   b.series_name = o.series_name;
   b.uid = o.uid;
   b.gid = o.gid;

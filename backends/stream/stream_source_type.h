@@ -11,6 +11,8 @@
 //   array_shape_key, array_type_key, array_frame_key, array_series_key
 //              array-1.0: the header's key names (default shape, type, frame, series)
 //   formats    tiff, raw or tiff,raw: the files of each frame; default tiff
+//   direct_io  true (default): frame files are read with direct I/O (no page-cache copy; no
+//              shared mmap); false: through the page cache like archive members
 //   keep_series  ended or cut series kept listed, 1..100000; default 10
 //   series_name  the series folder's path: {key} or {key:0N} over series, seq, unique and the
 //              header's top-level keys, '/' for sub-folders; default series_{series:06}
@@ -39,6 +41,7 @@ struct StreamOptions final : SourceOptions {
   ArrayKeys array_keys;
   bool tiff = true;
   bool raw = false;
+  bool direct_io = true;
   size_t keep_series = 10;
   std::string series_name = "series_{series:06}";
   bool spill = true;

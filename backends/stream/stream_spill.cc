@@ -173,7 +173,7 @@ bool StreamSpill::SpillOnce() {
     f->meta = old.meta;
     f->bytes = old.bytes;
     f->received = old.received;
-    f->fingerprint = FrameFingerprint(old);
+    f->serial = old.serial;
     f->spill = std::move(spill);
     std::weak_ptr<const StreamFrame> weak = f;
     if (ledger_->SwapSpilled(frames[i], std::move(f))) {

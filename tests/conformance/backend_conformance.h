@@ -14,7 +14,7 @@
 //  - concurrent readers at random offsets byte-equal to the expected bytes;
 //  - every decorator (ForwardingSource, LatencySource 0 ms, FaultySource without faults,
 //    WrappingBackend) keeps the block layout (BlockCount, BlockRangeOf, BlockOf, GroupOf) and
-//    the bytes.
+//    the bytes; resident blocks (ByteSource::ResidentBlock) hold exactly their block's bytes.
 // Expected bytes come from the files before packing, never from daqfs itself.
 #pragma once
 
@@ -46,6 +46,10 @@ class ConformanceFlavour {
   // before any test uses it: a flavour whose source feeds a running backend (a live stream's
   // publisher) sends its data here and returns once the backend shows it. Default: nothing.
   virtual void AfterStart(Backend& backend) { (void)backend; }
+  // True when two backends over the same data name their decode units differently (a live
+  // stream names a frame as that backend received it): the suite then compares two instances'
+  // layouts and bytes, not their unit names. Default: false (names come from the data).
+  virtual bool UnitNamesPerInstance() const { return false; }
   // Adds one more item (number `n`, from 1) to the source under `dir` and returns the name of
   // the entry it adds to the backend's root listing. Where the source allows, the name should
   // sort before the existing entries (an insertion ahead of a reader's position: the hard case

@@ -1,6 +1,7 @@
 // The backend conformance suite on the live stream backend, fed by a test publisher once
-// started: three series of DECTRIS stream2 messages (1 MiB bslz4 frames; one 8.8 MB lz4 frame,
-// which the read path sees as 1 MiB sub-blocks of one group; tiny raw u8 frames), each shown as
+// started: four series of DECTRIS stream2 messages (1 MiB bslz4 frames; one 8.8 MB lz4 frame,
+// which the read path sees as 1 MiB sub-blocks of one group; tiny raw u8 frames; 8.8 MB raw
+// frames, served from the received messages themselves as resident sub-blocks), each shown as
 // frames/NNNNNN.tif and .raw and, once ended, data.npy. The suite's growth test sends further
 // series while it lists the root. Expected bytes: the pixels daqfs-sim's pattern gives (computed
 // here, sent encoded), TIFFs written by libtiff from them, data.npy written by numpy.save; never
@@ -48,13 +49,15 @@ struct SeriesSpec {
 class StreamFlavour final : public ConformanceFlavour {
  public:
   std::string Name() const override { return "StreamDectrisStream2"; }
+  bool UnitNamesPerInstance() const override { return true; }
 
   std::map<std::string, std::string> MakeData(const std::string& dir) override {
     dir_ = dir;
     const PixelType u16{PixelKind::kUnsigned, 2}, u8{PixelKind::kUnsigned, 1};
     series_ = {{900, 1030, 514, u16, SimEncoding::kBitshuffleLz4, 3},
                {901, 2100, 2100, u16, SimEncoding::kLz4, 1},
-               {902, 7, 5, u8, SimEncoding::kRaw, 2}};
+               {902, 7, 5, u8, SimEncoding::kRaw, 2},
+               {903, 2100, 2100, u16, SimEncoding::kRaw, 2}};
     std::map<std::string, std::string> expected;
     for (const SeriesSpec& s : series_) {
       char name[32];
@@ -104,7 +107,16 @@ class StreamFlavour final : public ConformanceFlavour {
       frames += s.frames;
     }
     Send(messages);
-    ASSERT_TRUE(WaitFor([&] { return b.ledger()->counters().frames == frames; }));
+    // Every frame in and every series ended (data.npy exists once its series ended).
+    ASSERT_TRUE(WaitFor([&] {
+      if (b.ledger()->counters().frames != frames) return false;
+      std::vector<std::shared_ptr<StreamSeries>> all = b.ledger()->Series();
+      if (all.size() != series_.size()) return false;
+      for (const auto& s : all) {
+        if (!b.ledger()->Info(*s).ended) return false;
+      }
+      return true;
+    }));
     b.WaitAnnounced();
   }
 

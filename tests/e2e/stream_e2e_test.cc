@@ -222,6 +222,77 @@ TEST_F(StreamE2eTest, EveryProtocolAndEncodingShowsThePixelsSent) {
   EXPECT_EQ(prom.exit_code, 0) << prom.output;
 }
 
+// Frame files are read with direct I/O by default: a raw frame straight from the received
+// message (large frames: resident 1 MiB sub-blocks), no shared mmap (ENODEV) but reads and
+// private mappings; `direct_io = false` gives page-cached files a shared mmap works on. Both
+// show the same bytes; data.npy is page-cached either way (np.load with mmap_mode works).
+TEST_F(StreamE2eTest, FrameFilesAreReadWithDirectIoUnlessConfigured) {
+  if (IsSkipped()) return;
+  Mount({{"dio", "protocol = dectris-stream2\nformats = tiff,raw\n"},
+         {"cached", "protocol = dectris-stream2\nformats = tiff,raw\ndirect_io = false\n"}});
+  const PixelType u16{PixelKind::kUnsigned, 2};
+  struct Case {
+    SimEncoding encoding;
+    uint32_t w, h;
+  };
+  uint64_t series = 0;
+  for (const Case& c : {Case{SimEncoding::kRaw, 2100, 2100}, Case{SimEncoding::kRaw, 97, 61},
+                        Case{SimEncoding::kBitshuffleLz4, 2100, 2100}}) {
+    ++series;
+    SCOPED_TRACE(std::string(SimEncodingName(c.encoding)) + " " + std::to_string(c.w));
+    for (const char* source : {"dio", "cached"}) {
+      SimOptions o;
+      o.protocol = StreamProtocol::kDectrisStream2;
+      o.encoding = c.encoding;
+      o.type = u16;
+      o.width = c.w;
+      o.height = c.h;
+      o.frames = 3;
+      o.first_series = series;
+      SimResult r = Send(source, o);
+      EXPECT_EQ(r.dropped, 0u);
+      char name[32];
+      std::snprintf(name, sizeof name, "series_%06llu", static_cast<unsigned long long>(series));
+      const std::string dir = mnt_ + "/" + source + "/" + name;
+      ASSERT_TRUE(Appears(dir + "/end.json")) << Status(source);
+      for (uint64_t n = 0; n < 3; ++n) {
+        EXPECT_TRUE(Slurp(dir + "/frames/" + FrameFileName(n, "raw")) == Pixels(n, c.w, c.h, u16))
+            << source << " frame " << n;
+      }
+    }
+    const std::string a = mnt_ + "/dio/series_00000" + std::to_string(series);
+    const std::string b = mnt_ + "/cached/series_00000" + std::to_string(series);
+    CmdResult same = Sh("cmp " + Q(a + "/frames/000001.tif") + " " + Q(b + "/frames/000001.tif") +
+                        " && cmp " + Q(a + "/data.npy") + " " + Q(b + "/data.npy") + " 2>&1");
+    EXPECT_EQ(same.exit_code, 0) << same.output;
+  }
+  Python(
+      "import errno, glob, mmap, os\n"
+      "import numpy as np, tifffile\n"
+      "def maps(path, access):\n"
+      "    with open(path, 'rb') as f:\n"
+      "        with mmap.mmap(f.fileno(), 0, access=access) as m:\n"
+      "            return bytes(m)\n"
+      "for d in sorted(glob.glob('" +
+      mnt_ +
+      "/dio/series_*/')):\n"
+      "    c = d.replace('/dio/', '/cached/')\n"
+      "    npy = np.load(d + 'data.npy', mmap_mode='r')\n"
+      "    for i, t in enumerate(sorted(glob.glob(d + 'frames/*.tif'))):\n"
+      "        data = open(t, 'rb').read()\n"
+      "        try:\n"
+      "            maps(t, mmap.ACCESS_READ)\n"
+      "            raise SystemExit('shared mmap of a direct-I/O frame worked: ' + t)\n"
+      "        except OSError as e:\n"
+      "            assert e.errno == errno.ENODEV, (t, e)\n"
+      "        assert maps(t, mmap.ACCESS_COPY) == data, t\n"
+      "        ct = t.replace('/dio/', '/cached/')\n"
+      "        assert maps(ct, mmap.ACCESS_READ) == data, ct\n"
+      "        assert (tifffile.imread(t) == npy[i]).all(), (t, i)\n"
+      "        raw = np.memmap(t[:-4] + '.raw', dtype='<u2', mode='c')\n"
+      "        assert (raw == npy[i].ravel()).all(), t\n");
+}
+
 // Frames are listed while the series runs; end.json appears once it ended.
 TEST_F(StreamE2eTest, FramesAppearWhileTheSeriesRuns) {
   if (IsSkipped()) return;

@@ -39,6 +39,7 @@ class FaultySource final : public ForwardingSource {
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
   Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
   std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+  std::optional<Resident> ResidentBlock(uint64_t) const override { return std::nullopt; }
   uint64_t decodes() const { return state_->decodes.load(); }
 
  protected:
@@ -70,6 +71,7 @@ class BlockingSource final : public ForwardingSource {
   Status ReadGroup(uint64_t i, const BlockEmit& emit) override;
   Result<size_t> ReadAt(uint64_t off, std::span<uint8_t> out) override;
   std::unique_ptr<GroupCursor> OpenGroupCursor(uint64_t i) override;
+  std::optional<Resident> ResidentBlock(uint64_t) const override { return std::nullopt; }
   // Lets every waiting and later read through.
   void Release();
   // Reads waiting now.
