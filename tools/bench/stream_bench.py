@@ -39,7 +39,9 @@ p.add_argument("--bytes-per-run", type=int, default=1 << 30)
 p.add_argument("--sizes", default="1,4,16")
 p.add_argument("--visibility-frames", type=int, default=300)
 p.add_argument("--visibility-rate", type=float, default=200)
-p.add_argument("--hwm", type=int, default=1000)
+# Deeper than one run's frames (1 GiB of 1 MiB frames: 1024): a receiver that falls behind for a
+# while is not what drops frames; one that loses them shows as gaps.
+p.add_argument("--hwm", type=int, default=2000)
 args = p.parse_args()
 
 MiB = 1 << 20
@@ -174,12 +176,22 @@ def daqfs_run(m, frames, w, h, reader=False, rate=0.0, watch=False):
     read = [0]
     seen = []
 
+    end = os.path.join(os.path.dirname(fdir), "end.json")
+
+    def arrives(f):
+        # False once the series ended without it (a dropped frame: counted as loss).
+        while not os.path.exists(f):
+            if os.path.exists(end) and not os.path.exists(f):
+                return False
+            time.sleep(0.0002)
+        return True
+
     def read_all():
         buf = bytearray(16 * MiB)
         for n in range(frames):
             f = os.path.join(fdir, "%06d.tif" % n)
-            while not os.path.exists(f):
-                time.sleep(0.0002)
+            if not arrives(f):
+                continue
             with open(f, "rb", buffering=0) as fh:
                 while fh.readinto(buf):
                     pass
@@ -194,6 +206,8 @@ def daqfs_run(m, frames, w, h, reader=False, rate=0.0, watch=False):
                     seen.append(time.time() - st.st_mtime_ns / 1e9)
                     break
                 except FileNotFoundError:
+                    if os.path.exists(end) and not os.path.exists(f):
+                        break  # dropped: counted as loss
                     time.sleep(0.0002)
 
     t = None
@@ -206,13 +220,14 @@ def daqfs_run(m, frames, w, h, reader=False, rate=0.0, watch=False):
     wait_end(series)
     if t:
         t.join()
-    mt = [os.stat(os.path.join(fdir, "%06d.tif" % n)).st_mtime_ns / 1e9
-          for n in (0, frames - 1)]
+    # Arrivals of the first and last frames received (a frame the sender dropped is loss).
+    present = sorted(n for n in os.listdir(fdir) if n.endswith(".tif"))  # complete frames listed
+    got = len(present)
+    mt = [os.stat(os.path.join(fdir, n)).st_mtime_ns / 1e9 for n in (present[0], present[-1])]
     after = m.status()
-    got = sum(1 for n in os.listdir(fdir) if n.endswith(".tif"))  # complete frames listed
     lost = int(after["lost"]) - int(before["lost"])
     evicted = int(after["evicted"]) - int(before["evicted"])
-    rate_got = (frames - 1) / (mt[1] - mt[0]) if mt[1] > mt[0] else 0
+    rate_got = (got - 1) / (mt[1] - mt[0]) if mt[1] > mt[0] else 0
     return rate_got, dropped + lost + evicted + (frames - got), seen
 
 
