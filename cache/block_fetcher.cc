@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "cache/work_timer.h"
 
@@ -149,12 +150,32 @@ void BlockFetcher::Store(BlockCache* cache, const BlockKey& key, const Block& bl
 Result<Block> BlockFetcher::FetchBlock(ByteSource& source, const std::string& identity,
                                        uint64_t index, BlockCache* cache) {
   std::vector<BlockPart> parts = source.PartsOf(index);
-  if (parts.empty()) return Fetch(source, identity, index, cache);
   const uint64_t want = source.BlockRangeOf(index).length;
+  if (parts.empty()) {
+    if (std::optional<ByteSource::Resident> r = source.ResidentBlock(index)) {
+      // Resident bytes are copied (never decoded, never cached).
+      if (r->bytes.size() != want) return Corrupt(identity + ": resident block of another size");
+      return Block(std::make_shared<Bytes>(r->bytes.begin(), r->bytes.end()));
+    }
+    return Fetch(source, identity, index, cache);
+  }
   std::vector<Block> units(parts.size());
+  std::vector<ByteSource::Resident> resident(parts.size());
+  std::vector<const uint8_t*> from(parts.size(), nullptr);
   for (size_t i = 0; i < parts.size(); ++i) {
     const BlockPart& p = parts[i];
-    if (!p.units) continue;
+    if (!p.units) {
+      from[i] = p.bytes->data();
+      continue;
+    }
+    if (std::optional<ByteSource::Resident> r = p.units->ResidentBlock(p.unit)) {
+      if (r->bytes.size() < p.offset + p.length) {
+        return Corrupt(identity + ": unit " + std::to_string(p.unit) + " is shorter than its part");
+      }
+      resident[i] = std::move(*r);  // keeps the bytes until they are copied below
+      from[i] = resident[i].bytes.data();
+      continue;
+    }
     Result<Block> u = Fetch(*p.units, p.units->Identity(), p.unit, cache);
     if (!u.ok()) return u.status();
     if ((*u)->size() < p.offset + p.length) {
@@ -164,14 +185,14 @@ Result<Block> BlockFetcher::FetchBlock(ByteSource& source, const std::string& id
       return *u;  // the block is one whole unit: no copy
     }
     units[i] = std::move(*u);
+    from[i] = units[i]->data();
   }
   auto out = std::make_shared<Bytes>(want);
   uint64_t done = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const BlockPart& p = parts[i];
-    const uint8_t* from = p.units ? units[i]->data() : p.bytes->data();
     if (done + p.length > want) return Corrupt(identity + ": parts longer than their block");
-    std::memcpy(out->data() + done, from + p.offset, p.length);
+    std::memcpy(out->data() + done, from[i] + p.offset, p.length);
     done += p.length;
   }
   if (done != want) return Corrupt(identity + ": parts shorter than their block");

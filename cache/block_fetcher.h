@@ -44,7 +44,8 @@ class BlockFetcher {
 
   // Block `index` of `source` whole, whatever it is made of (PartsOf): a block that is exactly
   // one unit is that unit's cached bytes (no copy); a composed block is assembled into new
-  // bytes from its units (each fetched as by Fetch) and generated parts.
+  // bytes from its units (each fetched as by Fetch, resident ones copied as they are) and
+  // generated parts.
   Result<Block> FetchBlock(ByteSource& source, const std::string& identity, uint64_t index,
                            BlockCache* cache);
 

@@ -32,7 +32,8 @@ class CachedFileReader final : public FileReader {
         cache_(cache),
         context_(std::move(context)),
         planner_(cache ? max_window_blocks : 0),
-        scan_release_(cache && (cache == path->tiered_.get() || cache == path->tiered_keep_.get())),
+        scan_release_(context_.page_cached && cache &&
+                      (cache == path->tiered_.get() || cache == path->tiered_keep_.get())),
         pending_(std::make_shared<CachedReadPath::Pending>()),
         cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
 

@@ -331,6 +331,22 @@ TEST_F(CachedReadPathTest, ResidentUnitsAreHandedOutAsTheyAreNeverDecodedNorCach
       EXPECT_EQ(*n, all.size());
       EXPECT_TRUE(Check(std::vector<uint8_t>(all.begin() + skip, all.end()), 0, all.size() - skip));
     }
+    // Whole blocks (BlockFetcher::FetchBlock): resident bytes copied, nothing decoded or cached.
+    BlockFetcher fetcher(&metrics_);
+    for (uint64_t b = 0; b < composed->BlockCount(); ++b) {
+      Result<Block> whole = fetcher.FetchBlock(*composed, "composed", b, &memory_);
+      ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+      const BlockRange r = composed->BlockRangeOf(b);
+      ASSERT_EQ((*whole)->size(), r.length);
+      for (uint64_t k = 0; k < r.length; ++k) {
+        const uint64_t at = r.offset + k;
+        ASSERT_EQ((**whole)[k], at < 5 ? "HEAD:"[at] : PatternByte(at - 5)) << "at " << at;
+      }
+      Result<Block> plain = fetcher.FetchBlock(*units, "resident", b, &memory_);
+      ASSERT_TRUE(plain.ok());
+      EXPECT_TRUE(Check(std::vector<uint8_t>((*plain)->begin(), (*plain)->end()),
+                        units->BlockRangeOf(b).offset, (*plain)->size()));
+    }
     WaitIdle();
     EXPECT_EQ(units->decodes.load(), 0u);
     EXPECT_EQ(memory_.blocks(), 0u);

@@ -64,6 +64,9 @@ struct FileContext {
   std::string dir;      // identity of the directory it was looked up in ("" if unknown)
   std::string name;     // its name there
   uint64_t size = 0;    // its size
+  // False for a file read with direct I/O (Attr::direct_io): the kernel keeps none of its
+  // pages, so a sequential scan does not leave its units to the page cache (it keeps them).
+  bool page_cached = true;
   // Up to `max` files that follow this one in directory order (for sibling prefetch), unopened.
   std::function<std::vector<Sibling>(size_t max)> next_siblings;
 };

@@ -305,6 +305,7 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   if (read_path_ && key->backend != kControl && !file->attr.dynamic) {
     FileContext ctx;
     ctx.source = key->backend;
+    ctx.page_cached = !file->attr.direct_io;
     if (std::optional<InodeTable::Origin> origin = inodes_.OriginOf(ino)) {
       InodeKey parent = origin->parent;
       Backend* backend = BackendOf(key->backend);

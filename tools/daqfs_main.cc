@@ -300,7 +300,8 @@ int Main(int argc, char** argv) {
   RaiseFileLimit();
   // Blocks are 1 MiB buffers allocated and freed at high rates by many threads. Kept in glibc's
   // arenas (below a fixed mmap threshold) a freed block is reused without page faults and
-  // kernel zeroing; few arenas and a fixed threshold keep the freed memory bounded.
+  // kernel zeroing; few arenas (4 and the main one) and a fixed trim threshold (64 MiB free at
+  // the top of an arena) keep the freed memory bounded.
   // A live stream's received frames (ZeroMQ allocates each message; 4 and 16 MiB frames are
   // common) come from the arenas too, up to glibc's largest threshold (32 MiB): the memory of
   // frames that left the ring is what the next ones reuse, where a fresh mapping per frame
@@ -309,6 +310,8 @@ int Main(int argc, char** argv) {
   // memory handed back to the kernel below the ring's size (glibc's limit: 2 GiB - 1 per
   // arena): a finished series leaves the ring all at once, and the next one would otherwise
   // fault in fresh zeroed pages for all of its frames (a third of the receiving thread's time).
+  // The price: the daemon's memory does not shrink after a peak (up to that much free per
+  // arena stays, block cache memory included), which is what a ring of that size means anyway.
   const size_t streams =
       static_cast<size_t>(std::count_if(config.sources.begin(), config.sources.end(),
                                         [](const SourceSpec& s) { return s.type == "stream"; }));

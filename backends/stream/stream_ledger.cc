@@ -12,9 +12,9 @@ namespace {
 
 uint64_t RandomInstance() {
   uint64_t v = 0;
-  if (getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) {
-    // No entropy (should not happen on Linux >= 3.17): the clock, the pid and an address still
-    // differ between two daemons and two ledgers.
+  if (getrandom(&v, sizeof v, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof v)) {
+    // No entropy yet (a mount early at boot) or none at all: the clock, the pid and an address
+    // still differ between two daemons and two ledgers.
     timespec t{};
     clock_gettime(CLOCK_REALTIME, &t);
     v = static_cast<uint64_t>(t.tv_sec) * 1000000000u + static_cast<uint64_t>(t.tv_nsec);

@@ -110,6 +110,11 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+  // libfuse 3.16 and later: files read with direct I/O (Attr::direct_io) may be mapped shared
+  // too (Linux 6.6+). Debian 12's libfuse 3.14 cannot ask for it: such mappings fail there.
+  if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
   // Every listing carries its entries' attributes (READDIRPLUS): a tool that lists a folder and
   // then opens each file (`cat frames/*.tif`, a numpy loop over a glob) needs no lookup round
   // trip per file; the kernel's own choice (READDIRPLUS_AUTO) uses it only for the first batch

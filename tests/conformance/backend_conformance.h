@@ -50,6 +50,10 @@ class ConformanceFlavour {
   // stream names a frame as that backend received it): the suite then compares two instances'
   // layouts and bytes, not their unit names. Default: false (names come from the data).
   virtual bool UnitNamesPerInstance() const { return false; }
+  // True when some blocks or units of its files are in memory as they read
+  // (ByteSource::ResidentBlock: a live stream's raw frames): the suite checks that it finds
+  // some and that each holds its block's bytes. Default: false.
+  virtual bool HasResidentBlocks() const { return false; }
   // Adds one more item (number `n`, from 1) to the source under `dir` and returns the name of
   // the entry it adds to the backend's root listing. Where the source allows, the name should
   // sort before the existing entries (an insertion ahead of a reader's position: the hard case

@@ -50,6 +50,7 @@ class StreamFlavour final : public ConformanceFlavour {
  public:
   std::string Name() const override { return "StreamDectrisStream2"; }
   bool UnitNamesPerInstance() const override { return true; }
+  bool HasResidentBlocks() const override { return true; }
 
   std::map<std::string, std::string> MakeData(const std::string& dir) override {
     dir_ = dir;

@@ -4,7 +4,7 @@
 # as fast as its socket takes them, never blocking (drops counted); receivers interleaved: bare
 # (a PULL socket that only counts), daqfs (a stream source, nobody reading), daqfs while a reader
 # cats every frame as it appears. Ingest rate from the receivers' own arrival times (daqfs: the
-# frames' mtimes); loss = sender drops + missing frame numbers. Then the time from a frame's
+# frames' mtimes); loss = frames the receiver does not have. Then the time from a frame's
 # arrival to its visibility to stat (p50/p99) with 4 MiB frames at 200 frames/s.
 # Rules of issue 10: >= 0.85x the bare receiver at 4 MiB with and without a reader, zero loss,
 # p99 visibility under 5 ms. Details: tools/bench/stream_bench.py.
