@@ -649,6 +649,26 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
   EXPECT_EQ(ssd.bytes(), 40 * kMiB);  // every block kept on the slower tier
   EXPECT_LE(ram.bytes(), 20 * kMiB);  // consumed prefetched blocks left RAM
   EXPECT_LE(src->decodes.load(), 40u);
+
+  // A file read with direct I/O (a live stream's frame) leaves nothing in the page cache: the
+  // same scan keeps its blocks in RAM.
+  auto direct = std::make_shared<PatternSource>(16 * kMiB, true, "direct");
+  {
+    FileContext c;
+    c.page_cached = false;
+    auto reader = path->Open(direct, c);
+    std::vector<uint8_t> buf(kMiB);
+    for (uint64_t b = 0; b < 16; ++b) {
+      ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
+      ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
+    }
+  }
+  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (uint64_t b = 0; b < 16; ++b) {
+    EXPECT_TRUE(ram.Contains(BlockKey{"direct", b})) << "block " << b;
+  }
 }
 
 }  // namespace
