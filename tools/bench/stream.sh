@@ -2,9 +2,10 @@
 # Benchmark of live stream ingest (issue 10), against a bare ZeroMQ PULL receiver in the same
 # run: raw uint16 frames of 1, 4 and 16 MiB (one dectris-stream2 message each) sent by daqfs-sim
 # as fast as its socket takes them, never blocking (drops counted); receivers interleaved: bare
-# (a PULL socket that only counts), daqfs (a stream source, nobody reading), daqfs while a reader
-# cats every frame as it appears. Ingest rate from the receivers' own arrival times (daqfs: the
-# frames' mtimes); loss = frames the receiver does not have. Then the time from a frame's
+# (a PULL socket that only counts; bare+copy: copying each frame once, for comparison), daqfs (a
+# stream source, nobody reading), daqfs while a reader cats every frame as it appears. Ingest
+# rate from the receivers' own arrival times (daqfs: the frames' mtimes); loss = frames the
+# receiver does not have. Then the time from a frame's
 # arrival to its visibility to stat (p50/p99) with 4 MiB frames at 200 frames/s.
 # Rules of issue 10: >= 0.85x the bare receiver at 4 MiB with and without a reader, zero loss,
 # p99 visibility under 5 ms. Details: tools/bench/stream_bench.py.

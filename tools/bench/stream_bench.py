@@ -6,6 +6,9 @@ daqfs-sim sending as fast as its socket takes them, never blocking: a frame its 
 --hwm messages cannot take is dropped and counted) and each receiver, RUNS interleaved runs:
   bare     a ZeroMQ PULL socket (pyzmq, receive queue unbounded like daqfs's) that only counts,
            in a process at daqfs's receiving priority and with its allocator settings
+  bare+copy  the same copying each frame once into a buffer it reuses: the least that any
+           receiver whose frames a reader reads must do (a read is at least one copy); for
+           comparison with +reader, not a criterion
   daqfs    a daqfs stream source (type = stream, bound on loopback), nobody reading
   +reader  the same while a reader cats every frames/NNNNNN.tif as soon as it appears
 Ingest rate = (frames - 1) / (arrival of the last frame - arrival of the first), arrivals as the
@@ -83,6 +86,8 @@ def sim(endpoint, frames, w, h, series, rate=0.0, nice=-10):
 BARE = r"""
 import sys, time, zmq
 frames = int(sys.argv[1])
+copy = sys.argv[2] == "copy"
+buf = bytearray(64 << 20)
 ctx = zmq.Context(1)
 pull = ctx.socket(zmq.PULL)
 pull.setsockopt(zmq.RCVHWM, 0)
@@ -92,21 +97,25 @@ times = []
 while len(times) < frames:
     if not pull.poll(15000):
         break
-    pull.recv(copy=False)
+    m = pull.recv(copy=False)
+    if copy:
+        b = memoryview(m.buffer)
+        buf[:len(b)] = b
     times.append(time.time())
 got = len(times)
 print(got, (got - 1) / (times[-1] - times[0]) if got > 1 else 0, flush=True)
 """
 
 
-def bare_run(frames, w, h):
+def bare_run(frames, w, h, copy=False):
     # A process of its own with what daqfs has: ZeroMQ's I/O thread and the counting thread at
     # the priority of daqfs's receiving threads (nice -10), and glibc's allocator set as daqfs
     # sets it with a stream source (frames up to 32 MiB from the heap, memory kept for reuse),
     # so that the reference is not slowed by page faults daqfs does not have.
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(32 << 20),
                MALLOC_TRIM_THRESHOLD_=str(64 << 20), MALLOC_ARENA_MAX="4")
-    rx = subprocess.Popen(["nice", "-n", "-10", "/usr/bin/python3", "-c", BARE, str(frames)],
+    rx = subprocess.Popen(["nice", "-n", "-10", "/usr/bin/python3", "-c", BARE, str(frames),
+                           "copy" if copy else "count"],
                           env=env, stdout=subprocess.PIPE, text=True)
     endpoint = rx.stdout.readline().strip()
     sim(endpoint, frames, w, h, 1)
@@ -237,7 +246,7 @@ try:
     for size in [int(s) for s in args.sizes.split(",") if s.strip() and s != "none"]:
         w, h = shape_of(size)
         frames = max(16, args.bytes_per_run // (size * MiB))
-        rows = {"bare": [], "daqfs": [], "daqfs+reader": []}
+        rows = {"bare": [], "bare+copy": [], "daqfs": [], "daqfs+reader": []}
         loss = {k: 0 for k in rows}
         # Warm-up: the ring reaches its steady state (keep_series = 2: the frames of older
         # series leave and their memory is what new frames reuse, as on a beamline that runs
@@ -246,8 +255,8 @@ try:
             daqfs_run(m, frames, w, h)
         for run in range(args.runs):
             for kind in rows:  # interleaved
-                if kind == "bare":
-                    r, l = bare_run(frames, w, h)
+                if kind.startswith("bare"):
+                    r, l = bare_run(frames, w, h, kind == "bare+copy")
                 else:
                     r, l, _ = daqfs_run(m, frames, w, h, reader=(kind == "daqfs+reader"))
                 rows[kind].append(r)
@@ -286,6 +295,8 @@ for size, (frames, rows, loss) in results.items():
             ok = med[k] / med["bare"] >= 0.85 and loss[k] == 0
             verdict.append(f"- 4 MiB {k}: {med[k] / med['bare']:.2f}x the bare receiver, loss "
                            f"{loss[k]}: {'pass' if ok else 'FAIL'} (>= 0.85x, zero loss)")
+        verdict.append(f"- 4 MiB daqfs+reader: {med['daqfs+reader'] / med['bare+copy']:.2f}x a bare "
+                       f"receiver that copies each frame once (for comparison)")
 p50, p99 = pct(lat, .5) * 1e3, pct(lat, .99) * 1e3
 print(f"\nVisibility (arrival to stat), 4 MiB frames at {args.visibility_rate:.0f} frames/s, "
       f"{len(lat)} frames: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(lat) * 1e3:.2f} ms; "
