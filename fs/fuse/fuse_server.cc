@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <new>
 #include <optional>
 #include <sstream>
@@ -628,6 +630,25 @@ namespace {
 // write to a file descriptor); -1 when no loop runs.
 std::atomic<int> g_hangup_fd{-1};
 
+// SIGINT and SIGTERM while the loop runs: libfuse's handler (saved), then the signal is sent on
+// to the thread that waits for the loop, if it landed elsewhere (see the header).
+constexpr int kEndSignals[] = {SIGINT, SIGTERM};
+struct sigaction g_libfuse_handler[std::size(kEndSignals)];
+pthread_t g_loop_thread;
+std::atomic<bool> g_loop_thread_set{false};
+
+void OnEndSignal(int sig) {
+  int saved = errno;
+  for (size_t i = 0; i < std::size(kEndSignals); ++i) {
+    void (*h)(int) = g_libfuse_handler[i].sa_handler;
+    if (kEndSignals[i] == sig && h != SIG_DFL && h != SIG_IGN) h(sig);
+  }
+  if (g_loop_thread_set.load() && !pthread_equal(pthread_self(), g_loop_thread)) {
+    pthread_kill(g_loop_thread, sig);  // async-signal-safe
+  }
+  errno = saved;
+}
+
 void OnHangup(int) {
   int saved = errno;
   int fd = g_hangup_fd.load();
@@ -643,6 +664,16 @@ void OnHangup(int) {
 Status FuseServer::Run(const std::function<void()>& ready) {
   if (fuse_set_signal_handlers(se_) != 0) return Status(Code::kUnavailable, "signal handlers");
   signals_set_ = true;
+  g_loop_thread = pthread_self();
+  g_loop_thread_set = true;
+  for (size_t i = 0; i < std::size(kEndSignals); ++i) {
+    struct sigaction forward;
+    sigaction(kEndSignals[i], nullptr, &g_libfuse_handler[i]);
+    forward = g_libfuse_handler[i];
+    forward.sa_handler = OnEndSignal;
+    forward.sa_flags &= ~SA_SIGINFO;
+    sigaction(kEndSignals[i], &forward, nullptr);
+  }
 
   // SIGHUP reopens the log instead of unmounting (libfuse's handler would end the loop).
   int hup[2];
@@ -740,6 +771,11 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   hangups.join();
   close(hup[0]);
   close(hup[1]);
+  // libfuse's own handlers back, so that it recognises and removes them.
+  g_loop_thread_set = false;
+  for (size_t i = 0; i < std::size(kEndSignals); ++i) {
+    sigaction(kEndSignals[i], &g_libfuse_handler[i], nullptr);
+  }
   fuse_remove_signal_handlers(se_);
   signals_set_ = false;
   if (rc < 0) return Status(Code::kIo, std::string("FUSE loop failed: ") + std::strerror(-rc));

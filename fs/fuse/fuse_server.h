@@ -13,6 +13,13 @@
 // returns 0. An external unmount also returns 0. SIGHUP does not unmount: it calls
 // FuseOptions::on_hangup (reopen the log) on a thread of its own.
 //
+// Signals: libfuse 3.14's loop ends on SIGINT / SIGTERM only when the signal interrupts the
+// thread that waits for the loop (Run's) or a FUSE worker (whose signals libfuse blocks). The
+// kernel may hand a process's signal to any thread that does not block it, such as a decode
+// pool's: libfuse's handler then sets the exit flag and wakes nobody, and the daemon keeps
+// running (seen: 1 SIGTERM in about 40 under load). Run's handler runs libfuse's and, on any
+// other thread, sends the signal on to Run's thread.
+//
 // The mount is always nosuid,nodev: "suid" and "dev" in the -o list (mount.fuse3 adds them for
 // root) are dropped with one log line, never refused.
 //

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,6 +226,13 @@ int DaqfsProcess::Unmount() {
 int DaqfsProcess::Signal(int sig) {
   if (pid_ <= 0) return -1;
   kill(pid_, sig);
+  int code = Wait(30);
+  return code == -2 ? -1 : code;
+}
+
+int DaqfsProcess::SignalThread(pid_t tid, int sig) {
+  if (pid_ <= 0) return -1;
+  if (syscall(SYS_tgkill, pid_, tid, sig) != 0) return -1;
   int code = Wait(30);
   return code == -2 ? -1 : code;
 }

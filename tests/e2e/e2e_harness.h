@@ -69,6 +69,8 @@ class DaqfsProcess {
   int Unmount();
   // Sends `sig` and waits: the daemon's exit code.
   int Signal(int sig);
+  // Sends `sig` to thread `tid` of the daemon alone (tgkill) and waits: its exit code.
+  int SignalThread(pid_t tid, int sig);
   std::string Log() const;
   pid_t pid() const { return pid_; }
 
