@@ -6,9 +6,9 @@ daqfs-sim sending as fast as its socket takes them, never blocking: a frame its 
 --hwm messages cannot take is dropped and counted) and each receiver, RUNS interleaved runs:
   bare     a ZeroMQ PULL socket (pyzmq, receive queue unbounded like daqfs's) that only counts,
            in a process at daqfs's receiving priority and with its allocator settings
-  bare+copy  the same copying each frame once into a buffer it reuses: the least that any
-           receiver whose frames a reader reads must do (a read is at least one copy); for
-           comparison with +reader, not a criterion
+  bare+copy  the same copying each frame once into a buffer it reuses, in its receiving
+           thread (what one copy of every frame, as a read makes, costs this machine's
+           pipeline); for comparison with +reader, not a criterion and not a bound
   daqfs    a daqfs stream source (type = stream, bound on loopback), nobody reading
   +reader  the same while a reader cats every frames/NNNNNN.tif as soon as it appears
 Ingest rate = (frames - 1) / (arrival of the last frame - arrival of the first), arrivals as the
