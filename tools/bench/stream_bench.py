@@ -5,7 +5,7 @@ For each frame size (raw uint16 frames of 1, 4 and 16 MiB, one dectris-stream2 m
 daqfs-sim sending as fast as its socket takes them, never blocking: a frame its queue of
 --hwm messages cannot take is dropped and counted) and each receiver, RUNS interleaved runs:
   bare     a ZeroMQ PULL socket (pyzmq, receive queue unbounded like daqfs's) that only counts,
-           in a process at daqfs's receiving priority and with its allocator settings
+           in a process at daqfs's receiving priority and with its mmap threshold and arenas
   bare+copy  the same copying each frame once into a buffer it reuses, in its receiving
            thread (what one copy of every frame, as a read makes, costs this machine's
            pipeline); for comparison with +reader, not a criterion and not a bound
@@ -111,9 +111,10 @@ print(got, (got - 1) / (times[-1] - times[0]) if got > 1 else 0, flush=True)
 
 def bare_run(frames, w, h, copy=False):
     # A process of its own with what daqfs has: ZeroMQ's I/O thread and the counting thread at
-    # the priority of daqfs's receiving threads (nice -10), and glibc's allocator set as daqfs
-    # sets it with a stream source (frames up to 32 MiB from the heap, memory kept for reuse),
-    # so that the reference is not slowed by page faults daqfs does not have.
+    # the priority of daqfs's receiving threads (nice -10), and glibc's mmap threshold and
+    # arenas as daqfs sets them with a stream source (frames up to 32 MiB from the heap, reused),
+    # so that the reference is not slowed by page faults daqfs does not have. (Its trim
+    # threshold stays 64 MiB: it frees each frame at once, the top of its heap stays small.)
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(32 << 20),
                MALLOC_TRIM_THRESHOLD_=str(64 << 20), MALLOC_ARENA_MAX="4")
     rx = subprocess.Popen(["nice", "-n", "-10", "/usr/bin/python3", "-c", BARE, str(frames),
