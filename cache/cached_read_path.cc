@@ -96,26 +96,25 @@ class CachedFileReader final : public FileReader {
                                     static_cast<size_t>(hi - lo)});
             continue;
           }
-          if (std::optional<ByteSource::Resident> m = p.units->ResidentBlock(p.unit)) {
-            if (m->bytes.size() < p.offset + p.length) {
-              return Corrupt(p.units->Identity() + ": unit " + std::to_string(p.unit) +
-                             " is shorter than its part");
-            }
-            out.push_back(ReadPiece{m->keep, m->bytes.data() + p.offset + (lo - p0),
-                                    static_cast<size_t>(hi - lo)});
-            continue;
+          // The unit's bytes: in memory already (resident, never cached) or fetched.
+          std::optional<ByteSource::Resident> unit = p.units->ResidentBlock(p.unit);
+          const bool fetched = !unit;
+          std::string uid;
+          if (fetched) {
+            uid = p.units->Identity();
+            Result<Block> u = FetchUnit(*p.units, uid, p.unit);
+            if (!u.ok()) return u.status();
+            unit = ByteSource::Resident{*u, std::span<const uint8_t>((*u)->data(), (*u)->size())};
           }
-          std::string uid = p.units->Identity();
-          Result<Block> u = FetchUnit(*p.units, uid, p.unit);
-          if (!u.ok()) return u.status();
-          if ((*u)->size() < p.offset + p.length) {
-            return Corrupt(uid + ": unit " + std::to_string(p.unit) + " is shorter than its part");
+          if (unit->bytes.size() < p.offset + p.length) {
+            return Corrupt(p.units->Identity() + ": unit " + std::to_string(p.unit) +
+                           " is shorter than its part");
           }
-          out.push_back(
-              ReadPiece{*u, (*u)->data() + p.offset + (lo - p0), static_cast<size_t>(hi - lo)});
+          out.push_back(ReadPiece{unit->keep, unit->bytes.data() + p.offset + (lo - p0),
+                                  static_cast<size_t>(hi - lo)});
           // Release a unit only when its last byte has been read: the slice before it may
           // belong to this file and the slice after it to the next one.
-          if (release && hi == p1 && p.offset + p.length == (*u)->size()) {
+          if (fetched && release && hi == p1 && p.offset + p.length == unit->bytes.size()) {
             cache_->Release(BlockKey{uid, p.unit});
             Released(bi);
           }

@@ -634,38 +634,31 @@ TEST(CachedReadPathScanTest, SequentialScanLeavesRamToThePageCacheWhenSsdKeepsBl
   ReadPathOptions o;
   o.prefetch_window_bytes = 16 * kMiB;
   auto path = std::make_unique<CachedReadPath>(o, &ram, &ssd, &pool, &metrics);
-  auto src = std::make_shared<PatternSource>(40 * kMiB, true, "scan");
-  {
-    auto reader = path->Open(src, FileContext{});
-    std::vector<uint8_t> buf(kMiB);
-    for (uint64_t b = 0; b < 40; ++b) {
-      ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
-      ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
+  // Reads `src` whole in 1 MiB requests, then waits until its prefetches are done.
+  auto scan = [&](const std::shared_ptr<PatternSource>& src, const FileContext& context) {
+    {
+      auto reader = path->Open(src, context);
+      std::vector<uint8_t> buf(kMiB);
+      for (uint64_t b = 0; b < src->Size() / kMiB; ++b) {
+        ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
+        ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
+      }
     }
-  }
-  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+    for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  auto src = std::make_shared<PatternSource>(40 * kMiB, true, "scan");
+  ASSERT_NO_FATAL_FAILURE(scan(src, FileContext{}));
   EXPECT_EQ(ssd.bytes(), 40 * kMiB);  // every block kept on the slower tier
   EXPECT_LE(ram.bytes(), 20 * kMiB);  // consumed prefetched blocks left RAM
   EXPECT_LE(src->decodes.load(), 40u);
 
   // A file read with direct I/O (a live stream's frame) leaves nothing in the page cache: the
   // same scan keeps its blocks in RAM.
-  auto direct = std::make_shared<PatternSource>(16 * kMiB, true, "direct");
-  {
-    FileContext c;
-    c.page_cached = false;
-    auto reader = path->Open(direct, c);
-    std::vector<uint8_t> buf(kMiB);
-    for (uint64_t b = 0; b < 16; ++b) {
-      ASSERT_TRUE(reader->Read(b * kMiB, buf).ok());
-      ASSERT_TRUE(Check(buf, b * kMiB, buf.size()));
-    }
-  }
-  for (int i = 0; i < 5000 && (path->inflight_bytes() > 0 || !pool.idle()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  FileContext direct;
+  direct.page_cached = false;
+  ASSERT_NO_FATAL_FAILURE(scan(std::make_shared<PatternSource>(16 * kMiB, true, "direct"), direct));
   for (uint64_t b = 0; b < 16; ++b) {
     EXPECT_TRUE(ram.Contains(BlockKey{"direct", b})) << "block " << b;
   }

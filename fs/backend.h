@@ -75,6 +75,10 @@ struct Attr {
   // A shared mapping of such a file fails (ENODEV: libfuse 3.14 cannot ask the kernel for
   // FUSE_DIRECT_IO_ALLOW_MMAP); reads and private mappings work.
   bool direct_io = false;
+
+  // Opened with direct I/O: generated per open (dynamic) or read once as it arrives (direct_io).
+  // The kernel keeps no pages of such a file.
+  bool ReadsDirect() const { return dynamic || direct_io; }
 };
 
 struct DirEntry {

@@ -305,7 +305,7 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
   if (read_path_ && key->backend != kControl && !file->attr.dynamic) {
     FileContext ctx;
     ctx.source = key->backend;
-    ctx.page_cached = !file->attr.direct_io;
+    ctx.page_cached = !file->attr.ReadsDirect();
     if (std::optional<InodeTable::Origin> origin = inodes_.OriginOf(ino)) {
       InodeKey parent = origin->parent;
       Backend* backend = BackendOf(key->backend);
@@ -329,7 +329,7 @@ Result<std::unique_ptr<OpenFile>> Vfs::Open(uint64_t ino, int flags, const Calle
             // attributes, or looked up) and caches: its bytes may go to the page cache before
             // it is read.
             std::optional<uint64_t> sino = inodes_.Find(InodeKey{parent.backend, node});
-            if (sino && e.attr.type == NodeType::kFile && !e.attr.dynamic && !e.attr.direct_io &&
+            if (sino && e.attr.type == NodeType::kFile && !e.attr.ReadsDirect() &&
                 e.attr.cache_seconds == kCacheForever) {
               s.store = [this, ino = *sino](std::vector<ReadPiece> data,
                                             std::function<void(bool)> done) {

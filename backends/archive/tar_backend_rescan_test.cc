@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/archive/tar_backend.h"
+#include "tests/testing/backend_listing.h"
 #include "tests/testing/files.h"
 #include "tests/testing/folder_blob_store.h"
 
@@ -61,14 +62,6 @@ class TarBackendRescanTest : public ::testing::Test {
            name + ".part; mv " + dir_ + "/a/." + name + ".part " + dir_ + "/a/" + name;
     Sh("bash -c '" + cmd + "'");
   }
-  std::vector<std::string> Names(Backend& b, NodeId dir) {
-    std::vector<std::string> out;
-    EXPECT_TRUE(b.ReadDir(dir, 0, [&](const DirEntry& e, uint64_t) {
-                   out.push_back(e.name);
-                   return true;
-                 }).ok());
-    return out;
-  }
 
   testing::TempDir temp_{"rescan"};  // removed with its content, after the members below
   std::string dir_;
@@ -93,7 +86,7 @@ TEST_F(TarBackendRescanTest, PerArchiveRescanAnnouncesAndErasesBlobsOfGoneArchiv
   TarBackend& b = **made;
   ASSERT_TRUE(b.Start(env_).ok());
   b.WaitIndexed();
-  EXPECT_EQ(Names(b, kRootNode), (std::vector<std::string>{"one.tar", "two.tar"}));
+  EXPECT_EQ(testing::ListNames(b, kRootNode), (std::vector<std::string>{"one.tar", "two.tar"}));
   // The stale blob went at Start; both indexes were saved.
   std::vector<std::string> kept = blobs_->List();
   EXPECT_EQ(kept.size(), 2u);
@@ -116,7 +109,8 @@ TEST_F(TarBackendRescanTest, PerArchiveRescanAnnouncesAndErasesBlobsOfGoneArchiv
     usleep(10000);
   }
   b.WaitIndexed();
-  EXPECT_EQ(Names(b, kRootNode), (std::vector<std::string>{"two.tar", "aaa.tar"}));  // slot order
+  EXPECT_EQ(testing::ListNames(b, kRootNode),
+            (std::vector<std::string>{"two.tar", "aaa.tar"}));  // slot order
   std::vector<std::string> rest;
   ASSERT_TRUE(b.ReadDir(kRootNode, after_one, [&](const DirEntry& e, uint64_t) {
                  rest.push_back(e.name);
@@ -145,7 +139,7 @@ TEST_F(TarBackendRescanTest, MergedRescansAnnounceChangesAndKeepTablesBounded) {
   TarBackend& b = **made;
   ASSERT_TRUE(b.Start(env_).ok());
   b.WaitIndexed();
-  EXPECT_EQ(Names(b, kRootNode), (std::vector<std::string>{"keep"}));
+  EXPECT_EQ(testing::ListNames(b, kRootNode), (std::vector<std::string>{"keep"}));
   Result<NodeId> keep = b.Lookup(kRootNode, "keep");
   ASSERT_TRUE(keep.ok());
   size_t slots_after_one = 0;

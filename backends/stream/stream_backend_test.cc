@@ -15,6 +15,7 @@
 #include "backends/stream/stream_source_type.h"
 #include "backends/stream/stream_spill.h"
 #include "fs/config.h"
+#include "tests/testing/backend_listing.h"
 #include "tests/testing/files.h"
 #include "tests/testing/folder_blob_store.h"
 #include "tests/testing/stream_publisher.h"
@@ -215,14 +216,6 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
   env.metrics = &metrics;
   env.clock = &clock;
   ASSERT_TRUE(b.Start(env).ok());
-  auto root = [&] {
-    std::vector<std::string> names;
-    EXPECT_TRUE(b.ReadDir(kRootNode, 0, [&](const DirEntry& e, uint64_t) {
-                   names.push_back(e.name);
-                   return true;
-                 }).ok());
-    return names;
-  };
   const SimFrame f = TinyFrame();
   uint64_t sent = 0;
   auto series = [&](uint64_t id, const std::string& unique) {
@@ -235,7 +228,8 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
   };
   series(1, "run-a");
   series(1, "run-a");  // a restarted publisher: the same name
-  EXPECT_EQ(root(), (std::vector<std::string>{"status", "latest", "run-a"}));
+  EXPECT_EQ(testing::ListNames(b, kRootNode),
+            (std::vector<std::string>{"status", "latest", "run-a"}));
   Result<NodeId> a = b.Lookup(kRootNode, "run-a");
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(b.Lookup(*a, "s001").ok());
@@ -243,7 +237,8 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
   EXPECT_EQ(*b.ReadLink(3), "run-a/s001_2");
   series(2, "run-b");
   series(3, "run-c");  // run-a's series are forgotten: its folder goes
-  EXPECT_EQ(root(), (std::vector<std::string>{"status", "latest", "run-b", "run-c"}));
+  EXPECT_EQ(testing::ListNames(b, kRootNode),
+            (std::vector<std::string>{"status", "latest", "run-b", "run-c"}));
   EXPECT_FALSE(b.Lookup(kRootNode, "run-a").ok());
   b.Stop();
 }

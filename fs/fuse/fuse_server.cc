@@ -354,7 +354,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       return false;
     }
     fi->keep_cache = Immutable((*f)->attr);
-    fi->direct_io = (*f)->attr.dynamic || (*f)->attr.direct_io;
+    fi->direct_io = (*f)->attr.ReadsDirect();
     fi->noflush = 1;
     OpenFile* raw = f->release();
     fi->fh = reinterpret_cast<uint64_t>(raw);
@@ -380,8 +380,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
   Guard(req, Op::kRead, true, [&] {
     auto* file = reinterpret_cast<OpenFile*>(fi->fh);
     // Pages of content the kernel caches (not of files read with direct I/O).
-    DropBehind* drop =
-        file->attr.dynamic || file->attr.direct_io ? nullptr : Self(req)->drop_behind();
+    DropBehind* drop = file->attr.ReadsDirect() ? nullptr : Self(req)->drop_behind();
     // The answer's pieces point into cached blocks: the kernel copies them straight from there.
     Result<std::vector<ReadPiece>> pieces =
         V(req).ReadPieces(*file, static_cast<uint64_t>(off), size);
