@@ -336,6 +336,7 @@ void StreamBackend::OnChange(const StreamLedger::Change& c) {
     std::lock_guard<std::mutex> lock(queue_mu_);  // shared with the announcer only
     queue_.push_back(std::move(a));
     ++queued_;
+    queued_seq_ = c.seq;
   }
   queue_cv_.notify_one();
   if (spill_ && c.frame) spill_->Poke();
@@ -353,7 +354,15 @@ void StreamBackend::OnSpillDropped(StreamSpill::Dropped d) {
 }
 
 void StreamBackend::WaitAnnounced() const {
+  const uint64_t applied = ledger_ ? ledger_->applied() : 0;
   std::unique_lock<std::mutex> lock(queue_mu_);
+  // The ingest thread queues what the ledger applied: polled, as the cv's notify_one on the
+  // ingest side is the announcer's.
+  while (queued_seq_ < applied && !stopping_) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
+  }
   uint64_t target = queued_;
   queue_cv_.wait(lock, [&] { return announced_ >= target || stopping_; });
 }

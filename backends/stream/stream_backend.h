@@ -102,7 +102,8 @@ class StreamBackend final : public Backend {
   uint64_t TotalNodes() const override;
 
   // For tests and tools: the ledger (null before Start), the receiver's bound endpoints, the
-  // status text, and the announcer having caught up with every change so far.
+  // status text, and the announcer having caught up with every change the ledger applied so
+  // far (the ledger applies a change before the ingest thread queues its announcement).
   StreamLedger* ledger() { return ledger_.get(); }
   std::vector<std::string> endpoints() const;
   std::string StatusText() const;
@@ -222,8 +223,9 @@ class StreamBackend final : public Backend {
   mutable std::mutex queue_mu_;
   mutable std::condition_variable queue_cv_;
   std::deque<Announcement> queue_;
-  uint64_t queued_ = 0;     // announcements queued so far
-  uint64_t announced_ = 0;  // announcements done
+  uint64_t queued_ = 0;      // announcements queued so far
+  uint64_t announced_ = 0;   // announcements done
+  uint64_t queued_seq_ = 0;  // the seq of the last ledger change queued
   bool stopping_ = false;
   std::thread announcer_;
 

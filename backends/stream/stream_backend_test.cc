@@ -34,6 +34,22 @@ SimFrame TinyFrame() {
   return EncodeSimFrame(px, 4, 3, u8, SimEncoding::kRaw, StreamProtocol::kDectrisStream2);
 }
 
+// Whether `path` ("a/b/c") resolves in the backend's tree, which holds what the announcer has
+// told it so far (the ledger counts a change before the ingest thread queues its announcement).
+bool Resolves(StreamBackend& b, const std::string& path) {
+  NodeId node = kRootNode;
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    size_t end = path.find('/', begin);
+    if (end == std::string::npos) end = path.size();
+    Result<NodeId> next = b.Lookup(node, std::string_view(path).substr(begin, end - begin));
+    if (!next.ok()) return false;
+    node = *next;
+    begin = end + 1;
+  }
+  return true;
+}
+
 StreamSeriesInfo Info(uint64_t id, nlohmann::json header = nullptr) {
   StreamSeriesInfo i;
   i.id = id;
@@ -217,17 +233,19 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
   env.clock = &clock;
   ASSERT_TRUE(b.Start(env).ok());
   const SimFrame f = TinyFrame();
-  uint64_t sent = 0;
-  auto series = [&](uint64_t id, const std::string& unique) {
+  // One series, sent and waited for until `latest` names `folder` and its end.json is
+  // announced (every change of the series before it is too: the announcer keeps their order).
+  auto series = [&](uint64_t id, const std::string& unique, const std::string& folder) {
     testing::PushMessages(
         b.endpoints().at(0),
         {Stream2Start(id, unique, f), Stream2Image(id, unique, 0, f), Stream2End(id, unique)});
-    ++sent;
-    ASSERT_TRUE(WaitFor([&] { return b.ledger()->counters().series == sent; }));
-    b.WaitAnnounced();
+    ASSERT_TRUE(WaitFor([&] {
+      Result<std::string> latest = b.ReadLink(3);
+      return latest.ok() && *latest == folder && Resolves(b, folder + "/end.json");
+    })) << folder;
   };
-  series(1, "run-a");
-  series(1, "run-a");  // a restarted publisher: the same name
+  series(1, "run-a", "run-a/s001");
+  series(1, "run-a", "run-a/s001_2");  // a restarted publisher: the same name
   EXPECT_EQ(testing::ListNames(b, kRootNode),
             (std::vector<std::string>{"status", "latest", "run-a"}));
   Result<NodeId> a = b.Lookup(kRootNode, "run-a");
@@ -235,8 +253,8 @@ TEST(StreamBackendTest, TemplateFoldersComeAndGoWithTheirSeries) {
   EXPECT_TRUE(b.Lookup(*a, "s001").ok());
   EXPECT_TRUE(b.Lookup(*a, "s001_2").ok());
   EXPECT_EQ(*b.ReadLink(3), "run-a/s001_2");
-  series(2, "run-b");
-  series(3, "run-c");  // run-a's series are forgotten: its folder goes
+  series(2, "run-b", "run-b/s002");
+  series(3, "run-c", "run-c/s003");  // run-a's series are forgotten: its folder goes
   EXPECT_EQ(testing::ListNames(b, kRootNode),
             (std::vector<std::string>{"status", "latest", "run-b", "run-c"}));
   EXPECT_FALSE(b.Lookup(kRootNode, "run-a").ok());
@@ -282,9 +300,9 @@ TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks)
     std::abort();  // a hung test would only time out
   }
   reader.join();
-  backend->WaitAnnounced();
+  // The end is announced after every frame (the announcer keeps the ingest order).
+  EXPECT_TRUE(WaitFor([&] { return m.Ino("series_000001/end.json").ok(); }));
   EXPECT_EQ(backend->ledger()->counters().frames, frames);
-  EXPECT_TRUE(m.Ino("series_000001/end.json").ok());
   // The kernel forgets a frame and looks it up again before the forget is processed: the node
   // it holds goes on answering after the announcer has dropped forgotten nodes.
   Result<uint64_t> ino = m.Ino("series_000001/frames/000007.tif");
@@ -293,8 +311,8 @@ TEST(StreamBackendVfsTest, ForgettingFrameInodesWhileFramesArriveNeverDeadlocks)
   Result<uint64_t> again = m.Ino("series_000001/frames/000007.tif");
   ASSERT_TRUE(again.ok());
   testing::PushMessages(backend->endpoints().at(0), {Stream2Start(2, "v", TinyFrame())});
-  ASSERT_TRUE(WaitFor([&] { return backend->ledger()->counters().series == 2; }));
-  backend->WaitAnnounced();  // the announcer ran: forgotten nodes dropped
+  // Series 2 is announced: the announcer ran and dropped the forgotten nodes first.
+  ASSERT_TRUE(WaitFor([&] { return m.Ino("series_000002").ok(); }));
   EXPECT_TRUE(m.vfs->GetAttr(*again).ok());
   m.vfs->Stop();
 }

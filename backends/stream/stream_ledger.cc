@@ -110,6 +110,7 @@ StreamLedger::Change StreamLedger::Apply(StreamEvent event, std::shared_ptr<cons
     std::vector<std::shared_ptr<const StreamFrame>>& from;
     ~Collect() { to.swap(from); }
   } collect{garbage, garbage_};
+  change.seq = ++applied_;
   switch (event.kind) {
     case StreamEvent::Kind::kIgnored:
       return change;
@@ -207,6 +208,11 @@ void StreamLedger::Malformed() {
 StreamCounters StreamLedger::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counters_;
+}
+
+uint64_t StreamLedger::applied() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applied_;
 }
 
 std::vector<std::shared_ptr<StreamSeries>> StreamLedger::Series() const {

@@ -130,6 +130,7 @@ class StreamLedger {
     std::vector<std::shared_ptr<StreamSeries>> forgotten;  // series dropped beyond keep_series
     // Frames that left the ring to make room: (series, frame number).
     std::vector<std::pair<std::shared_ptr<StreamSeries>, uint64_t>> evicted;
+    uint64_t seq = 0;  // the event's place among every one applied: 1, 2, ...
   };
   // Applies one parsed event; `keep` owns the message its payloads point into.
   Change Apply(StreamEvent event, std::shared_ptr<const void> keep);
@@ -139,6 +140,8 @@ class StreamLedger {
   void Clear();
 
   StreamCounters counters() const;
+  // How many events were applied so far (the last Change's seq).
+  uint64_t applied() const;
   // The series kept, oldest first, and the open one (null if none).
   std::vector<std::shared_ptr<StreamSeries>> Series() const;
   std::shared_ptr<StreamSeries> Open() const;
@@ -193,6 +196,7 @@ class StreamLedger {
   std::map<const StreamSeries*, uint64_t> next_;
   StreamCounters counters_;
   uint64_t seq_ = 0;
+  uint64_t applied_ = 0;
   uint64_t serials_ = 0;
   const uint64_t instance_;
   // Frames that left during the Apply under way, freed after its lock.
