@@ -59,10 +59,12 @@ struct stat ToStat(uint64_t ino, const Attr& a) {
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
   st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
-  // The size tools allocate their read buffer by (cat, cp: at least 128 KiB). Larger buffers
-  // only cost a tool that reads many files (cat frames/*.tif maps and faults in a fresh buffer
-  // per file); the kernel's read-ahead, not the read size, sets how much is asked of daqfs.
-  st.st_blksize = a.type == NodeType::kFile ? (128 << 10) : 4096;
+  // The size tools allocate their read buffer by (cat, cp: at least 128 KiB). Through the page
+  // cache, larger buffers only cost a tool that reads many files (cat frames/*.tif maps and
+  // faults in a fresh buffer per file): the kernel's read-ahead, not the read size, sets how
+  // much is asked of daqfs. A direct-I/O file is asked for exactly what the tool reads: there
+  // the largest request the kernel sends (1 MiB) saves round trips (32 of 33 for a 4 MiB frame).
+  st.st_blksize = a.type != NodeType::kFile ? 4096 : a.ReadsDirect() ? (1 << 20) : (128 << 10);
   st.st_mtim = a.mtime;
   st.st_ctim = a.mtime;
   st.st_atim = a.mtime;
