@@ -7,8 +7,9 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config libfuse3-dev libinih-dev libgtest-dev libgmock-dev
   libzstd-dev libxxhash-dev libpcre2-dev libmount-dev libsystemd-dev
-  # hdf5 sources and image views: the HDF5 library (metadata, fallback reads), LZ4, libtiff
-  libhdf5-dev liblz4-dev libtiff-dev
+  # hdf5 sources and image views: the HDF5 library (metadata, fallback reads), LZ4, libdeflate
+  # (HDF5 deflate chunks), libtiff
+  libhdf5-dev liblz4-dev libdeflate-dev libtiff-dev
   # stream sources: ZeroMQ (libzmq, cppzmq), JSON (nlohmann-json) and CBOR (libcbor) messages;
   # their tests write messages with pyzmq and cbor2
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libcbor-dev python3-zmq python3-cbor2
@@ -20,8 +21,10 @@ PACKAGES=(
   tar libarchive-tools attr acl util-linux procps diffutils findutils coreutils zstd rsync
   python3 python3-numpy
   # hdf5 tests: h5py and Debian's HDF5 filter plugins (bitshuffle 32008, LZ4 32004) write and
-  # read the references; h5dump, tiffinfo, tifffile and fabio check what the mount shows
+  # read the references; h5dump, tiffinfo, tifffile and fabio check what the mount shows;
+  # python3-zstandard writes the zstd chunks no Debian plugin can
   python3-h5py bitshuffle hdf5-filter-plugin hdf5-tools libtiff-tools python3-tifffile python3-fabio
+  python3-zstandard
   # packaging: man pages (help2man; mandoc, groff-base and man-db lint and render them),
   # cpack -G DEB (dpkg-dev: dpkg-shlibdeps), systemd-analyze verify of the units
   help2man mandoc groff-base man-db dpkg-dev systemd

@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "backends/common/chunk_test_encoders.h"
+
 namespace daqfs {
 namespace {
 
@@ -18,24 +20,10 @@ using Bytes = std::vector<uint8_t>;
 // bitshuffle's forward transform, bit by bit: bit k of byte j of element i goes to row
 // j * 8 + k, byte i / 8, bit i % 8.
 Bytes ReferenceShuffle(const Bytes& elems, size_t n, size_t es) {
-  Bytes out(n * es, 0);
-  const size_t nrow = n / 8;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < es; ++j) {
-      for (size_t k = 0; k < 8; ++k) {
-        if (elems[i * es + j] >> k & 1) out[(j * 8 + k) * nrow + i / 8] |= uint8_t(1) << (i % 8);
-      }
-    }
-  }
-  return out;
+  return testing::ReferenceShuffle(elems.data(), n, es);
 }
 
-Bytes RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes b(n);
-  for (uint8_t& x : b) x = static_cast<uint8_t>(rng());
-  return b;
-}
+using testing::RandomBytes;
 
 Bytes Unshuffle(const Bytes& shuffled, size_t n, size_t es, SimdLevel level) {
   Bytes out(n * es + 64, 0xEE);  // guard bytes: nothing past n * es may be written
@@ -45,11 +33,7 @@ Bytes Unshuffle(const Bytes& shuffled, size_t n, size_t es, SimdLevel level) {
   return out;
 }
 
-std::vector<SimdLevel> Levels() {
-  std::vector<SimdLevel> levels = {SimdLevel::kScalar};
-  if (SimdSupported(SimdLevel::kAvx2)) levels.push_back(SimdLevel::kAvx2);
-  return levels;
-}
+std::vector<SimdLevel> Levels() { return testing::SimdLevels(); }
 
 TEST(BitUnshuffleTest, HandWorkedLayout) {
   // Element 0 = 0x01 is bit 0 of row 0, byte 0, bit 0; element 7 = 0x80 is row 7, bit 7;

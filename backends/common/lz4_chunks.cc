@@ -1,4 +1,5 @@
-// The 32008 (bitshuffle + LZ4) and 32004 (HDF5 LZ4) chunk decoders (see lz4_chunks.h).
+// The 32008 (bitshuffle, with LZ4, zstd or no compression) and 32004 (HDF5 LZ4) chunk decoders
+// (see lz4_chunks.h).
 //
 // Every length read from the chunk is checked against the bytes left before it is used, every
 // LZ4 call is the bounds-checked LZ4_decompress_safe with the exact output size (the plugins use
@@ -7,6 +8,7 @@
 #include "backends/common/lz4_chunks.h"
 
 #include <lz4.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <climits>
@@ -94,6 +96,35 @@ Result<uint32_t> BlockLength(std::span<const uint8_t> chunk, size_t* pos, uint64
 }
 
 constexpr const char* kBshuf = "bitshuffle/LZ4";
+constexpr const char* kBshufZstd = "bitshuffle/zstd";
+constexpr const char* kBshufPlain = "bitshuffle";
+
+// Decompresses block `k` (of `count`) of a compressed bitshuffle chunk into exactly `out`.
+Status DecompressBlock(BitshuffleCompression compression, std::span<const uint8_t> in,
+                       std::span<uint8_t> out, uint64_t k, uint64_t count, const char* format) {
+  std::string error;
+  if (compression == BitshuffleCompression::kLz4) {
+    const int got = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()),
+                                        reinterpret_cast<char*>(out.data()),
+                                        static_cast<int>(in.size()), static_cast<int>(out.size()));
+    if (got == static_cast<int>(out.size())) return Status::Ok();
+    error = "LZ4 error in block " + Str(k) + " of " + Str(count) + " (" +
+            (got < 0 ? "malformed, code " + std::to_string(got)
+                     : "decodes to " + Str(got) + " bytes, expected " + Str(out.size())) +
+            ")";
+  } else {
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                         &ZSTD_freeDCtx);
+    const size_t got =
+        ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), in.data(), in.size());
+    if (!ZSTD_isError(got) && got == out.size()) return Status::Ok();
+    error = "zstd error in block " + Str(k) + " of " + Str(count) + " (" +
+            (ZSTD_isError(got) ? std::string(ZSTD_getErrorName(got))
+                               : "decodes to " + Str(got) + " bytes, expected " + Str(out.size())) +
+            ")";
+  }
+  return Corrupt(std::string(format) + " chunk: " + error);
+}
 constexpr const char* kLz4 = "HDF5 LZ4";
 
 }  // namespace
@@ -116,25 +147,43 @@ Status DecodeBitshuffleLz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_si
 
 Status DecodeBitshuffleLz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_size,
                                 std::span<uint8_t> out, SimdLevel level) {
-  if (elem_size == 0) return Corrupt(std::string(kBshuf) + " chunk: element size 0");
-  Result<uint32_t> header_block = CheckHeader(chunk, out, kBshuf);
-  if (!header_block.ok()) return header_block.status();
+  return DecodeBitshuffleChunk(chunk, elem_size, BitshuffleCompression::kLz4, 0, out, level);
+}
+
+Status DecodeBitshuffleChunk(std::span<const uint8_t> chunk, uint32_t elem_size,
+                             BitshuffleCompression compression, uint32_t plain_block_elems,
+                             std::span<uint8_t> out, SimdLevel level) {
+  const char* format = compression == BitshuffleCompression::kLz4    ? kBshuf
+                       : compression == BitshuffleCompression::kZstd ? kBshufZstd
+                                                                     : kBshufPlain;
+  if (elem_size == 0) return Corrupt(std::string(format) + " chunk: element size 0");
   const uint64_t total = out.size();
   if (total % elem_size != 0) {
-    return Corrupt(std::string(kBshuf) + " chunk: " + Str(total) +
+    return Corrupt(std::string(format) + " chunk: " + Str(total) +
                    " bytes are not a whole number of " + Str(elem_size) + "-byte elements");
   }
   const uint64_t n_elems = total / elem_size;
-  // As the plugin: the header's block size in bytes, in whole elements; 0 means the default.
-  uint64_t block_elems = *header_block / elem_size;
+  const bool compressed = compression != BitshuffleCompression::kNone;
+  // Compressed: the header's block size in bytes, in whole elements. Plain: the caller's
+  // (cd_values[3], in elements). 0 means the default.
+  uint64_t block_elems = 0;
+  size_t pos = 0;
+  if (compressed) {
+    Result<uint32_t> header_block = CheckHeader(chunk, out, format);
+    if (!header_block.ok()) return header_block.status();
+    block_elems = *header_block / elem_size;
+    pos = kLz4ChunkHeaderBytes;
+  } else {
+    block_elems = plain_block_elems;
+  }
   if (block_elems == 0) {
     block_elems =
         std::max(kBshufTargetBlockBytes / elem_size / kBshufBlockedMult * kBshufBlockedMult,
                  kBshufMinDefaultBlock);
   }
   if (block_elems % kBshufBlockedMult != 0) {
-    return Corrupt(std::string(kBshuf) + " chunk: block size " + Str(*header_block) +
-                   " bytes is not a multiple of 8 elements of " + Str(elem_size) + " bytes");
+    return Corrupt(std::string(format) + " chunk: block size of " + Str(block_elems) +
+                   " elements of " + Str(elem_size) + " bytes is not a multiple of 8 elements");
   }
   const uint64_t full_blocks = n_elems / block_elems;
   const uint64_t last_elems = n_elems % block_elems / kBshufBlockedMult * kBshufBlockedMult;
@@ -143,37 +192,41 @@ Status DecodeBitshuffleLz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_si
 
   std::unique_ptr<uint8_t[]> own;
   uint8_t* scratch = nullptr;
-  if (blocks != 0) {
+  if (blocks != 0 && compressed) {
     const uint64_t scratch_bytes = (full_blocks != 0 ? block_elems : last_elems) * elem_size;
     if (scratch_bytes > INT_MAX) {
-      return Corrupt(std::string(kBshuf) + " chunk: block of " + Str(scratch_bytes) +
-                     " bytes is too large for LZ4");
+      return Corrupt(std::string(format) + " chunk: block of " + Str(scratch_bytes) +
+                     " bytes is too large to decompress");
     }
     scratch = Scratch(scratch_bytes, own);
   }
-  size_t pos = kLz4ChunkHeaderBytes;
   uint8_t* dst = out.data();
   for (uint64_t k = 0; k < blocks; ++k) {
     const uint64_t elems = k < full_blocks ? block_elems : last_elems;
-    const int bytes = static_cast<int>(elems * elem_size);
-    Result<uint32_t> length = BlockLength(chunk, &pos, k, blocks, kBshuf);
-    if (!length.ok()) return length.status();
-    const int got =
-        LZ4_decompress_safe(reinterpret_cast<const char*>(chunk.data() + pos),
-                            reinterpret_cast<char*>(scratch), static_cast<int>(*length), bytes);
-    if (got != bytes) {
-      return Corrupt(std::string(kBshuf) + " chunk: LZ4 error in block " + Str(k) + " of " +
-                     Str(blocks) + " (" +
-                     (got < 0 ? "malformed, code " + std::to_string(got)
-                              : "decodes to " + Str(got) + " bytes, expected " + Str(bytes)) +
-                     ")");
+    const uint64_t bytes = elems * elem_size;
+    const uint8_t* shuffled = nullptr;
+    if (!compressed) {
+      if (chunk.size() - pos < bytes) {
+        return Corrupt(std::string(format) + " chunk truncated: block " + Str(k) + " of " +
+                       Str(blocks) + " needs " + Str(bytes) + " bytes, " + Str(chunk.size() - pos) +
+                       " are left");
+      }
+      shuffled = chunk.data() + pos;
+      pos += bytes;
+    } else {
+      Result<uint32_t> length = BlockLength(chunk, &pos, k, blocks, format);
+      if (!length.ok()) return length.status();
+      Status s = DecompressBlock(compression, chunk.subspan(pos, *length),
+                                 std::span<uint8_t>(scratch, bytes), k, blocks, format);
+      if (!s.ok()) return s;
+      pos += *length;
+      shuffled = scratch;
     }
-    pos += *length;
-    BitUnshuffle(scratch, dst, elems, elem_size, level);
+    BitUnshuffle(shuffled, dst, elems, elem_size, level);
     dst += bytes;
   }
   if (chunk.size() - pos < raw_bytes) {
-    return Corrupt(std::string(kBshuf) + " chunk truncated: the last " + Str(raw_bytes) +
+    return Corrupt(std::string(format) + " chunk truncated: the last " + Str(raw_bytes) +
                    " raw bytes are missing (" + Str(chunk.size() - pos) + " left)");
   }
   if (raw_bytes != 0) std::memcpy(dst, chunk.data() + pos, raw_bytes);
@@ -218,19 +271,6 @@ Status DecodeHdf5Lz4Chunk(std::span<const uint8_t> chunk, uint32_t /*elem_size*/
     done += bytes;
   }
   return Status::Ok();
-}
-
-std::optional<ChunkCodec> FastChunkCodec(int filter_id, std::span<const unsigned> cd_values,
-                                         uint32_t type_size) {
-  const ChunkDecodeFn bitshuffle = &DecodeBitshuffleLz4Chunk;
-  if (filter_id == kHdf5FilterBitshuffle && cd_values.size() > 4 &&
-      cd_values[4] == kBitshuffleCompressLz4 && cd_values[2] != 0) {
-    return ChunkCodec{bitshuffle, cd_values[2]};
-  }
-  if (filter_id == kHdf5FilterLz4 && type_size != 0) {
-    return ChunkCodec{&DecodeHdf5Lz4Chunk, type_size};
-  }
-  return std::nullopt;
 }
 
 }  // namespace daqfs

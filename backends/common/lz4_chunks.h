@@ -1,4 +1,4 @@
-// Decoders for the two LZ4-based HDF5 chunk formats detector files use, byte-identical to
+// Decoders for the bitshuffle and LZ4 HDF5 chunk formats detector files use, byte-identical to
 // libhdf5 with Debian's plugins (bitshuffle 0.3.5, hdf5-filter-plugin):
 //
 //   filter 32008, bitshuffle + LZ4 (cd_values (v, v, elem_size, block, 2), written by the
@@ -9,6 +9,10 @@
 //     elem_size elements (a multiple of 8); a partial last block holds floor(rest / 8) * 8;
 //     the last decoded_size / elem_size % 8 elements follow raw (neither shuffled nor
 //     compressed).
+//   filter 32008 with zstd (cd_values[4] = 3, bitshuffle 0.4+; Debian's 0.3.5 cannot write it):
+//     the same, each block a zstd frame. Without compression (cd_values[4] = 0): no header, the
+//     blocks (cd_values[3] elements, 0: the default) bit-shuffled as they are, the raw tail the
+//     same.
 //   filter 32004, HDF5 LZ4 (no cd_values needed): the same 12-byte header, then per block a
 //     4-byte big-endian stored length and the block; a block holds min(block size, what is
 //     left) bytes, and a block whose stored length equals that size is stored raw.
@@ -39,8 +43,6 @@ namespace daqfs {
 // The HDF5 filter ids these decoders implement.
 inline constexpr int kHdf5FilterBitshuffle = 32008;
 inline constexpr int kHdf5FilterLz4 = 32004;
-// cd_values[4] of filter 32008 when the blocks are LZ4-compressed.
-inline constexpr unsigned kBitshuffleCompressLz4 = 2;
 
 // The 12-byte header both formats start with.
 struct Lz4ChunkHeader {
@@ -64,30 +66,21 @@ Status DecodeBitshuffleLz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_si
 Status DecodeBitshuffleLz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_size,
                                 std::span<uint8_t> out, SimdLevel level);
 
+// How a filter-32008 chunk's blocks are stored: cd_values[4] (0: not compressed, no header;
+// 2: LZ4; 3: zstd, bitshuffle 0.4 and later, same framing as LZ4 with a zstd frame per block).
+enum class BitshuffleCompression : uint8_t { kNone = 0, kLz4 = 2, kZstd = 3 };
+
+// Decodes one filter-32008 chunk of any compression into `out` (exactly the decoded size).
+// `plain_block_elems` is cd_values[3] (0: the default), used only for kNone: the compressed
+// formats carry their block size in the header. kCorrupt as above.
+Status DecodeBitshuffleChunk(std::span<const uint8_t> chunk, uint32_t elem_size,
+                             BitshuffleCompression compression, uint32_t plain_block_elems,
+                             std::span<uint8_t> out, SimdLevel level = BestSimdLevel());
+
 // Decodes one filter-32004 chunk into `out`, which must be exactly its decoded size. LZ4 works
 // on bytes: `elem_size` is not used (the signature matches DecodeBitshuffleLz4Chunk's so a
 // caller can hold either). kCorrupt as above.
 Status DecodeHdf5Lz4Chunk(std::span<const uint8_t> chunk, uint32_t elem_size,
                           std::span<uint8_t> out);
-
-// Either decoder, for a caller that picks one per dataset (`ChunkDecodeFn f =
-// &DecodeBitshuffleLz4Chunk;` picks the three-argument overload).
-using ChunkDecodeFn = Status (*)(std::span<const uint8_t> chunk, uint32_t elem_size,
-                                 std::span<uint8_t> out);
-
-// A dataset's fast-path decoder and the element size to pass it.
-struct ChunkCodec {
-  ChunkDecodeFn decode = nullptr;
-  uint32_t elem_size = 0;
-  bool operator==(const ChunkCodec&) const = default;
-};
-
-// Picks the decoder for a chunk pipeline of exactly one filter, `filter_id` with `cd_values` as
-// H5Pget_filter2 reports them (a caller checks there is one filter and that no chunk skipped it,
-// H5Dread_chunk's filter mask 0). `type_size` is the dataset's element size. Returns nullopt for
-// what these decoders do not handle (other filters, 32008 without LZ4: such datasets take the
-// library path). For 32008 the element size is cd_values[2], as the plugin uses it.
-std::optional<ChunkCodec> FastChunkCodec(int filter_id, std::span<const unsigned> cd_values,
-                                         uint32_t type_size);
 
 }  // namespace daqfs

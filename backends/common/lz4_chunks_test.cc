@@ -2,121 +2,31 @@
 // (bit-by-bit shuffle, liblz4): round trips over element sizes, block sizes and remainders;
 // every malformed input the decoders check (each a kCorrupt naming the reason); every
 // truncation and random corruption of valid chunks (kCorrupt or a clean decode, identical on
-// both unshuffle paths); concurrent decoding. lz4_chunks_hdf5_test.cc checks against libhdf5.
+// both unshuffle paths); concurrent decoding. chunk_pipeline_hdf5_test.cc checks against libhdf5.
 #include "backends/common/lz4_chunks.h"
 
 #include <gtest/gtest.h>
-#include <lz4.h>
 
 #include <algorithm>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "backends/common/chunk_test_encoders.h"
+
 namespace daqfs {
 namespace {
 
+using testing::Counts;
+using testing::EncodeBitshuffleLz4;
+using testing::EncodeHdf5Lz4;
+using testing::PutBe32;
+using testing::PutBe64;
+using testing::RandomBytes;
+using testing::SetBe32;
 using Bytes = std::vector<uint8_t>;
 
-void PutBe64(Bytes* b, uint64_t v) {
-  for (int i = 7; i >= 0; --i) b->push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void PutBe32(Bytes* b, uint32_t v) {
-  for (int i = 3; i >= 0; --i) b->push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void SetBe32(Bytes* b, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) (*b)[at + i] = static_cast<uint8_t>(v >> (8 * (3 - i)));
-}
-
-Bytes ReferenceShuffle(const uint8_t* elems, size_t n, size_t es) {
-  Bytes out(n * es, 0);
-  const size_t nrow = n / 8;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < es; ++j) {
-      for (size_t k = 0; k < 8; ++k) {
-        if (elems[i * es + j] >> k & 1) out[(j * 8 + k) * nrow + i / 8] |= uint8_t(1) << (i % 8);
-      }
-    }
-  }
-  return out;
-}
-
-Bytes Lz4Compress(const uint8_t* data, size_t size) {
-  Bytes out(LZ4_compressBound(static_cast<int>(size)));
-  const int n =
-      LZ4_compress_default(reinterpret_cast<const char*>(data), reinterpret_cast<char*>(out.data()),
-                           static_cast<int>(size), static_cast<int>(out.size()));
-  EXPECT_GT(n, 0);
-  out.resize(n);
-  return out;
-}
-
-// A filter-32008 chunk as bitshuffle writes it; header_block is the header's block size in
-// bytes (0: bitshuffle's default).
-Bytes EncodeBitshuffleLz4(const Bytes& data, size_t es, uint32_t header_block) {
-  const size_t n = data.size() / es;
-  size_t block = header_block / es;
-  if (block == 0) block = std::max<size_t>(8192 / es / 8 * 8, 128);
-  Bytes out;
-  PutBe64(&out, data.size());
-  PutBe32(&out, header_block);
-  size_t i = 0;
-  while (i + 8 <= n) {
-    const size_t elems = std::min(block, (n - i) / 8 * 8);
-    const Bytes shuffled = ReferenceShuffle(data.data() + i * es, elems, es);
-    const Bytes lz = Lz4Compress(shuffled.data(), shuffled.size());
-    PutBe32(&out, static_cast<uint32_t>(lz.size()));
-    out.insert(out.end(), lz.begin(), lz.end());
-    i += elems;
-  }
-  out.insert(out.end(), data.begin() + i * es, data.end());
-  return out;
-}
-
-// A filter-32004 chunk as the HDF5 LZ4 plugin writes it: a block that does not shrink is
-// stored raw.
-Bytes EncodeHdf5Lz4(const Bytes& data, uint32_t block) {
-  Bytes out;
-  PutBe64(&out, data.size());
-  PutBe32(&out, block);
-  for (size_t i = 0; i < data.size(); i += block) {
-    const size_t bytes = std::min<size_t>(block, data.size() - i);
-    const Bytes lz = Lz4Compress(data.data() + i, bytes);
-    if (lz.size() >= bytes) {
-      PutBe32(&out, static_cast<uint32_t>(bytes));
-      out.insert(out.end(), data.begin() + i, data.begin() + i + bytes);
-    } else {
-      PutBe32(&out, static_cast<uint32_t>(lz.size()));
-      out.insert(out.end(), lz.begin(), lz.end());
-    }
-  }
-  return out;
-}
-
-// Detector-like counts: mostly small numbers, a few hot pixels.
-Bytes Counts(size_t n, size_t es, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::poisson_distribution<int> poisson(1.5);
-  Bytes b(n * es, 0);
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t v = rng() % 997 == 0 ? rng() : static_cast<uint64_t>(poisson(rng));
-    for (size_t j = 0; j < es; ++j) b[i * es + j] = static_cast<uint8_t>(v >> (8 * (j % 8)));
-  }
-  return b;
-}
-
-Bytes RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes b(n);
-  for (uint8_t& x : b) x = static_cast<uint8_t>(rng());
-  return b;
-}
-
-std::vector<SimdLevel> Levels() {
-  std::vector<SimdLevel> levels = {SimdLevel::kScalar};
-  if (SimdSupported(SimdLevel::kAvx2)) levels.push_back(SimdLevel::kAvx2);
-  return levels;
-}
+std::vector<SimdLevel> Levels() { return testing::SimdLevels(); }
 
 Status DecodeBshuf(const Bytes& chunk, uint32_t es, Bytes* out, SimdLevel level) {
   return DecodeBitshuffleLz4Chunk(chunk, es, *out, level);
@@ -184,8 +94,7 @@ TEST(BitshuffleLz4Test, ThreeArgumentOverloadUsesTheBestPath) {
   const Bytes data = Counts(10000, 2, 5);
   const Bytes chunk = EncodeBitshuffleLz4(data, 2, 0);
   Bytes out(data.size());
-  ChunkDecodeFn decode = &DecodeBitshuffleLz4Chunk;
-  ASSERT_TRUE(decode(chunk, 2, out).ok());
+  ASSERT_TRUE(DecodeBitshuffleLz4Chunk(chunk, 2, out).ok());
   EXPECT_EQ(out, data);
 }
 
@@ -199,8 +108,7 @@ TEST(Hdf5Lz4Test, RoundTripsWithCompressedAndRawBlocks) {
         const Bytes sized(data.begin(), data.begin() + std::min(size, data.size()));
         const Bytes chunk = EncodeHdf5Lz4(sized, block);
         Bytes out(sized.size());
-        ChunkDecodeFn decode = &DecodeHdf5Lz4Chunk;
-        Status st = decode(chunk, 2, out);
+        Status st = DecodeHdf5Lz4Chunk(chunk, 2, out);
         ASSERT_TRUE(st.ok()) << st.ToString() << " size " << size << " block " << block;
         ASSERT_EQ(out, sized) << "size " << size << " block " << block;
       }
@@ -351,30 +259,6 @@ TEST(Hdf5Lz4Test, RandomCorruptionIsClean) {
     if (!st.ok()) ++corrupt;
   }
   EXPECT_GT(corrupt, 0);
-}
-
-TEST(FastChunkCodecTest, PicksTheDecoderAsThePluginsWould) {
-  const ChunkDecodeFn bitshuffle = &DecodeBitshuffleLz4Chunk;
-  // DECTRIS' EIGER2 u32 data: (0, 3, 4, 0, 2); the element size is cd_values[2].
-  const unsigned eiger2[] = {0, 3, 4, 0, 2};
-  EXPECT_EQ(FastChunkCodec(32008, eiger2, 4), (ChunkCodec{bitshuffle, 4}));
-  const unsigned odd[] = {0, 2, 2, 0, 2};
-  EXPECT_EQ(FastChunkCodec(32008, odd, 4), (ChunkCodec{bitshuffle, 2}));
-  EXPECT_EQ(FastChunkCodec(32004, {}, 2), (ChunkCodec{&DecodeHdf5Lz4Chunk, 2}));
-  const unsigned lz4_block[] = {8192};
-  EXPECT_EQ(FastChunkCodec(32004, lz4_block, 1), (ChunkCodec{&DecodeHdf5Lz4Chunk, 1}));
-  // Not handled: bitshuffle alone (no compression or cd_values[4] = 0), zstd (3), a zero
-  // element size, deflate.
-  const unsigned plain[] = {0, 3, 2};
-  const unsigned none[] = {0, 3, 2, 0, 0};
-  const unsigned zstd[] = {0, 4, 2, 0, 3, 3};
-  const unsigned zero[] = {0, 3, 0, 0, 2};
-  EXPECT_FALSE(FastChunkCodec(32008, plain, 2));
-  EXPECT_FALSE(FastChunkCodec(32008, none, 2));
-  EXPECT_FALSE(FastChunkCodec(32008, zstd, 2));
-  EXPECT_FALSE(FastChunkCodec(32008, zero, 2));
-  EXPECT_FALSE(FastChunkCodec(1, {}, 2));
-  EXPECT_FALSE(FastChunkCodec(32004, {}, 0));
 }
 
 // ---- threads ----

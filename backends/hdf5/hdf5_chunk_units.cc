@@ -91,22 +91,22 @@ Hdf5ChunkUnits::Mode Hdf5ChunkUnits::DecideLocked() {
       H5Pget_chunk_opts(dcpl.get(), &chunk_opts) >= 0 &&
       (chunk_opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) == 0 &&
       H5Pget_userblock(fcpl.get(), &userblock) >= 0) {
-    int n = H5Pget_nfilters(dcpl.get());
-    bool fast = n == 0;
-    if (n == 1) {
+    const int n = H5Pget_nfilters(dcpl.get());
+    std::vector<Hdf5Filter> filters;
+    for (int i = 0; i < n; ++i) {
       unsigned flags = 0, cd[32];
       size_t ncd = 32;
-      char name[64];
-      int id = H5Pget_filter2(dcpl.get(), 0, &flags, &ncd, cd, sizeof name, name, nullptr);
-      std::optional<ChunkCodec> codec =
-          FastChunkCodec(id, std::span<const unsigned>(cd, std::min<size_t>(ncd, 32)),
-                         static_cast<uint32_t>(H5Tget_size(type.get())));
-      if (codec) {
-        codec_ = *codec;
-        fast = true;
-      }
+      const int id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, 0,
+                                    nullptr, nullptr);
+      if (id < 0) break;
+      filters.push_back(Hdf5Filter{id, std::vector<unsigned>(cd, cd + std::min<size_t>(ncd, 32))});
     }
-    if (fast) {
+    std::optional<ChunkPipeline> pipeline;
+    if (n >= 0 && filters.size() == static_cast<size_t>(n)) {
+      pipeline = ChunkPipeline::From(filters, static_cast<uint32_t>(H5Tget_size(type.get())));
+    }
+    if (pipeline) {
+      pipeline_ = std::move(*pipeline);
       chunk_bytes_ = UnitBytes(0);
       // 1.10.8's by_coord addresses leave out a user block (HDF5 issue 3003): such files read
       // their chunks with H5Dread_chunk.
@@ -124,9 +124,10 @@ Hdf5ChunkUnits::Mode Hdf5ChunkUnits::DecideLocked() {
 
 Status Hdf5ChunkUnits::CheckStoredSize(uint64_t size, uint32_t filter_mask,
                                        uint64_t file_offset) const {
-  bool filtered = codec_.decode != nullptr && (filter_mask & 1) == 0;
-  // LZ4 never grows a block by more than 1/255 plus a few bytes, and both formats add 4 bytes
-  // per block of at least 8 KiB and a 12-byte header: twice a unit is far beyond any honest chunk.
+  bool filtered = !pipeline_.Unfiltered(filter_mask);
+  // LZ4, zstd and deflate never grow data by more than a small fraction plus a few bytes per
+  // block, the headers and checksums are a few bytes: twice a unit is far beyond any honest
+  // chunk.
   bool ok = filtered ? size <= 2 * chunk_bytes_ + 4096 : size == chunk_bytes_;
   if (ok) return Status::Ok();
   return Corrupt(ref_->file_path + ": " + ref_->info.path + ": chunk" +
@@ -238,7 +239,7 @@ Status Hdf5ChunkUnits::RawChunk(uint64_t unit, std::vector<uint8_t>* raw,
                    " bytes) runs past the end of the file");
   };
   std::span<uint8_t> into;
-  if (direct && (codec_.decode == nullptr || (*filter_mask & 1) != 0)) {
+  if (direct && pipeline_.Unfiltered(*filter_mask)) {
     into = *direct;  // unfiltered: the chunk is the data, read straight into place
     *read_direct = true;
   } else {
@@ -283,8 +284,8 @@ Status Hdf5ChunkUnits::ReadUnit(uint64_t unit, std::span<uint8_t> out) {
   if (absent) return ReadUnitByLibrary(unit, out);
   if (read_direct) {
     // Read straight into `out` (no filter, or the filter was skipped for this chunk).
-  } else if (codec_.decode == nullptr || (mask & 1) != 0) {
-    // No filter, or the filter was skipped for this chunk: the chunk is the data.
+  } else if (pipeline_.Unfiltered(mask)) {
+    // No filter, or every filter was skipped for this chunk: the chunk is the data.
     if (chunk.size() != out.size()) {
       s = Corrupt("unfiltered chunk of " + std::to_string(chunk.size()) + " bytes, expected " +
                   std::to_string(out.size()));
@@ -292,7 +293,7 @@ Status Hdf5ChunkUnits::ReadUnit(uint64_t unit, std::span<uint8_t> out) {
       std::memcpy(out.data(), chunk.data(), out.size());
     }
   } else {
-    s = codec_.decode(chunk, codec_.elem_size, out);
+    s = pipeline_.Decode(chunk, mask, out);
   }
   // A thread keeps its buffer for the next chunk, unless an odd large one grew it.
   if (raw.capacity() > kKeptRawBytes) std::vector<uint8_t>().swap(raw);

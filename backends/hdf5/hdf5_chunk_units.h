@@ -4,10 +4,11 @@
 //
 // Which units: the unit must be exactly one chunk (a chunk of whole rows, as EIGER writes one
 // chunk per frame: chunk dims (rows_per_unit, dims[1], ...)), the stored element a plain
-// little-endian integer or IEEE float (or one byte) that needs no conversion, and the filter
-// pipeline empty or one filter our decoders handle (FastChunkCodec: bitshuffle+LZ4 32008, HDF5
-// LZ4 32004). Everything else (other filters, contiguous or compact layouts, virtual datasets,
-// a partial last chunk, big-endian data, a chunk never written) takes the library path
+// little-endian integer or IEEE float (or one byte) that needs no conversion, and every filter
+// of the pipeline one our decoders handle (backends/common/chunk_pipeline.h: deflate, shuffle,
+// fletcher32, bitshuffle with LZ4, zstd or none, HDF5 LZ4, zstd; in any order, each chunk's
+// filter mask honoured). Everything else (other filters, contiguous or compact layouts, virtual
+// datasets, a partial last chunk, big-endian data, a chunk never written) takes the library path
 // (ReadUnitByLibrary, counted as fallback).
 //
 // Finding a chunk: Debian's libhdf5 1.10.8 has no chunk iterator, and H5Dget_chunk_info_by_coord
@@ -45,7 +46,7 @@
 #include <span>
 #include <vector>
 
-#include "backends/common/lz4_chunks.h"
+#include "backends/common/chunk_pipeline.h"
 #include "backends/hdf5/hdf5_dataset_units.h"
 
 namespace daqfs {
@@ -83,7 +84,7 @@ class Hdf5ChunkUnits final : public Hdf5DatasetUnits {
 
   std::mutex decide_mu_;  // held while deciding (then H5Lock inside it)
   std::atomic<Mode> mode_{Mode::kUnknown};
-  ChunkCodec codec_;  // decode == nullptr: no filter (the chunk is the data)
+  ChunkPipeline pipeline_;  // empty: no filter (the chunk is the data)
   uint64_t chunk_bytes_ = 0;
   // kByCoord: each unit's chunk address and size once known (size 0: not yet).
   struct ChunkPlace {

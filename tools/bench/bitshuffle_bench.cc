@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
   const Chunks c = ReadChunks(dset);
   const bool bshuf = c.filter == daqfs::kHdf5FilterBitshuffle;
   if (!bshuf && c.filter != daqfs::kHdf5FilterLz4) Die("filter is neither 32008 nor 32004");
-  if (bshuf && (c.cd.size() < 5 || c.cd[4] != daqfs::kBitshuffleCompressLz4)) {
+  if (bshuf &&
+      (c.cd.size() < 5 || c.cd[4] != static_cast<unsigned>(daqfs::BitshuffleCompression::kLz4))) {
     Die("32008 without LZ4 compression");
   }
   const FilterFn plugin = LoadPlugin(plugin_dir, c.filter);

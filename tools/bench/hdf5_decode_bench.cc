@@ -4,7 +4,7 @@
 // Reads every raw chunk of /entry/data/data of each file given into memory first
 // (H5Dread_chunk), then decodes all of them REPEAT times on `--threads` threads (default: the
 // cores), each thread taking the next frame, and prints the best pass:
-//   "<frames/s> frames/s (<GB/s> GB/s decoded, <threads> threads, <frames> frames)".
+//   "<frames/s> frames/s (<GB/s> GB/s decoded, <filters>, <threads> threads, <frames> frames)".
 // Usage: hdf5_decode_bench [--threads N] [--repeat N] DATAFILE.h5...
 #include <hdf5.h>
 
@@ -14,21 +14,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "backends/common/lz4_chunks.h"
+#include "backends/common/chunk_pipeline.h"
 
 namespace {
 
 struct Chunk {
   std::vector<uint8_t> bytes;
-  daqfs::ChunkCodec codec;
   size_t out_bytes = 0;
+  uint32_t mask = 0;
 };
 
-bool Load(const char* path, std::vector<Chunk>* chunks) {
+bool Load(const char* path, std::vector<Chunk>* chunks,
+          std::optional<daqfs::ChunkPipeline>* pipelines) {
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return false;
   hid_t d = H5Dopen2(f, "/entry/data/data", H5P_DEFAULT);
@@ -37,21 +39,27 @@ bool Load(const char* path, std::vector<Chunk>* chunks) {
   hsize_t dims[3] = {0, 0, 0};
   if (H5Sget_simple_extent_ndims(space) != 3) return false;
   H5Sget_simple_extent_dims(space, dims, nullptr);
-  unsigned flags = 0, cd[16];
-  size_t ncd = 16;
-  char name[64];
-  if (H5Pget_nfilters(dcpl) != 1) return false;
-  int id = H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, sizeof name, name, nullptr);
-  auto codec = daqfs::FastChunkCodec(id, std::span<const unsigned>(cd, ncd),
-                                     static_cast<uint32_t>(H5Tget_size(type)));
-  if (!codec) return false;
+  const int n = H5Pget_nfilters(dcpl);
+  std::vector<daqfs::Hdf5Filter> filters;
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, cd[16];
+    size_t ncd = 16;
+    const int id =
+        H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &ncd, cd, 0, nullptr, nullptr);
+    filters.push_back(
+        daqfs::Hdf5Filter{id, std::vector<unsigned>(cd, cd + std::min<size_t>(ncd, 16))});
+  }
+  auto pipeline = daqfs::ChunkPipeline::From(filters, static_cast<uint32_t>(H5Tget_size(type)));
+  if (!pipeline || (*pipelines && (*pipelines)->Name() != pipeline->Name())) return false;
+  if (!*pipelines) *pipelines = pipeline;
   size_t frame = dims[1] * dims[2] * H5Tget_size(type);
   for (hsize_t i = 0; i < dims[0]; ++i) {
     hsize_t off[3] = {i, 0, 0}, size = 0;
     uint32_t mask = 0;
     if (H5Dget_chunk_storage_size(d, off, &size) < 0) return false;
-    Chunk c{std::vector<uint8_t>(size), *codec, frame};
-    if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, c.bytes.data()) < 0 || mask != 0) return false;
+    Chunk c{std::vector<uint8_t>(size), frame, 0};
+    if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, c.bytes.data()) < 0) return false;
+    c.mask = mask;
     chunks->push_back(std::move(c));
   }
   H5Pclose(dcpl);
@@ -85,9 +93,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<Chunk> chunks;
+  std::optional<daqfs::ChunkPipeline> pipeline;
   for (const char* f : files) {
-    if (!Load(f, &chunks)) {
-      std::fprintf(stderr, "hdf5_decode_bench: %s: not a one-filter bslz4/lz4 EIGER data file\n",
+    if (!Load(f, &chunks, &pipeline)) {
+      std::fprintf(stderr,
+                   "hdf5_decode_bench: %s: not an EIGER-like data file (/entry/data/data, one "
+                   "chunk per frame) whose filters daqfs decodes, or filters unlike the "
+                   "others'\n",
                    f);
       return 1;
     }
@@ -106,7 +118,7 @@ int main(int argc, char** argv) {
         for (size_t i; (i = next.fetch_add(1)) < chunks.size();) {
           const Chunk& c = chunks[i];
           out.resize(c.out_bytes);
-          if (!c.codec.decode(c.bytes, c.codec.elem_size, out).ok()) failed = true;
+          if (!pipeline->Decode(c.bytes, c.mask, out).ok()) failed = true;
         }
       });
     }
@@ -118,8 +130,8 @@ int main(int argc, char** argv) {
     }
     best = std::min(best, s);
   }
-  std::printf("%.1f frames/s (%.2f GB/s decoded, %u threads, %zu frames)\n",
+  std::printf("%.1f frames/s (%.2f GB/s decoded, %s, %u threads, %zu frames)\n",
               static_cast<double>(chunks.size()) / best, static_cast<double>(bytes) / best / 1e9,
-              threads, chunks.size());
+              pipeline->Name().c_str(), threads, chunks.size());
   return 0;
 }

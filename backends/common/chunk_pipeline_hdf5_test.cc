@@ -1,11 +1,14 @@
-// The chunk decoders against the reference: libhdf5 with Debian's filter plugins (bitshuffle
-// 0.3.5 for 32008, hdf5-filter-plugin for 32004). Files are written here through libhdf5 and
-// the plugins (u8/u16/u32/u64/i16/f32/f64, chunks with partial edge chunks, fewer than 8
-// elements, partial last blocks, default and explicit block sizes); every raw chunk is read with
-// H5Dread_chunk, decoded by our code on every unshuffle path and compared with what H5Dread
-// returns for the same region. With the real sample files present (DAQFS_HDF5_SAMPLES, set by
-// CMake only when the folder exists), every 32008/32004 chunk of every sample file is checked
-// the same way.
+// The chunk decoders against the reference: libhdf5 with its own filters (deflate, shuffle,
+// fletcher32) and Debian's filter plugins (bitshuffle 0.3.5 for 32008 with LZ4 or no
+// compression, hdf5-filter-plugin for 32004). Files are written here through libhdf5 and the
+// plugins (u8/u16/u32/u64/i16/f32/f64, single filters and pipelines in several orders, chunks
+// with partial edge chunks, fewer than 8 elements, partial last blocks, default and explicit
+// block sizes); every raw chunk is read with H5Dread_chunk, decoded by ChunkPipeline (and, for
+// bitshuffle/LZ4, on every unshuffle path) and compared with what H5Dread returns for the same
+// region. With the real sample files present (DAQFS_HDF5_SAMPLES, set by CMake only when the
+// folder exists), every chunk of every sample dataset whose filters daqfs decodes is checked
+// the same way. (zstd and bitshuffle/zstd have no Debian plugin: chunk_pipeline_test.cc and the
+// HDF5 backend's tests cover them against known arrays.)
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -19,7 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/lz4_chunks.h"
+#include "backends/common/chunk_pipeline.h"
+#include "backends/common/chunk_test_encoders.h"
 #include "tests/testing/files.h"
 
 namespace daqfs {
@@ -51,36 +55,51 @@ class Hdf5Reference : public ::testing::Test {
   }
 };
 
-std::vector<SimdLevel> Levels() {
-  std::vector<SimdLevel> levels = {SimdLevel::kScalar};
-  if (SimdSupported(SimdLevel::kAvx2)) levels.push_back(SimdLevel::kAvx2);
-  return levels;
-}
+std::vector<SimdLevel> Levels() { return testing::SimdLevels(); }
 
-// The fast-path codec of a dataset stored with exactly one filter, when FastChunkCodec
-// handles it.
-std::optional<ChunkCodec> CodecOf(hid_t dset) {
+// The pipeline of a chunked dataset whose filters ChunkPipeline decodes, and whether it is
+// exactly bitshuffle/LZ4 (then every unshuffle path is checked too).
+struct Codec {
+  ChunkPipeline pipeline;
+  bool bitshuffle_lz4 = false;
+  uint32_t elem_size = 0;
+};
+std::optional<Codec> CodecOf(hid_t dset) {
   Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
-  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_nfilters(dcpl.get()) != 1) {
-    return std::nullopt;
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return std::nullopt;
+  std::vector<Hdf5Filter> filters;
+  const int n = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, cd[16] = {};
+    size_t ncd = 16;
+    const H5Z_filter_t id =
+        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, 0, nullptr, nullptr);
+    filters.push_back(Hdf5Filter{id, std::vector<unsigned>(cd, cd + std::min<size_t>(ncd, 16))});
   }
-  unsigned flags = 0, cd[16] = {};
-  size_t ncd = 16;
-  const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), 0, &flags, &ncd, cd, 0, nullptr, nullptr);
   Hid type(H5Dget_type(dset), H5Tclose);
-  return FastChunkCodec(id, std::span(cd, ncd), static_cast<uint32_t>(H5Tget_size(type.get())));
+  std::optional<ChunkPipeline> p =
+      ChunkPipeline::From(filters, static_cast<uint32_t>(H5Tget_size(type.get())));
+  if (!p) return std::nullopt;
+  Codec c{*p, false, 0};
+  if (filters.size() == 1 && filters[0].id == kHdf5FilterBitshuffle &&
+      filters[0].cd_values.size() > 4 && filters[0].cd_values[4] == 2) {
+    c.bitshuffle_lz4 = true;
+    c.elem_size = filters[0].cd_values[2];
+  }
+  return c;
 }
 
 // Checks every chunk of `dset`: our decode (each path) equals H5Dread of the chunk's region.
 // Returns the number of chunks checked (the caller asserts it is what it expects).
 size_t CheckEveryChunk(hid_t dset, const std::string& what) {
-  const std::optional<ChunkCodec> codec = CodecOf(dset);
-  EXPECT_TRUE(codec) << what << ": not a 32008/LZ4 or 32004 dataset";
+  const std::optional<Codec> codec = CodecOf(dset);
+  EXPECT_TRUE(codec) << what << ": not a chunked dataset whose filters daqfs decodes";
   if (!codec) return 0;
-  const bool bitshuffle = codec->decode != &DecodeHdf5Lz4Chunk;
   Hid type(H5Dget_type(dset), H5Tclose);
   const size_t es = H5Tget_size(type.get());
-  EXPECT_EQ(codec->elem_size, es) << what;
+  if (codec->bitshuffle_lz4) {
+    EXPECT_EQ(codec->elem_size, es) << what;
+  }
   Hid space(H5Dget_space(dset), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> dims(rank), chunk_dims(rank);
@@ -120,24 +139,26 @@ size_t CheckEveryChunk(hid_t dset, const std::string& what) {
     Bytes raw(stored);
     uint32_t filters = 0;
     EXPECT_GE(H5Dread_chunk(dset, H5P_DEFAULT, offset.data(), &filters, raw.data()), 0) << what;
-    EXPECT_EQ(filters, 0u) << what << ": chunk " << i << " skipped its filter";
-    Result<Lz4ChunkHeader> header = PeekLz4ChunkHeader(raw);
-    EXPECT_TRUE(header.ok() && header->decoded_size == chunk_bytes) << what << " chunk " << i;
+    EXPECT_EQ(filters, 0u) << what << ": chunk " << i << " skipped a filter";
 
     Bytes ours(chunk_bytes);
     std::vector<Bytes> per_level;
-    if (bitshuffle) {
+    {
+      Bytes out(chunk_bytes, 0xA5);
+      const Status st = codec->pipeline.Decode(raw, filters, out);
+      EXPECT_TRUE(st.ok()) << what << " (" << codec->pipeline.Name() << ") chunk " << i << ": "
+                           << st.ToString();
+      per_level.push_back(std::move(out));
+    }
+    if (codec->bitshuffle_lz4) {
+      Result<Lz4ChunkHeader> header = PeekLz4ChunkHeader(raw);
+      EXPECT_TRUE(header.ok() && header->decoded_size == chunk_bytes) << what << " chunk " << i;
       for (SimdLevel level : Levels()) {
         Bytes out(chunk_bytes, 0xA5);
         const Status st = DecodeBitshuffleLz4Chunk(raw, codec->elem_size, out, level);
         EXPECT_TRUE(st.ok()) << what << " chunk " << i << ": " << st.ToString();
         per_level.push_back(std::move(out));
       }
-    } else {
-      Bytes out(chunk_bytes, 0xA5);
-      const Status st = codec->decode(raw, codec->elem_size, out);
-      EXPECT_TRUE(st.ok()) << what << " chunk " << i << ": " << st.ToString();
-      per_level.push_back(std::move(out));
     }
     ours = per_level[0];
     for (size_t l = 1; l < per_level.size(); ++l) {
@@ -168,7 +189,8 @@ size_t CheckEveryChunk(hid_t dset, const std::string& what) {
       }
       same = std::memcmp(ours.data() + in_chunk * es, full.data() + in_data * es, run) == 0;
     }
-    EXPECT_TRUE(same) << what << " chunk " << i << " differs from libhdf5";
+    EXPECT_TRUE(same) << what << " (" << codec->pipeline.Name() << ") chunk " << i
+                      << " differs from libhdf5";
     if (!same) break;  // one report per dataset is enough
     ++checked;
   }
@@ -182,8 +204,9 @@ struct Case {
   hid_t type;                 // a native type: the file stores it little endian as given
   std::vector<hsize_t> dims;  // dataset
   std::vector<hsize_t> chunk;
-  int filter;
-  std::vector<unsigned> cd;  // the user's cd_values (32008: {block elems, 2}; 32004: {block})
+  // Each filter with the user's cd_values (32008: {block elems, 2 or 0}; 32004: {block};
+  // deflate: {level}), in the order they are applied.
+  std::vector<std::pair<int, std::vector<unsigned>>> filters;
 };
 
 // Poisson-like counts (plus a few hot pixels and, for floats, fractions; for signed types
@@ -216,8 +239,9 @@ void WriteCase(hid_t file, const Case& c, uint32_t seed) {
   Hid space(H5Screate_simple(rank, c.dims.data(), nullptr), H5Sclose);
   Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   ASSERT_GE(H5Pset_chunk(dcpl.get(), rank, c.chunk.data()), 0);
-  ASSERT_GE(H5Pset_filter(dcpl.get(), c.filter, H5Z_FLAG_MANDATORY, c.cd.size(), c.cd.data()), 0)
-      << c.name;
+  for (const auto& [id, cd] : c.filters) {
+    ASSERT_GE(H5Pset_filter(dcpl.get(), id, H5Z_FLAG_MANDATORY, cd.size(), cd.data()), 0) << c.name;
+  }
   Hid dset(
       H5Dcreate2(file, c.name.c_str(), c.type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
       H5Dclose);
@@ -235,30 +259,63 @@ TEST_F(Hdf5Reference, PluginsAreAvailable) {
 }
 
 TEST_F(Hdf5Reference, GeneratedFilesDecodeAsLibhdf5Reads) {
-  const int bs = kHdf5FilterBitshuffle, lz = kHdf5FilterLz4;
-  const unsigned kLz4 = kBitshuffleCompressLz4;
+  using F = std::vector<std::pair<int, std::vector<unsigned>>>;
+  auto bs = [](unsigned block, unsigned compression = 2) {
+    return F{{kHdf5FilterBitshuffle, {block, compression}}};
+  };
+  auto lz = [](std::vector<unsigned> cd) { return F{{kHdf5FilterLz4, cd}}; };
+  const std::pair<int, std::vector<unsigned>> deflate{kHdf5FilterDeflate, {6}},
+      shuffle{kHdf5FilterShuffle, {}}, fletcher{kHdf5FilterFletcher32, {}};
   const std::vector<Case> cases = {
       // EIGER-like frames: 37 x 29 = 1073 elements = 1 raw element after 134 groups of 8.
-      {"u16_frames", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, bs, {0, kLz4}},
+      {"u16_frames", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, bs(0)},
       // Several default blocks, a partial last block and a partial edge chunk.
-      {"u8_edge", H5T_NATIVE_UINT8, {100003}, {65536}, bs, {0, kLz4}},
-      {"u32_edge_2d", H5T_NATIVE_UINT32, {50, 333}, {7, 333}, bs, {0, kLz4}},
-      {"u64_odd", H5T_NATIVE_UINT64, {5000}, {999}, bs, {0, kLz4}},
-      {"i16_block64", H5T_NATIVE_INT16, {64, 64}, {64, 64}, bs, {64, kLz4}},
-      {"f32_default", H5T_NATIVE_FLOAT, {10007}, {10007}, bs, {0, kLz4}},
-      {"f64_block24", H5T_NATIVE_DOUBLE, {3001}, {3001}, bs, {24, kLz4}},
-      {"u16_block_bigger_than_chunk", H5T_NATIVE_UINT16, {4000}, {4000}, bs, {100000, kLz4}},
+      {"u8_edge", H5T_NATIVE_UINT8, {100003}, {65536}, bs(0)},
+      {"u32_edge_2d", H5T_NATIVE_UINT32, {50, 333}, {7, 333}, bs(0)},
+      {"u64_odd", H5T_NATIVE_UINT64, {5000}, {999}, bs(0)},
+      {"i16_block64", H5T_NATIVE_INT16, {64, 64}, {64, 64}, bs(64)},
+      {"f32_default", H5T_NATIVE_FLOAT, {10007}, {10007}, bs(0)},
+      {"f64_block24", H5T_NATIVE_DOUBLE, {3001}, {3001}, bs(24)},
+      {"u16_block_bigger_than_chunk", H5T_NATIVE_UINT16, {4000}, {4000}, bs(100000)},
       // Chunks of fewer than 8 elements: header plus raw bytes only.
-      {"u16_one_element_chunks", H5T_NATIVE_UINT16, {5}, {1}, bs, {0, kLz4}},
-      {"u32_seven_element_chunks", H5T_NATIVE_UINT32, {21}, {7}, bs, {0, kLz4}},
-      {"u8_nine_element_chunks", H5T_NATIVE_UINT8, {27}, {9}, bs, {0, kLz4}},
+      {"u16_one_element_chunks", H5T_NATIVE_UINT16, {5}, {1}, bs(0)},
+      {"u32_seven_element_chunks", H5T_NATIVE_UINT32, {21}, {7}, bs(0)},
+      {"u8_nine_element_chunks", H5T_NATIVE_UINT8, {27}, {9}, bs(0)},
+      // Bitshuffle without compression: no header, the blocks as shuffled.
+      {"bs_plain_u16", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, bs(0, 0)},
+      {"bs_plain_u32_block16", H5T_NATIVE_UINT32, {1003}, {1003}, bs(16, 0)},
       // HDF5 LZ4: the plugin's default block (1 GiB: one block), 8 KiB as EIGER2 writes, odd.
-      {"lz4_u16_frames", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, lz, {}},
-      {"lz4_u8_edge_8k", H5T_NATIVE_UINT8, {100003}, {65536}, lz, {8192}},
-      {"lz4_i16_odd_block", H5T_NATIVE_INT16, {4099}, {4099}, lz, {1001}},
-      {"lz4_f64_one_element", H5T_NATIVE_DOUBLE, {3}, {1}, lz, {}},
+      {"lz4_u16_frames", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, lz({})},
+      {"lz4_u8_edge_8k", H5T_NATIVE_UINT8, {100003}, {65536}, lz({8192})},
+      {"lz4_i16_odd_block", H5T_NATIVE_INT16, {4099}, {4099}, lz({1001})},
+      {"lz4_f64_one_element", H5T_NATIVE_DOUBLE, {3}, {1}, lz({})},
+      // libhdf5's own filters, alone and as h5py combines them (shuffle, compression,
+      // fletcher32), and in other orders.
+      {"deflate_u16", H5T_NATIVE_UINT16, {4, 37, 29}, {1, 37, 29}, F{deflate}},
+      {"deflate_u8_edge", H5T_NATIVE_UINT8, {100003}, {65536}, F{{kHdf5FilterDeflate, {1}}}},
+      {"shuffle_deflate_u32", H5T_NATIVE_UINT32, {50, 333}, {7, 333}, F{shuffle, deflate}},
+      {"shuffle_deflate_f64", H5T_NATIVE_DOUBLE, {3001}, {1000}, F{shuffle, deflate}},
+      {"shuffle_only_i16", H5T_NATIVE_INT16, {64, 64}, {64, 64}, F{shuffle}},
+      {"fletcher_only_u8_odd", H5T_NATIVE_UINT8, {1001}, {333}, F{fletcher}},
+      {"fletcher_only_u16", H5T_NATIVE_UINT16, {3, 37, 29}, {1, 37, 29}, F{fletcher}},
+      {"shuffle_deflate_fletcher_u16",
+       H5T_NATIVE_UINT16,
+       {3, 37, 29},
+       {1, 37, 29},
+       F{shuffle, deflate, fletcher}},
+      {"fletcher_shuffle_deflate_u32",
+       H5T_NATIVE_UINT32,
+       {2000},
+       {999},
+       F{fletcher, shuffle, deflate}},
+      {"bslz4_fletcher_u32",
+       H5T_NATIVE_UINT32,
+       {3, 37, 29},
+       {1, 37, 29},
+       F{{kHdf5FilterBitshuffle, {0, 2}}, fletcher}},
+      {"shuffle_lz4_u64", H5T_NATIVE_UINT64, {5000}, {999}, F{shuffle, {kHdf5FilterLz4, {}}}},
   };
-  testing::TempDir dir("lz4-chunks");
+  testing::TempDir dir("chunk-pipeline");
   const std::string path = dir / "generated.h5";
   {
     Hid file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
