@@ -20,7 +20,7 @@ namespace daqfs {
 namespace {
 
 constexpr char kIndexMagic[8] = {'D', 'Q', 'F', 'S', 'I', 'D', 'X', '1'};
-constexpr uint32_t kIndexVersion = 1;
+constexpr uint32_t kIndexVersion = 2;  // 2: .tar.gz checkpoints
 // Frames up to this size are decoded whole for random access; larger ones stream.
 constexpr uint64_t kRandomAccessFrame = 16 << 20;
 
@@ -308,6 +308,18 @@ class Writer {
                             (f.seek_table_has_checksum << 2)));
     U32(f.seek_table_checksum);
   }
+  // A checkpoint; its window zstd-compressed (windows of text or counts shrink 3-10x).
+  void Point(const GzipCheckpoint& p) {
+    U64(p.in_offset);
+    U8(p.bits);
+    U8((p.member_start ? 1 : 0) | (p.damaged ? 2 : 0));
+    U64(p.out_offset);
+    U64(p.window.size());
+    std::string z(ZSTD_compressBound(p.window.size()), '\0');
+    const size_t n = ZSTD_compress(z.data(), z.size(), p.window.data(), p.window.size(), 1);
+    z.resize(ZSTD_isError(n) ? 0 : n);
+    Str(z);
+  }
   std::string& str() { return s_; }
 
  private:
@@ -364,6 +376,25 @@ class Reader {
     f.seek_table_checksum = U32();
     return f;
   }
+  GzipCheckpoint Point() {
+    GzipCheckpoint p;
+    p.in_offset = U64();
+    p.bits = U8();
+    const uint8_t flags = U8();
+    p.member_start = flags & 1;
+    p.damaged = flags & 2;
+    p.out_offset = U64();
+    const uint64_t raw = U64();
+    const std::string z = Str();
+    if (!ok_ || p.bits > 7 || raw > kGzipWindowBytes || (p.member_start && raw != 0)) {
+      Fail();
+      return p;
+    }
+    p.window.resize(raw);
+    const size_t n = ZSTD_decompress(p.window.data(), raw, z.data(), z.size());
+    if (raw != 0 && (ZSTD_isError(n) || n != raw)) Fail();
+    return p;
+  }
   bool AtEnd() const { return pos_ == s_.size(); }
 
  private:
@@ -390,6 +421,76 @@ std::string BlobNameOf(const std::string& identity, const char* suffix) {
 std::string IndexBlobName(const std::string& identity) { return BlobNameOf(identity, ".idx"); }
 std::string SpillBlobName(const std::string& identity) { return BlobNameOf(identity, ".tar"); }
 
+namespace {
+
+// The tar parser of a compressed stream was told a huge size: members reaching past `end`, the
+// real end of the decoded stream, are damage (a stream cut short), the rest is kept. With
+// `keep_cut`, the member `end` falls in is kept too (its reads past `end` fail then).
+void KeepMembersBefore(uint64_t end, const TarIndex& tar, const std::string& path, bool keep_cut,
+                       ArchiveIndex* index) {
+  size_t kept = 0;
+  for (ArchiveMember& m : index->members) {
+    if (m.kind == TarMember::Kind::kFile && m.data_offset + m.stored_size > end) {
+      if (index->damage.empty()) {
+        index->damage = path + ": archive ends inside member " + m.stored_path +
+                        " (decompressed offset " + std::to_string(m.data_offset) + ")";
+      }
+      if (keep_cut && m.data_offset < end) ++kept;
+      break;
+    }
+    ++kept;
+  }
+  index->members.resize(kept);
+  if (index->damage.empty() && !tar.damage.ok() && tar.end_offset >= end) {
+    index->damage = path + ": the archive has no end-of-archive blocks";
+  }
+}
+
+// A .tar.gz: the tar headers read through one forward inflate that records the checkpoints.
+Result<ArchiveIndex> BuildGzipIndex(const std::string& path, int fd, uint64_t size,
+                                    const ArchiveIndexOptions& options, ArchiveIndex index) {
+  GzipStreamIndexer stream(PreadReader(fd, path), size, path, options.gzip_interval);
+  TarReadFn read = [&stream](uint64_t off, std::span<uint8_t> out) {
+    return stream.Read(off, out);
+  };
+  Result<TarIndex> tar = IndexTar(read, UINT64_MAX / 4, path);
+  if (!tar.ok()) return tar.status();
+  Status drained = stream.Drain();
+  if (!drained.ok() && drained.code() != Code::kCorrupt) return drained;
+  // Damaged data ends what can be trusted: the gzip members before the damaged one. The tar
+  // members before that stay, and the one it falls in (its reads past it fail).
+  const uint64_t end = stream.verified();
+  GzipIndex gz = stream.Take();
+  while (!gz.points.empty() && gz.points.back().out_offset >= end && gz.points.size() > 1) {
+    gz.points.pop_back();  // their windows come from untrusted output
+  }
+  if (!drained.ok()) {
+    index.damage = drained.message();
+    LogWarn(drained.message() + "; serving what decodes before it");
+  }
+  if (!gz.trailing.empty()) index.warnings.push_back(path + ": " + gz.trailing);
+  index.container = ArchiveIndex::Container::kTarGz;
+  index.gzip_points = std::move(gz.points);
+  index.decompressed_size = end;
+  AddMembers(*tar, fd, false, path, options, &index);
+  KeepMembersBefore(end, *tar, path, true, &index);
+  // The members kept may reach past the decoded end (the damaged one): the stream's size is
+  // theirs, and reads past `end` fail when they try to inflate there.
+  for (const ArchiveMember& m : index.members) {
+    index.decompressed_size = std::max(index.decompressed_size, m.data_offset + m.stored_size);
+  }
+  if (index.decompressed_size > end) {
+    GzipCheckpoint cut;
+    cut.out_offset = end;
+    cut.damaged = true;
+    if (index.gzip_points.back().out_offset == end) index.gzip_points.pop_back();  // 0 only
+    index.gzip_points.push_back(std::move(cut));
+  }
+  return index;
+}
+
+}  // namespace
+
 Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const struct stat& st,
                                        const ArchiveIndexOptions& options) {
   ArchiveIndex index;
@@ -403,6 +504,8 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
       *mn == 4 &&
       ((magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) ||
        ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D && magic[3] == 0x18));
+  if (*mn >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
+    return BuildGzipIndex(path, fd, size, options, std::move(index));
   if (!zstd_container) {
     Result<TarIndex> tar = IndexTar(PreadReader(fd, path), size, path);
     if (!tar.ok()) return tar.status();
@@ -521,21 +624,7 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   index.archive_frames = z->frames;
   index.decompressed_size = dpos;
   AddMembers(*tar, fd, false, path, options, &index);
-  // The parser was told a huge size: members reaching past the real end of the decoded stream
-  // are damage (a stream cut at a frame boundary), the rest is kept.
-  size_t kept = 0;
-  for (ArchiveMember& m : index.members) {
-    if (m.kind == TarMember::Kind::kFile && m.data_offset + m.stored_size > dpos) {
-      index.damage = path + ": archive ends inside member " + m.stored_path +
-                     " (decompressed offset " + std::to_string(m.data_offset) + ")";
-      break;
-    }
-    ++kept;
-  }
-  index.members.resize(kept);
-  if (index.damage.empty() && !tar->damage.ok() && tar->end_offset >= dpos) {
-    index.damage = path + ": the archive has no end-of-archive blocks";
-  }
+  KeepMembersBefore(dpos, *tar, path, false, &index);
   return index;
 }
 
@@ -546,6 +635,8 @@ std::string SerializeArchiveIndex(const ArchiveIndex& x) {
   w.U64(x.archive_frames.size());
   for (const ZstdFrame& f : x.archive_frames) w.Frame(f);
   w.U64(x.decompressed_size);
+  w.U64(x.gzip_points.size());
+  for (const GzipCheckpoint& p : x.gzip_points) w.Point(p);
   w.Str(x.spill_path);
   w.U64(x.members.size());
   for (const ArchiveMember& m : x.members) {
@@ -599,11 +690,22 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   ArchiveIndex x;
   x.identity = r.Str();
   uint8_t container = r.U8();
-  if (container > 2) return Corrupt("bad container kind");
+  if (container > 3) return Corrupt("bad container kind");
   x.container = static_cast<ArchiveIndex::Container>(container);
   uint64_t nf = r.Count(37);
   for (uint64_t i = 0; i < nf && r.ok(); ++i) x.archive_frames.push_back(r.Frame());
   x.decompressed_size = r.U64();
+  uint64_t np = r.Count(34);
+  for (uint64_t i = 0; i < np && r.ok(); ++i) {
+    GzipCheckpoint p = r.Point();
+    if (!x.gzip_points.empty() && p.out_offset <= x.gzip_points.back().out_offset) {
+      return Corrupt("gzip checkpoints out of order");
+    }
+    x.gzip_points.push_back(std::move(p));
+  }
+  if (container == 3 && (x.gzip_points.empty() || x.gzip_points[0].out_offset != 0)) {
+    return Corrupt("a .tar.gz index without its first checkpoint");
+  }
   x.spill_path = r.Str();
   uint64_t nm = r.Count(60);
   x.members.reserve(nm);

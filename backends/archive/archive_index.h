@@ -4,6 +4,12 @@
 //  - plain tar: members with their offsets; a member `X.zst` (strip_suffix) becomes `X` with
 //    its decompressed size and frame index (seek table, or a walk over frame and block
 //    headers; a frame that records no content size is decoded once to learn it);
+//  - .tar.gz / .tgz (a gzip magic at offset 0): one forward inflate reads the tar headers and
+//    records inflate checkpoints about every 4 MiB of output (gzip_index.h, windows kept
+//    zstd-compressed in the saved index): members are windows of the decompressed stream, a
+//    read anywhere inflating at most one interval; a remount reuses the checkpoints. Data that
+//    does not inflate ends the index there: the members before it are kept, the member it falls
+//    in too (its reads past the damage fail with EIO);
 //  - .tar.zst / .tzst (or a zstd magic at offset 0): the archive's frames are indexed and the
 //    tar headers are read in decompressed space through one forward streaming decode. When the
 //    archive's frames are large or of unknown size and a blob store is given, that decode
@@ -26,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/archive/gzip_index.h"
 #include "backends/archive/tar_index.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/blob_store.h"
@@ -38,6 +45,8 @@ struct ArchiveIndexOptions {
   std::string strip_suffix{kDefaultStripSuffix};  // "" = show compressed members as stored
   // Where large-frame .tar.zst archives are decompressed (a large blob); null = no spill.
   BlobStore* spill = nullptr;
+  // Output bytes between inflate checkpoints of a .tar.gz.
+  uint64_t gzip_interval = kDefaultGzipInterval;
 };
 
 struct ArchiveMember {
@@ -57,14 +66,15 @@ struct ArchiveMember {
 };
 
 struct ArchiveIndex {
-  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2 };
+  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2, kTarGz = 3 };
   std::string identity;  // FileIdentity() of the archive when indexed
   Container container = Container::kTar;
-  std::vector<ZstdFrame> archive_frames;  // kTarZst / kSpilled: frames of the whole archive
-  uint64_t decompressed_size = 0;         // kTarZst / kSpilled
-  std::string spill_path;                 // kSpilled: the spill blob's name (SpillBlobName)
-  std::shared_ptr<Blob> spill_blob;       // kSpilled: the opened, pinned spill (not saved)
-  std::vector<ArchiveMember> members;     // archive order, duplicates kept
+  std::vector<ZstdFrame> archive_frames;    // kTarZst / kSpilled: frames of the whole archive
+  uint64_t decompressed_size = 0;           // kTarZst / kSpilled
+  std::vector<GzipCheckpoint> gzip_points;  // kTarGz: inflate checkpoints of the archive
+  std::string spill_path;                   // kSpilled: the spill blob's name (SpillBlobName)
+  std::shared_ptr<Blob> spill_blob;         // kSpilled: the opened, pinned spill (not saved)
+  std::vector<ArchiveMember> members;       // archive order, duplicates kept
   std::vector<std::string> warnings;
   std::string damage;  // "" or what ended indexing early (archive and offset)
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,7 +17,7 @@ namespace daqfs {
 namespace {
 
 constexpr size_t kHead = 512;
-constexpr const char* kServed = "daqfs serves tar, .tar.zst and .tzst archives";
+constexpr const char* kServed = "daqfs serves tar, .tar.zst, .tzst, .tar.gz and .tgz archives";
 
 bool StartsWith(std::span<const uint8_t> h, std::initializer_list<uint8_t> magic) {
   return h.size() >= magic.size() && std::equal(magic.begin(), magic.end(), h.begin());
@@ -48,6 +49,26 @@ bool IsTarHeader(std::span<const uint8_t> h) {
 bool IsZstdStart(std::span<const uint8_t> h) {
   if (StartsWith(h, {0x28, 0xB5, 0x2F, 0xFD})) return true;
   return h.size() >= 4 && (h[0] & 0xF0) == 0x50 && h[1] == 0x2A && h[2] == 0x4D && h[3] == 0x18;
+}
+
+bool IsGzipStart(std::span<const uint8_t> h) { return StartsWith(h, {0x1F, 0x8B, 8}); }
+
+// gzip data whose first 512 bytes of output are a tar header or an empty tar's zero block. The
+// head's 512 compressed bytes hold at least that much of any tar (headers compress well).
+bool GzipHoldsTar(std::span<const uint8_t> head) {
+  if (!IsGzipStart(head)) return false;
+  z_stream s{};
+  if (inflateInit2(&s, 31) != Z_OK) return false;
+  std::vector<uint8_t> out(kHead);
+  s.next_in = const_cast<Bytef*>(head.data());
+  s.avail_in = static_cast<uInt>(head.size());
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  const int ret = inflate(&s, Z_SYNC_FLUSH);
+  const size_t got = out.size() - s.avail_out;
+  inflateEnd(&s);
+  if ((ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) || got < kHead) return false;
+  return std::all_of(out.begin(), out.end(), [](uint8_t b) { return b == 0; }) || IsTarHeader(out);
 }
 
 struct Head {
@@ -93,7 +114,7 @@ std::string Plural(size_t n, const char* what) {
 }  // namespace
 
 bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
-  if (IsZstdStart(head)) return true;
+  if (IsZstdStart(head) || GzipHoldsTar(head)) return true;
   if (head.size() < kHead || size < kHead) return false;
   if (std::all_of(head.begin(), head.begin() + kHead, [](uint8_t b) { return b == 0; })) {
     return true;  // the end-of-archive block of an empty tar
@@ -104,14 +125,16 @@ bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
 std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size) {
   if (size == 0) return "an empty file";
   if (LooksLikeArchive(head, size)) {
-    return IsZstdStart(head) ? "zstd-compressed data" : "a tar archive";
+    return IsZstdStart(head)   ? "zstd-compressed data"
+           : IsGzipStart(head) ? "a gzip-compressed tar archive"
+                               : "a tar archive";
   }
   if (StartsWith(head, {0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'})) return "an HDF5 file";
   if (StartsWith(head, {'I', 'I', 42, 0}) || StartsWith(head, {'M', 'M', 0, 42}) ||
       StartsWith(head, {'I', 'I', 43, 0}) || StartsWith(head, {'M', 'M', 0, 43})) {
     return "a TIFF image";
   }
-  if (StartsWith(head, {0x1F, 0x8B})) return "gzip-compressed data (not served yet)";
+  if (StartsWith(head, {0x1F, 0x8B})) return "gzip-compressed data (not a tar)";
   if (StartsWith(head, {'B', 'Z', 'h'})) return "bzip2-compressed data (not served yet)";
   if (StartsWith(head, {0xFD, '7', 'z', 'X', 'Z', 0})) return "xz-compressed data (not served yet)";
   if (StartsWith(head, {0x04, 0x22, 0x4D, 0x18})) return "lz4-compressed data (not served yet)";

@@ -39,9 +39,10 @@ TEST_F(ArchiveSniffTest, RealArchivesOfEveryFlavourAreRecognized) {
       "tar --format=gnu -cf gnu.bin -C src a; tar --format=ustar -cf ustar.bin -C src a; "
       "tar --format=pax -cf pax.bin -C src a; tar --format=v7 -cf v7.bin -C src a; "
       "bsdtar -cf bsd.bin -C src a; tar -cf empty.bin -T /dev/null; "
-      "zstd -q -o zst.bin gnu.bin; zstd -q -c src/a | cat > unsized.bin");
+      "zstd -q -o zst.bin gnu.bin; zstd -q -c src/a | cat > unsized.bin; "
+      "gzip -c gnu.bin > gz.bin; gzip -c empty.bin > emptygz.bin; gzip -1 -c pax.bin > gz1.bin");
   for (const char* f : {"gnu.bin", "ustar.bin", "pax.bin", "v7.bin", "bsd.bin", "empty.bin",
-                        "zst.bin", "unsized.bin"}) {
+                        "zst.bin", "unsized.bin", "gz.bin", "emptygz.bin", "gz1.bin"}) {
     Status s = CheckArchiveSource(dir_ + "/" + f);
     EXPECT_TRUE(s.ok()) << f << ": " << s.ToString();
   }
@@ -53,8 +54,8 @@ TEST_F(ArchiveSniffTest, AFileThatIsNotAnArchiveIsNamed) {
       "echo x | gzip > x.tar.gz; head -c 600 /dev/zero | tr '\\0' '\\1' > ones.bin");
   EXPECT_EQ(Error(dir_ + "/notes.tar"),
             dir_ +
-                "/notes.tar: not an archive: text; daqfs serves tar, .tar.zst and .tzst "
-                "archives");
+                "/notes.tar: not an archive: text; daqfs serves tar, .tar.zst, .tzst, "
+                ".tar.gz and .tgz archives");
   EXPECT_NE(Error(dir_ + "/empty.tar").find("not an archive: an empty file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/master.h5").find("not an archive: an HDF5 file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/f.tif").find("not an archive: a TIFF image"), std::string::npos);
@@ -68,9 +69,9 @@ TEST_F(ArchiveSniffTest, AFolderWithoutArchivesListsWhatItHolds) {
       "echo x | gzip > d/c.tar.gz");
   std::string e = Error(dir_ + "/d");
   EXPECT_EQ(e, dir_ +
-                   "/d: no archive in this folder (3 files: a.txt (text), b_master.h5 (an "
-                   "HDF5 file), c.tar.gz (gzip-compressed data (not served yet))); daqfs "
-                   "serves tar, .tar.zst and .tzst archives");
+                   "/d: no archive in this folder (3 files: c.tar.gz (gzip-compressed data "
+                   "(not a tar)), a.txt (text), b_master.h5 (an HDF5 file)); daqfs serves tar, "
+                   ".tar.zst, .tzst, .tar.gz and .tgz archives");
   EXPECT_NE(Error(dir_ + "/empty").find("holds no files"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/d/*.tar").find("the pattern matches no file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/d/*.h5").find("the pattern matches no archive (1 file: b_master.h5"),

@@ -216,6 +216,10 @@ Status InflateFromCheckpoint(const GzipReadFn& read, const GzipCheckpoint& from,
                    " (decoding from the checkpoint at output offset " + Str(from.out_offset) +
                    "): " + why);
   };
+  if (from.damaged) {
+    return Corrupt(name + ": the gzip data is damaged at output offset " + Str(from.out_offset) +
+                   " (found when the archive was indexed)");
+  }
   if (inflateInit2(&z.s, raw ? -15 : 31) != Z_OK) {
     return Status(Code::kNoMemory, name + ": zlib: cannot start inflating");
   }
@@ -271,8 +275,10 @@ Status InflateFromCheckpoint(const GzipReadFn& read, const GzipCheckpoint& from,
     } else {
       done += produced;
     }
+    // Everything asked for is out: what inflate found after it (it decodes the next code
+    // before it sees the output is full) is none of this read's business.
+    if (done >= out.size()) break;
     if (ret == Z_STREAM_END) {
-      if (done >= out.size()) break;
       // The member ended: its trailer (unread after a raw resume: 8 bytes), then the next one.
       if (raw) {
         while (z.s.avail_in < 8) {

@@ -13,8 +13,10 @@
 // it reaches the end of from the member's start.
 //
 // Errors: data that does not inflate (a bad block, a truncated member, a CRC mismatch) gives
-// Code::kCorrupt naming the file, the compressed offset and zlib's reason. Bytes after the last
-// member that are all zero (tape padding) are accepted; others end the data and are reported
+// Code::kCorrupt naming the file, the compressed offset and zlib's reason. The damaged member's
+// output is not trusted at all (GzipStreamIndexer::verified): deflate may turn damaged data
+// into wrong bytes long before it notices, or only the member's CRC-32 may notice. Bytes after the
+// last member that are all zero (tape padding) are accepted; others end the data and are reported
 // (GzipIndex::trailing).
 //
 // Thread safety: GzipStreamIndexer is single-threaded; InflateFromCheckpoint is reentrant.
@@ -40,6 +42,9 @@ struct GzipCheckpoint {
   bool member_start = false;  // a gzip member's header starts at in_offset (no window)
   uint64_t out_offset = 0;    // output offset of the checkpoint
   std::string window;         // up to 32 KiB of output before out_offset ("" at a member start)
+  // Set on a point after which nothing decodes (the data was damaged there when indexed): a
+  // decode from it fails at once, so the reads before it still work.
+  bool damaged = false;
   bool operator==(const GzipCheckpoint&) const = default;
 };
 
@@ -73,6 +78,10 @@ class GzipStreamIndexer {
   GzipIndex Take() { return std::move(index_); }
   // Output bytes decoded so far.
   uint64_t position() const { return out_total_; }
+  // Output bytes known good: all of them, or after a failure the output of the members before
+  // the damaged one (deflate may decode damaged data to wrong bytes before it notices, or only
+  // the member's CRC-32 notices: nothing of that member can be trusted).
+  uint64_t verified() const { return failed_.ok() ? out_total_ : member_out_; }
 
  private:
   struct Zlib;

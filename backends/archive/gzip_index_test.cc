@@ -216,6 +216,17 @@ TEST(GzipIndexTest, DamageIsCorruptNamingTheOffset) {
     Bytes crc = file;
     crc[crc.size() - 6] ^= 1;  // the CRC-32
     ExpectCorrupt(Index(crc, 1 << 20).status(), "incorrect data check");
+    // Only the CRC noticed: none of the member's output is trusted; with a good member before
+    // it, that member's output is.
+    GzipStreamIndexer one(ReaderOf(crc), crc.size(), "t.gz", 1 << 20);
+    EXPECT_FALSE(one.Drain().ok());
+    EXPECT_EQ(one.verified(), 0u);
+    EXPECT_EQ(one.position(), data.size());
+    Bytes two = GzipMember(data, 1);
+    two.insert(two.end(), crc.begin(), crc.end());
+    GzipStreamIndexer both(ReaderOf(two), two.size(), "t.gz", 1 << 20);
+    EXPECT_FALSE(both.Drain().ok());
+    EXPECT_EQ(both.verified(), data.size());
   }
   ExpectCorrupt(Index(Bytes{'n', 'o', 't', ' ', 'g', 'z', 'i', 'p'}, 1 << 20).status(),
                 "incorrect header check");

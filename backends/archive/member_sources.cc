@@ -295,4 +295,43 @@ std::unique_ptr<GroupCursor> ZstdSliceSource::OpenGroupCursor(uint64_t index) {
                                            first.group_first, fr.decompressed_size, kSubBlock);
 }
 
+GzipSliceSource::GzipSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                                 std::shared_ptr<const std::vector<GzipCheckpoint>> points,
+                                 uint64_t size, std::string identity)
+    : fd_(std::move(fd)),
+      what_(std::move(what)),
+      points_(std::move(points)),
+      size_(size),
+      identity_(std::move(identity)) {}
+
+uint64_t GzipSliceSource::BlockCount() const { return size_ == 0 ? 0 : points_->size(); }
+
+BlockRange GzipSliceSource::BlockRangeOf(uint64_t index) const {
+  if (index >= BlockCount()) return {size_, 0};
+  const uint64_t begin = (*points_)[index].out_offset;
+  const uint64_t end = index + 1 < points_->size() ? (*points_)[index + 1].out_offset : size_;
+  return {begin, end - begin};
+}
+
+uint64_t GzipSliceSource::BlockOf(uint64_t offset) const {
+  if (offset >= size_) return BlockCount();
+  auto it =
+      std::upper_bound(points_->begin(), points_->end(), offset,
+                       [](uint64_t off, const GzipCheckpoint& p) { return off < p.out_offset; });
+  return static_cast<uint64_t>(it - points_->begin()) - 1;
+}
+
+Status GzipSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
+  const BlockRange r = BlockRangeOf(index);
+  if (index >= BlockCount() || out.size() != r.length) {
+    return Invalid(what_ + ": block " + std::to_string(index) + ": bad block or buffer size");
+  }
+  const int fd = fd_->get();
+  const std::string& what = what_;
+  GzipReadFn read = [fd, &what](uint64_t off, std::span<uint8_t> buf) {
+    return PreadFull(fd, off, buf, what);
+  };
+  return InflateFromCheckpoint(read, (*points_)[index], 0, out, what_);
+}
+
 }  // namespace daqfs

@@ -12,6 +12,11 @@
 //   .tar.zst, whose members are ComposedSources over it (backends/common/composed_source.h).
 //   The frame index is shared, never copied: building one over 100,000 frames allocates only
 //   when some frame is huge or empty (then a block table is built once).
+// GzipSliceSource: the decompressed stream of a .tar.gz, given its inflate checkpoints
+//   (gzip_index.h). A units source like ZstdSliceSource: block i is the output from checkpoint
+//   i to checkpoint i + 1 (about the index's interval, 4 MiB by default), decoded from that
+//   checkpoint alone, so members are ComposedSources over it and a read anywhere costs at most
+//   one interval of inflation.
 //
 #pragma once
 
@@ -19,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/archive/gzip_index.h"
 #include "backends/common/file_slice_source.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/byte_source.h"
@@ -75,6 +81,30 @@ class ZstdSliceSource final : public ByteSource {
   std::string identity_;
   // Empty when every frame is one block (non-empty, at most kMaxBlock): block i is frame i.
   std::vector<Block> blocks_;
+};
+
+class GzipSliceSource final : public ByteSource {
+ public:
+  // `points` (shared: an aliasing pointer into an immutable index) by output offset, the first
+  // at 0; `size` the decompressed size.
+  GzipSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                  std::shared_ptr<const std::vector<GzipCheckpoint>> points, uint64_t size,
+                  std::string identity);
+
+  uint64_t Size() const override { return size_; }
+  std::string Identity() const override { return identity_; }
+  bool IsDecoded() const override { return true; }
+  uint64_t BlockCount() const override;
+  BlockRange BlockRangeOf(uint64_t index) const override;
+  uint64_t BlockOf(uint64_t offset) const override;
+  Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
+
+ private:
+  std::shared_ptr<UniqueFd> fd_;
+  std::string what_;
+  std::shared_ptr<const std::vector<GzipCheckpoint>> points_;
+  uint64_t size_;
+  std::string identity_;
 };
 
 }  // namespace daqfs

@@ -222,14 +222,23 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
   {
     std::lock_guard<std::mutex> lock(slot->mu);
     index = slot->index;
-    if (index && index->container == ArchiveIndex::Container::kTarZst) {
+    const bool stream = index && (index->container == ArchiveIndex::Container::kTarZst ||
+                                  index->container == ArchiveIndex::Container::kTarGz);
+    if (stream) {
       if (slot->units_of != index) {
-        // Built once per index, sharing its frame list (no copy; a walk only to see whether
-        // some frame is huge).
-        slot->archive_units = std::make_shared<ZstdSliceSource>(
-            slot->fd, slot->path, 0,
-            std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
-            slot->identity + ":tzst-frames");
+        // Built once per index, sharing its frame or checkpoint list (no copy; for zstd a walk
+        // only to see whether some frame is huge).
+        if (index->container == ArchiveIndex::Container::kTarZst) {
+          slot->archive_units = std::make_shared<ZstdSliceSource>(
+              slot->fd, slot->path, 0,
+              std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
+              slot->identity + ":tzst-frames");
+        } else {
+          slot->archive_units = std::make_shared<GzipSliceSource>(
+              slot->fd, slot->path,
+              std::shared_ptr<const std::vector<GzipCheckpoint>>(index, &index->gzip_points),
+              index->decompressed_size, slot->identity + ":tgz-checkpoints");
+        }
         slot->units_of = index;
       }
       archive_units = slot->archive_units;
@@ -264,9 +273,11 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
       }
       break;
     }
-    case ArchiveIndex::Container::kTarZst: {
+    case ArchiveIndex::Container::kTarZst:
+    case ArchiveIndex::Container::kTarGz: {
       // A window of the archive's decoded stream: its blocks are slices of the archive's
-      // frames, cached and decoded once for every member that shares a frame.
+      // frames (or checkpoint intervals), cached and decoded once for every member that
+      // shares one.
       std::vector<ComposedSource::Piece> pieces(1);
       pieces[0].units = archive_units;
       pieces[0].offset = m.data_offset;
@@ -324,6 +335,9 @@ Result<std::vector<std::pair<std::string, std::string>>> TarBackend::Xattrs(Node
   } else if (index->container == ArchiveIndex::Container::kTarZst) {
     out.emplace_back("user.daqfs.frames",
                      std::to_string(index->archive_frames.size()) + " (whole archive)");
+  } else if (index->container == ArchiveIndex::Container::kTarGz) {
+    out.emplace_back("user.daqfs.checkpoints",
+                     std::to_string(index->gzip_points.size()) + " (whole archive)");
   }
   return out;
 }

@@ -23,7 +23,8 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 }
 
 bool IsArchiveName(const std::string& name) {
-  return EndsWith(name, ".tar") || EndsWith(name, ".tar.zst") || EndsWith(name, ".tzst");
+  return EndsWith(name, ".tar") || EndsWith(name, ".tar.zst") || EndsWith(name, ".tzst") ||
+         EndsWith(name, ".tar.gz") || EndsWith(name, ".tgz");
 }
 
 std::string BaseName(const std::string& path) {

@@ -1,8 +1,9 @@
 // The backend conformance suite on every archive flavour: plain tar, tar of zstd members (one
 // of them a huge single frame served in grouped sub-blocks), .tar.zst read by frame (1 MiB
 // frames of the tar stream that do not line up with members), .tar.zst spilled (one frame of
-// unknown size, decompressed once into the spill folder) and the merged layout. The expected
-// bytes are the files before packing.
+// unknown size, decompressed once into the spill folder), .tar.gz read through inflate
+// checkpoints (GNU tar + gzip: one member) and pigz-like (gzip members of 1 MiB of tar), and the
+// merged layout. The expected bytes are the files before packing.
 #include <map>
 #include <memory>
 #include <string>
@@ -15,7 +16,7 @@
 namespace daqfs::testing {
 namespace {
 
-enum class Packing { kTar, kZstdMembers, kTarZstFrames, kTarZstSpilled };
+enum class Packing { kTar, kZstdMembers, kTarZstFrames, kTarZstSpilled, kTarGz, kTarGzMembers };
 
 // Builds the TarBackend of a flavour: the one place that knows TarBackend's options.
 Result<std::unique_ptr<Backend>> MakeArchiveBackend(const std::string& dir, bool rescan,
@@ -103,6 +104,16 @@ class ArchiveFlavour final : public ConformanceFlavour {
         name = stem + ".tar.zst";
         MakeTarZstStreamed(src, staged);
         break;
+      case Packing::kTarGz:
+        name = stem + ".tar.gz";
+        EXPECT_EQ(Shell("tar -czf " + ShellQuote(staged) + " -C " + ShellQuote(src) + " ."), 0);
+        break;
+      case Packing::kTarGzMembers:
+        name = stem + ".tgz";
+        EXPECT_EQ(Shell("tar -cf - -C " + ShellQuote(src) +
+                        " . | split -b 1M --filter='gzip -1' > " + ShellQuote(staged)),
+                  0);
+        break;
     }
     EXPECT_EQ(Shell("mv " + ShellQuote(staged) + " " + ShellQuote(dir + "/archives/" + name)), 0);
     if (files) {
@@ -125,6 +136,8 @@ INSTANTIATE_TEST_SUITE_P(
         std::make_shared<ArchiveFlavour>("ZstdMembers", Packing::kZstdMembers, false),
         std::make_shared<ArchiveFlavour>("TarZstByFrame", Packing::kTarZstFrames, false),
         std::make_shared<ArchiveFlavour>("TarZstSpilled", Packing::kTarZstSpilled, false),
+        std::make_shared<ArchiveFlavour>("TarGz", Packing::kTarGz, false),
+        std::make_shared<ArchiveFlavour>("TarGzMembers", Packing::kTarGzMembers, false),
         std::make_shared<ArchiveFlavour>("Merged", Packing::kTar, true),
         std::make_shared<ArchiveFlavour>("MergedZstdMembers", Packing::kZstdMembers, true)),
     FlavourName);

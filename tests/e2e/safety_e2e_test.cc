@@ -286,8 +286,8 @@ TEST_F(SafetyE2eTest, SourcesWithNothingToServeExitThreeNamingWhatWasFound) {
             0);
   CmdResult folder = Sh(bin + Q(dir_ / "h5") + " " + Q(mnt_));
   EXPECT_EQ(folder.exit_code, 3) << folder.output;
-  EXPECT_NE(folder.output.find("no archive in this folder (2 files: b_master.h5 (an HDF5 file), "
-                               "c.tar.gz (gzip-compressed data"),
+  EXPECT_NE(folder.output.find("no archive in this folder (2 files: c.tar.gz (gzip-compressed "
+                               "data (not a tar)), b_master.h5 (an HDF5 file))"),
             std::string::npos)
       << folder.output;
   CmdResult glob = Sh(bin + Q(dir_ / "h5/*.tar") + " " + Q(mnt_));
