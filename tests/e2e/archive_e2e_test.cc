@@ -228,6 +228,59 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
   EXPECT_EQ(fourth.Unmount(), 0);
 }
 
+// .tar.gz from GNU tar, bsdtar and a pigz-like split into gzip members: every byte of every
+// member equal to `tar -x`, read whole (cmp) and at random offsets (dd); the checkpoints are
+// saved, so a remount lists and reads without inflating the archives again; a damaged
+// multi-member archive gives EIO for the reads that need the damaged part only.
+TEST_F(ArchiveE2eTest, GzipArchivesReadLikeTarAndRemountReusesTheirCheckpoints) {
+  ASSERT_EQ(Sh("set -e; cd " + Q(src_) + "; tar -czf " + Q(data_ + "/gnu.tar.gz") +
+               " .; bsdtar -czf " + Q(data_ + "/bsd.tgz") +
+               " .; tar -cf - . | split -b 1M "
+               "--filter='gzip -1' > " +
+               Q(data_ + "/members.tar.gz") + "; tar -cf - . | split -b 1M --filter='gzip -6' > " +
+               Q(data_ + "/bad.tar.gz") + "; size=$(stat -c %s " + Q(data_ + "/bad.tar.gz") +
+               "); printf '\\377\\377\\377\\377' | dd of=" + Q(data_ + "/bad.tar.gz") +
+               " bs=1 seek=$((size - 300000)) conv=notrunc status=none")
+                .exit_code,
+            0);
+  const std::string cfg = Config();
+  Mount(cfg);
+  for (const char* a : {"gnu.tar.gz", "bsd.tgz", "members.tar.gz"}) {
+    SCOPED_TRACE(a);
+    ExpectSameAsSource(mnt_ + "/s/" + a);
+    // Random 4 KiB reads (each inflates from the checkpoint before it).
+    const std::string ref = Q(dir_ / "ref.bin");
+    CmdResult dd = Sh("cd " + Q(mnt_ + "/s/" + a) + " && for off in 1465 0 1000 7 333; do dd if=" +
+                      Q(src_ + "/big.dat") + " bs=4096 skip=$off count=1 status=none > " + ref +
+                      "; dd if=big.dat bs=4096 skip=$off count=1 status=none | cmp - " + ref +
+                      " || exit 1; done");
+    EXPECT_EQ(dd.exit_code, 0) << dd.output;
+  }
+  CmdResult x = Sh("getfattr --absolute-names -n user.daqfs.checkpoints --only-values " +
+                   Q(mnt_ + "/s/gnu.tar.gz/big.dat"));
+  EXPECT_EQ(x.output, "3 (whole archive)") << x.output;  // 8.7 MiB of tar, 4 MiB intervals
+  // The damaged archive: the gzip members before the damage read; what needs it is EIO.
+  CmdResult good =
+      Sh("cmp " + Q(mnt_ + "/s/bad.tar.gz/run1/ch109/a.dat") + " " + Q(src_ + "/run1/ch109/a.dat"));
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  CmdResult bad = Sh("cat " + Q(mnt_ + "/s/bad.tar.gz/big.dat") + " > /dev/null");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("Input/output error"), std::string::npos) << bad.output;
+  EXPECT_NE(daemon_.Log().find("bad.tar.gz: gzip data at compressed offset"), std::string::npos)
+      << daemon_.Log();
+  EXPECT_EQ(daemon_.Unmount(), 0);
+  DaqfsProcess again;
+  Mount(cfg, &again);
+  ExpectSameAsSource(mnt_ + "/s/gnu.tar.gz");
+  const std::string log = again.Log();
+  for (const char* a : {"gnu.tar.gz", "bsd.tgz", "members.tar.gz"}) {
+    EXPECT_NE(log.find(std::string(a) + ": 8 members (saved index)"), std::string::npos)
+        << a << "\n"
+        << log;
+  }
+  EXPECT_EQ(again.Unmount(), 0);
+}
+
 TEST_F(ArchiveE2eTest, MergedLayoutStartingWithOnlyFreshArchivesListsEmptyThenFills) {
   // Archives written just now wait until stable; meanwhile the merged root is empty, not EIO.
   ASSERT_EQ(Sh("cd " + Q(src_) + " && tar -cf " + Q(data_ + "/fresh.tar") + " run1").exit_code, 0);
