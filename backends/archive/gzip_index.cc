@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fs/log.h"
+
 namespace daqfs {
 namespace {
 
 constexpr size_t kInputChunk = 256 << 10;
 constexpr size_t kOutputChunk = 256 << 10;
+constexpr uint64_t kProgressBytes = uint64_t{1} << 30;
 
 std::string Str(uint64_t v) { return std::to_string(v); }
 
@@ -79,6 +82,12 @@ Status GzipStreamIndexer::Produce() {
     s.next_in = in_.data();
     s.avail_in = static_cast<uInt>(*n);
     if (*n == 0) size_ = in_pos_;  // the file is shorter than it said
+    // Progress of a big archive's one inflate, in the log: every GiB of gzip data.
+    if (in_pos_ >= next_progress_) {
+      LogInfo(name_ + ": inflating to index it: " + Str(in_pos_ >> 20) + " of " + Str(size_ >> 20) +
+              " MiB, " + Str(index_.points.size()) + " checkpoints");
+      next_progress_ += kProgressBytes;
+    }
   }
   if (s.avail_in == 0) {
     return Corrupted("the data ends inside gzip member " + Str(index_.members) +

@@ -2,15 +2,15 @@
 // zran.c keep them.
 //
 // One forward decode of the whole file (GzipStreamIndexer, which the tar header parser reads
-// through while it runs) records a checkpoint about every `interval` bytes of output, at a
-// deflate block boundary: the compressed offset, the bits of the byte before it that belong to
-// the next block, the output offset, and the 32 KiB of output before it (the window deflate's
-// back-references may reach). Decoding may then start at any checkpoint (InflateFromCheckpoint):
-// a read anywhere costs at most one interval of inflation. A gzip member's start needs no window:
-// concatenated members (pigz -i, bgzip, `cat a.gz b.gz`) get a checkpoint at a member start when
-// one is due there. The indexing pass checks every member's CRC-32 and size; a decode from a
-// checkpoint checks the data it inflates (deflate's own structure), and the CRC of every member
-// it reaches the end of from the member's start.
+// through while it runs; its progress is logged every GiB of gzip data) records a checkpoint about
+// every `interval` bytes of output, at a deflate block boundary: the compressed offset, the bits of
+// the byte before it that belong to the next block, the output offset, and the 32 KiB of output
+// before it (the window deflate's back-references may reach). Decoding may then start at any
+// checkpoint (InflateFromCheckpoint): a read anywhere costs at most one interval of inflation. A
+// gzip member's start needs no window: concatenated members (pigz -i, bgzip, `cat a.gz b.gz`) get a
+// checkpoint at a member start when one is due there. The indexing pass checks every member's
+// CRC-32 and size; a decode from a checkpoint checks the data it inflates (deflate's own
+// structure), and the CRC of every member it reaches the end of from the member's start.
 //
 // Errors: data that does not inflate (a bad block, a truncated member, a CRC mismatch) gives
 // Code::kCorrupt naming the file, the compressed offset and zlib's reason. The damaged member's
@@ -94,7 +94,8 @@ class GzipStreamIndexer {
   uint64_t interval_;
   std::unique_ptr<Zlib> z_;
   std::vector<uint8_t> in_;
-  uint64_t in_pos_ = 0;  // compressed bytes read into in_ so far
+  uint64_t in_pos_ = 0;                         // compressed bytes read into in_ so far
+  uint64_t next_progress_ = uint64_t{1} << 30;  // logs progress each GiB of input
   // Output: buf_ holds [out_total_ - have_, out_total_); at least the last 32 KiB are kept.
   std::vector<uint8_t> buf_;
   size_t have_ = 0;
