@@ -19,7 +19,7 @@ Mounts facility data (tar archives, HDF5 and NeXus files, live ZeroMQ detector s
 read-only at MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the
 mount root, and MOUNTPOINT may be left out when the file sets [mount] mountpoint; with --source,
 the root is that one source (type detected from PATH: an archive, a folder of *.tar / *.tar.zst
-/ *.tar.gz files, an HDF5 file, a folder of HDF5 files, a quoted glob, or a stream endpoint
+/ *.tar.gz / *.tar.xz / *.tar.bz2 / *.tar.lz4 files, an HDF5 file, a folder of HDF5 files, a quoted glob, or a stream endpoint
 tcp://HOST:PORT, received as dectris-stream2). Options may come before or after the positional
 arguments; -- ends them.
 

@@ -7,8 +7,9 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config libfuse3-dev libinih-dev libgtest-dev libgmock-dev
   libzstd-dev libxxhash-dev libpcre2-dev libmount-dev libsystemd-dev
-  # compressed tars: zlib (.tar.gz inflate checkpoints)
-  zlib1g-dev
+  # compressed tars: zlib (.tar.gz inflate checkpoints), liblzma, libbz2 (.tar.xz, .tar.bz2);
+  # their tests write archives with xz, bzip2 and lz4
+  zlib1g-dev liblzma-dev libbz2-dev xz-utils bzip2 lz4
   # hdf5 sources and image views: the HDF5 library (metadata, fallback reads), LZ4, libdeflate
   # (HDF5 deflate chunks), libtiff
   libhdf5-dev liblz4-dev libdeflate-dev libtiff-dev

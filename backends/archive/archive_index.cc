@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "backends/archive/stream_codecs.h"
 #include "backends/common/zstd_owners.h"
 #include "fs/log.h"
 #include "fs/unique_fd.h"
@@ -446,6 +447,67 @@ void KeepMembersBefore(uint64_t end, const TarIndex& tar, const std::string& pat
   }
 }
 
+// Decodes the whole archive once into a spill blob (`decode` hands the output to its sink) and
+// indexes it as a plain tar: index->container becomes kSpilled. Damage in the data keeps the
+// decoded part (the members before it, recorded in index->damage).
+Status SpillArchive(const std::string& path, const ArchiveIndexOptions& options,
+                    ArchiveIndex* index,
+                    const std::function<Status(const StreamSink&, uint64_t* verified)>& decode) {
+  std::string name = SpillBlobName(index->identity);
+  Result<std::unique_ptr<BlobWriter>> out = options.spill->Create(name, 0);
+  if (!out.ok()) return out.status();
+  uint64_t written = 0;
+  uint64_t verified = UINT64_MAX;  // what a damaged decode still vouches for
+  Status s = decode(
+      [&](std::span<const uint8_t> bytes) {
+        Status a = (*out)->Append(bytes);
+        if (a.ok()) written += bytes.size();
+        return a;
+      },
+      &verified);
+  std::string salvage;
+  if (!s.ok() && s.code() == Code::kCorrupt) {
+    salvage = s.message();  // keep the decoded part: the members before the damage
+    LogWarn(salvage + "; serving what decoded before it");
+    s = Status::Ok();
+  }
+  Result<std::shared_ptr<Blob>> blob = s.ok() ? (*out)->Commit() : Result<std::shared_ptr<Blob>>(s);
+  out->reset();
+  if (!blob.ok()) {
+    options.spill->Erase(name);
+    return blob.status();
+  }
+  // After damage only the verified part is indexed: members reaching past it are not served.
+  const uint64_t trusted = salvage.empty() ? written : std::min(written, verified);
+  Result<TarIndex> tar =
+      IndexTar(PreadReader((*blob)->fd()->get(), (*blob)->path()), trusted, path);
+  if (!tar.ok()) return tar.status();
+  index->container = ArchiveIndex::Container::kSpilled;
+  index->spill_path = name;
+  index->spill_blob = *blob;
+  index->decompressed_size = written;
+  AddMembers(*tar, (*blob)->fd()->get(), !options.strip_suffix.empty(), path, options, index);
+  if (!salvage.empty()) index->damage = salvage;
+  return Status::Ok();
+}
+
+// A .tar.xz, .tar.bz2 or .tar.lz4: decoded once into the spill (stream_codecs.h).
+Result<ArchiveIndex> BuildSpilledIndex(const std::string& path, int fd, uint64_t size,
+                                       StreamCodec codec, const ArchiveIndexOptions& options,
+                                       ArchiveIndex index) {
+  if (!options.spill) {
+    return Status(Code::kUnavailable,
+                  path + ": a " + StreamCodecName(codec) +
+                      "-compressed tar is decompressed once into the cache folder, and this "
+                      "mount has none (set [cache] dir and a disk budget)");
+  }
+  Status s = SpillArchive(path, options, &index, [&](const StreamSink& sink, uint64_t* verified) {
+    return DecodeStream(codec, PreadReader(fd, path), size, path, sink, verified);
+  });
+  if (!s.ok()) return s;
+  return index;
+}
+
 // A .tar.gz: the tar headers read through one forward inflate that records the checkpoints.
 Result<ArchiveIndex> BuildGzipIndex(const std::string& path, int fd, uint64_t size,
                                     const ArchiveIndexOptions& options, ArchiveIndex index) {
@@ -504,8 +566,15 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
       *mn == 4 &&
       ((magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) ||
        ((magic[0] & 0xF0) == 0x50 && magic[1] == 0x2A && magic[2] == 0x4D && magic[3] == 0x18));
-  if (*mn >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
+  if (*mn >= 2 && magic[0] == 0x1F && magic[1] == 0x8B) {
     return BuildGzipIndex(path, fd, size, options, std::move(index));
+  }
+  uint8_t head[6] = {0, 0, 0, 0, 0, 0};
+  Result<size_t> hn = PreadFull(fd, 0, head, path);
+  if (!hn.ok()) return hn.status();
+  if (std::optional<StreamCodec> codec = SniffStreamCodec(std::span(head, *hn))) {
+    return BuildSpilledIndex(path, fd, size, *codec, options, std::move(index));
+  }
   if (!zstd_container) {
     Result<TarIndex> tar = IndexTar(PreadReader(fd, path), size, path);
     if (!tar.ok()) return tar.status();
@@ -556,42 +625,11 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   }
 
   if (options.spill) {
-    // Decode the whole archive once into a spill blob; serve it as a plain tar.
-    std::string name = SpillBlobName(index.identity);
-    Result<std::unique_ptr<BlobWriter>> out = options.spill->Create(name, 0);
-    Status s = out.ok() ? Status::Ok() : out.status();
-    if (out.ok()) {
-      ZstdStreamReader stream(fd, size, path);
-      uint64_t written = 0;
-      s = stream.Drain([&](std::span<const uint8_t> bytes) {
-        Status a = (*out)->Append(bytes);
-        if (a.ok()) written += bytes.size();
-        return a;
-      });
-      std::string salvage;
-      if (!s.ok() && s.code() == Code::kCorrupt) {
-        salvage = s.message();  // keep the decoded part: the members before the damage
-        s = Status::Ok();
-      }
-      Result<std::shared_ptr<Blob>> blob =
-          s.ok() ? (*out)->Commit() : Result<std::shared_ptr<Blob>>(s);
-      out->reset();
-      if (blob.ok()) {
-        Result<TarIndex> tar =
-            IndexTar(PreadReader((*blob)->fd()->get(), (*blob)->path()), written, path);
-        if (!tar.ok()) return tar.status();
-        index.container = ArchiveIndex::Container::kSpilled;
-        index.spill_path = name;
-        index.spill_blob = *blob;
-        index.decompressed_size = written;
-        AddMembers(*tar, (*blob)->fd()->get(), !options.strip_suffix.empty(), path, options,
-                   &index);
-        if (!salvage.empty()) index.damage = salvage;
-        return index;
-      }
-      s = blob.status();
-      options.spill->Erase(name);
-    }
+    ZstdStreamReader stream(fd, size, path);
+    // zstd frames' checksums are checked as each frame ends; what decoded is kept.
+    Status s = SpillArchive(path, options, &index,
+                            [&](const StreamSink& sink, uint64_t*) { return stream.Drain(sink); });
+    if (s.ok()) return index;
     LogWarn(path + ": cannot spill the decompressed archive: " + s.ToString() +
             "; members will be decoded from the stream");
   }

@@ -299,6 +299,33 @@ TEST_F(ArchiveIndexTest, TarGzIsRandomAccessThroughCheckpoints) {
   }
 }
 
+// .tar.xz (multithreaded: several blocks), .tar.bz2 (pbzip2-like: a stream per 900 kB) and
+// .tar.lz4: decompressed once into the spill, served as a plain tar from there; without a spill
+// store they are refused with a reason.
+TEST_F(ArchiveIndexTest, XzBzip2AndLz4TarsAreSpilledOnceAndServed) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; tar -cf plain.tar -C src .; xz -1 -T2 --block-size=1MiB -c plain.tar > "
+                  "a.tar.xz; split -b 900K --filter='bzip2 -c' plain.tar > a.tar.bz2; "
+                  "lz4 -q -c plain.tar > a.tar.lz4; mkdir -p spill"),
+            0);
+  for (const char* name : {"a.tar.xz", "a.tar.bz2", "a.tar.lz4"}) {
+    SCOPED_TRACE(name);
+    Result<ArchiveIndex> x = Index(dir_ + "/" + name, dir_ + "/spill");
+    ASSERT_TRUE(x.ok()) << x.status().ToString();
+    EXPECT_EQ(x->container, ArchiveIndex::Container::kSpilled);
+    EXPECT_EQ(x->decompressed_size, std::filesystem::file_size(dir_ + "/plain.tar"));
+    EXPECT_TRUE(x->damage.empty()) << x->damage;
+    Result<ArchiveIndex> none = Index(dir_ + "/" + name);
+    EXPECT_EQ(none.status().code(), Code::kUnavailable);
+    EXPECT_NE(none.status().message().find("decompressed once into the cache folder"),
+              std::string::npos)
+        << none.status().message();
+    Shell("rm -rf " + dir_ + "/spill/* " + dir_ + "/state/*");
+    ExpectMatchesSource(dir_ + "/" + name, dir_ + "/spill",
+                        {"big.dat", "sub/small.dat", "sub/empty.dat"});
+  }
+}
+
 // gzip data damaged in the middle of big.dat, in an archive of gzip members of 512 KiB of tar
 // each (pigz -i, bgzip and `split | gzip` write such): the index keeps the members before the
 // damaged gzip member and big.dat itself; reads of what the good gzip members hold work, reads

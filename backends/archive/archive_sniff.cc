@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/archive/stream_codecs.h"
 #include "backends/archive/tar_backend.h"
 #include "fs/unique_fd.h"
 
@@ -17,7 +18,8 @@ namespace daqfs {
 namespace {
 
 constexpr size_t kHead = 512;
-constexpr const char* kServed = "daqfs serves tar, .tar.zst, .tzst, .tar.gz and .tgz archives";
+constexpr const char* kServed =
+    "daqfs serves tar, .tar.zst, .tzst, .tar.gz, .tgz, .tar.xz, .tar.bz2 and .tar.lz4 archives";
 
 bool StartsWith(std::span<const uint8_t> h, std::initializer_list<uint8_t> magic) {
   return h.size() >= magic.size() && std::equal(magic.begin(), magic.end(), h.begin());
@@ -114,7 +116,9 @@ std::string Plural(size_t n, const char* what) {
 }  // namespace
 
 bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
-  if (IsZstdStart(head) || GzipHoldsTar(head)) return true;
+  // xz, bzip2 and lz4 cannot be looked into from a few hundred bytes (a bzip2 or lz4 block is
+  // decoded whole): their magic is taken, as zstd's is.
+  if (IsZstdStart(head) || GzipHoldsTar(head) || SniffStreamCodec(head)) return true;
   if (head.size() < kHead || size < kHead) return false;
   if (std::all_of(head.begin(), head.begin() + kHead, [](uint8_t b) { return b == 0; })) {
     return true;  // the end-of-archive block of an empty tar
@@ -125,6 +129,9 @@ bool LooksLikeArchive(std::span<const uint8_t> head, uint64_t size) {
 std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size) {
   if (size == 0) return "an empty file";
   if (LooksLikeArchive(head, size)) {
+    if (std::optional<StreamCodec> c = SniffStreamCodec(head)) {
+      return std::string(StreamCodecName(*c)) + "-compressed data";
+    }
     return IsZstdStart(head)   ? "zstd-compressed data"
            : IsGzipStart(head) ? "a gzip-compressed tar archive"
                                : "a tar archive";
@@ -135,9 +142,6 @@ std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size) {
     return "a TIFF image";
   }
   if (StartsWith(head, {0x1F, 0x8B})) return "gzip-compressed data (not a tar)";
-  if (StartsWith(head, {'B', 'Z', 'h'})) return "bzip2-compressed data (not served yet)";
-  if (StartsWith(head, {0xFD, '7', 'z', 'X', 'Z', 0})) return "xz-compressed data (not served yet)";
-  if (StartsWith(head, {0x04, 0x22, 0x4D, 0x18})) return "lz4-compressed data (not served yet)";
   if (StartsWith(head, {'P', 'K', 3, 4})) return "a zip archive (not served)";
   if (StartsWith(head, {0x93, 'N', 'U', 'M', 'P', 'Y'})) return "a NumPy .npy file";
   bool text = std::all_of(head.begin(), head.end(), [](uint8_t b) {

@@ -4,8 +4,9 @@
 //
 // A file is an archive when its first 512 bytes are a tar header with a valid checksum (ustar,
 // GNU, pax or v7), the zero block of an empty tar, the start of a zstd stream (a frame or a
-// skippable frame: .tar.zst as zstd, pzstd or daqfs-repack write it), or gzip data whose first
-// 512 decompressed bytes are such a tar block. Names do not decide.
+// skippable frame: .tar.zst as zstd, pzstd or daqfs-repack write it), gzip data whose first
+// 512 decompressed bytes are such a tar block, or the start of xz, bzip2 or lz4 data. Names do
+// not decide.
 //
 // Thread safety: plain functions.
 #pragma once
@@ -30,7 +31,8 @@ std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size);
 // Checks a [source] path of type archive (a file, a folder or a glob): ok when at least one
 // archive is there. Errors (Code::kInvalid, or the errno status of a missing path) name what was
 // found: "PATH: not an archive: an HDF5 file", "PATH: no archive in this folder (3 files:
-// a.h5 (an HDF5 file), ...); daqfs serves tar, .tar.zst, .tzst, .tar.gz and .tgz archives".
+// a.h5 (an HDF5 file), ...); daqfs serves tar, .tar.zst, .tzst, .tar.gz, .tgz, .tar.xz, .tar.bz2
+// and .tar.lz4 archives".
 Status CheckArchiveSource(const std::string& path);
 
 }  // namespace daqfs

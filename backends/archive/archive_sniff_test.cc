@@ -55,7 +55,7 @@ TEST_F(ArchiveSniffTest, AFileThatIsNotAnArchiveIsNamed) {
   EXPECT_EQ(Error(dir_ + "/notes.tar"),
             dir_ +
                 "/notes.tar: not an archive: text; daqfs serves tar, .tar.zst, .tzst, "
-                ".tar.gz and .tgz archives");
+                ".tar.gz, .tgz, .tar.xz, .tar.bz2 and .tar.lz4 archives");
   EXPECT_NE(Error(dir_ + "/empty.tar").find("not an archive: an empty file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/master.h5").find("not an archive: an HDF5 file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/f.tif").find("not an archive: a TIFF image"), std::string::npos);
@@ -71,7 +71,7 @@ TEST_F(ArchiveSniffTest, AFolderWithoutArchivesListsWhatItHolds) {
   EXPECT_EQ(e, dir_ +
                    "/d: no archive in this folder (3 files: c.tar.gz (gzip-compressed data "
                    "(not a tar)), a.txt (text), b_master.h5 (an HDF5 file)); daqfs serves tar, "
-                   ".tar.zst, .tzst, .tar.gz and .tgz archives");
+                   ".tar.zst, .tzst, .tar.gz, .tgz, .tar.xz, .tar.bz2 and .tar.lz4 archives");
   EXPECT_NE(Error(dir_ + "/empty").find("holds no files"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/d/*.tar").find("the pattern matches no file"), std::string::npos);
   EXPECT_NE(Error(dir_ + "/d/*.h5").find("the pattern matches no archive (1 file: b_master.h5"),

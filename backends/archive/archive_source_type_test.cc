@@ -104,10 +104,10 @@ TEST(ArchiveSourceTypeTest, ResolvePathsAndSniff) {
   Result<SourceSpec> wrong = Types().Sniff(text);
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.status().code(), Code::kInvalid);
-  EXPECT_EQ(
-      wrong.status().message(),
-      text +
-          ": not an archive: text; daqfs serves tar, .tar.zst, .tzst, .tar.gz and .tgz archives");
+  EXPECT_EQ(wrong.status().message(),
+            text +
+                ": not an archive: text; daqfs serves tar, .tar.zst, .tzst, .tar.gz, .tgz, "
+                ".tar.xz, .tar.bz2 and .tar.lz4 archives");
   Result<SourceSpec> missing = Types().Sniff(dir + "/nope");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().code(), Code::kInvalid);

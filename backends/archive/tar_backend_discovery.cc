@@ -23,8 +23,11 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 }
 
 bool IsArchiveName(const std::string& name) {
-  return EndsWith(name, ".tar") || EndsWith(name, ".tar.zst") || EndsWith(name, ".tzst") ||
-         EndsWith(name, ".tar.gz") || EndsWith(name, ".tgz");
+  for (std::string_view suffix : {".tar", ".tar.zst", ".tzst", ".tar.gz", ".tgz", ".tar.xz", ".txz",
+                                  ".tar.bz2", ".tbz2", ".tbz", ".tar.lz4"}) {
+    if (EndsWith(name, suffix)) return true;
+  }
+  return false;
 }
 
 std::string BaseName(const std::string& path) {

@@ -124,7 +124,7 @@ field() { dpkg-deb -f "$tmp/$deb" "$1"; }
 [ "$(field Description | wc -l)" -ge 3 ] || fail "Description has no long text"
 depends=$(field Depends)
 depend_names=$(sed 's/ *([^)]*)//g; s/, */\n/g' <<<"$depends")
-for d in fuse3 libfuse3-3 libc6 libstdc++6 libzstd1 libinih1 libdeflate0; do
+for d in fuse3 libfuse3-3 libc6 libstdc++6 libzstd1 libinih1 libdeflate0 zlib1g liblzma5 libbz2-1.0; do
   grep -qxF "$d" <<<"$depend_names" || fail "Depends lacks $d: $depends"
 done
 contents=$(dpkg-deb -c "$tmp/$deb" | awk '{ print $6 }')

@@ -2,8 +2,9 @@
 // of them a huge single frame served in grouped sub-blocks), .tar.zst read by frame (1 MiB
 // frames of the tar stream that do not line up with members), .tar.zst spilled (one frame of
 // unknown size, decompressed once into the spill folder), .tar.gz read through inflate
-// checkpoints (GNU tar + gzip: one member) and pigz-like (gzip members of 1 MiB of tar), and the
-// merged layout. The expected bytes are the files before packing.
+// checkpoints (GNU tar + gzip: one member) and pigz-like (gzip members of 1 MiB of tar),
+// .tar.xz, .tar.bz2 and .tar.lz4 (decompressed once into the spill folder), and the merged
+// layout. The expected bytes are the files before packing.
 #include <map>
 #include <memory>
 #include <string>
@@ -16,7 +17,17 @@
 namespace daqfs::testing {
 namespace {
 
-enum class Packing { kTar, kZstdMembers, kTarZstFrames, kTarZstSpilled, kTarGz, kTarGzMembers };
+enum class Packing {
+  kTar,
+  kZstdMembers,
+  kTarZstFrames,
+  kTarZstSpilled,
+  kTarGz,
+  kTarGzMembers,
+  kTarXz,
+  kTarBz2,
+  kTarLz4
+};
 
 // Builds the TarBackend of a flavour: the one place that knows TarBackend's options.
 Result<std::unique_ptr<Backend>> MakeArchiveBackend(const std::string& dir, bool rescan,
@@ -108,6 +119,20 @@ class ArchiveFlavour final : public ConformanceFlavour {
         name = stem + ".tar.gz";
         EXPECT_EQ(Shell("tar -czf " + ShellQuote(staged) + " -C " + ShellQuote(src) + " ."), 0);
         break;
+      case Packing::kTarXz:
+      case Packing::kTarBz2:
+      case Packing::kTarLz4: {
+        const char* compress = packing_ == Packing::kTarXz    ? "xz -1 -T2 --block-size=1MiB"
+                               : packing_ == Packing::kTarBz2 ? "bzip2 -1"
+                                                              : "lz4 -q";
+        name = stem + (packing_ == Packing::kTarXz    ? ".tar.xz"
+                       : packing_ == Packing::kTarBz2 ? ".tar.bz2"
+                                                      : ".tar.lz4");
+        EXPECT_EQ(Shell("tar -cf - -C " + ShellQuote(src) + " . | " + compress + " -c > " +
+                        ShellQuote(staged)),
+                  0);
+        break;
+      }
       case Packing::kTarGzMembers:
         name = stem + ".tgz";
         EXPECT_EQ(Shell("tar -cf - -C " + ShellQuote(src) +
@@ -138,6 +163,9 @@ INSTANTIATE_TEST_SUITE_P(
         std::make_shared<ArchiveFlavour>("TarZstSpilled", Packing::kTarZstSpilled, false),
         std::make_shared<ArchiveFlavour>("TarGz", Packing::kTarGz, false),
         std::make_shared<ArchiveFlavour>("TarGzMembers", Packing::kTarGzMembers, false),
+        std::make_shared<ArchiveFlavour>("TarXzSpilled", Packing::kTarXz, false),
+        std::make_shared<ArchiveFlavour>("TarBz2Spilled", Packing::kTarBz2, false),
+        std::make_shared<ArchiveFlavour>("TarLz4Spilled", Packing::kTarLz4, false),
         std::make_shared<ArchiveFlavour>("Merged", Packing::kTar, true),
         std::make_shared<ArchiveFlavour>("MergedZstdMembers", Packing::kZstdMembers, true)),
     FlavourName);
