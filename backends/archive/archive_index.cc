@@ -21,7 +21,7 @@ namespace daqfs {
 namespace {
 
 constexpr char kIndexMagic[8] = {'D', 'Q', 'F', 'S', 'I', 'D', 'X', '1'};
-constexpr uint32_t kIndexVersion = 2;  // 2: .tar.gz checkpoints
+constexpr uint32_t kIndexVersion = 3;  // 2: .tar.gz checkpoints; 3: .tar.xz blocks
 // Frames up to this size are decoded whole for random access; larger ones stream.
 constexpr uint64_t kRandomAccessFrame = 16 << 20;
 
@@ -310,6 +310,14 @@ class Writer {
     U32(f.seek_table_checksum);
   }
   // A checkpoint; its window zstd-compressed (windows of text or counts shrink 3-10x).
+  void Block(const XzBlock& b) {
+    U64(b.compressed_offset);
+    U64(b.total_size);
+    U64(b.unpadded_size);
+    U64(b.uncompressed_offset);
+    U64(b.uncompressed_size);
+    U32(b.check);
+  }
   void Point(const GzipCheckpoint& p) {
     U64(p.in_offset);
     U8(p.bits);
@@ -376,6 +384,16 @@ class Reader {
     f.seek_table_has_checksum = flags & 4;
     f.seek_table_checksum = U32();
     return f;
+  }
+  XzBlock Block() {
+    XzBlock b;
+    b.compressed_offset = U64();
+    b.total_size = U64();
+    b.unpadded_size = U64();
+    b.uncompressed_offset = U64();
+    b.uncompressed_size = U64();
+    b.check = U32();
+    return b;
   }
   GzipCheckpoint Point() {
     GzipCheckpoint p;
@@ -491,6 +509,87 @@ Status SpillArchive(const std::string& path, const ArchiveIndexOptions& options,
   return Status::Ok();
 }
 
+Result<ArchiveIndex> BuildSpilledIndex(const std::string& path, int fd, uint64_t size,
+                                       StreamCodec codec, const ArchiveIndexOptions& options,
+                                       ArchiveIndex index);
+
+// Reads the decompressed data of xz blocks at any offset, decoding the block that holds it
+// (the last one kept): the tar parser reads headers, so only blocks holding one are decoded.
+class XzBlockReader {
+ public:
+  XzBlockReader(int fd, const std::vector<XzBlock>& blocks, std::string what)
+      : fd_(fd), blocks_(blocks), what_(std::move(what)) {}
+  Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
+    size_t done = 0;
+    while (done < out.size()) {
+      const uint64_t at = off + done;
+      auto it =
+          std::upper_bound(blocks_.begin(), blocks_.end(), at,
+                           [](uint64_t o, const XzBlock& b) { return o < b.uncompressed_offset; });
+      if (it == blocks_.begin()) break;
+      const size_t k = static_cast<size_t>(it - blocks_.begin()) - 1;
+      const XzBlock& b = blocks_[k];
+      if (at >= b.uncompressed_offset + b.uncompressed_size) break;  // past the end
+      if (k != cached_) {
+        buf_.resize(b.uncompressed_size);
+        const int fd = fd_;
+        const std::string& what = what_;
+        Status s = DecodeXzBlock(
+            [fd, &what](uint64_t o, std::span<uint8_t> into) {
+              return PreadFull(fd, o, into, what);
+            },
+            b, buf_, what_);
+        if (!s.ok()) return s;
+        cached_ = k;
+      }
+      const uint64_t in = at - b.uncompressed_offset;
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(out.size() - done, b.uncompressed_size - in));
+      std::memcpy(out.data() + done, buf_.data() + in, n);
+      done += n;
+    }
+    return done;
+  }
+
+ private:
+  int fd_;
+  const std::vector<XzBlock>& blocks_;
+  std::string what_;
+  std::vector<uint8_t> buf_;
+  size_t cached_ = SIZE_MAX;
+};
+
+// Blocks up to this size make a .tar.xz random access (xz -T at -9 writes 192 MiB blocks:
+// those are spilled instead).
+constexpr uint64_t kRandomAccessXzBlock = 64 << 20;
+
+// A .tar.xz: by blocks when it has several of a reasonable size, else spilled.
+Result<ArchiveIndex> BuildXzIndex(const std::string& path, int fd, uint64_t size,
+                                  const ArchiveIndexOptions& options, ArchiveIndex index) {
+  Result<std::vector<XzBlock>> blocks = ReadXzBlocks(PreadReader(fd, path), size, path);
+  uint64_t largest = 0;
+  if (blocks.ok()) {
+    for (const XzBlock& b : *blocks) largest = std::max(largest, b.uncompressed_size);
+  } else {
+    LogWarn(blocks.status().message() + "; decompressing the whole archive instead");
+  }
+  if (!blocks.ok() || blocks->size() < 2 || largest > kRandomAccessXzBlock) {
+    return BuildSpilledIndex(path, fd, size, StreamCodec::kXz, options, std::move(index));
+  }
+  index.container = ArchiveIndex::Container::kTarXz;
+  index.xz_blocks = std::move(*blocks);
+  index.decompressed_size =
+      index.xz_blocks.back().uncompressed_offset + index.xz_blocks.back().uncompressed_size;
+  XzBlockReader reader(fd, index.xz_blocks, path);
+  TarReadFn read = [&reader](uint64_t off, std::span<uint8_t> out) {
+    return reader.Read(off, out);
+  };
+  Result<TarIndex> tar = IndexTar(read, index.decompressed_size, path);
+  if (!tar.ok()) return tar.status();
+  AddMembers(*tar, fd, false, path, options, &index);
+  return index;
+}
+
 // A .tar.xz, .tar.bz2 or .tar.lz4: decoded once into the spill (stream_codecs.h).
 Result<ArchiveIndex> BuildSpilledIndex(const std::string& path, int fd, uint64_t size,
                                        StreamCodec codec, const ArchiveIndexOptions& options,
@@ -573,6 +672,7 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   Result<size_t> hn = PreadFull(fd, 0, head, path);
   if (!hn.ok()) return hn.status();
   if (std::optional<StreamCodec> codec = SniffStreamCodec(std::span(head, *hn))) {
+    if (*codec == StreamCodec::kXz) return BuildXzIndex(path, fd, size, options, std::move(index));
     return BuildSpilledIndex(path, fd, size, *codec, options, std::move(index));
   }
   if (!zstd_container) {
@@ -675,6 +775,8 @@ std::string SerializeArchiveIndex(const ArchiveIndex& x) {
   w.U64(x.decompressed_size);
   w.U64(x.gzip_points.size());
   for (const GzipCheckpoint& p : x.gzip_points) w.Point(p);
+  w.U64(x.xz_blocks.size());
+  for (const XzBlock& b : x.xz_blocks) w.Block(b);
   w.Str(x.spill_path);
   w.U64(x.members.size());
   for (const ArchiveMember& m : x.members) {
@@ -728,7 +830,7 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   ArchiveIndex x;
   x.identity = r.Str();
   uint8_t container = r.U8();
-  if (container > 3) return Corrupt("bad container kind");
+  if (container > 4) return Corrupt("bad container kind");
   x.container = static_cast<ArchiveIndex::Container>(container);
   uint64_t nf = r.Count(37);
   for (uint64_t i = 0; i < nf && r.ok(); ++i) x.archive_frames.push_back(r.Frame());
@@ -744,6 +846,15 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   if (container == 3 && (x.gzip_points.empty() || x.gzip_points[0].out_offset != 0)) {
     return Corrupt("a .tar.gz index without its first checkpoint");
   }
+  uint64_t nb = r.Count(44);
+  uint64_t next = 0;
+  for (uint64_t i = 0; i < nb && r.ok(); ++i) {
+    XzBlock b = r.Block();
+    if (b.uncompressed_offset != next) return Corrupt("xz blocks out of order");
+    next += b.uncompressed_size;
+    x.xz_blocks.push_back(b);
+  }
+  if (container == 4 && x.xz_blocks.empty()) return Corrupt("a .tar.xz index without blocks");
   x.spill_path = r.Str();
   uint64_t nm = r.Count(60);
   x.members.reserve(nm);

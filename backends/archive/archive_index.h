@@ -10,6 +10,10 @@
 //    read anywhere inflating at most one interval; a remount reuses the checkpoints. Data that
 //    does not inflate ends the index there: the members before it are kept, the member it falls
 //    in too (its reads past the damage fail with EIO);
+//  - .tar.xz of many blocks (xz -T, pixz): the blocks come from the xz index (no data decoded),
+//    the tar headers are read by decoding the blocks that hold them; members are windows of the
+//    blocks, each decoded on its own. One-block .tar.xz, .tar.bz2 and .tar.lz4 are decoded once
+//    into the spill (stream_codecs.h) and served as a plain tar;
 //  - .tar.zst / .tzst (or a zstd magic at offset 0): the archive's frames are indexed and the
 //    tar headers are read in decompressed space through one forward streaming decode. When the
 //    archive's frames are large or of unknown size and a blob store is given, that decode
@@ -34,6 +38,7 @@
 
 #include "backends/archive/gzip_index.h"
 #include "backends/archive/tar_index.h"
+#include "backends/archive/xz_blocks.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/blob_store.h"
 #include "fs/defaults.h"
@@ -66,12 +71,13 @@ struct ArchiveMember {
 };
 
 struct ArchiveIndex {
-  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2, kTarGz = 3 };
+  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2, kTarGz = 3, kTarXz = 4 };
   std::string identity;  // FileIdentity() of the archive when indexed
   Container container = Container::kTar;
   std::vector<ZstdFrame> archive_frames;    // kTarZst / kSpilled: frames of the whole archive
   uint64_t decompressed_size = 0;           // kTarZst / kSpilled
   std::vector<GzipCheckpoint> gzip_points;  // kTarGz: inflate checkpoints of the archive
+  std::vector<XzBlock> xz_blocks;           // kTarXz: the archive's xz blocks
   std::string spill_path;                   // kSpilled: the spill blob's name (SpillBlobName)
   std::shared_ptr<Blob> spill_blob;         // kSpilled: the opened, pinned spill (not saved)
   std::vector<ArchiveMember> members;       // archive order, duplicates kept

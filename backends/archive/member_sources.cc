@@ -334,4 +334,40 @@ Status GzipSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
   return InflateFromCheckpoint(read, (*points_)[index], 0, out, what_);
 }
 
+XzSliceSource::XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                             std::shared_ptr<const std::vector<XzBlock>> blocks,
+                             std::string identity)
+    : fd_(std::move(fd)),
+      what_(std::move(what)),
+      blocks_(std::move(blocks)),
+      identity_(std::move(identity)) {
+  if (!blocks_->empty())
+    size_ = blocks_->back().uncompressed_offset + blocks_->back().uncompressed_size;
+}
+
+BlockRange XzSliceSource::BlockRangeOf(uint64_t index) const {
+  if (index >= blocks_->size()) return {size_, 0};
+  const XzBlock& b = (*blocks_)[index];
+  return {b.uncompressed_offset, b.uncompressed_size};
+}
+
+uint64_t XzSliceSource::BlockOf(uint64_t offset) const {
+  if (offset >= size_) return blocks_->size();
+  auto it =
+      std::upper_bound(blocks_->begin(), blocks_->end(), offset,
+                       [](uint64_t off, const XzBlock& b) { return off < b.uncompressed_offset; });
+  return static_cast<uint64_t>(it - blocks_->begin()) - 1;
+}
+
+Status XzSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
+  if (index >= blocks_->size())
+    return Invalid(what_ + ": xz block " + std::to_string(index) + ": no such block");
+  const int fd = fd_->get();
+  const std::string& what = what_;
+  XzReadFn read = [fd, &what](uint64_t off, std::span<uint8_t> buf) {
+    return PreadFull(fd, off, buf, what);
+  };
+  return DecodeXzBlock(read, (*blocks_)[index], out, what_);
+}
+
 }  // namespace daqfs

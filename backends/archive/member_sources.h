@@ -17,6 +17,8 @@
 //   i to checkpoint i + 1 (about the index's interval, 4 MiB by default), decoded from that
 //   checkpoint alone, so members are ComposedSources over it and a read anywhere costs at most
 //   one interval of inflation.
+// XzSliceSource: the decompressed data of a .tar.xz of many blocks (xz_blocks.h): block i is xz
+//   block i, decoded on its own; members are ComposedSources over it.
 //
 #pragma once
 
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "backends/archive/gzip_index.h"
+#include "backends/archive/xz_blocks.h"
 #include "backends/common/file_slice_source.h"
 #include "backends/common/zstd_frames.h"
 #include "fs/byte_source.h"
@@ -104,6 +107,28 @@ class GzipSliceSource final : public ByteSource {
   std::string what_;
   std::shared_ptr<const std::vector<GzipCheckpoint>> points_;
   uint64_t size_;
+  std::string identity_;
+};
+
+class XzSliceSource final : public ByteSource {
+ public:
+  // `blocks` (shared: an aliasing pointer into an immutable index) in order from offset 0.
+  XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                std::shared_ptr<const std::vector<XzBlock>> blocks, std::string identity);
+
+  uint64_t Size() const override { return size_; }
+  std::string Identity() const override { return identity_; }
+  bool IsDecoded() const override { return true; }
+  uint64_t BlockCount() const override { return blocks_->size(); }
+  BlockRange BlockRangeOf(uint64_t index) const override;
+  uint64_t BlockOf(uint64_t offset) const override;
+  Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
+
+ private:
+  std::shared_ptr<UniqueFd> fd_;
+  std::string what_;
+  std::shared_ptr<const std::vector<XzBlock>> blocks_;
+  uint64_t size_ = 0;
   std::string identity_;
 };
 

@@ -92,15 +92,16 @@ TEST_F(StreamCodecsTest, WhatTheToolsWriteDecodes) {
 }
 
 TEST_F(StreamCodecsTest, DamageIsCorruptAndTheDamagedStreamIsNotVerified) {
-  ASSERT_EQ(Shell("set -e; cd " + dir_ +
-                  "; xz -1 -c d > t.xz; bzip2 -c d > t.bz2; lz4 -q --content-size -BX -c d > t.lz4; "
-                  "head -c 900000 d | bzip2 -c > two.bz2; tail -c +900001 d | bzip2 -c >> two.bz2; "
-                  "for f in t.xz t.bz2 t.lz4 two.bz2; do s=$(stat -c %s $f); "
-                  "printf 'XXXXXXXX' | dd of=$f bs=1 seek=$((s - s / 4)) conv=notrunc "
-                  "status=none; done; "
-                  "xz -c d | head -c 100000 > cut.xz; bzip2 -c d | head -c 100000 > cut.bz2; "
-                  "lz4 -q -c d | head -c 100000 > cut.lz4"),
-            0);
+  ASSERT_EQ(
+      Shell("set -e; cd " + dir_ +
+            "; xz -1 -c d > t.xz; bzip2 -c d > t.bz2; lz4 -q --content-size -BX -c d > t.lz4; "
+            "head -c 900000 d | bzip2 -c > two.bz2; tail -c +900001 d | bzip2 -c >> two.bz2; "
+            "for f in t.xz t.bz2 t.lz4 two.bz2; do s=$(stat -c %s $f); "
+            "printf 'XXXXXXXX' | dd of=$f bs=1 seek=$((s - s / 4)) conv=notrunc "
+            "status=none; done; "
+            "xz -c d | head -c 100000 > cut.xz; bzip2 -c d | head -c 100000 > cut.bz2; "
+            "lz4 -q -c d | head -c 100000 > cut.lz4"),
+      0);
   for (const char* name : {"t.xz", "t.bz2", "t.lz4", "cut.xz", "cut.bz2", "cut.lz4"}) {
     std::string out;
     uint64_t verified = 1;

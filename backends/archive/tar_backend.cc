@@ -223,7 +223,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
     std::lock_guard<std::mutex> lock(slot->mu);
     index = slot->index;
     const bool stream = index && (index->container == ArchiveIndex::Container::kTarZst ||
-                                  index->container == ArchiveIndex::Container::kTarGz);
+                                  index->container == ArchiveIndex::Container::kTarGz ||
+                                  index->container == ArchiveIndex::Container::kTarXz);
     if (stream) {
       if (slot->units_of != index) {
         // Built once per index, sharing its frame or checkpoint list (no copy; for zstd a walk
@@ -233,6 +234,11 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
               slot->fd, slot->path, 0,
               std::shared_ptr<const std::vector<ZstdFrame>>(index, &index->archive_frames),
               slot->identity + ":tzst-frames");
+        } else if (index->container == ArchiveIndex::Container::kTarXz) {
+          slot->archive_units = std::make_shared<XzSliceSource>(
+              slot->fd, slot->path,
+              std::shared_ptr<const std::vector<XzBlock>>(index, &index->xz_blocks),
+              slot->identity + ":txz-blocks");
         } else {
           slot->archive_units = std::make_shared<GzipSliceSource>(
               slot->fd, slot->path,
@@ -274,7 +280,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
       break;
     }
     case ArchiveIndex::Container::kTarZst:
-    case ArchiveIndex::Container::kTarGz: {
+    case ArchiveIndex::Container::kTarGz:
+    case ArchiveIndex::Container::kTarXz: {
       // A window of the archive's decoded stream: its blocks are slices of the archive's
       // frames (or checkpoint intervals), cached and decoded once for every member that
       // shares one.
@@ -338,6 +345,9 @@ Result<std::vector<std::pair<std::string, std::string>>> TarBackend::Xattrs(Node
   } else if (index->container == ArchiveIndex::Container::kTarGz) {
     out.emplace_back("user.daqfs.checkpoints",
                      std::to_string(index->gzip_points.size()) + " (whole archive)");
+  } else if (index->container == ArchiveIndex::Container::kTarXz) {
+    out.emplace_back("user.daqfs.blocks",
+                     std::to_string(index->xz_blocks.size()) + " (whole archive)");
   }
   return out;
 }

@@ -3,8 +3,9 @@
 // frames of the tar stream that do not line up with members), .tar.zst spilled (one frame of
 // unknown size, decompressed once into the spill folder), .tar.gz read through inflate
 // checkpoints (GNU tar + gzip: one member) and pigz-like (gzip members of 1 MiB of tar),
-// .tar.xz, .tar.bz2 and .tar.lz4 (decompressed once into the spill folder), and the merged
-// layout. The expected bytes are the files before packing.
+// .tar.xz of many blocks read by block, one-block .tar.xz, .tar.bz2 and .tar.lz4 (decompressed
+// once into the spill folder), and the merged layout. The expected bytes are the files before
+// packing.
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@ enum class Packing {
   kTarGz,
   kTarGzMembers,
   kTarXz,
+  kTarXzBlocks,
   kTarBz2,
   kTarLz4
 };
@@ -120,14 +122,16 @@ class ArchiveFlavour final : public ConformanceFlavour {
         EXPECT_EQ(Shell("tar -czf " + ShellQuote(staged) + " -C " + ShellQuote(src) + " ."), 0);
         break;
       case Packing::kTarXz:
+      case Packing::kTarXzBlocks:
       case Packing::kTarBz2:
       case Packing::kTarLz4: {
-        const char* compress = packing_ == Packing::kTarXz    ? "xz -1 -T2 --block-size=1MiB"
-                               : packing_ == Packing::kTarBz2 ? "bzip2 -1"
-                                                              : "lz4 -q";
-        name = stem + (packing_ == Packing::kTarXz    ? ".tar.xz"
-                       : packing_ == Packing::kTarBz2 ? ".tar.bz2"
-                                                      : ".tar.lz4");
+        const char* compress = packing_ == Packing::kTarXz         ? "xz -1 -T1"
+                               : packing_ == Packing::kTarXzBlocks ? "xz -1 -T2 --block-size=1MiB"
+                               : packing_ == Packing::kTarBz2      ? "bzip2 -1"
+                                                                   : "lz4 -q";
+        name = stem + (packing_ == Packing::kTarBz2   ? ".tar.bz2"
+                       : packing_ == Packing::kTarLz4 ? ".tar.lz4"
+                                                      : ".tar.xz");
         EXPECT_EQ(Shell("tar -cf - -C " + ShellQuote(src) + " . | " + compress + " -c > " +
                         ShellQuote(staged)),
                   0);
@@ -164,6 +168,7 @@ INSTANTIATE_TEST_SUITE_P(
         std::make_shared<ArchiveFlavour>("TarGz", Packing::kTarGz, false),
         std::make_shared<ArchiveFlavour>("TarGzMembers", Packing::kTarGzMembers, false),
         std::make_shared<ArchiveFlavour>("TarXzSpilled", Packing::kTarXz, false),
+        std::make_shared<ArchiveFlavour>("TarXzByBlock", Packing::kTarXzBlocks, false),
         std::make_shared<ArchiveFlavour>("TarBz2Spilled", Packing::kTarBz2, false),
         std::make_shared<ArchiveFlavour>("TarLz4Spilled", Packing::kTarLz4, false),
         std::make_shared<ArchiveFlavour>("Merged", Packing::kTar, true),

@@ -281,28 +281,37 @@ TEST_F(ArchiveE2eTest, GzipArchivesReadLikeTarAndRemountReusesTheirCheckpoints) 
   EXPECT_EQ(again.Unmount(), 0);
 }
 
-// .tar.xz (multithreaded xz), .tar.bz2 (bzip2 streams per 900 kB, as pbzip2 writes) and
-// .tar.lz4 on a real mount: equal to the sources; decompressed once, so a remount serves them
-// from the spill with the saved index.
+// .tar.xz of many blocks (xz -T: read by block), of one block (xz -T1), .tar.bz2 (bzip2
+// streams per 900 kB, as pbzip2 writes) and .tar.lz4 on a real mount: equal to the sources; the
+// one-stream kinds decompressed once, so a remount serves them from the spill with the saved
+// index.
 TEST_F(ArchiveE2eTest, XzBzip2AndLz4ArchivesReadLikeTarAndAreDecompressedOnce) {
   ASSERT_EQ(Sh("set -e; cd " + Q(src_) + "; tar -cf - . | xz -1 -T2 --block-size=2MiB > " +
-               Q(data_ + "/a.tar.xz") + "; tar -cf - . | split -b 900K --filter='bzip2 -1' > " +
-               Q(data_ + "/b.tbz2") + "; tar -cf - . | lz4 -q > " + Q(data_ + "/c.tar.lz4"))
+               Q(data_ + "/a.tar.xz") + "; tar -cf - . | xz -1 -T1 > " + Q(data_ + "/d.txz") +
+               "; tar -cf - . | split -b 900K --filter='bzip2 -1' > " + Q(data_ + "/b.tbz2") +
+               "; tar -cf - . | lz4 -q > " + Q(data_ + "/c.tar.lz4"))
                 .exit_code,
             0);
   const std::string cfg = Config();
   Mount(cfg);
-  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4"}) ExpectSameAsSource(mnt_ + "/s/" + a);
+  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4", "d.txz"}) {
+    ExpectSameAsSource(mnt_ + "/s/" + a);
+  }
   EXPECT_EQ(daemon_.Unmount(), 0);
   DaqfsProcess again;
   Mount(cfg, &again);
-  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4"}) ExpectSameAsSource(mnt_ + "/s/" + a);
+  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4", "d.txz"}) {
+    ExpectSameAsSource(mnt_ + "/s/" + a);
+  }
   const std::string log = again.Log();
-  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4"}) {
+  for (const char* a : {"a.tar.xz", "b.tbz2", "c.tar.lz4", "d.txz"}) {
     EXPECT_NE(log.find(std::string(a) + ": 8 members (saved index)"), std::string::npos)
         << a << "\n"
         << log;
   }
+  CmdResult blocks = Sh("getfattr --absolute-names -n user.daqfs.blocks --only-values " +
+                        Q(mnt_ + "/s/a.tar.xz/big.dat"));
+  EXPECT_EQ(blocks.output, "5 (whole archive)") << blocks.output;  // 8.7 MiB in 2 MiB blocks
   EXPECT_EQ(again.Unmount(), 0);
 }
 
