@@ -21,7 +21,11 @@ namespace daqfs {
 namespace {
 
 constexpr char kIndexMagic[8] = {'D', 'Q', 'F', 'S', 'I', 'D', 'X', '1'};
-constexpr uint32_t kIndexVersion = 3;  // 2: .tar.gz checkpoints; 3: .tar.xz blocks
+// Blocks up to this size make a .tar.xz random access (xz -T at -9 writes 192 MiB blocks:
+// those are spilled instead); a saved index with a larger one is refused.
+constexpr uint64_t kRandomAccessXzBlock = 64 << 20;
+// 2: .tar.gz checkpoints; 3: .tar.xz blocks; 4: CRC-32 of each .tar.gz checkpoint interval.
+constexpr uint32_t kIndexVersion = 4;
 // Frames up to this size are decoded whole for random access; larger ones stream.
 constexpr uint64_t kRandomAccessFrame = 16 << 20;
 
@@ -321,7 +325,8 @@ class Writer {
   void Point(const GzipCheckpoint& p) {
     U64(p.in_offset);
     U8(p.bits);
-    U8((p.member_start ? 1 : 0) | (p.damaged ? 2 : 0));
+    U8((p.member_start ? 1 : 0) | (p.damaged ? 2 : 0) | (p.has_crc ? 4 : 0));
+    U32(p.crc);
     U64(p.out_offset);
     U64(p.window.size());
     std::string z(ZSTD_compressBound(p.window.size()), '\0');
@@ -402,6 +407,8 @@ class Reader {
     const uint8_t flags = U8();
     p.member_start = flags & 1;
     p.damaged = flags & 2;
+    p.has_crc = flags & 4;
+    p.crc = U32();
     p.out_offset = U64();
     const uint64_t raw = U64();
     const std::string z = Str();
@@ -449,6 +456,7 @@ void KeepMembersBefore(uint64_t end, const TarIndex& tar, const std::string& pat
                        ArchiveIndex* index) {
   size_t kept = 0;
   for (ArchiveMember& m : index->members) {
+    if (m.data_offset > end) break;  // its header came from past the end: never trusted
     if (m.kind == TarMember::Kind::kFile && m.data_offset + m.stored_size > end) {
       if (index->damage.empty()) {
         index->damage = path + ": archive ends inside member " + m.stored_path +
@@ -531,6 +539,7 @@ class XzBlockReader {
       const XzBlock& b = blocks_[k];
       if (at >= b.uncompressed_offset + b.uncompressed_size) break;  // past the end
       if (k != cached_) {
+        cached_ = SIZE_MAX;  // a failed decode leaves nothing cached
         buf_.resize(b.uncompressed_size);
         const int fd = fd_;
         const std::string& what = what_;
@@ -558,10 +567,6 @@ class XzBlockReader {
   std::vector<uint8_t> buf_;
   size_t cached_ = SIZE_MAX;
 };
-
-// Blocks up to this size make a .tar.xz random access (xz -T at -9 writes 192 MiB blocks:
-// those are spilled instead).
-constexpr uint64_t kRandomAccessXzBlock = 64 << 20;
 
 // A .tar.xz: by blocks when it has several of a reasonable size, else spilled.
 Result<ArchiveIndex> BuildXzIndex(const std::string& path, int fd, uint64_t size,
@@ -622,9 +627,13 @@ Result<ArchiveIndex> BuildGzipIndex(const std::string& path, int fd, uint64_t si
   // members before that stay, and the one it falls in (its reads past it fail).
   const uint64_t end = stream.verified();
   GzipIndex gz = stream.Take();
+  uint64_t cut_at = UINT64_MAX;  // where the first dropped point was
   while (!gz.points.empty() && gz.points.back().out_offset >= end && gz.points.size() > 1) {
+    cut_at = gz.points.back().out_offset;
     gz.points.pop_back();  // their windows come from untrusted output
   }
+  // The last interval's CRC is known only if it ran exactly to `end`.
+  if (!drained.ok() && cut_at != end) gz.points.back().has_crc = false;
   if (!drained.ok()) {
     index.damage = drained.message();
     LogWarn(drained.message() + "; serving what decodes before it");
@@ -835,7 +844,7 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   uint64_t nf = r.Count(37);
   for (uint64_t i = 0; i < nf && r.ok(); ++i) x.archive_frames.push_back(r.Frame());
   x.decompressed_size = r.U64();
-  uint64_t np = r.Count(34);
+  uint64_t np = r.Count(38);
   for (uint64_t i = 0; i < np && r.ok(); ++i) {
     GzipCheckpoint p = r.Point();
     if (!x.gzip_points.empty() && p.out_offset <= x.gzip_points.back().out_offset) {
@@ -851,6 +860,7 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   for (uint64_t i = 0; i < nb && r.ok(); ++i) {
     XzBlock b = r.Block();
     if (b.uncompressed_offset != next) return Corrupt("xz blocks out of order");
+    if (b.uncompressed_size > kRandomAccessXzBlock) return Corrupt("an xz block too large");
     next += b.uncompressed_size;
     x.xz_blocks.push_back(b);
   }
@@ -890,6 +900,22 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   for (uint64_t i = 0; i < nw && r.ok(); ++i) x.warnings.push_back(r.Str());
   x.damage = r.Str();
   if (!r.ok() || !r.AtEnd()) return Corrupt("index file truncated or malformed");
+  // What the readers rely on (the checksum stops accidents, not a crafted file): the stream's
+  // size covers its checkpoints, blocks and members.
+  if (container == 3 && x.decompressed_size < x.gzip_points.back().out_offset) {
+    return Corrupt("gzip checkpoints past the end of the data");
+  }
+  if (container == 4 && x.decompressed_size != next) {
+    return Corrupt("xz blocks do not add up to the data's size");
+  }
+  if (x.container != ArchiveIndex::Container::kTar) {
+    for (const ArchiveMember& m : x.members) {
+      if (m.data_offset > x.decompressed_size ||
+          m.stored_size > x.decompressed_size - m.data_offset) {
+        return Corrupt("member " + m.stored_path + " lies past the end of the data");
+      }
+    }
+  }
   return x;
 }
 

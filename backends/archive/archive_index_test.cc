@@ -299,6 +299,71 @@ TEST_F(ArchiveIndexTest, TarGzIsRandomAccessThroughCheckpoints) {
   }
 }
 
+// The units of a .tar.gz read through GzipSliceSource: an interval over 16 MiB (a long
+// stretch without a checkpoint) is served in 4 MiB pieces, each inflated from its checkpoint;
+// bytes damaged after indexing give kCorrupt (deflate's structure or the interval's CRC-32),
+// never wrong bytes.
+TEST_F(ArchiveIndexTest, GzipUnitsArePiecesOfLongIntervalsAndCheckedByCrc) {
+  ASSERT_EQ(Shell("set -e; cd " + dir_ +
+                  "; head -c 41943040 /dev/zero > src/zeros.dat; tar -cf plain.tar -C src .; "
+                  "gzip -1 -c plain.tar > z.tar.gz"),
+            0);
+  const std::string tar = Slurp(dir_ + "/plain.tar");
+  Result<UniqueFd> fd = OpenReadOnly(dir_ + "/z.tar.gz");
+  ASSERT_TRUE(fd.ok());
+  struct stat st;
+  fstat(fd->get(), &st);
+  auto read_all = [&](ByteSource& src, int* failed) {
+    std::string out;
+    for (uint64_t b = 0; b < src.BlockCount(); ++b) {
+      std::string block(src.BlockRangeOf(b).length, '\0');
+      Status s =
+          src.ReadBlock(b, std::span(reinterpret_cast<uint8_t*>(block.data()), block.size()));
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+        ++*failed;
+        block.assign(block.size(), '?');
+      } else {
+        EXPECT_EQ(0, tar.compare(src.BlockRangeOf(b).offset, block.size(), block)) << "block " << b;
+      }
+      out += block;
+    }
+    return out;
+  };
+  {
+    ArchiveIndexOptions o;
+    o.gzip_interval = 64 << 20;  // one checkpoint: a single 48 MiB interval
+    Result<ArchiveIndex> x = BuildArchiveIndex(dir_ + "/z.tar.gz", fd->get(), st, o);
+    ASSERT_TRUE(x.ok()) << x.status().ToString();
+    ASSERT_EQ(x->gzip_points.size(), 1u);
+    auto shared = std::make_shared<ArchiveIndex>(std::move(*x));
+    GzipSliceSource src(
+        std::make_shared<UniqueFd>(OpenReadOnly(dir_ + "/z.tar.gz").value()), "z",
+        std::shared_ptr<const std::vector<GzipCheckpoint>>(shared, &shared->gzip_points),
+        shared->decompressed_size, "z");
+    EXPECT_EQ(src.BlockCount(), (tar.size() + (4 << 20) - 1) / (4 << 20));
+    int failed = 0;
+    EXPECT_TRUE(read_all(src, &failed) == tar);
+    EXPECT_EQ(failed, 0);
+  }
+  // Indexed with 1 MiB intervals, then damaged in the middle: reads fail, never lie.
+  ArchiveIndexOptions o;
+  o.gzip_interval = 1 << 20;
+  Result<ArchiveIndex> x = BuildArchiveIndex(dir_ + "/z.tar.gz", fd->get(), st, o);
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(Shell("size=$(stat -c %s " + dir_ + "/z.tar.gz); printf '\\000\\001\\002' | dd of=" +
+                  dir_ + "/z.tar.gz bs=1 seek=$((size / 2)) conv=notrunc status=none"),
+            0);
+  auto shared = std::make_shared<ArchiveIndex>(std::move(*x));
+  GzipSliceSource src(
+      std::make_shared<UniqueFd>(OpenReadOnly(dir_ + "/z.tar.gz").value()), "z",
+      std::shared_ptr<const std::vector<GzipCheckpoint>>(shared, &shared->gzip_points),
+      shared->decompressed_size, "z");
+  int failed = 0;
+  read_all(src, &failed);
+  EXPECT_GE(failed, 1);
+}
+
 // .tar.xz of one block (single-threaded xz), .tar.bz2 (pbzip2-like: a stream per 900 kB) and
 // .tar.lz4: decompressed once into the spill, served as a plain tar from there; without a spill
 // store they are refused with a reason.

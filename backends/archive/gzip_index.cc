@@ -103,6 +103,7 @@ Status GzipStreamIndexer::Produce() {
   const uInt before = s.avail_out;
   const int ret = inflate(&s, Z_BLOCK);
   const size_t produced = before - s.avail_out;
+  crc_ = static_cast<uint32_t>(crc32(crc_, buf_.data() + have_, static_cast<uInt>(produced)));
   have_ += produced;
   out_total_ += produced;
   if (ret == Z_STREAM_END) {
@@ -132,8 +133,7 @@ Status GzipStreamIndexer::Produce() {
         p.in_offset = in_pos_ - s.avail_in;
         p.member_start = true;
         p.out_offset = out_total_;
-        index_.points.push_back(std::move(p));
-        last_point_ = out_total_;
+        AddPoint(std::move(p));
       }
       return Status::Ok();
     }
@@ -156,6 +156,8 @@ Status GzipStreamIndexer::Produce() {
                         ") are not gzip data; ignored";
     }
     ended_ = true;
+    index_.points.back().crc = crc_;  // the last interval runs to the end
+    index_.points.back().has_crc = true;
     return Status::Ok();
   }
   if (ret != Z_OK && ret != Z_BUF_ERROR) return Corrupted(ZlibWhy(s, ret));
@@ -172,10 +174,17 @@ Status GzipStreamIndexer::Produce() {
     const size_t w =
         static_cast<size_t>(std::min<uint64_t>(kGzipWindowBytes, out_total_ - member_out_));
     p.window.assign(reinterpret_cast<const char*>(buf_.data() + have_ - w), w);
-    index_.points.push_back(std::move(p));
-    last_point_ = out_total_;
+    AddPoint(std::move(p));
   }
   return Status::Ok();
+}
+
+void GzipStreamIndexer::AddPoint(GzipCheckpoint p) {
+  index_.points.back().crc = crc_;
+  index_.points.back().has_crc = true;
+  crc_ = 0;
+  last_point_ = out_total_;
+  index_.points.push_back(std::move(p));
 }
 
 Result<size_t> GzipStreamIndexer::Read(uint64_t offset, std::span<uint8_t> out) {

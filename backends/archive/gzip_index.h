@@ -45,6 +45,11 @@ struct GzipCheckpoint {
   // Set on a point after which nothing decodes (the data was damaged there when indexed): a
   // decode from it fails at once, so the reads before it still work.
   bool damaged = false;
+  // CRC-32 of the output from this point to the next (or the end), when known: a decode of the
+  // whole interval is checked against it (gzip's own CRC covers a member, which a read from a
+  // checkpoint never decodes whole). Unknown for the last interval before damage.
+  bool has_crc = false;
+  uint32_t crc = 0;
   bool operator==(const GzipCheckpoint&) const = default;
 };
 
@@ -102,6 +107,9 @@ class GzipStreamIndexer {
   uint64_t out_total_ = 0;
   uint64_t member_out_ = 0;  // output offset where the current member started
   uint64_t last_point_ = 0;  // output offset of the last checkpoint
+  uint32_t crc_ = 0;         // CRC-32 of the output since the last checkpoint
+  // Adds a checkpoint at the current output offset, closing the last one's interval.
+  void AddPoint(GzipCheckpoint p);
   bool in_member_ = false;
   bool ended_ = false;
   Status failed_;

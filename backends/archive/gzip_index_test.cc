@@ -118,6 +118,15 @@ TEST(GzipIndexTest, CheckpointsEveryIntervalDecodeTheirData) {
       EXPECT_EQ(0, std::memcmp(p.window.data(), data.data() + p.out_offset - kGzipWindowBytes,
                                kGzipWindowBytes));
     }
+    // Every interval's CRC-32 is known and right.
+    for (size_t k = 0; k < index->points.size(); ++k) {
+      const GzipCheckpoint& p = index->points[k];
+      const uint64_t end =
+          k + 1 < index->points.size() ? index->points[k + 1].out_offset : data.size();
+      ASSERT_TRUE(p.has_crc) << k;
+      EXPECT_EQ(p.crc, crc32(0, data.data() + p.out_offset, static_cast<uInt>(end - p.out_offset)))
+          << k;
+    }
     ExpectEveryCheckpointDecodes(file, *index, data);
   }
 }

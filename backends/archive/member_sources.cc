@@ -1,5 +1,6 @@
 #include "backends/archive/member_sources.h"
 
+#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -302,19 +303,50 @@ GzipSliceSource::GzipSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
       what_(std::move(what)),
       points_(std::move(points)),
       size_(size),
-      identity_(std::move(identity)) {}
+      identity_(std::move(identity)) {
+  const std::vector<GzipCheckpoint>& p = *points_;
+  auto end_of = [&](size_t i) { return i + 1 < p.size() ? p[i + 1].out_offset : size_; };
+  bool simple = true;
+  for (size_t i = 0; i < p.size() && simple; ++i) simple = end_of(i) - p[i].out_offset <= kMaxBlock;
+  if (simple) return;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const uint64_t begin = p[i].out_offset, len = end_of(i) - begin;
+    if (len <= kMaxBlock) {
+      pieces_.push_back(Piece{begin, len, static_cast<uint32_t>(i), true});
+      continue;
+    }
+    for (uint64_t at = 0; at < len; at += kSubBlock) {
+      pieces_.push_back(
+          Piece{begin + at, std::min(kSubBlock, len - at), static_cast<uint32_t>(i), false});
+    }
+  }
+}
 
-uint64_t GzipSliceSource::BlockCount() const { return size_ == 0 ? 0 : points_->size(); }
+uint64_t GzipSliceSource::BlockCount() const {
+  if (size_ == 0) return 0;
+  return pieces_.empty() ? points_->size() : pieces_.size();
+}
+
+GzipSliceSource::Piece GzipSliceSource::PieceAt(uint64_t index) const {
+  if (!pieces_.empty()) return pieces_[index];
+  const uint64_t begin = (*points_)[index].out_offset;
+  const uint64_t end = index + 1 < points_->size() ? (*points_)[index + 1].out_offset : size_;
+  return Piece{begin, end - begin, static_cast<uint32_t>(index), true};
+}
 
 BlockRange GzipSliceSource::BlockRangeOf(uint64_t index) const {
   if (index >= BlockCount()) return {size_, 0};
-  const uint64_t begin = (*points_)[index].out_offset;
-  const uint64_t end = index + 1 < points_->size() ? (*points_)[index + 1].out_offset : size_;
-  return {begin, end - begin};
+  const Piece p = PieceAt(index);
+  return {p.offset, p.length};
 }
 
 uint64_t GzipSliceSource::BlockOf(uint64_t offset) const {
   if (offset >= size_) return BlockCount();
+  if (!pieces_.empty()) {
+    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), offset,
+                               [](uint64_t off, const Piece& p) { return off < p.offset; });
+    return static_cast<uint64_t>(it - pieces_.begin()) - 1;
+  }
   auto it =
       std::upper_bound(points_->begin(), points_->end(), offset,
                        [](uint64_t off, const GzipCheckpoint& p) { return off < p.out_offset; });
@@ -322,16 +354,25 @@ uint64_t GzipSliceSource::BlockOf(uint64_t offset) const {
 }
 
 Status GzipSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
-  const BlockRange r = BlockRangeOf(index);
-  if (index >= BlockCount() || out.size() != r.length) {
+  if (index >= BlockCount() || out.size() != PieceAt(index).length) {
     return Invalid(what_ + ": block " + std::to_string(index) + ": bad block or buffer size");
   }
+  const Piece piece = PieceAt(index);
+  const GzipCheckpoint& point = (*points_)[piece.point];
   const int fd = fd_->get();
   const std::string& what = what_;
   GzipReadFn read = [fd, &what](uint64_t off, std::span<uint8_t> buf) {
     return PreadFull(fd, off, buf, what);
   };
-  return InflateFromCheckpoint(read, (*points_)[index], 0, out, what_);
+  Status s = InflateFromCheckpoint(read, point, piece.offset - point.out_offset, out, what_);
+  if (!s.ok() || !piece.whole || !point.has_crc) return s;
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, out.data(), static_cast<uInt>(out.size())));
+  if (crc != point.crc) {
+    return Corrupt(what_ + ": gzip data from output offset " + std::to_string(point.out_offset) +
+                   " does not match the CRC-32 recorded when the archive was indexed (damaged "
+                   "since)");
+  }
+  return Status::Ok();
 }
 
 XzSliceSource::XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,

@@ -94,20 +94,38 @@ class GzipSliceSource final : public ByteSource {
                   std::shared_ptr<const std::vector<GzipCheckpoint>> points, uint64_t size,
                   std::string identity);
 
+  // Intervals longer than this (a deflate block of many MiB, which only a crafted or unusual
+  // encoder writes) are served as kSubBlock pieces, each inflated from the interval's
+  // checkpoint: memory stays bounded whatever the file says.
+  static constexpr uint64_t kMaxBlock = 16 << 20;
+  static constexpr uint64_t kSubBlock = 4 << 20;
+
   uint64_t Size() const override { return size_; }
   std::string Identity() const override { return identity_; }
   bool IsDecoded() const override { return true; }
   uint64_t BlockCount() const override;
   BlockRange BlockRangeOf(uint64_t index) const override;
   uint64_t BlockOf(uint64_t offset) const override;
+  // A whole interval is checked against its CRC-32 (kCorrupt on a mismatch: the archive was
+  // damaged after it was indexed); pieces of a long one are not.
   Status ReadBlock(uint64_t index, std::span<uint8_t> out) override;
 
  private:
+  struct Piece {
+    uint64_t offset;
+    uint64_t length;
+    uint32_t point;
+    bool whole;  // the whole interval of `point`
+  };
+  // Piece `index`: from the table, or interval `index` when there is none.
+  Piece PieceAt(uint64_t index) const;
+
   std::shared_ptr<UniqueFd> fd_;
   std::string what_;
   std::shared_ptr<const std::vector<GzipCheckpoint>> points_;
   uint64_t size_;
   std::string identity_;
+  std::vector<Piece> pieces_;  // empty when every interval is one block
 };
 
 class XzSliceSource final : public ByteSource {

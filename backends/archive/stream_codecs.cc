@@ -38,10 +38,9 @@ class Decoder {
 
 class XzDecoder final : public Decoder {
  public:
-  XzDecoder() {
-    // Concatenated streams and their padding are handled by liblzma itself.
-    ok_ = lzma_stream_decoder(&s_, UINT64_MAX, LZMA_CONCATENATED) == LZMA_OK;
-  }
+  // One stream at a time (not LZMA_CONCATENATED): the loop below sees each stream's end, so
+  // the streams before a damaged one stay verified and trailing bytes are only logged.
+  XzDecoder() { ok_ = lzma_stream_decoder(&s_, UINT64_MAX, 0) == LZMA_OK; }
   ~XzDecoder() override { lzma_end(&s_); }
   Status Step(std::span<const uint8_t>* in, std::span<uint8_t>* out, bool* ended) override {
     if (!ok_) return Status(Code::kNoMemory, "liblzma: cannot start decoding");
@@ -61,8 +60,15 @@ class XzDecoder final : public Decoder {
                    : r == LZMA_MEM_ERROR     ? "out of memory"
                                              : "liblzma error " + std::to_string(r));
   }
-  Status Next() override { return Status::Ok(); }  // LZMA_CONCATENATED: never asked
-  bool StartsStream(std::span<const uint8_t>) const override { return false; }
+  Status Next() override {
+    lzma_end(&s_);
+    s_ = LZMA_STREAM_INIT;
+    ok_ = lzma_stream_decoder(&s_, UINT64_MAX, 0) == LZMA_OK;
+    return ok_ ? Status::Ok() : Status(Code::kNoMemory, "liblzma: cannot start decoding");
+  }
+  bool StartsStream(std::span<const uint8_t> h) const override {
+    return StartsWith(h, {0xFD, '7', 'z', 'X', 'Z', 0});
+  }
 
  private:
   lzma_stream s_ = LZMA_STREAM_INIT;
@@ -186,7 +192,6 @@ Status DecodeStream(StreamCodec codec, const StreamReadFn& read, uint64_t size,
   std::span<const uint8_t> pending;
   uint64_t next_progress = kProgressBytes;
   bool in_stream = true;
-  const bool xz = codec == StreamCodec::kXz;
   auto where = [&] { return pos - pending.size(); };
   auto refill = [&]() -> Status {
     if (!pending.empty()) std::memmove(in.data(), pending.data(), pending.size());
@@ -230,7 +235,7 @@ Status DecodeStream(StreamCodec codec, const StreamReadFn& read, uint64_t size,
         if (Status s = refill(); !s.ok()) return s;
       }
     }
-    if (pending.empty() && !xz) {
+    if (pending.empty()) {
       return Corrupt(name + ": " + StreamCodecName(codec) + " data at compressed offset " +
                      Str(where()) + ": the data ends inside a stream (truncated file)");
     }
@@ -249,12 +254,7 @@ Status DecodeStream(StreamCodec codec, const StreamReadFn& read, uint64_t size,
     }
     if (ended) {
       good = out_total;
-      if (xz) return Status::Ok();  // liblzma read every stream and the padding itself
       in_stream = false;
-    } else if (xz && pending.empty() && pos >= size && produced == 0) {
-      // LZMA_FINISH with no output and no end: the input ended inside a stream.
-      return Corrupt(name + ": xz data at compressed offset " + Str(where()) +
-                     ": the data ends inside an xz stream (truncated file)");
     }
   }
 }

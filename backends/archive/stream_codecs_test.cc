@@ -96,7 +96,8 @@ TEST_F(StreamCodecsTest, DamageIsCorruptAndTheDamagedStreamIsNotVerified) {
       Shell("set -e; cd " + dir_ +
             "; xz -1 -c d > t.xz; bzip2 -c d > t.bz2; lz4 -q --content-size -BX -c d > t.lz4; "
             "head -c 900000 d | bzip2 -c > two.bz2; tail -c +900001 d | bzip2 -c >> two.bz2; "
-            "for f in t.xz t.bz2 t.lz4 two.bz2; do s=$(stat -c %s $f); "
+            "head -c 900000 d | xz -1 -c > two.xz; tail -c +900001 d | xz -1 -c >> two.xz; "
+            "for f in t.xz t.bz2 t.lz4 two.bz2 two.xz; do s=$(stat -c %s $f); "
             "printf 'XXXXXXXX' | dd of=$f bs=1 seek=$((s - s / 4)) conv=notrunc "
             "status=none; done; "
             "xz -c d | head -c 100000 > cut.xz; bzip2 -c d | head -c 100000 > cut.bz2; "
@@ -111,22 +112,27 @@ TEST_F(StreamCodecsTest, DamageIsCorruptAndTheDamagedStreamIsNotVerified) {
     EXPECT_NE(s.message().find("data at compressed offset"), std::string::npos) << s.message();
     EXPECT_EQ(verified, 0u) << name;  // one stream: nothing of it is vouched for
   }
-  // Two bzip2 streams, the second damaged: the first one's 900000 bytes are verified.
-  std::string out;
-  uint64_t verified = 0;
-  EXPECT_EQ(Decode("two.bz2", &out, &verified).code(), Code::kCorrupt);
-  EXPECT_EQ(verified, 900000u);
-  EXPECT_EQ(out.compare(0, 900000, data_, 0, 900000), 0);
+  // Two streams, the second damaged: the first one's 900000 bytes are verified.
+  for (const char* name : {"two.bz2", "two.xz"}) {
+    std::string out;
+    uint64_t verified = 0;
+    EXPECT_EQ(Decode(name, &out, &verified).code(), Code::kCorrupt) << name;
+    EXPECT_EQ(verified, 900000u) << name;
+    EXPECT_EQ(out.compare(0, 900000, data_, 0, 900000), 0) << name;
+  }
 }
 
 TEST_F(StreamCodecsTest, TrailingBytesAreIgnoredAndRandomDamageNeverCrashes) {
   ASSERT_EQ(Shell("set -e; cd " + dir_ +
                   "; head -c 300000 d > small; xz -c small > s.xz; bzip2 -c small > s.bz2; "
-                  "lz4 -q -c small > s.lz4; cp s.bz2 junk.bz2; printf 'junk' >> junk.bz2"),
+                  "lz4 -q -c small > s.lz4; cp s.bz2 junk.bz2; printf 'junk' >> junk.bz2; "
+                  "cp s.xz junk.xz; printf 'junk' >> junk.xz"),
             0);
   std::string out;
-  ASSERT_TRUE(Decode("junk.bz2", &out).ok());
-  EXPECT_EQ(out.size(), 300000u);
+  for (const char* name : {"junk.bz2", "junk.xz"}) {
+    ASSERT_TRUE(Decode(name, &out).ok()) << name;
+    EXPECT_EQ(out.size(), 300000u) << name;
+  }
   std::mt19937 rng(5);
   for (const char* name : {"s.xz", "s.bz2", "s.lz4"}) {
     const std::string good = Slurp(dir_ + "/" + name);

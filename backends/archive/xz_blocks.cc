@@ -10,6 +10,7 @@ namespace daqfs {
 namespace {
 
 constexpr size_t kInputChunk = 256 << 10;
+constexpr uint64_t kIndexMemLimit = 64 << 20;
 
 std::string Str(uint64_t v) { return std::to_string(v); }
 
@@ -49,21 +50,21 @@ Result<std::vector<XzBlock>> ReadXzBlocks(const XzReadFn& read, uint64_t size,
       if (*i) lzma_index_end(*i, nullptr);
     }
   } owner{&index};
-  lzma_ret r = lzma_file_info_decoder(&z.s, &index, UINT64_MAX, size);
+  // The indexes of a file take memory in proportion to their records: a file claiming millions
+  // of blocks is refused (its archive is decompressed whole instead).
+  lzma_ret r = lzma_file_info_decoder(&z.s, &index, kIndexMemLimit, size);
   if (r != LZMA_OK) return Corrupt(name + ": xz index: " + LzmaWhy(r));
   std::vector<uint8_t> in(kInputChunk);
   uint64_t pos = 0;
   for (;;) {
-    lzma_action action = LZMA_RUN;
     if (z.s.avail_in == 0) {
       Result<size_t> n = pos < size ? read(pos, in) : Result<size_t>(size_t{0});
       if (!n.ok()) return n.status();
       z.s.next_in = in.data();
       z.s.avail_in = *n;
       pos += *n;
-      if (pos >= size) action = LZMA_FINISH;
     }
-    r = lzma_code(&z.s, action);
+    r = lzma_code(&z.s, pos >= size ? LZMA_FINISH : LZMA_RUN);
     if (r == LZMA_SEEK_NEEDED) {
       pos = z.s.seek_pos;
       z.s.avail_in = 0;

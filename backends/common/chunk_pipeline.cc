@@ -17,12 +17,19 @@ namespace {
 std::string Str(uint64_t v) { return std::to_string(v); }
 
 // Per-thread buffers between stages: a thread settles after its first chunks; one grown by an
-// odd large chunk is given back.
-constexpr size_t kKeptStageBytes = size_t{256} << 20;
+// odd large chunk is given back (the raw chunk buffer keeps 16 MiB the same way).
+constexpr size_t kKeptStageBytes = size_t{64} << 20;
 
 std::vector<uint8_t>& StageBuffer(int which) {
   thread_local std::vector<uint8_t> buffers[2];
   return buffers[which];
+}
+
+void ShrinkStageBuffers() {
+  for (int i = 0; i < 2; ++i) {
+    std::vector<uint8_t>& b = StageBuffer(i);
+    if (b.capacity() > kKeptStageBytes) std::vector<uint8_t>().swap(b);
+  }
 }
 
 libdeflate_decompressor* Inflater() {
@@ -295,6 +302,9 @@ Status ChunkPipeline::DecodeStage(const Stage& s, std::span<const uint8_t> in,
     case Kind::kLz4:
       return DecodeHdf5Lz4Chunk(in, 0, out);
     case Kind::kBitshuffle:
+      if (s.compression == BitshuffleCompression::kNone && in.size() != out.size()) {
+        return Corrupt(Str(in.size()) + " bytes, expected " + Str(out.size()));
+      }
       return DecodeBitshuffleChunk(in, s.elem_size, s.compression, s.block_elems, out);
     case Kind::kFletcher32:
       break;  // checked in place by Decode
@@ -379,7 +389,10 @@ Status ChunkPipeline::Decode(std::span<const uint8_t> chunk, uint32_t filter_mas
       next_buffer ^= 1;
     }
     Status st = DecodeStage(s, cur, dst);
-    if (!st.ok()) return fail(st);
+    if (!st.ok()) {
+      ShrinkStageBuffers();
+      return fail(st);
+    }
     cur = dst;
   }
   if (cur.data() != out.data()) {
@@ -389,10 +402,7 @@ Status ChunkPipeline::Decode(std::span<const uint8_t> chunk, uint32_t filter_mas
     }
     std::memcpy(out.data(), cur.data(), out.size());
   }
-  for (int i = 0; i < 2; ++i) {
-    std::vector<uint8_t>& b = StageBuffer(i);
-    if (b.capacity() > kKeptStageBytes) std::vector<uint8_t>().swap(b);
-  }
+  ShrinkStageBuffers();
   return Status::Ok();
 }
 

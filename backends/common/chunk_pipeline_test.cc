@@ -298,7 +298,8 @@ TEST(ChunkPipelineTest, MalformedChunksAreCorruptNamingTheStage) {
     // A plain bitshuffle chunk one byte short.
     Bytes plain = Encode({Bitshuffle(2, 0)}, data);
     plain.pop_back();
-    ExpectCorrupt(Pipeline({Bitshuffle(2, 0)}, 2).Decode(plain, 0, out), "bitshuffle chunk");
+    ExpectCorrupt(Pipeline({Bitshuffle(2, 0)}, 2).Decode(plain, 0, out),
+                  "bitshuffle (filter 1 of 1): 7999 bytes, expected 8000");
     // An unfiltered chunk (every filter skipped) of the wrong size.
     ExpectCorrupt(Pipeline({Deflate()}, 2).Decode(Bytes(10), 1, out), "unfiltered chunk of 10");
   }
