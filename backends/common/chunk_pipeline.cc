@@ -151,7 +151,7 @@ uint32_t Hdf5Fletcher32(std::span<const uint8_t> data) {
 void ByteUnshuffle(std::span<const uint8_t> in, uint32_t elem_size, std::span<uint8_t> out) {
   const size_t n = elem_size == 0 ? 0 : in.size() / elem_size;
   if (elem_size <= 1 || n <= 1) {
-    std::memcpy(out.data(), in.data(), in.size());
+    if (!in.empty()) std::memcpy(out.data(), in.data(), in.size());
     return;
   }
   switch (elem_size) {
@@ -400,7 +400,7 @@ Status ChunkPipeline::Decode(std::span<const uint8_t> chunk, uint32_t filter_mas
       return Corrupt("unfiltered chunk of " + Str(cur.size()) + " bytes, expected " +
                      Str(out.size()));
     }
-    std::memcpy(out.data(), cur.data(), out.size());
+    if (!out.empty()) std::memcpy(out.data(), cur.data(), out.size());
   }
   ShrinkStageBuffers();
   return Status::Ok();
