@@ -28,6 +28,8 @@ import numpy as np
 
 FILTERS = {"bslz4": dict(compression=32008, compression_opts=(0, 2)),
            "lz4": dict(compression=32004, compression_opts=(0,)),
+           # h5py's usual choice: byte shuffle, then deflate (level 4), checksummed.
+           "shuffle-gzip": dict(compression="gzip", shuffle=True, fletcher32=True),
            "none": {}}
 
 
