@@ -25,9 +25,9 @@ PACKAGES=(
   python3 python3-numpy
   # hdf5 tests: h5py and Debian's HDF5 filter plugins (bitshuffle 32008, LZ4 32004) write and
   # read the references; h5dump, tiffinfo, tifffile and fabio check what the mount shows;
-  # python3-zstandard writes the zstd chunks no Debian plugin can
+  # python3-zstandard writes the zstd chunks no Debian plugin can; python3-pil writes LZW TIFFs
   python3-h5py bitshuffle hdf5-filter-plugin hdf5-tools libtiff-tools python3-tifffile python3-fabio
-  python3-zstandard
+  python3-zstandard python3-pil
   # packaging: man pages (help2man; mandoc, groff-base and man-db lint and render them),
   # cpack -G DEB (dpkg-dev: dpkg-shlibdeps), systemd-analyze verify of the units
   help2man mandoc groff-base man-db dpkg-dev systemd
