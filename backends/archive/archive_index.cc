@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "backends/archive/stream_codecs.h"
 #include "backends/common/zstd_owners.h"
@@ -165,48 +167,46 @@ class ZstdStreamReader {
   uint64_t drained_ = 0;
 };
 
-// Random access to a stream whose frames are all small and of known size: decodes the frames a
-// read overlaps (remembering the last one, as header reads come in order).
-class FrameReader {
+// Random access to a stream cut into entries of known decoded ranges (zstd frames of known size,
+// xz blocks): decodes the entry a read falls in, remembering the last one, as the tar parser
+// reads headers in order. `range(entry)` gives its decoded {offset, size}; `decode` fills it.
+template <typename Entry>
+class EntryReader {
  public:
-  FrameReader(int fd, std::vector<ZstdFrame> frames, std::string what)
-      : fd_(fd), frames_(std::move(frames)), what_(std::move(what)) {}
+  using RangeFn = std::pair<uint64_t, uint64_t> (*)(const Entry&);
+  using DecodeFn = std::function<Status(const Entry&, std::span<uint8_t>)>;
+  EntryReader(const std::vector<Entry>& entries, RangeFn range, DecodeFn decode)
+      : entries_(entries), range_(range), decode_(std::move(decode)) {}
   Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
     size_t done = 0;
     while (done < out.size()) {
-      uint64_t at = off + done;
-      auto it = std::upper_bound(
-          frames_.begin(), frames_.end(), at,
-          [](uint64_t v, const ZstdFrame& f) { return v < f.decompressed_offset; });
-      if (it == frames_.begin()) break;
-      size_t f = static_cast<size_t>(it - frames_.begin()) - 1;
-      const ZstdFrame& fr = frames_[f];
-      if (at >= fr.decompressed_offset + fr.decompressed_size) break;  // past the end
-      if (memo_frame_ != f) {
-        std::vector<uint8_t> comp(fr.compressed_size);
-        Result<size_t> n = PreadFull(fd_, fr.compressed_offset, comp, what_);
-        if (!n.ok()) return n.status();
-        if (*n != comp.size()) return Corrupt(what_ + ": truncated frame");
-        memo_.resize(fr.decompressed_size);
-        Status s =
-            DecodeZstdFrame(comp, memo_, nullptr,
-                            what_ + " frame at offset " + std::to_string(fr.compressed_offset));
-        if (!s.ok()) return s;
-        memo_frame_ = f;
+      const uint64_t at = off + done;
+      auto it =
+          std::upper_bound(entries_.begin(), entries_.end(), at,
+                           [this](uint64_t v, const Entry& e) { return v < range_(e).first; });
+      if (it == entries_.begin()) break;
+      const size_t k = static_cast<size_t>(it - entries_.begin()) - 1;
+      const auto [begin, length] = range_(entries_[k]);
+      if (at >= begin + length) break;  // past the end
+      if (memo_entry_ != k) {
+        memo_entry_ = SIZE_MAX;  // a failed decode leaves nothing remembered
+        memo_.resize(length);
+        if (Status s = decode_(entries_[k], memo_); !s.ok()) return s;
+        memo_entry_ = k;
       }
-      size_t in = at - fr.decompressed_offset;
-      size_t n = std::min(out.size() - done, memo_.size() - in);
-      std::memcpy(out.data() + done, memo_.data() + in, n);
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(out.size() - done, length - (at - begin)));
+      std::memcpy(out.data() + done, memo_.data() + (at - begin), n);
       done += n;
     }
     return done;
   }
 
  private:
-  int fd_;
-  std::vector<ZstdFrame> frames_;
-  std::string what_;
-  size_t memo_frame_ = SIZE_MAX;
+  const std::vector<Entry>& entries_;
+  RangeFn range_;
+  DecodeFn decode_;
+  size_t memo_entry_ = SIZE_MAX;
   std::vector<uint8_t> memo_;
 };
 
@@ -521,53 +521,6 @@ Result<ArchiveIndex> BuildSpilledIndex(const std::string& path, int fd, uint64_t
                                        StreamCodec codec, const ArchiveIndexOptions& options,
                                        ArchiveIndex index);
 
-// Reads the decompressed data of xz blocks at any offset, decoding the block that holds it
-// (the last one kept): the tar parser reads headers, so only blocks holding one are decoded.
-class XzBlockReader {
- public:
-  XzBlockReader(int fd, const std::vector<XzBlock>& blocks, std::string what)
-      : fd_(fd), blocks_(blocks), what_(std::move(what)) {}
-  Result<size_t> Read(uint64_t off, std::span<uint8_t> out) {
-    size_t done = 0;
-    while (done < out.size()) {
-      const uint64_t at = off + done;
-      auto it =
-          std::upper_bound(blocks_.begin(), blocks_.end(), at,
-                           [](uint64_t o, const XzBlock& b) { return o < b.uncompressed_offset; });
-      if (it == blocks_.begin()) break;
-      const size_t k = static_cast<size_t>(it - blocks_.begin()) - 1;
-      const XzBlock& b = blocks_[k];
-      if (at >= b.uncompressed_offset + b.uncompressed_size) break;  // past the end
-      if (k != cached_) {
-        cached_ = SIZE_MAX;  // a failed decode leaves nothing cached
-        buf_.resize(b.uncompressed_size);
-        const int fd = fd_;
-        const std::string& what = what_;
-        Status s = DecodeXzBlock(
-            [fd, &what](uint64_t o, std::span<uint8_t> into) {
-              return PreadFull(fd, o, into, what);
-            },
-            b, buf_, what_);
-        if (!s.ok()) return s;
-        cached_ = k;
-      }
-      const uint64_t in = at - b.uncompressed_offset;
-      const size_t n =
-          static_cast<size_t>(std::min<uint64_t>(out.size() - done, b.uncompressed_size - in));
-      std::memcpy(out.data() + done, buf_.data() + in, n);
-      done += n;
-    }
-    return done;
-  }
-
- private:
-  int fd_;
-  const std::vector<XzBlock>& blocks_;
-  std::string what_;
-  std::vector<uint8_t> buf_;
-  size_t cached_ = SIZE_MAX;
-};
-
 // A .tar.xz: by blocks when it has several of a reasonable size, else spilled.
 Result<ArchiveIndex> BuildXzIndex(const std::string& path, int fd, uint64_t size,
                                   const ArchiveIndexOptions& options, ArchiveIndex index) {
@@ -585,7 +538,13 @@ Result<ArchiveIndex> BuildXzIndex(const std::string& path, int fd, uint64_t size
   index.xz_blocks = std::move(*blocks);
   index.decompressed_size =
       index.xz_blocks.back().uncompressed_offset + index.xz_blocks.back().uncompressed_size;
-  XzBlockReader reader(fd, index.xz_blocks, path);
+  // Only the blocks holding tar headers are decoded.
+  EntryReader<XzBlock> reader(
+      index.xz_blocks,
+      [](const XzBlock& b) { return std::pair(b.uncompressed_offset, b.uncompressed_size); },
+      [read = PreadReader(fd, path), &path](const XzBlock& b, std::span<uint8_t> out) {
+        return DecodeXzBlock(read, b, out, path);
+      });
   TarReadFn read = [&reader](uint64_t off, std::span<uint8_t> out) {
     return reader.Read(off, out);
   };
@@ -723,7 +682,17 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
     index.container = ArchiveIndex::Container::kTarZst;
     index.archive_frames = z->frames;
     index.decompressed_size = z->decompressed_size;
-    auto reader = std::make_shared<FrameReader>(fd, z->frames, path);
+    auto reader = std::make_shared<EntryReader<ZstdFrame>>(
+        z->frames,
+        [](const ZstdFrame& f) { return std::pair(f.decompressed_offset, f.decompressed_size); },
+        [fd, &path](const ZstdFrame& f, std::span<uint8_t> out) -> Status {
+          std::vector<uint8_t> comp(f.compressed_size);
+          Result<size_t> n = PreadFull(fd, f.compressed_offset, comp, path);
+          if (!n.ok()) return n.status();
+          if (*n != comp.size()) return Corrupt(path + ": truncated frame");
+          return DecodeZstdFrame(comp, out, nullptr,
+                                 path + " frame at offset " + std::to_string(f.compressed_offset));
+        });
     TarReadFn read = [reader](uint64_t off, std::span<uint8_t> out) {
       return reader->Read(off, out);
     };

@@ -43,7 +43,7 @@ struct GzipStreamIndexer::Zlib {
   }
 };
 
-GzipStreamIndexer::GzipStreamIndexer(GzipReadFn read, uint64_t size, std::string name,
+GzipStreamIndexer::GzipStreamIndexer(CompressedReadFn read, uint64_t size, std::string name,
                                      uint64_t interval)
     : read_(std::move(read)),
       size_(size),
@@ -218,8 +218,8 @@ Status GzipStreamIndexer::Drain() {
   return failed_;
 }
 
-Status InflateFromCheckpoint(const GzipReadFn& read, const GzipCheckpoint& from, uint64_t skip,
-                             std::span<uint8_t> out, const std::string& name) {
+Status InflateFromCheckpoint(const CompressedReadFn& read, const GzipCheckpoint& from,
+                             uint64_t skip, std::span<uint8_t> out, const std::string& name) {
   struct Stream {
     z_stream s{};
     bool init = false;

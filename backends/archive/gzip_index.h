@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/zstd_frames.h"  // CompressedReadFn
 #include "fs/status.h"
 
 namespace daqfs {
@@ -61,14 +62,10 @@ struct GzipIndex {
   std::string trailing;  // "" or what follows the last member that is not gzip data
 };
 
-// Reads compressed bytes: fills as much of `out` as it can from `offset`, returns the count
-// (short only at the end of the data).
-using GzipReadFn = std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)>;
-
 class GzipStreamIndexer {
  public:
   // `size`: bytes of the file; `name` for messages.
-  GzipStreamIndexer(GzipReadFn read, uint64_t size, std::string name,
+  GzipStreamIndexer(CompressedReadFn read, uint64_t size, std::string name,
                     uint64_t interval = kDefaultGzipInterval);
   ~GzipStreamIndexer();
   GzipStreamIndexer(const GzipStreamIndexer&) = delete;
@@ -93,7 +90,7 @@ class GzipStreamIndexer {
   Status Produce();  // decodes the next piece of output (or reaches the end)
   Status Corrupted(const std::string& why) const;
 
-  GzipReadFn read_;
+  CompressedReadFn read_;
   uint64_t size_;
   std::string name_;
   uint64_t interval_;
@@ -119,7 +116,7 @@ class GzipStreamIndexer {
 // Decodes output bytes [from.out_offset + skip, + out.size()) starting at checkpoint `from`,
 // going on into later members as needed. kCorrupt as above; short output (the data ends) is
 // kCorrupt too: the caller asks only for what the index says is there.
-Status InflateFromCheckpoint(const GzipReadFn& read, const GzipCheckpoint& from, uint64_t skip,
-                             std::span<uint8_t> out, const std::string& name);
+Status InflateFromCheckpoint(const CompressedReadFn& read, const GzipCheckpoint& from,
+                             uint64_t skip, std::span<uint8_t> out, const std::string& name);
 
 }  // namespace daqfs

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/files.h"
+
 namespace daqfs {
 namespace {
 
@@ -62,14 +64,7 @@ Bytes Data(size_t n, uint32_t seed) {
   return b;
 }
 
-GzipReadFn ReaderOf(const Bytes& file) {
-  return [&file](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
-    if (off >= file.size()) return size_t{0};
-    const size_t n = std::min<size_t>(out.size(), file.size() - off);
-    std::memcpy(out.data(), file.data() + off, n);
-    return n;
-  };
-}
+CompressedReadFn ReaderOf(const Bytes& file) { return testing::MemoryReader(file); }
 
 Result<GzipIndex> Index(const Bytes& file, uint64_t interval) {
   GzipStreamIndexer ix(ReaderOf(file), file.size(), "t.gz", interval);

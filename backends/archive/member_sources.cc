@@ -359,12 +359,8 @@ Status GzipSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
   }
   const Piece piece = PieceAt(index);
   const GzipCheckpoint& point = (*points_)[piece.point];
-  const int fd = fd_->get();
-  const std::string& what = what_;
-  GzipReadFn read = [fd, &what](uint64_t off, std::span<uint8_t> buf) {
-    return PreadFull(fd, off, buf, what);
-  };
-  Status s = InflateFromCheckpoint(read, point, piece.offset - point.out_offset, out, what_);
+  Status s = InflateFromCheckpoint(PreadReader(fd_->get(), what_), point,
+                                   piece.offset - point.out_offset, out, what_);
   if (!s.ok() || !piece.whole || !point.has_crc) return s;
   const uint32_t crc = static_cast<uint32_t>(crc32(0, out.data(), static_cast<uInt>(out.size())));
   if (crc != point.crc) {
@@ -403,12 +399,7 @@ uint64_t XzSliceSource::BlockOf(uint64_t offset) const {
 Status XzSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
   if (index >= blocks_->size())
     return Invalid(what_ + ": xz block " + std::to_string(index) + ": no such block");
-  const int fd = fd_->get();
-  const std::string& what = what_;
-  XzReadFn read = [fd, &what](uint64_t off, std::span<uint8_t> buf) {
-    return PreadFull(fd, off, buf, what);
-  };
-  return DecodeXzBlock(read, (*blocks_)[index], out, what_);
+  return DecodeXzBlock(PreadReader(fd_->get(), what_), (*blocks_)[index], out, what_);
 }
 
 }  // namespace daqfs

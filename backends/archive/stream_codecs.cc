@@ -164,7 +164,7 @@ const char* StreamCodecName(StreamCodec codec) {
   return "?";
 }
 
-Status DecodeStream(StreamCodec codec, const StreamReadFn& read, uint64_t size,
+Status DecodeStream(StreamCodec codec, const CompressedReadFn& read, uint64_t size,
                     const std::string& name, const StreamSink& sink, uint64_t* verified) {
   uint64_t out_total = 0;  // output bytes so far
   uint64_t good = 0;       // output bytes of the streams decoded to their end

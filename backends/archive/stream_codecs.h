@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 
+#include "backends/common/zstd_frames.h"  // CompressedReadFn
 #include "fs/status.h"
 
 namespace daqfs {
@@ -34,7 +35,6 @@ enum class StreamCodec { kXz, kBzip2, kLz4 };
 std::optional<StreamCodec> SniffStreamCodec(std::span<const uint8_t> head);
 const char* StreamCodecName(StreamCodec codec);  // "xz", "bzip2", "lz4"
 
-using StreamReadFn = std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)>;
 using StreamSink = std::function<Status(std::span<const uint8_t>)>;
 
 // Decodes the whole stream of `size` bytes read with `read`, handing the output to `sink` in
@@ -42,7 +42,7 @@ using StreamSink = std::function<Status(std::span<const uint8_t>)>;
 // of input. `*verified` (if given) is set to the output bytes of the streams decoded to their
 // end, whose checks passed: after damage, the output of the damaged stream is not to be trusted
 // (the codecs check a block's or frame's CRC only after handing out its bytes).
-Status DecodeStream(StreamCodec codec, const StreamReadFn& read, uint64_t size,
+Status DecodeStream(StreamCodec codec, const CompressedReadFn& read, uint64_t size,
                     const std::string& name, const StreamSink& sink, uint64_t* verified = nullptr);
 
 }  // namespace daqfs

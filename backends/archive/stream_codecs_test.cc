@@ -47,14 +47,8 @@ class StreamCodecsTest : public ::testing::Test {
         SniffStreamCodec(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     if (!codec) return Invalid(name + ": not sniffed");
     out->clear();
-    StreamReadFn read = [&bytes](uint64_t off, std::span<uint8_t> buf) -> Result<size_t> {
-      if (off >= bytes.size()) return size_t{0};
-      const size_t n = std::min<size_t>(buf.size(), bytes.size() - off);
-      std::memcpy(buf.data(), bytes.data() + off, n);
-      return n;
-    };
     return DecodeStream(
-        *codec, read, bytes.size(), name,
+        *codec, testing::MemoryReader(bytes), bytes.size(), name,
         [out](std::span<const uint8_t> b) {
           out->append(reinterpret_cast<const char*>(b.data()), b.size());
           return Status::Ok();

@@ -40,7 +40,7 @@ struct LzmaStream {
 
 }  // namespace
 
-Result<std::vector<XzBlock>> ReadXzBlocks(const XzReadFn& read, uint64_t size,
+Result<std::vector<XzBlock>> ReadXzBlocks(const CompressedReadFn& read, uint64_t size,
                                           const std::string& name) {
   LzmaStream z;
   lzma_index* index = nullptr;
@@ -95,7 +95,7 @@ Result<std::vector<XzBlock>> ReadXzBlocks(const XzReadFn& read, uint64_t size,
   return blocks;
 }
 
-Status DecodeXzBlock(const XzReadFn& read, const XzBlock& b, std::span<uint8_t> out,
+Status DecodeXzBlock(const CompressedReadFn& read, const XzBlock& b, std::span<uint8_t> out,
                      const std::string& name) {
   auto corrupt = [&](const std::string& why) {
     return Corrupt(name + ": xz block at compressed offset " + Str(b.compressed_offset) + ": " +

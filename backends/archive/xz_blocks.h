@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/zstd_frames.h"  // CompressedReadFn
 #include "fs/status.h"
 
 namespace daqfs {
@@ -33,15 +34,13 @@ struct XzBlock {
   bool operator==(const XzBlock&) const = default;
 };
 
-using XzReadFn = std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)>;
-
 // Every block of every stream of the xz file of `size` bytes, in order, with consecutive
 // uncompressed offsets from 0. kCorrupt when the file's indexes do not parse.
-Result<std::vector<XzBlock>> ReadXzBlocks(const XzReadFn& read, uint64_t size,
+Result<std::vector<XzBlock>> ReadXzBlocks(const CompressedReadFn& read, uint64_t size,
                                           const std::string& name);
 
 // Decodes block `b` whole into `out` (exactly b.uncompressed_size bytes), checking its check.
-Status DecodeXzBlock(const XzReadFn& read, const XzBlock& b, std::span<uint8_t> out,
+Status DecodeXzBlock(const CompressedReadFn& read, const XzBlock& b, std::span<uint8_t> out,
                      const std::string& name);
 
 }  // namespace daqfs

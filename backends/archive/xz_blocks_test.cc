@@ -16,14 +16,7 @@ namespace {
 using testing::Shell;
 using testing::Slurp;
 
-XzReadFn ReaderOf(const std::string& bytes) {
-  return [&bytes](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
-    if (off >= bytes.size()) return size_t{0};
-    const size_t n = std::min<size_t>(out.size(), bytes.size() - off);
-    std::memcpy(out.data(), bytes.data() + off, n);
-    return n;
-  };
-}
+CompressedReadFn ReaderOf(const std::string& bytes) { return testing::MemoryReader(bytes); }
 
 class XzBlocksTest : public ::testing::Test {
  protected:

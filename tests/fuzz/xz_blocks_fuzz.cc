@@ -12,8 +12,8 @@
 #include "backends/archive/xz_blocks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  daqfs::XzReadFn read = [data, size](uint64_t off,
-                                      std::span<uint8_t> out) -> daqfs::Result<size_t> {
+  daqfs::CompressedReadFn read = [data, size](uint64_t off,
+                                              std::span<uint8_t> out) -> daqfs::Result<size_t> {
     if (off >= size) return size_t{0};
     const size_t n = std::min<size_t>(out.size(), size - off);
     std::memcpy(out.data(), data + off, n);

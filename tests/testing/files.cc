@@ -124,4 +124,19 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
+std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)> MemoryReader(
+    std::span<const uint8_t> bytes) {
+  return [bytes](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
+    if (off >= bytes.size()) return size_t{0};
+    const size_t n = std::min<size_t>(out.size(), bytes.size() - off);
+    std::memcpy(out.data(), bytes.data() + off, n);
+    return n;
+  };
+}
+
+std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)> MemoryReader(
+    std::string_view bytes) {
+  return MemoryReader(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+
 }  // namespace daqfs::testing

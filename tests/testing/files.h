@@ -7,10 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fs/status.h"
 
 namespace daqfs::testing {
 
@@ -51,6 +54,13 @@ std::vector<std::string> SplitPath(const std::string& path);
 int Shell(const std::string& command);
 // True when `tool` is on PATH.
 bool HaveTool(const std::string& tool);
+
+// Reads `bytes` at any offset, as the decoders' read functions do (CompressedReadFn): fills what
+// it can, short only at the end. `bytes` must outlive the reader.
+std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)> MemoryReader(
+    std::span<const uint8_t> bytes);
+std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> out)> MemoryReader(
+    std::string_view bytes);
 
 // Deterministic test bytes: 12-bit samples in 16-bit little-endian words around 2048 (compresses
 // to ~0.7 with zstd, like beamline detector data), a function of `seed` and the position.
