@@ -15,13 +15,14 @@ const char* const kDaqfsUsage =
        daqfs [-f] [-d] [-o OPTIONS] [--ready-fd N] --source PATH MOUNTPOINT
        daqfs --check-config CONFIG.ini
 
-Mounts facility data (tar archives, HDF5 and NeXus files, live ZeroMQ detector streams)
-read-only at MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder NAME at the
-mount root, and MOUNTPOINT may be left out when the file sets [mount] mountpoint; with --source,
-the root is that one source (type detected from PATH: an archive, a folder of *.tar / *.tar.zst
-/ *.tar.gz / *.tar.xz / *.tar.bz2 / *.tar.lz4 files, an HDF5 file, a folder of HDF5 files, a quoted glob, or a stream endpoint
-tcp://HOST:PORT, received as dectris-stream2). Options may come before or after the positional
-arguments; -- ends them.
+Mounts facility data (tar archives, HDF5 and NeXus files, TIFF series, live ZeroMQ detector
+streams) read-only at MOUNTPOINT. With CONFIG.ini, every [source NAME] section becomes a folder
+NAME at the mount root, and MOUNTPOINT may be left out when the file sets [mount] mountpoint; with
+--source, the root is that one source (type detected from PATH: an archive, a folder of *.tar /
+*.tar.zst / *.tar.gz / *.tar.xz / *.tar.bz2 / *.tar.lz4 files, an HDF5 file, a folder of HDF5
+files, a folder of TIFF files or a multi-page TIFF (one image stack), a quoted glob, or a stream
+endpoint tcp://HOST:PORT, received as dectris-stream2). Options may come before or after the
+positional arguments; -- ends them.
 
 The mount is always nosuid,nodev (suid and dev options are dropped, with a log line) and never
 shows setuid or setgid bits. With allow_other, the kernel checks modes (default_permissions) and

@@ -17,7 +17,8 @@ Debian's python3-h5py with the `bitshuffle` and `hdf5-filter-plugin` packages wr
 filters (libhdf5 finds the plugins in its default plugin folder).
 
 Usage: make_eiger_dataset.py OUTDIR [--name NAME] [--frames N] [--per-file K] [--height H]
-                             [--width W] [--dtype uint16] [--filter bslz4|lz4|none] [--seed S]
+                             [--width W] [--dtype uint16] [--seed S]
+                             [--filter bslz4|lz4|gzip|shuffle-gzip|none]
 """
 import argparse
 import os
@@ -30,6 +31,8 @@ FILTERS = {"bslz4": dict(compression=32008, compression_opts=(0, 2)),
            "lz4": dict(compression=32004, compression_opts=(0,)),
            # h5py's usual choice: byte shuffle, then deflate (level 4), checksummed.
            "shuffle-gzip": dict(compression="gzip", shuffle=True, fletcher32=True),
+           # Deflate alone (level 4), as a TIFF camera's deflate: tools/bench/tiff.sh compares them.
+           "gzip": dict(compression="gzip", compression_opts=4),
            "none": {}}
 
 

@@ -3,6 +3,7 @@
 #include "backends/archive/archive_source_type.h"
 #include "backends/hdf5/hdf5_source_type.h"
 #include "backends/stream/stream_source_type.h"
+#include "backends/tiff/tiff_source_type.h"
 
 namespace daqfs {
 
@@ -10,6 +11,7 @@ Result<SourceTypeRegistry> MakeSourceTypes() {
   SourceTypeRegistry types;
   if (Status s = RegisterArchiveSourceType(types); !s.ok()) return s;
   if (Status s = RegisterHdf5SourceType(types); !s.ok()) return s;
+  if (Status s = RegisterTiffSourceType(types); !s.ok()) return s;
   if (Status s = RegisterStreamSourceType(types); !s.ok()) return s;
   return types;
 }

@@ -9,7 +9,8 @@
 
 namespace daqfs {
 
-// A registry of every source type: archive, hdf5 (in this order: --source tries them so).
+// A registry of every source type: archive, hdf5, tiff, stream (in this order: --source tries
+// them so).
 Result<SourceTypeRegistry> MakeSourceTypes();
 
 }  // namespace daqfs

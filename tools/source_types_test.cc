@@ -10,6 +10,7 @@
 #include "backends/archive/archive_source_type.h"
 #include "backends/hdf5/hdf5_source_type.h"
 #include "backends/stream/stream_source_type.h"
+#include "backends/tiff/tiff_source_type.h"
 #include "fs/config.h"
 #include "tests/testing/files.h"
 #include "tests/testing/hdf5_samples.h"
@@ -24,7 +25,7 @@ SourceTypeRegistry Types() {
 }
 
 TEST(SourceTypesTest, EveryTypeIsRegisteredInSniffOrder) {
-  EXPECT_EQ(Types().Names(), (std::vector<std::string>{"archive", "hdf5", "stream"}));
+  EXPECT_EQ(Types().Names(), (std::vector<std::string>{"archive", "hdf5", "tiff", "stream"}));
 }
 
 TEST(SourceTypesTest, SniffPicksTheTypeByWhatThePathHolds) {
@@ -40,6 +41,13 @@ TEST(SourceTypesTest, SniffPicksTheTypeByWhatThePathHolds) {
   Result<SourceSpec> h5 = types.Sniff(dir / "m.h5");
   ASSERT_TRUE(h5.ok()) << h5.status().ToString();
   EXPECT_EQ(h5->type, "hdf5");
+  testing::MakeDirs(dir / "scan");
+  ASSERT_TRUE(testing::RunPython(
+      "import numpy as np, tifffile\ntifffile.imwrite('scan/p_1.tif', np.zeros((4, 4), 'u2'))\n",
+      dir.path()));
+  Result<SourceSpec> tiff = types.Sniff(dir / "scan");
+  ASSERT_TRUE(tiff.ok()) << tiff.status().ToString();
+  EXPECT_EQ(tiff->type, "tiff");
   std::ofstream(dir / "notes.txt") << "hello\n";
   Result<SourceSpec> none = types.Sniff(dir / "notes.txt");
   ASSERT_FALSE(none.ok());
@@ -52,7 +60,7 @@ TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
   Result<Config> c = LoadConfig(path, Types());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   Config defaults;
-  ASSERT_EQ(c->sources.size(), 3u);
+  ASSERT_EQ(c->sources.size(), 4u);
   const SourceSpec& s = c->sources[0];
   EXPECT_EQ(s.name, "mwa");
   const auto& archive = static_cast<const ArchiveOptions&>(*s.options);
@@ -72,7 +80,14 @@ TEST(SourceTypesTest, ExampleConfigParsesToTheDefaults) {
   EXPECT_EQ(hdf5.path, "/data/eiger");
   EXPECT_EQ(hdf5.text_max, kDefaultHdf5TextMax);
   EXPECT_EQ(h.cache, d.cache);
-  const SourceSpec& l = c->sources[2];
+  const SourceSpec& t = c->sources[2];
+  EXPECT_EQ(t.name, "tomo");
+  EXPECT_EQ(t.type, "tiff");
+  const auto& tiff = static_cast<const TiffOptions&>(*t.options);
+  EXPECT_EQ(tiff.path, "/data/tomo/scan_0042");
+  EXPECT_FALSE(tiff.raw);
+  EXPECT_EQ(t.cache, d.cache);
+  const SourceSpec& l = c->sources[3];
   EXPECT_EQ(l.name, "b7-live");
   EXPECT_EQ(l.type, "stream");
   const auto& stream = static_cast<const StreamOptions&>(*l.options);
@@ -112,6 +127,7 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
       "[mount]\nuid = 1\ngid = 1\nmountpoint = /m\n[cache]\ndir = /c\n"
       "[source s]\ntype = archive\npath = /p\n"
       "[source h]\ntype = hdf5\npath = /h\n"
+      "[source t]\ntype = tiff\npath = /t\n"
       "[source l]\ntype = stream\nendpoint = tcp://d:1\n",
       "t.ini", Types());
   ASSERT_TRUE(all.ok()) << all.status().ToString();
@@ -129,8 +145,8 @@ TEST(SourceTypesTest, ExampleConfigDocumentsEveryKey) {
     keys++;
   }
   // 13 [mount] + 7 [cache] + (type + 3 archive + 5 shared) + (type + 4 hdf5 + 5 shared) +
-  // (type + 16 stream + 5 shared)
-  EXPECT_EQ(keys, 61);
+  // (type + 2 tiff + 5 shared) + (type + 16 stream + 5 shared)
+  EXPECT_EQ(keys, 69);
 }
 
 }  // namespace

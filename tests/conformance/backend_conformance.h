@@ -55,14 +55,18 @@ class ConformanceFlavour {
   // some and that each holds its block's bytes. Default: false.
   virtual bool HasResidentBlocks() const { return false; }
   // Adds one more item (number `n`, from 1) to the source under `dir` and returns the name of
-  // the entry it adds to the backend's root listing. Where the source allows, the name should
-  // sort before the existing entries (an insertion ahead of a reader's position: the hard case
-  // for readdir cookies). "" = this flavour cannot grow.
+  // the entry it adds to the listing of GrowFolder() (the backend's root by default). Where the
+  // source allows, the name should sort before the existing entries (an insertion ahead of a
+  // reader's position: the hard case for readdir cookies). "" = this flavour cannot grow.
   virtual std::string Grow(const std::string& dir, int n) {
     (void)dir;
     (void)n;
     return "";
   }
+  // The folder whose listing Grow adds to, from the backend root ('/'-separated; "" = the root
+  // itself). A source whose root is fixed (an image stack's data.npy and frames/) grows a
+  // folder inside it. Default: the root.
+  virtual std::string GrowFolder() const { return ""; }
 };
 
 // Shared so GoogleTest can copy parameters.
