@@ -18,6 +18,7 @@ filters (libhdf5 finds the plugins in its default plugin folder).
 
 Usage: make_eiger_dataset.py OUTDIR [--name NAME] [--frames N] [--per-file K] [--height H]
                              [--width W] [--dtype uint16] [--seed S]
+                             [--pattern diffraction|projection]
                              [--filter bslz4|lz4|gzip|shuffle-gzip|none]
 """
 import argparse
@@ -52,6 +53,28 @@ def base_frames(rng, count, height, width, dtype):
     return frames
 
 
+def projection_frames(rng, count, height, width, dtype):
+    """`count` distinct dense frames as a tomography camera writes them: a flat field of ~3000
+    counts through a cylindrical sample with inclusions, Poisson noise (12 bits in 16)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    frames = []
+    for k in range(count):
+        cx = width / 2.0 + 0.2 * width * np.sin(2 * np.pi * k / max(count, 1))
+        r = 0.3 * width
+        path = 2 * np.sqrt(np.maximum(0.0, r * r - (x - cx) ** 2)) / width
+        for j in range(5):  # denser inclusions drifting with the rotation
+            ix = cx + (j - 2) * 0.1 * width * np.cos(2 * np.pi * k / max(count, 1))
+            iy = height * (j + 1) / 6.0
+            path += 1.5 * np.exp(-((x - ix) ** 2 + (y - iy) ** 2) / (0.002 * width * width))
+        lam = 3000.0 * np.exp(-1.2 * path) * (0.9 + 0.1 * np.cos(y / height * np.pi))
+        top = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else None
+        f = rng.poisson(lam).astype(np.float64)
+        if top is not None:
+            f = np.minimum(f, top - 1)
+        frames.append(f.astype(dtype))
+    return frames
+
+
 def frame(bases, i, dtype):
     f = np.roll(bases[i % len(bases)], i // len(bases), axis=0)
     # A frame-dependent handful of hot pixels makes every frame distinct.
@@ -71,13 +94,17 @@ def main():
     p.add_argument("--dtype", default="uint16")
     p.add_argument("--filter", choices=sorted(FILTERS), default="bslz4")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--pattern", choices=("diffraction", "projection"), default="diffraction",
+                   help="diffraction: sparse rings (an EIGER); projection: dense tomography "
+                        "projections of ~3000 counts")
     a = p.parse_args()
     if a.frames < 1 or a.per_file < 1:
         sys.exit("make_eiger_dataset.py: --frames and --per-file must be at least 1")
     dtype = np.dtype(a.dtype)
     os.makedirs(a.outdir, exist_ok=True)
     rng = np.random.default_rng(a.seed)
-    bases = base_frames(rng, min(8, a.frames), a.height, a.width, dtype)
+    make = base_frames if a.pattern == "diffraction" else projection_frames
+    bases = make(rng, min(8, a.frames), a.height, a.width, dtype)
     nfiles = (a.frames + a.per_file - 1) // a.per_file
     master = os.path.join(a.outdir, f"{a.name}_master.h5")
     with h5py.File(master, "w") as m:

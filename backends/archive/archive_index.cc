@@ -26,8 +26,9 @@ constexpr char kIndexMagic[8] = {'D', 'Q', 'F', 'S', 'I', 'D', 'X', '1'};
 // Blocks up to this size make a .tar.xz random access (xz -T at -9 writes 192 MiB blocks:
 // those are spilled instead); a saved index with a larger one is refused.
 constexpr uint64_t kRandomAccessXzBlock = 64 << 20;
-// 2: .tar.gz checkpoints; 3: .tar.xz blocks; 4: CRC-32 of each .tar.gz checkpoint interval.
-constexpr uint32_t kIndexVersion = 4;
+// 2: .tar.gz checkpoints; 3: .tar.xz blocks; 4: CRC-32 of each .tar.gz checkpoint interval;
+// 5: .tar.bz2 blocks (spilled before).
+constexpr uint32_t kIndexVersion = 5;
 // Frames up to this size are decoded whole for random access; larger ones stream.
 constexpr uint64_t kRandomAccessFrame = 16 << 20;
 
@@ -322,6 +323,14 @@ class Writer {
     U64(b.uncompressed_size);
     U32(b.check);
   }
+  void Bz2(const Bz2Block& b) {
+    U64(b.bit_offset);
+    U64(b.bit_end);
+    U32(b.crc);
+    U8(b.level);
+    U64(b.uncompressed_offset);
+    U64(b.uncompressed_size);
+  }
   void Point(const GzipCheckpoint& p) {
     U64(p.in_offset);
     U8(p.bits);
@@ -398,6 +407,16 @@ class Reader {
     b.uncompressed_offset = U64();
     b.uncompressed_size = U64();
     b.check = U32();
+    return b;
+  }
+  Bz2Block Bz2() {
+    Bz2Block b;
+    b.bit_offset = U64();
+    b.bit_end = U64();
+    b.crc = U32();
+    b.level = U8();
+    b.uncompressed_offset = U64();
+    b.uncompressed_size = U64();
     return b;
   }
   GzipCheckpoint Point() {
@@ -554,7 +573,37 @@ Result<ArchiveIndex> BuildXzIndex(const std::string& path, int fd, uint64_t size
   return index;
 }
 
-// A .tar.xz, .tar.bz2 or .tar.lz4: decoded once into the spill (stream_codecs.h).
+// A .tar.bz2: one pass decodes every block once (the tar headers are read from its output) and
+// records each block's bits; afterwards a block decodes alone. Damage ends what is trusted at
+// the damaged block: the members wholly before it stay.
+Result<ArchiveIndex> BuildBz2Index(const std::string& path, int fd, uint64_t size,
+                                   const ArchiveIndexOptions& options, ArchiveIndex index) {
+  Bz2StreamIndexer stream(PreadReader(fd, path), size, path);
+  TarReadFn read = [&stream](uint64_t off, std::span<uint8_t> out) {
+    return stream.Read(off, out);
+  };
+  Result<TarIndex> tar = IndexTar(read, UINT64_MAX / 4, path);
+  if (!tar.ok()) return tar.status();
+  Status drained = stream.Drain();
+  if (!drained.ok() && drained.code() != Code::kCorrupt) return drained;
+  if (!drained.ok()) {
+    index.damage = drained.message();
+    LogWarn(drained.message() + "; serving what decodes before it");
+  }
+  if (stream.blocks().empty()) {
+    return drained.ok() ? Corrupt(path + ": a bzip2 stream without data") : drained;
+  }
+  if (!stream.trailing().empty()) index.warnings.push_back(path + ": " + stream.trailing());
+  const uint64_t end = stream.verified();
+  index.container = ArchiveIndex::Container::kTarBz2;
+  index.bz2_blocks = stream.Take();
+  index.decompressed_size = end;
+  AddMembers(*tar, fd, false, path, options, &index);
+  KeepMembersBefore(end, *tar, path, false, &index);
+  return index;
+}
+
+// A .tar.xz or .tar.lz4: decoded once into the spill (stream_codecs.h).
 Result<ArchiveIndex> BuildSpilledIndex(const std::string& path, int fd, uint64_t size,
                                        StreamCodec codec, const ArchiveIndexOptions& options,
                                        ArchiveIndex index) {
@@ -641,6 +690,9 @@ Result<ArchiveIndex> BuildArchiveIndex(const std::string& path, int fd, const st
   if (!hn.ok()) return hn.status();
   if (std::optional<StreamCodec> codec = SniffStreamCodec(std::span(head, *hn))) {
     if (*codec == StreamCodec::kXz) return BuildXzIndex(path, fd, size, options, std::move(index));
+    if (*codec == StreamCodec::kBzip2) {
+      return BuildBz2Index(path, fd, size, options, std::move(index));
+    }
     return BuildSpilledIndex(path, fd, size, *codec, options, std::move(index));
   }
   if (!zstd_container) {
@@ -755,6 +807,8 @@ std::string SerializeArchiveIndex(const ArchiveIndex& x) {
   for (const GzipCheckpoint& p : x.gzip_points) w.Point(p);
   w.U64(x.xz_blocks.size());
   for (const XzBlock& b : x.xz_blocks) w.Block(b);
+  w.U64(x.bz2_blocks.size());
+  for (const Bz2Block& b : x.bz2_blocks) w.Bz2(b);
   w.Str(x.spill_path);
   w.U64(x.members.size());
   for (const ArchiveMember& m : x.members) {
@@ -808,7 +862,7 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   ArchiveIndex x;
   x.identity = r.Str();
   uint8_t container = r.U8();
-  if (container > 4) return Corrupt("bad container kind");
+  if (container > 5) return Corrupt("bad container kind");
   x.container = static_cast<ArchiveIndex::Container>(container);
   uint64_t nf = r.Count(37);
   for (uint64_t i = 0; i < nf && r.ok(); ++i) x.archive_frames.push_back(r.Frame());
@@ -834,6 +888,21 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
     x.xz_blocks.push_back(b);
   }
   if (container == 4 && x.xz_blocks.empty()) return Corrupt("a .tar.xz index without blocks");
+  uint64_t n2 = r.Count(41);
+  uint64_t next2 = 0;
+  for (uint64_t i = 0; i < n2 && r.ok(); ++i) {
+    Bz2Block b = r.Bz2();
+    if (b.uncompressed_offset != next2) return Corrupt("bzip2 blocks out of order");
+    if (b.uncompressed_size == 0 || b.uncompressed_size > kMaxBz2BlockOutput || b.level < 1 ||
+        b.level > 9 || b.bit_end <= b.bit_offset + 80 ||
+        b.bit_end - b.bit_offset > kMaxBz2BlockBits ||
+        (!x.bz2_blocks.empty() && b.bit_offset < x.bz2_blocks.back().bit_end)) {
+      return Corrupt("a bzip2 block that cannot be");
+    }
+    next2 += b.uncompressed_size;
+    x.bz2_blocks.push_back(b);
+  }
+  if (container == 5 && x.bz2_blocks.empty()) return Corrupt("a .tar.bz2 index without blocks");
   x.spill_path = r.Str();
   uint64_t nm = r.Count(60);
   x.members.reserve(nm);
@@ -876,6 +945,9 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
   }
   if (container == 4 && x.decompressed_size != next) {
     return Corrupt("xz blocks do not add up to the data's size");
+  }
+  if (container == 5 && x.decompressed_size != next2) {
+    return Corrupt("bzip2 blocks do not add up to the data's size");
   }
   if (x.container != ArchiveIndex::Container::kTar) {
     for (const ArchiveMember& m : x.members) {

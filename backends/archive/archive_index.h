@@ -12,8 +12,12 @@
 //    in too (its reads past the damage fail with EIO);
 //  - .tar.xz of many blocks (xz -T, pixz): the blocks come from the xz index (no data decoded),
 //    the tar headers are read by decoding the blocks that hold them; members are windows of the
-//    blocks, each decoded on its own. One-block .tar.xz, .tar.bz2 and .tar.lz4 are decoded once
-//    into the spill (stream_codecs.h) and served as a plain tar;
+//    blocks, each decoded on its own. One-block .tar.xz and .tar.lz4 are decoded once into the
+//    spill (stream_codecs.h) and served as a plain tar;
+//  - .tar.bz2: one pass decodes every bzip2 block once (bz2_blocks.h; the tar headers are read
+//    from its output) and records each block's bit range; members are windows of the blocks,
+//    each decoded on its own. Damage ends the index at the damaged block (the members wholly
+//    before it are kept);
 //  - .tar.zst / .tzst (or a zstd magic at offset 0): the archive's frames are indexed and the
 //    tar headers are read in decompressed space through one forward streaming decode. When the
 //    archive's frames are large or of unknown size and a blob store is given, that decode
@@ -36,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/archive/bz2_blocks.h"
 #include "backends/archive/gzip_index.h"
 #include "backends/archive/tar_index.h"
 #include "backends/archive/xz_blocks.h"
@@ -71,13 +76,21 @@ struct ArchiveMember {
 };
 
 struct ArchiveIndex {
-  enum class Container : uint8_t { kTar = 0, kTarZst = 1, kSpilled = 2, kTarGz = 3, kTarXz = 4 };
+  enum class Container : uint8_t {
+    kTar = 0,
+    kTarZst = 1,
+    kSpilled = 2,
+    kTarGz = 3,
+    kTarXz = 4,
+    kTarBz2 = 5
+  };
   std::string identity;  // FileIdentity() of the archive when indexed
   Container container = Container::kTar;
   std::vector<ZstdFrame> archive_frames;    // kTarZst / kSpilled: frames of the whole archive
   uint64_t decompressed_size = 0;           // kTarZst / kSpilled
   std::vector<GzipCheckpoint> gzip_points;  // kTarGz: inflate checkpoints of the archive
   std::vector<XzBlock> xz_blocks;           // kTarXz: the archive's xz blocks
+  std::vector<Bz2Block> bz2_blocks;         // kTarBz2: the archive's bzip2 blocks
   std::string spill_path;                   // kSpilled: the spill blob's name (SpillBlobName)
   std::shared_ptr<Blob> spill_blob;         // kSpilled: the opened, pinned spill (not saved)
   std::vector<ArchiveMember> members;       // archive order, duplicates kept

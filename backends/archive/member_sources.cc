@@ -371,9 +371,10 @@ Status GzipSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
   return Status::Ok();
 }
 
-XzSliceSource::XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
-                             std::shared_ptr<const std::vector<XzBlock>> blocks,
-                             std::string identity)
+template <class Block>
+BlockTableSource<Block>::BlockTableSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                                          std::shared_ptr<const std::vector<Block>> blocks,
+                                          std::string identity)
     : fd_(std::move(fd)),
       what_(std::move(what)),
       blocks_(std::move(blocks)),
@@ -382,24 +383,32 @@ XzSliceSource::XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
     size_ = blocks_->back().uncompressed_offset + blocks_->back().uncompressed_size;
 }
 
-BlockRange XzSliceSource::BlockRangeOf(uint64_t index) const {
+template <class Block>
+BlockRange BlockTableSource<Block>::BlockRangeOf(uint64_t index) const {
   if (index >= blocks_->size()) return {size_, 0};
-  const XzBlock& b = (*blocks_)[index];
+  const Block& b = (*blocks_)[index];
   return {b.uncompressed_offset, b.uncompressed_size};
 }
 
-uint64_t XzSliceSource::BlockOf(uint64_t offset) const {
+template <class Block>
+uint64_t BlockTableSource<Block>::BlockOf(uint64_t offset) const {
   if (offset >= size_) return blocks_->size();
   auto it =
       std::upper_bound(blocks_->begin(), blocks_->end(), offset,
-                       [](uint64_t off, const XzBlock& b) { return off < b.uncompressed_offset; });
+                       [](uint64_t off, const Block& b) { return off < b.uncompressed_offset; });
   return static_cast<uint64_t>(it - blocks_->begin()) - 1;
 }
 
-Status XzSliceSource::ReadBlock(uint64_t index, std::span<uint8_t> out) {
-  if (index >= blocks_->size())
-    return Invalid(what_ + ": xz block " + std::to_string(index) + ": no such block");
-  return DecodeXzBlock(PreadReader(fd_->get(), what_), (*blocks_)[index], out, what_);
+template <class Block>
+Status BlockTableSource<Block>::ReadBlock(uint64_t index, std::span<uint8_t> out) {
+  if (index >= blocks_->size()) {
+    return Invalid(what_ + ": " + BlockCodec<Block>::kName + " block " + std::to_string(index) +
+                   ": no such block");
+  }
+  return BlockCodec<Block>::Decode(PreadReader(fd_->get(), what_), (*blocks_)[index], out, what_);
 }
+
+template class BlockTableSource<XzBlock>;
+template class BlockTableSource<Bz2Block>;
 
 }  // namespace daqfs

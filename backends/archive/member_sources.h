@@ -17,8 +17,9 @@
 //   i to checkpoint i + 1 (about the index's interval, 4 MiB by default), decoded from that
 //   checkpoint alone, so members are ComposedSources over it and a read anywhere costs at most
 //   one interval of inflation.
-// XzSliceSource: the decompressed data of a .tar.xz of many blocks (xz_blocks.h): block i is xz
-//   block i, decoded on its own; members are ComposedSources over it.
+// XzSliceSource / Bz2SliceSource (BlockTableSource): the decompressed data of a .tar.xz of many
+//   blocks (xz_blocks.h) or of a .tar.bz2 (bz2_blocks.h): block i is the archive's block i,
+//   decoded on its own; members are ComposedSources over it.
 //
 #pragma once
 
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/archive/bz2_blocks.h"
 #include "backends/archive/gzip_index.h"
 #include "backends/archive/xz_blocks.h"
 #include "backends/common/file_slice_source.h"
@@ -128,11 +130,33 @@ class GzipSliceSource final : public ByteSource {
   std::vector<Piece> pieces_;  // empty when every interval is one block
 };
 
-class XzSliceSource final : public ByteSource {
+// How the blocks of a compressed archive decode: one specialisation per block kind.
+template <class Block>
+struct BlockCodec;
+template <>
+struct BlockCodec<XzBlock> {
+  static constexpr const char* kName = "xz";
+  static Status Decode(const CompressedReadFn& read, const XzBlock& b, std::span<uint8_t> out,
+                       const std::string& name) {
+    return DecodeXzBlock(read, b, out, name);
+  }
+};
+template <>
+struct BlockCodec<Bz2Block> {
+  static constexpr const char* kName = "bzip2";
+  static Status Decode(const CompressedReadFn& read, const Bz2Block& b, std::span<uint8_t> out,
+                       const std::string& name) {
+    return DecodeBz2Block(read, b, out, name);
+  }
+};
+
+template <class Block>
+class BlockTableSource final : public ByteSource {
  public:
-  // `blocks` (shared: an aliasing pointer into an immutable index) in order from offset 0.
-  XzSliceSource(std::shared_ptr<UniqueFd> fd, std::string what,
-                std::shared_ptr<const std::vector<XzBlock>> blocks, std::string identity);
+  // `blocks` (shared: an aliasing pointer into an immutable index) in order from offset 0, each
+  // with uncompressed_offset and uncompressed_size.
+  BlockTableSource(std::shared_ptr<UniqueFd> fd, std::string what,
+                   std::shared_ptr<const std::vector<Block>> blocks, std::string identity);
 
   uint64_t Size() const override { return size_; }
   std::string Identity() const override { return identity_; }
@@ -145,9 +169,12 @@ class XzSliceSource final : public ByteSource {
  private:
   std::shared_ptr<UniqueFd> fd_;
   std::string what_;
-  std::shared_ptr<const std::vector<XzBlock>> blocks_;
+  std::shared_ptr<const std::vector<Block>> blocks_;
   uint64_t size_ = 0;
   std::string identity_;
 };
+
+using XzSliceSource = BlockTableSource<XzBlock>;
+using Bz2SliceSource = BlockTableSource<Bz2Block>;
 
 }  // namespace daqfs

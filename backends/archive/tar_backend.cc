@@ -224,7 +224,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
     index = slot->index;
     const bool stream = index && (index->container == ArchiveIndex::Container::kTarZst ||
                                   index->container == ArchiveIndex::Container::kTarGz ||
-                                  index->container == ArchiveIndex::Container::kTarXz);
+                                  index->container == ArchiveIndex::Container::kTarXz ||
+                                  index->container == ArchiveIndex::Container::kTarBz2);
     if (stream) {
       if (slot->units_of != index) {
         // Built once per index, sharing its frame or checkpoint list (no copy; for zstd a walk
@@ -239,6 +240,11 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
               slot->fd, slot->path,
               std::shared_ptr<const std::vector<XzBlock>>(index, &index->xz_blocks),
               slot->identity + ":txz-blocks");
+        } else if (index->container == ArchiveIndex::Container::kTarBz2) {
+          slot->archive_units = std::make_shared<Bz2SliceSource>(
+              slot->fd, slot->path,
+              std::shared_ptr<const std::vector<Bz2Block>>(index, &index->bz2_blocks),
+              slot->identity + ":tbz2-blocks");
         } else {
           slot->archive_units = std::make_shared<GzipSliceSource>(
               slot->fd, slot->path,
@@ -281,7 +287,8 @@ Result<std::shared_ptr<ByteSource>> TarBackend::Open(NodeId node, const Caller& 
     }
     case ArchiveIndex::Container::kTarZst:
     case ArchiveIndex::Container::kTarGz:
-    case ArchiveIndex::Container::kTarXz: {
+    case ArchiveIndex::Container::kTarXz:
+    case ArchiveIndex::Container::kTarBz2: {
       // A window of the archive's decoded stream: its blocks are slices of the archive's
       // frames (or checkpoint intervals), cached and decoded once for every member that
       // shares one.
@@ -348,6 +355,9 @@ Result<std::vector<std::pair<std::string, std::string>>> TarBackend::Xattrs(Node
   } else if (index->container == ArchiveIndex::Container::kTarXz) {
     out.emplace_back("user.daqfs.blocks",
                      std::to_string(index->xz_blocks.size()) + " (whole archive)");
+  } else if (index->container == ArchiveIndex::Container::kTarBz2) {
+    out.emplace_back("user.daqfs.blocks",
+                     std::to_string(index->bz2_blocks.size()) + " (whole archive)");
   }
   return out;
 }

@@ -97,6 +97,8 @@ TiffBackend::TiffBackend(std::string name, std::string path, TiffSourceOptions o
       path_(std::move(path)),
       options_(options),
       exts_(options.raw_frames ? 2 : 1),
+      entry_seconds_(options.rescan_seconds > 0 ? std::max(1.0, options.rescan_seconds)
+                                                : kCacheForever),
       invalidator_(&null_invalidator_),
       clock_(&system_clock_),
       gauges_(std::make_shared<Gauges>()) {
@@ -188,14 +190,22 @@ void TiffBackend::Stop() {
 void TiffBackend::ScanNow() {
   std::lock_guard<std::mutex> run(scan_run_mu_);
   const std::string prefix = name_ + ": ";
+  Result<std::vector<std::string>> listed = ListSourceFiles(path_, IsTiffName);
   {
+    // The folders show the source folder's owner and mode: for a glob with wildcards in its
+    // folder part, the folder of the first file; the last one seen when it cannot be looked at.
     struct stat st;
     bool ok = stat(RootFolderOf(path_).c_str(), &st) == 0;
+    if (!ok && listed.ok() && !listed->empty()) {
+      const std::string& f = listed->front();
+      ok = stat(f.substr(0, std::max<size_t>(f.rfind('/'), 1)).c_str(), &st) == 0;
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    root_stat_ok_ = ok;
-    if (ok) root_st_ = st;
+    if (ok) {
+      root_stat_ok_ = true;
+      root_st_ = st;
+    }
   }
-  Result<std::vector<std::string>> listed = ListSourceFiles(path_, IsTiffName);
   if (!listed.ok()) {
     // The folder is gone or unreadable for now: keep showing what was there.
     if (logged_.insert(listed.status().message()).second) {
@@ -230,30 +240,45 @@ void TiffBackend::ScanNow() {
     std::free(real);
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (wait_for_stable && NewerThan(st.st_mtim, limit)) continue;  // still being written
     if (known.count(path)) continue;  // a glob naming a file twice through links
+    auto it = known_.find(path);
+    if (wait_for_stable && NewerThan(st.st_mtim, limit)) {
+      // Still being written: a file already in the series keeps its place (its frames read as
+      // EIO meanwhile: changed) rather than every later frame name shifting; a new one waits.
+      if (it == known_.end()) continue;
+      known[path] = it->second;
+      infos.push_back(it->second);
+      keys.push_back(path + "\n" + it->second->identity);
+      continue;
+    }
     std::string identity = FileIdentity(st);
     std::shared_ptr<const FileInfo> info;
-    if (auto it = known_.find(path); it != known_.end() && it->second->identity == identity) {
+    if (it != known_.end() && it->second->identity == identity) {
       info = it->second;
     } else {
       auto fresh = std::make_shared<FileInfo>();
       fresh->path = path;
       fresh->st = st;
       fresh->identity = identity;
-      fresh->number = next_file_number_++;
+      fresh->number = next_file_number_++;  // < 2^35 (the frame node ids' field) in practice
       fresh->described = DescribeTiffFile(path);
-      if (fresh->described.units &&
-          fresh->described.units->layout().page_offsets.size() >= kMaxPages) {
-        fresh->described.units.reset();
-        fresh->described.error = Status(
-            Code::kCorrupt, path + ": more than " + std::to_string(kMaxPages - 1) + " pages");
+      if (fresh->described.units) {
+        // What libtiff described (the file may have changed since the stat above).
+        fresh->identity = fresh->described.units->layout().identity;
+        if (fresh->described.units->layout().page_offsets.size() >= kMaxPages) {
+          fresh->described.units.reset();
+          fresh->described.error = Status(
+              Code::kCorrupt, path + ": more than " + std::to_string(kMaxPages - 1) + " pages");
+        }
+      } else if (fresh->described.error.code() != Code::kCorrupt &&
+                 fresh->described.error.code() != Code::kInvalid) {
+        fresh->identity.clear();  // a failure that may pass (EMFILE, EIO): described again
       }
       info = std::move(fresh);
     }
     known[path] = info;
     infos.push_back(info);
-    keys.push_back(path + "\n" + identity);
+    keys.push_back(path + "\n" + info->identity);
   }
   known_ = std::move(known);
 
@@ -298,6 +323,7 @@ void TiffBackend::ScanNow() {
   }
   if (s->stack) {
     Attr& a = s->npy_attr;
+    a.cache_seconds = entry_seconds_;
     a.type = NodeType::kFile;
     a.size = NpySize(*s->stack);
     a.mode = 0444;
@@ -397,9 +423,10 @@ Attr TiffBackend::DirAttr() const {
     a.gid = root_st_.st_gid;
     a.mtime = root_st_.st_mtim;
   } else {
-    a.mode = 0555;
+    a.mode = 0500;  // nothing seen yet: the daemon's alone
   }
   a.nlink = 2;
+  a.cache_seconds = entry_seconds_;
   return a;
 }
 
@@ -412,6 +439,7 @@ Attr TiffBackend::FrameAttr(const Series& s, uint64_t index, bool raw) const {
   a.uid = f.st.st_uid;
   a.gid = f.st.st_gid;
   a.mtime = f.st.st_mtim;
+  a.cache_seconds = entry_seconds_;
   return a;
 }
 
@@ -514,9 +542,11 @@ Status TiffBackend::CheckAccess(const Caller& caller, const Series& s,
     const FileInfo& f = *s.files[p];
     Result<UniqueFd> fd = OpenReadOnly(f.path);
     if (!fd.ok()) return Status(Code::kUnavailable, fd.status().message());
+    // The same file (a chmod or a new hard link changes its ctime, not what it holds: reads
+    // check the content's identity page by page).
     struct stat st;
-    if (fstat(fd->get(), &st) != 0 || FileIdentity(st) != f.identity) {
-      return Status(Code::kUnavailable, f.path + ": changed since it was listed");
+    if (fstat(fd->get(), &st) != 0 || st.st_dev != f.st.st_dev || st.st_ino != f.st.st_ino) {
+      return Status(Code::kUnavailable, f.path + ": replaced since it was listed");
     }
     if (Status a = CheckBackingFileAccess(caller, fd->get(), f.path); !a.ok()) return a;
   }

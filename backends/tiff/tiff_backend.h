@@ -26,12 +26,19 @@
 // grows by new files only adds names to frames/; a name that now shows another frame (a file
 // inserted before it) or none is announced as removed, new names as added, through
 // env.invalidator. data.npy gets a new node id per series (its bytes changed); the last few
-// series' data.npy keep answering for readers that still hold them.
+// series' data.npy keep answering for readers that still hold them. With rescans, names and
+// attributes are cached by the kernel for about a rescan period only (a lookup that raced a
+// rescan is not kept). A file being rewritten keeps its place in the series (its frames are EIO
+// until it is stable again) instead of every later name shifting. Describing a file is
+// remembered only when libtiff rejected the file itself: a failure that may pass (EMFILE, EIO)
+// is retried at the next rescan. A folder that cannot be listed keeps the last series.
 //
 // Access: opening a frame requires read access (checked against the caller) to its TIFF,
-// opening data.npy to every TIFF of the series. Attributes: a frame file shows its TIFF's
-// owner, mode and mtime; data.npy the first file's owner, the mode bits every file has, and
-// the newest mtime; folders the source folder's owner and mode.
+// opening data.npy to every TIFF of the series (one open and check per file: with 10^5 files,
+// a noticeable cost per open of data.npy on a network filesystem). A file replaced since it
+// was listed (another inode) is EIO; one whose content changed fails the reads of its pages.
+// Attributes: a frame file shows its TIFF's owner, mode and mtime; data.npy the first file's owner,
+// the mode bits every file has, and the newest mtime; folders the source folder's owner and mode.
 //
 // Metrics (registered at Start, labelled env.source_label): daqfs_tiff_frames,
 // daqfs_tiff_files and daqfs_tiff_skipped_files (gauges of the current series),
@@ -155,6 +162,10 @@ class TiffBackend final : public Backend {
   const std::string path_;
   const TiffSourceOptions options_;
   const int exts_;  // entries per frame in frames/: 1 (.tif) or 2 (.tif, .raw)
+  // How long the kernel may cache names and attributes: for ever without rescans; else about a
+  // rescan period, so a lookup that raced a rescan (and got a frame that another name shows
+  // now) is not kept.
+  const double entry_seconds_;
 
   Invalidator* invalidator_ = nullptr;
   const Clock* clock_ = nullptr;

@@ -261,6 +261,26 @@ TEST_F(TiffBackendTest, ARescanKeepsTheFramesOfUnchangedFilesAndAnnouncesWhatCha
   Result<Attr> shrunk = b->GetAttr(Find(*b, kRootNode, "data.npy"));
   ASSERT_TRUE(shrunk.ok());
   EXPECT_EQ(shrunk->size, before->size);
+
+  // A file of another shape makes the series an error: its entries go; back when it goes.
+  inv.events.clear();
+  ASSERT_TRUE(
+      testing::RunPython("import numpy as np, tifffile\n"
+                         "tifffile.imwrite('proj_99.tif', np.zeros((5, 5), 'u2'))\n",
+                         dir_.path()));
+  b->ScanNow();
+  EXPECT_TRUE(List(*b, kRootNode).empty());
+  auto has = [&](const std::string& e) {
+    return std::find(inv.events.begin(), inv.events.end(), e) != inv.events.end();
+  };
+  EXPECT_TRUE(has("-1:data.npy") && has("-1:frames") && has("-2:000004.tif")) << inv.events.size();
+  EXPECT_FALSE(has("+1:data.npy"));
+  inv.events.clear();
+  ASSERT_EQ(unlink((dir_ / "proj_99.tif").c_str()), 0);
+  b->ScanNow();
+  EXPECT_TRUE(has("+1:data.npy") && has("+1:frames") && has("+2:000004.tif")) << inv.events.size();
+  EXPECT_EQ(List(*b, kRootNode).size(), 2u);
+  EXPECT_EQ(Find(*b, frames, "000004.tif"), f4);  // proj_11 unchanged: its node too
 }
 
 TEST_F(TiffBackendTest, AFileStillBeingWrittenWaitsUntilStable) {
@@ -276,15 +296,33 @@ TEST_F(TiffBackendTest, AFileStillBeingWrittenWaitsUntilStable) {
                          "tifffile.imwrite('proj_12.tif', np.full((24, 40), 7, 'u2'))\n",
                          dir_.path()));
   b->ScanNow();
-  EXPECT_FALSE(b->Lookup(Find(*b, kRootNode, "frames"), "000005.tif").ok());
+  const NodeId frames = Find(*b, kRootNode, "frames");
+  EXPECT_FALSE(b->Lookup(frames, "000005.tif").ok());
   ASSERT_TRUE(Shell("touch -d '-2 minutes' " + dir_.path() + "/proj_12.tif") == 0);
   b->ScanNow();
-  EXPECT_TRUE(b->Lookup(Find(*b, kRootNode, "frames"), "000005.tif").ok());
+  EXPECT_TRUE(b->Lookup(frames, "000005.tif").ok());
+  // A file of the series being rewritten keeps its place (no name shifts); its frame reads
+  // fail until it is stable, then show the new content.
+  const NodeId f0 = Find(*b, frames, "000000.tif");
+  const NodeId f1 = Find(*b, frames, "000001.tif");
+  ASSERT_TRUE(
+      testing::RunPython("import numpy as np, tifffile\n"
+                         "tifffile.imwrite('proj_1.tif', np.full((24, 40), 3, 'u2'))\n",
+                         dir_.path()));
+  b->ScanNow();
+  EXPECT_EQ(Find(*b, frames, "000000.tif"), f0);
+  EXPECT_EQ(Find(*b, frames, "000001.tif"), f1);
+  Result<std::shared_ptr<ByteSource>> open = b->Open(f0, {});
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  std::vector<uint8_t> buf((*open)->Size());
+  EXPECT_FALSE((*open)->ReadAt(0, buf).ok());
+  ASSERT_TRUE(Shell("touch -d '-2 minutes' " + dir_.path() + "/proj_1.tif") == 0);
+  b->ScanNow();
+  EXPECT_NE(Find(*b, frames, "000000.tif"), f0);
+  EXPECT_EQ(Find(*b, frames, "000001.tif"), f1);
 }
 
 TEST_F(TiffBackendTest, ReadAccessIsCheckedPerBackingFile) {
-  // Before listing: a chmod changes the file's ctime, so a file chmod-ed after listing is
-  // unavailable until rescanned (as any changed file).
   ASSERT_EQ(chmod((dir_ / "proj_2.tif").c_str(), 0600), 0);
   ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
   std::unique_ptr<TiffBackend> b = Make();
@@ -301,6 +339,10 @@ TEST_F(TiffBackendTest, ReadAccessIsCheckedPerBackingFile) {
   Result<Attr> a = b->GetAttr(Find(*b, frames, "000000.tif"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->mode, 0444u);
+  // A chmod after listing (a new ctime) does not stop data.npy from opening for whoever may
+  // read every file.
+  ASSERT_EQ(chmod((dir_ / "proj_2.tif").c_str(), 0644), 0);
+  EXPECT_TRUE(b->Open(Find(*b, kRootNode, "data.npy"), nobody).ok());
 }
 
 TEST_F(TiffBackendTest, AFileChangedAfterListingIsUnavailableUntilRescanned) {
@@ -312,8 +354,16 @@ TEST_F(TiffBackendTest, AFileChangedAfterListingIsUnavailableUntilRescanned) {
       testing::RunPython("import numpy as np, tifffile\n"
                          "tifffile.imwrite('proj_1.tif', np.full((24, 40), 3, 'u2'))\n",
                          dir_.path()));
-  EXPECT_EQ(b->Open(f0, {}).status().code(), Code::kUnavailable);
+  // Rewritten in place (the same inode): it opens, its page reads fail; a file replaced by
+  // another (a new inode) does not open.
+  Result<std::shared_ptr<ByteSource>> open = b->Open(f0, {});
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  std::vector<uint8_t> buf((*open)->Size());
+  EXPECT_EQ((*open)->ReadAt(0, buf).status().code(), Code::kUnavailable);
   EXPECT_TRUE(b->Open(Find(*b, frames, "000001.tif"), {}).ok());
+  NodeId f1 = Find(*b, frames, "000001.tif");
+  ASSERT_EQ(Shell("cd " + dir_.path() + " && cp proj_2.tif x && mv x proj_2.tif"), 0);
+  EXPECT_EQ(b->Open(f1, {}).status().code(), Code::kUnavailable);
   b->ScanNow();
   NodeId fresh = Find(*b, Find(*b, kRootNode, "frames"), "000000.tif");
   std::string threes;

@@ -63,6 +63,16 @@ Result<TiffLayout> PageLayout(const Handle& h, const std::string& path, uint64_t
   TIFFGetFieldDefaulted(h.tif, TIFFTAG_SAMPLEFORMAT, &fmt);
   TIFFGetFieldDefaulted(h.tif, TIFFTAG_PLANARCONFIG, &planar);
   if (w == 0 || hgt == 0 || spp == 0) return Corrupt(where + "empty image");
+  uint16_t photometric = PHOTOMETRIC_MINISBLACK, compression = COMPRESSION_NONE;
+  TIFFGetFieldDefaulted(h.tif, TIFFTAG_COMPRESSION, &compression);
+  TIFFGetField(h.tif, TIFFTAG_PHOTOMETRIC, &photometric);
+  if (photometric == PHOTOMETRIC_YCBCR) {
+    // JPEG's usual colour space: libtiff converts it to RGB when asked (per directory).
+    if (compression != COMPRESSION_JPEG) {
+      return Invalid(where + "YCbCr samples outside JPEG are not served");
+    }
+    TIFFSetField(h.tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+  }
   if (planar != PLANARCONFIG_CONTIG && spp > 1) {
     return Invalid(where + "separate planes per sample are not served");
   }

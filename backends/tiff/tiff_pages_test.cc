@@ -1,12 +1,15 @@
 // TIFF pages as decode units, on files written by tifffile (uncompressed, deflate, tiled,
 // big-endian, float, signed, RGB, multi-page), python3-pil (LZW, which Debian's tifffile
-// cannot write without imagecodecs) and libtiff's tiffcp (LZW with tiles): every page equals the
-// array it was written from (saved beside it as NAME.bin). Files that differ between pages, that
+// cannot write without imagecodecs; JPEG grey and RGB) and libtiff's tiffcp (LZW with tiles,
+// PackBits): every page equals the array it was written from (saved beside it as NAME.bin), JPEG
+// within 2 counts of what PIL reads. Files that differ between pages, that
 // libtiff rejects or that are cut short give clear errors naming the file, never a crash.
 #include "backends/tiff/tiff_pages.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "tests/testing/files.h"
@@ -46,10 +49,12 @@ class TiffPagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(testing::RunPython(kWrite, dir_.path()));
-    ASSERT_EQ(Shell("cd " + dir_.path() + " && tiffcp -s -c lzw -t -w 32 -l 32 plain_u2.tif " +
-                    "tiffcp_lzw_tiled_u2.tif && cp plain_u2.bin tiffcp_lzw_tiled_u2.bin && " +
-                    "printf 'not a tiff' > text.tif && head -c 3000 deflate_u2.tif > cut.tif"),
-              0);
+    ASSERT_EQ(
+        Shell("cd " + dir_.path() + " && tiffcp -s -c lzw -t -w 32 -l 32 plain_u2.tif " +
+              "tiffcp_lzw_tiled_u2.tif && cp plain_u2.bin tiffcp_lzw_tiled_u2.bin && " +
+              "tiffcp -c packbits one_u1.tif packbits_u1.tif && cp one_u1.bin packbits_u1.bin" +
+              " && " + "printf 'not a tiff' > text.tif && head -c 3000 deflate_u2.tif > cut.tif"),
+        0);
   }
   // Every page of NAME.tif decoded, concatenated.
   Result<std::string> AllPages(const std::string& name) {
@@ -84,7 +89,8 @@ TEST_F(TiffPagesTest, EveryPageOfEveryWriterDecodesToItsArray) {
         Case{"float_f4", 3, 50, 40, 1, PixelType{PixelKind::kFloat, 4}},
         Case{"signed_i4", 2, 17, 33, 1, PixelType{PixelKind::kSigned, 4}},
         Case{"rgb_u1", 2, 30, 20, 3, u1}, Case{"one_u1", 1, 30, 40, 1, u1},
-        Case{"lzw_u1", 1, 97, 61, 1, u1}, Case{"tiffcp_lzw_tiled_u2", 5, 97, 61, 1, u2}}) {
+        Case{"lzw_u1", 1, 97, 61, 1, u1}, Case{"tiffcp_lzw_tiled_u2", 5, 97, 61, 1, u2},
+        Case{"packbits_u1", 1, 30, 40, 1, u1}}) {
     SCOPED_TRACE(c.name);
     Result<TiffLayout> l = DescribeTiff(dir_ / (std::string(c.name) + ".tif"));
     ASSERT_TRUE(l.ok()) << l.status().ToString();
@@ -96,6 +102,38 @@ TEST_F(TiffPagesTest, EveryPageOfEveryWriterDecodesToItsArray) {
     Result<std::string> all = AllPages(c.name);
     ASSERT_TRUE(all.ok()) << all.status().ToString();
     EXPECT_TRUE(*all == Slurp(dir_ / (std::string(c.name) + ".bin")));
+  }
+}
+
+// JPEG (lossy): the pixels are what libtiff decodes, which PIL's reader (libtiff too) is compared
+// with, within 2 counts: grey, and RGB stored as YCbCr (converted back to RGB).
+TEST_F(TiffPagesTest, JpegPagesDecodeLikePilReadsThem) {
+  ASSERT_TRUE(
+      testing::RunPython("import numpy as np\n"
+                         "from PIL import Image\n"
+                         "y, x = np.mgrid[0:48, 0:64]\n"
+                         "grey = ((x * 3 + y * 2) % 256).astype('u1')\n"
+                         "rgb = np.stack([grey, 255 - grey, (x * 4 % 256).astype('u1')], axis=-1)\n"
+                         "Image.fromarray(grey).save('jpeg_grey.tif', compression='jpeg')\n"
+                         "Image.fromarray(rgb).save('jpeg_rgb.tif', compression='jpeg')\n"
+                         "for n in ('jpeg_grey', 'jpeg_rgb'):\n"
+                         "  np.asarray(Image.open(n + '.tif')).tofile(n + '.bin')\n",
+                         dir_.path()));
+  for (const char* name : {"jpeg_grey", "jpeg_rgb"}) {
+    SCOPED_TRACE(name);
+    Result<TiffLayout> l = DescribeTiff(dir_ / (std::string(name) + ".tif"));
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    EXPECT_EQ(l->channels, std::string(name) == "jpeg_rgb" ? 3u : 1u);
+    Result<std::string> all = AllPages(name);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    const std::string want = Slurp(dir_ / (std::string(name) + ".bin"));
+    ASSERT_EQ(all->size(), want.size());
+    int worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      worst = std::max(worst, std::abs(int{static_cast<uint8_t>((*all)[i])} -
+                                       int{static_cast<uint8_t>(want[i])}));
+    }
+    EXPECT_LE(worst, 2);
   }
 }
 

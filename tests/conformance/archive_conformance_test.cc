@@ -3,8 +3,9 @@
 // frames of the tar stream that do not line up with members), .tar.zst spilled (one frame of
 // unknown size, decompressed once into the spill folder), .tar.gz read through inflate
 // checkpoints (GNU tar + gzip: one member) and pigz-like (gzip members of 1 MiB of tar),
-// .tar.xz of many blocks read by block, one-block .tar.xz, .tar.bz2 and .tar.lz4 (decompressed
-// once into the spill folder), and the merged layout. The expected bytes are the files before
+// .tar.xz of many blocks read by block, .tar.bz2 read by bzip2 block (bzip2 -1: 100 kB blocks at
+// arbitrary bit offsets), one-block .tar.xz and .tar.lz4 (decompressed once into the spill
+// folder), and the merged layout. The expected bytes are the files before
 // packing.
 #include <map>
 #include <memory>
@@ -169,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(
         std::make_shared<ArchiveFlavour>("TarGzMembers", Packing::kTarGzMembers, false),
         std::make_shared<ArchiveFlavour>("TarXzSpilled", Packing::kTarXz, false),
         std::make_shared<ArchiveFlavour>("TarXzByBlock", Packing::kTarXzBlocks, false),
-        std::make_shared<ArchiveFlavour>("TarBz2Spilled", Packing::kTarBz2, false),
+        std::make_shared<ArchiveFlavour>("TarBz2ByBlock", Packing::kTarBz2, false),
         std::make_shared<ArchiveFlavour>("TarLz4Spilled", Packing::kTarLz4, false),
         std::make_shared<ArchiveFlavour>("Merged", Packing::kTar, true),
         std::make_shared<ArchiveFlavour>("MergedZstdMembers", Packing::kZstdMembers, true)),

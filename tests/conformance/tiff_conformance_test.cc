@@ -1,7 +1,7 @@
 // The backend conformance suite on the TIFF backend: a folder of TIFF files written by tifffile
 // (single-page uncompressed, deflate with predictor, a multi-page file, names whose numbers sort
 // by value, not byte order) plus a text file that is no frame, shown with .raw frames as
-// data.npy, frames/NNNNNN.tif and frames/NNNNNN.raw; the series grows by files a camera adds. The
+// data.npy, frames/NNNNNN.tif and frames/NNNNNN.raw; the series grows by files inserted ahead. The
 // expected bytes come from numpy.save (data.npy), the arrays themselves (.raw) and libtiff writing
 // them (.tif); never from daqfs.
 #include <map>
@@ -66,8 +66,10 @@ class TiffFlavour final : public ConformanceFlavour {
     return std::unique_ptr<Backend>(std::move(*b));
   }
 
-  // A camera writing on: a new file whose number sorts after every other (scan_1001.tif after
-  // scan_100.tif), written beside the folder and moved in whole; it adds one frame to frames/.
+  // A file inserted ahead of the others (scan_1.tif .. scan_3.tif sort before scan_9.tif by
+  // value), written beside the folder and moved in whole: every frame name moves up by one and
+  // the last name is new. Names are positions, so a listing resumed at a cookie still lists each
+  // name once.
   std::string Grow(const std::string& dir, int n) override {
     EXPECT_TRUE(
         RunPython("import numpy as np, os, tifffile\n"

@@ -9,14 +9,16 @@
 
 #include "backends/archive/archive_source_type.h"
 #include "backends/stream/stream_source_type.h"
+#include "backends/tiff/tiff_source_type.h"
 #include "fs/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  // The archive and stream types read their source keys, as in the daemon.
+  // The archive, tiff and stream types read their source keys, as in the daemon.
   daqfs::SourceTypeRegistry types;
   if (!daqfs::RegisterArchiveSourceType(types).ok()) std::abort();
   if (!daqfs::RegisterStreamSourceType(types).ok()) std::abort();
+  if (!daqfs::RegisterTiffSourceType(types).ok()) std::abort();
   daqfs::Result<daqfs::Config> c = daqfs::ParseConfig(text, "fuzz.ini", types);
   if (!c.ok()) {
     const std::string& m = c.status().message();

@@ -1,8 +1,8 @@
 // Writes the seed corpus of the archive_index fuzz target: the saved index of one small archive
 // of every container kind (plain tar, tar of zstd members, .tar.zst read by frame, .tar.zst
-// spilled, .tar.gz with checkpoints, .tar.xz by blocks), each as a whole index file (NAME.idx) and
-// as the payload behind its header (NAME.payload), which the target also tries. The archives are
-// made with GNU tar, zstd, split, gzip and xz in a temporary folder. Usage:
+// spilled, .tar.gz with checkpoints, .tar.xz by blocks, .tar.bz2 by blocks), each as a whole index
+// file (NAME.idx) and as the payload behind its header (NAME.payload), which the target also tries.
+// The archives are made with GNU tar, zstd, split, gzip, xz and bzip2 in a temporary folder. Usage:
 // make_archive_index_seeds OUTDIR
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,11 +34,13 @@ int main(int argc, char** argv) {
       "tar_zst_frames.tar.zst; "
       "cat plain_tar.tar | zstd -q -c > spilled.tar.zst; "
       "tar -cf - -C src . | split -b 256K --filter='gzip -c' > tar_gz.tar.gz; "
-      "xz -1 -T2 --block-size=200KiB -c plain_tar.tar > tar_xz.tar.xz";
+      "xz -1 -T2 --block-size=200KiB -c plain_tar.tar > tar_xz.tar.xz; "
+      "bzip2 -1 -c plain_tar.tar > tar_bz2.tar.bz2";
   if (daqfs::testing::Shell(make) != 0) return 2;
   daqfs::FolderBlobStore spill(d + "/spill", d + "/spill");
-  for (const char* name : {"plain_tar.tar", "zstd_members.tar", "tar_zst_frames.tar.zst",
-                           "spilled.tar.zst", "tar_gz.tar.gz", "tar_xz.tar.xz"}) {
+  for (const char* name :
+       {"plain_tar.tar", "zstd_members.tar", "tar_zst_frames.tar.zst", "spilled.tar.zst",
+        "tar_gz.tar.gz", "tar_xz.tar.xz", "tar_bz2.tar.bz2"}) {
     const std::string path = d + "/" + name;
     int fd = open(path.c_str(), O_RDONLY);
     struct stat st;

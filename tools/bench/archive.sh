@@ -45,11 +45,9 @@ repack=$root/build/tools/daqfs-repack
 mkdir -p "$work"/{plain,data,many-data,mnt,mnt-o,mnt-s,mnt-a,cache}
 mnt=$work/mnt
 d_pid=
+. tools/bench/lib.sh
 cleanup() {
-  for m in "$work/mnt" "$work/mnt-o" "$work/mnt-s" "$work/mnt-a" "$work/mnt-many"; do
-    grep -qs " $m " /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; } || true
-  done
-  [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d "$work/mnt" "$work/mnt-o" "$work/mnt-s" "$work/mnt-a" "$work/mnt-many"
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -116,15 +114,6 @@ path = $work/data
 type = archive
 path = $work/tzst
 INI
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-mount_d() {
-  rm -f "$work/ready"; mkfifo "$work/ready"
-  "$daqfs" -f --ready-fd 3 "$work/daqfs.ini" "$mnt" 3>"$work/ready" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$work/ready"
-}
-umount_d() { fusermount3 -u "$mnt"; wait "$d_pid" || true; d_pid=; }
 clear_cache() { rm -rf "$work/cache/v1/blocks"; }
 mbs() { $PY -c "print(f'{$1/($3-$2)/1e6:.1f}')"; }
 
@@ -133,7 +122,7 @@ have_am=0; command -v archivemount >/dev/null && have_am=1
 results=$work/results.txt
 : > "$results"
 for r in $(seq 1 "$runs"); do
-  clear_cache; drop; mount_d
+  clear_cache; drop; mount_d "$work/daqfs.ini"
   s=$(now); cat "$mnt/s/in.tar/member.dat" > /dev/null; e=$(now)
   echo "seq daqfs $(mbs $bytes $s $e)" >> "$results"
   umount_d
@@ -161,7 +150,7 @@ for r in $(seq 1 "$runs"); do
     echo "seq archivemount $(mbs $((am_mib * 1024 * 1024)) $s $e)" >> "$results"
   fi
   # Random 4 KiB reads, O_DIRECT so each reaches daqfs: cold (empty cache) then warm.
-  clear_cache; drop; mount_d
+  clear_cache; drop; mount_d "$work/daqfs.ini"
   for phase in cold warm; do
     [ $phase = warm ] && cat "$mnt/s/in.tar/member.dat" > /dev/null
     fio --name=r --filename="$mnt/s/in.tar/member.dat" --readonly --rw=randread --bs=4k \
@@ -174,7 +163,7 @@ print("%.3f %.3f" % (j["50.000000"] / 1e6, j["99.000000"] / 1e6))' | {
   done
   umount_d
   # The t2sz-like .tar.zst, cold, member by member in archive order.
-  clear_cache; drop; mount_d
+  clear_cache; drop; mount_d "$work/daqfs.ini"
   tz="$mnt/t/multi.tar.zst"
   tz_bytes=$(du -b --apparent-size -s "$tz" | awk '{print $1}')
   s=$(now); for f in $(ls "$tz" | sort); do cat "$tz/$f" > /dev/null; done; e=$(now)

@@ -53,9 +53,9 @@ mkdir -p "$work/data" "$work/src" "$work/mnt"
 mnt=$work/mnt
 cachedir=$work/cache
 d_pid=
+. tools/bench/lib.sh
 cleanup() {
-  grep -qs " $mnt " /proc/mounts && fusermount3 -u "$mnt" || true
-  [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,16 +83,6 @@ simulate_latency_ms = $latency
 INI
 done
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-mount_d() {
-  local fifo=$work/ready
-  rm -f "$fifo"; mkfifo "$fifo"
-  "$daqfs" -f --ready-fd 3 "$work/$1.ini" "$mnt" 3>"$fifo" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$fifo"
-}
-umount_d() { fusermount3 -u "$mnt"; wait "$d_pid" || true; d_pid=; }
 file=$mnt/s/a.tar/member.bin
 seq_mbs() {
   local s e
@@ -111,18 +101,18 @@ for r in $(seq 1 "$runs"); do
   [ "$only_rules" = 1 ] && break
   # Prefetch off, cold.
   "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-  drop; mount_d off
+  drop; mount_d "$work/off.ini"
   echo "seq cold_prefetch_off $(seq_mbs)" >> "$results"
   umount_d
   # Prefetch on, cold; then memory-warm in the same mount.
   "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-  drop; mount_d on
+  drop; mount_d "$work/on.ini"
   echo "seq cold_prefetch_on $(seq_mbs)" >> "$results"
   drop
   echo "seq memory_warm $(seq_mbs)" >> "$results"
   umount_d
   # SSD-warm: a new mount (empty memory tier), page cache dropped.
-  drop; mount_d on
+  drop; mount_d "$work/on.ini"
   echo "seq ssd_warm $(seq_mbs)" >> "$results"
   umount_d
   # Reference: one cat of every block file, oldest first (the order they were written in).
@@ -135,13 +125,13 @@ for r in $(seq 1 "$runs"); do
   echo "seq cat_block_files $($PY -c "print(f'{$blk_bytes/($e-$s)/1e6:.1f}')")" >> "$results"
   # Random 4 KiB reads: cold, SSD-warm, memory-warm.
   "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-  drop; mount_d on
+  drop; mount_d "$work/on.ini"
   echo "rand cold $(rand_iops)" >> "$results"
   umount_d
-  drop; mount_d on
+  drop; mount_d "$work/on.ini"
   dd if="$file" of=/dev/null bs=1M 2>/dev/null  # fill the SSD tier with every block
   umount_d
-  drop; mount_d on
+  drop; mount_d "$work/on.ini"
   echo "rand ssd_warm $(rand_iops)" >> "$results"
   drop
   echo "rand memory_warm $(rand_iops)" >> "$results"

@@ -55,9 +55,9 @@ tifs=/dev/shm/daqfs-bench-hdf5-tifs
 mnt=$work/mnt
 cachedir=$work/cache
 d_pid=
+. tools/bench/lib.sh
 cleanup() {
-  grep -qs " $mnt " /proc/mounts && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; } || true
-  [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d
   rm -rf "$tifs"
   [ "$keep" = 1 ] || rm -rf "$work"
 }
@@ -89,31 +89,22 @@ type = archive
 path = $work/tar/plain.tar
 INI
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-mount_d() {
-  local fifo=$work/ready
-  rm -rf "$cachedir"; rm -f "$fifo"; mkfifo "$fifo"
-  "$daqfs" -f --ready-fd 3 "$work/daqfs.ini" "$mnt" 3>"$fifo" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$fifo"
-}
-umount_d() { fusermount3 -u "$mnt"; wait "$d_pid" || true; d_pid=; }
+cold_mount() { drop; rm -rf "$cachedir"; mount_d "$work/daqfs.ini"; }
 fps() { $PY -c "print(f'{$frames/($2-$1):.1f}')"; }
 
 results=$work/results.txt
 : > "$results"
 master=$mnt/h5/bench_master
 for r in $(seq 1 "$runs"); do
-  drop; mount_d
+  cold_mount
   s=$(now); cat "$master/data.npy" > /dev/null; e=$(now)
   echo "npy $(fps "$s" "$e")" >> "$results"
   umount_d
-  drop; mount_d
+  cold_mount
   s=$(now); cat "$master"/frames/*.tif > /dev/null; e=$(now)
   echo "tif $(fps "$s" "$e")" >> "$results"
   umount_d
-  drop; mount_d
+  cold_mount
   s=$(now); cat "$mnt/tar/plain.tar/member.bin" > /dev/null; e=$(now)
   echo "plain $(fps "$s" "$e")" >> "$results"
   umount_d

@@ -40,10 +40,11 @@ plain=$work/plain          # the member's bytes as a plain file (for fuse-overla
 archives=$work/archives    # big.tar and many.tar
 mnt_d=$work/mnt-daqfs
 mnt_o=$work/mnt-overlay
+mnt=$mnt_d                 # what tools/bench/lib.sh mounts
 mkdir -p "$plain" "$archives" "$mnt_d" "$mnt_o"
+. tools/bench/lib.sh
 cleanup() {
-  for m in "$mnt_d" "$mnt_o"; do grep -qs " $m " /proc/mounts && fusermount3 -u "$m" || true; done
-  [ -n "${d_pid:-}" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d "$mnt_d" "$mnt_o"
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,19 +61,9 @@ if [ ! -f "$archives/big.tar" ] || [ "$(stat -c %s "$plain/member.bin" 2>/dev/nu
   rm -rf "$work/many"
 fi
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-
 # daqfs is mounted afresh for every daqfs run: a cold run starts with empty daqfs caches too.
-mount_d() {
-  local fifo=$work/ready
-  rm -f "$fifo"; mkfifo "$fifo"
-  "$daqfs" -f --ready-fd 3 --source "$archives" "$mnt_d" 3>"$fifo" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$fifo"
-}
-umount_d() { fusermount3 -u "$mnt_d"; wait "$d_pid" || true; d_pid=; }
-mount_d
+mount_src() { mount_d --source "$archives"; }
+mount_src
 fuse-overlayfs -o lowerdir="$plain" "$mnt_o"
 offset=$(getfattr --only-values -n user.daqfs.offset "$mnt_d/big.tar/member.bin")
 umount_d
@@ -109,9 +100,9 @@ rand_read() {  # target -> IOPS
 
 for r in $(seq 1 "$runs"); do
   for t in daqfs overlay direct; do
-    [ $t = daqfs ] && mount_d
+    [ $t = daqfs ] && mount_src
     echo "seq $t $(seq_read $t)" >> "$results"
-    [ $t = daqfs ] && { umount_d; mount_d; }
+    [ $t = daqfs ] && { umount_d; mount_src; }
     echo "rand $t $(rand_read $t)" >> "$results"
     [ $t = daqfs ] && umount_d
   done

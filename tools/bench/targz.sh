@@ -42,11 +42,9 @@ daqfs=$root/build/tools/daqfs
 mkdir -p "$work"/{src,data,mnt,mnt-a,cache}
 mnt=$work/mnt
 d_pid=
+. tools/bench/lib.sh
 cleanup() {
-  for m in "$work/mnt" "$work/mnt-a"; do
-    grep -qs " $m " /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; } || true
-  done
-  [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d "$work/mnt" "$work/mnt-a"
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,15 +79,6 @@ disk = 8G
 type = archive
 path = $work/data
 INI
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-mount_d() {
-  rm -f "$work/ready"; mkfifo "$work/ready"
-  "$daqfs" -f --ready-fd 3 "$work/daqfs.ini" "$mnt" 3>"$work/ready" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$work/ready"
-}
-umount_d() { fusermount3 -u "$mnt"; wait "$d_pid" || true; d_pid=; }
 clear_blocks() { rm -rf "$work/cache/v1/blocks"; }
 clear_all() { rm -rf "$work/cache"; mkdir -p "$work/cache"; }
 secs() { $PY -c "print(f'{$2-$1:.3f}')"; }
@@ -129,7 +118,7 @@ results=$work/results.txt
 for r in $(seq 1 "$runs"); do
   # First byte of the last member, nothing indexed.
   clear_all; drop
-  s=$(now); mount_d; head -c 1 "$mnt/s/detector.tar.gz/$last" > /dev/null; e=$(now)
+  s=$(now); mount_d "$work/daqfs.ini"; head -c 1 "$mnt/s/detector.tar.gz/$last" > /dev/null; e=$(now)
   echo "first daqfs $(secs $s $e)" >> "$results"
   umount_d
   drop
@@ -143,7 +132,7 @@ for r in $(seq 1 "$runs"); do
     echo "first archivemount $(secs $s $e)" >> "$results"
   fi
   # Cold random 4 KiB reads: the index saved (the mount above), no data cached.
-  clear_blocks; drop; mount_d
+  clear_blocks; drop; mount_d "$work/daqfs.ini"
   read -r p50 p99 n < <(randread "$mnt/s/detector.tar.gz")
   echo "rand daqfs_p50 $p50" >> "$results"; echo "rand daqfs_p99 $p99" >> "$results"
   umount_d
@@ -156,7 +145,7 @@ for r in $(seq 1 "$runs"); do
     echo "rand archivemount_reads $n" >> "$results"
   fi
   # Every member in archive order, the index saved, no data cached.
-  clear_blocks; drop; mount_d
+  clear_blocks; drop; mount_d "$work/daqfs.ini"
   s=$(now); (cd "$mnt/s/detector.tar.gz" && cat $(ls | sort) > /dev/null); e=$(now)
   echo "seq daqfs $(secs $s $e)" >> "$results"
   umount_d

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of TIFF series (issue 11): FRAMES frames of HEIGHTxWIDTH u16 (default 1000 of
-# 2048x2048, 8 MiB each: a tomography scan), Poisson-like counts (tools/make_eiger_dataset.py),
+# 2048x2048, 8 MiB each: a tomography scan), dense projections of ~3000 counts with Poisson noise
+# (tools/make_eiger_dataset.py --pattern projection),
 # as a folder of single-page TIFF files (tifffile) uncompressed and deflate (level 4), and the
 # same frames as an HDF5 master with data files (uncompressed and deflate level 4). Cold runs:
 # `sync; echo 3 > /proc/sys/vm/drop_caches` and an emptied daqfs cache folder before each;
@@ -45,9 +46,9 @@ mkdir -p "$work/mnt"
 mnt=$work/mnt
 cachedir=$work/cache
 d_pid=
+. tools/bench/lib.sh
 cleanup() {
-  grep -qs " $mnt " /proc/mounts && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; } || true
-  [ -n "$d_pid" ] && kill "$d_pid" 2>/dev/null || true
+  stop_d
   [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,7 +60,8 @@ if [ ! -f "$stamp" ]; then
   for f in none gzip; do
     echo "generating $frames frames of ${width}x${height} as HDF5 ($f) ..." >&2
     $PY tools/make_eiger_dataset.py "$work/h5$f" --name bench --frames "$frames" \
-        --per-file $per_file --height "$height" --width "$width" --filter $f >&2
+        --per-file $per_file --height "$height" --width "$width" --filter $f \
+        --pattern projection >&2
   done
   echo "writing them as TIFF files (uncompressed, deflate) ..." >&2
   mkdir -p "$work/tifnone" "$work/tifdeflate"
@@ -96,19 +98,9 @@ type = hdf5
 path = $work/h5gzip/bench_master.h5
 INI
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-mount_d() {
-  local fifo=$work/ready
-  rm -rf "$cachedir"; rm -f "$fifo"; mkfifo "$fifo"
-  "$daqfs" -f --ready-fd 3 "$work/daqfs.ini" "$mnt" 3>"$fifo" 2>>"$work/daqfs.log" &
-  d_pid=$!
-  read -r _ < "$fifo"
-}
-umount_d() { fusermount3 -u "$mnt"; wait "$d_pid" || true; d_pid=; }
 fps() { $PY -c "print(f'{$frames/($2-$1):.1f}')"; }
 timed_cat() {  # NAME FILE: a cold `cat` of FILE through a fresh mount
-  drop; mount_d
+  drop; rm -rf "$cachedir"; mount_d "$work/daqfs.ini"
   ls "$mnt"/*/ > /dev/null  # the sources are listed (folders scanned) before the clock starts
   local s e
   s=$(now); cat "$2" > /dev/null; e=$(now)
@@ -122,16 +114,17 @@ for r in $(seq 1 "$runs"); do
   for kind in none deflate; do
     timed_cat "tiff_$kind" "$mnt/t$kind/data.npy"
     drop
-    s=$(now)
-    $PY - "$work/tif$kind" <<'PYEOF'
-import os, re, sys, tifffile
-d = sys.argv[1]
+    # Timed inside the interpreter (its start and imports are not the reader's work), from
+    # listing the folder to the last frame.
+    $PY - "$work/tif$kind" "$frames" "$kind" >> "$results" <<'PYEOF'
+import os, re, sys, time, tifffile
+d, frames, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = time.perf_counter()
 names = sorted(os.listdir(d), key=lambda n: int(re.sub(r"\D", "", n)))
 for n in names:
     tifffile.imread(os.path.join(d, n))
+print(f"tifffile_{kind} {frames / (time.perf_counter() - s):.1f}")
 PYEOF
-    e=$(now)
-    echo "tifffile_$kind $(fps "$s" "$e")" >> "$results"
     h5=hnone
     [ "$kind" = deflate ] && h5=hgzip
     timed_cat "hdf5_$kind" "$mnt/$h5/bench_master/data.npy"
