@@ -227,7 +227,7 @@ for r in $(seq 1 "$runs"); do
   order="scan_default scan_memory"; [ $((r % 2)) = 0 ] && order="scan_memory scan_default"
   for cfg in $order; do
     "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-    drop; mount_d "$cfg"
+    drop; mount_d "$work/$cfg.ini"
     echo "$cfg $(scan_all "$tar_bytes")" >> "$rules"
     if [ "$cfg" = scan_default ]; then  # what the SSD tier wrote during the scan, and refused
       echo "scan_ssd_writes $(ssd_metric inserts_total)" >> "$rules"
@@ -240,16 +240,16 @@ for r in $(seq 1 "$runs"); do
   echo "zstd_dc $($PY -c "print(f'{$tar_bytes/($e-$s)/1e6:.1f}')")" >> "$rules"
   # (ii) slow source: cold, then SSD-warm after a remount.
   "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-  drop; mount_d slow
+  drop; mount_d "$work/slow.ini"
   echo "slow_cold $(scan_all "$tar_bytes")" >> "$rules"
   umount_d
-  drop; mount_d slow
+  drop; mount_d "$work/slow.ini"
   echo "slow_ssd_warm $(scan_all "$tar_bytes")" >> "$rules"
   echo "slow_ssd_hits $(ssd_hits)" >> "$rules"
   umount_d
   # (iii) cache = disk keeps every block of a cold read.
   "$dcache" clear --dir "$cachedir" >/dev/null 2>&1 || true
-  drop; mount_d keep
+  drop; mount_d "$work/keep.ini"
   dd if="$file" of=/dev/null bs=1M 2>/dev/null
   umount_d  # the daemon drains its write-behind before it exits
   echo "keep_blocks $(find "$cachedir/v1/blocks" -type f | wc -l)" >> "$rules"
