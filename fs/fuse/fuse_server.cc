@@ -360,8 +360,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     fi->noflush = 1;
     OpenFile* raw = f->release();
     fi->fh = reinterpret_cast<uint64_t>(raw);
+    Self(req)->Opened(raw);
     if (fuse_reply_open(req, fi) != 0) {
-      delete raw;  // interrupted: no release will come
+      Self(req)->Released(raw);  // interrupted: no release will come
     } else {
       answered = true;
     }
@@ -421,7 +422,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
 void OpRelease(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
   Guard(req, Op::kRelease, true, [&] {
     if (DropBehind* drop = Self(req)->drop_behind()) drop->Closed(fi->fh);
-    delete reinterpret_cast<OpenFile*>(fi->fh);
+    Self(req)->Released(reinterpret_cast<OpenFile*>(fi->fh));
     fuse_reply_err(req, 0);
     return true;
   });
@@ -529,8 +530,23 @@ const fuse_lowlevel_ops kOps = [] {
 
 FuseServer::FuseServer(Vfs& vfs, FuseOptions options) : vfs_(vfs), options_(std::move(options)) {}
 
+void FuseServer::Opened(OpenFile* file) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  open_files_.insert(file);
+}
+
+void FuseServer::Released(OpenFile* file) {
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    open_files_.erase(file);
+  }
+  delete file;
+}
+
 FuseServer::~FuseServer() {
   StopNotifier();
+  for (OpenFile* f : open_files_) delete f;  // only when Run() did not end normally
+  open_files_.clear();
   if (se_) {
     if (signals_set_) fuse_remove_signal_handlers(se_);
     if (mounted_) fuse_session_unmount(se_);
@@ -763,6 +779,15 @@ Status FuseServer::Run(const std::function<void()>& ready) {
   StopNotifier();        // before the session goes; joins the thread that reports stores
   drop_behind_.reset();  // which DropBehind counts (no reads come any more either)
   waiter.join();
+  {
+    // Handles whose release the unmount overtook (no request runs any more).
+    std::unordered_set<OpenFile*> left;
+    {
+      std::lock_guard<std::mutex> lock(open_mu_);
+      left.swap(open_files_);
+    }
+    for (OpenFile* f : left) delete f;
+  }
   // Ignored, not default: a reload racing with the end must not kill the daemon mid-teardown.
   signal(SIGHUP, SIG_IGN);
   g_hangup_fd = -1;

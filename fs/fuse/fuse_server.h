@@ -35,7 +35,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "fs/defaults.h"
@@ -79,6 +81,12 @@ class FuseServer {
   const FuseOptions& options() const { return options_; }
   // The page-cache drop-behind of sequential readers while the loop runs (null when off).
   DropBehind* drop_behind() { return drop_behind_.get(); }
+  // Files the kernel holds open (its handles): an unmount may end the loop before the kernel's
+  // last releases arrive, and Run() then releases what is left (sources, indexes, cached
+  // blocks they pin) before the backends stop.
+  void Opened(OpenFile* file);
+  // The kernel released `file`: it is deleted.
+  void Released(OpenFile* file);
 
  private:
   std::string FindBdi() const;
@@ -93,6 +101,8 @@ class FuseServer {
   std::string bdi_;
   std::unique_ptr<FuseNotifier> notifier_;
   std::unique_ptr<DropBehind> drop_behind_;  // while the loop runs, if on
+  std::mutex open_mu_;
+  std::unordered_set<OpenFile*> open_files_;  // owned; see Opened()
 };
 
 }  // namespace daqfs

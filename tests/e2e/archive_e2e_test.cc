@@ -202,7 +202,7 @@ TEST_F(ArchiveE2eTest, PersistentIndexIsReusedAndRebuiltWhenStale) {
     Mount(cfg, &again);
     ExpectSameAsSource(mnt_ + "/s/p.tar");
     EXPECT_NE(again.Log().find("(saved index)"), std::string::npos) << again.Log();
-    EXPECT_EQ(again.Unmount(), 0);
+    EXPECT_EQ(again.Unmount(), 0) << again.Log();
   }
   // A damaged index file is rejected and rebuilt; a changed archive gets a new index.
   // Saved indexes are blobs of the source's namespace in the SSD tier's folder.
@@ -278,7 +278,7 @@ TEST_F(ArchiveE2eTest, GzipArchivesReadLikeTarAndRemountReusesTheirCheckpoints) 
         << a << "\n"
         << log;
   }
-  EXPECT_EQ(again.Unmount(), 0);
+  EXPECT_EQ(again.Unmount(), 0) << again.Log();
 }
 
 // .tar.xz of many blocks (xz -T: read by block), of one block (xz -T1), .tar.bz2 (bzip2
@@ -342,7 +342,7 @@ TEST_F(ArchiveE2eTest, XzBzip2AndLz4ArchivesReadLikeTarAndAreDecompressedOnce) {
                       " | cmp - <(head -c 100000 " + Q(src_ + "/big.dat") + ")");
   EXPECT_EQ(head.exit_code, 0) << head.output;
   EXPECT_NE(again.Log().find("f.tar.bz2: bzip2 block at bit"), std::string::npos) << again.Log();
-  EXPECT_EQ(again.Unmount(), 0);
+  EXPECT_EQ(again.Unmount(), 0) << again.Log();
 }
 
 TEST_F(ArchiveE2eTest, MergedLayoutStartingWithOnlyFreshArchivesListsEmptyThenFills) {
