@@ -888,14 +888,14 @@ Result<ArchiveIndex> ParseArchiveIndex(std::string_view bytes) {
     x.xz_blocks.push_back(b);
   }
   if (container == 4 && x.xz_blocks.empty()) return Corrupt("a .tar.xz index without blocks");
-  uint64_t n2 = r.Count(41);
+  uint64_t n2 = r.Count(37);  // bytes of a serialised block
   uint64_t next2 = 0;
   for (uint64_t i = 0; i < n2 && r.ok(); ++i) {
     Bz2Block b = r.Bz2();
     if (b.uncompressed_offset != next2) return Corrupt("bzip2 blocks out of order");
     if (b.uncompressed_size == 0 || b.uncompressed_size > kMaxBz2BlockOutput || b.level < 1 ||
-        b.level > 9 || b.bit_end <= b.bit_offset + 80 ||
-        b.bit_end - b.bit_offset > kMaxBz2BlockBits ||
+        b.level > 9 || b.bit_end <= b.bit_offset || b.bit_end - b.bit_offset <= 80 ||
+        b.bit_end - b.bit_offset > kMaxBz2BlockBits || b.bit_end > UINT64_MAX - 8 ||
         (!x.bz2_blocks.empty() && b.bit_offset < x.bz2_blocks.back().bit_end)) {
       return Corrupt("a bzip2 block that cannot be");
     }

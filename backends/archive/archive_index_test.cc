@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -449,6 +450,50 @@ TEST_F(ArchiveIndexTest, TarBz2IsRandomAccessByBlock) {
   for (const ArchiveMember& m : damaged->members) {
     EXPECT_LE(m.data_offset + m.stored_size, victim.uncompressed_offset) << m.stored_path;
   }
+}
+
+// A saved .tar.bz2 index of many blocks and one member (a few large detector files make such
+// tables) reads back; a block table that cannot be (bit ranges that wrap, overlap or exceed a
+// block) is refused.
+TEST(ArchiveIndexBz2Test, ManyBlocksOneMemberRoundTripAndBadTablesAreRefused) {
+  ArchiveIndex x;
+  x.identity = "dev:ino:size:mtime:ctime";
+  x.container = ArchiveIndex::Container::kTarBz2;
+  for (uint64_t i = 0; i < 1000; ++i) {
+    Bz2Block b;
+    b.bit_offset = 32 + i * 7000000;
+    b.bit_end = b.bit_offset + 7000000;
+    b.crc = static_cast<uint32_t>(i * 2654435761u);
+    b.level = 9;
+    b.uncompressed_offset = i * 900000;
+    b.uncompressed_size = 900000;
+    x.bz2_blocks.push_back(b);
+  }
+  x.decompressed_size = 1000 * 900000ull;
+  ArchiveMember m;
+  m.kind = TarMember::Kind::kFile;
+  m.path = m.stored_path = "frames.raw";
+  m.data_offset = 512;
+  m.stored_size = m.size = x.decompressed_size - 2048;
+  x.members.push_back(m);
+  Result<ArchiveIndex> y = ParseArchiveIndex(SerializeArchiveIndex(x));
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->bz2_blocks, x.bz2_blocks);
+  ASSERT_EQ(y->members.size(), 1u);
+  auto refused = [&](const std::function<void(Bz2Block&)>& change) {
+    ArchiveIndex bad = x;
+    change(bad.bz2_blocks[5]);
+    return ParseArchiveIndex(SerializeArchiveIndex(bad)).status().code() == Code::kCorrupt;
+  };
+  EXPECT_TRUE(refused([](Bz2Block& b) {
+    b.bit_offset = UINT64_MAX - 15;
+    b.bit_end = 100;
+  }));
+  EXPECT_TRUE(refused([](Bz2Block& b) { b.bit_end = UINT64_MAX - 2; }));
+  EXPECT_TRUE(refused([](Bz2Block& b) { b.bit_offset -= 10; }));  // overlaps the block before
+  EXPECT_TRUE(refused([](Bz2Block& b) { b.bit_end = b.bit_offset + kMaxBz2BlockBits + 1; }));
+  EXPECT_TRUE(refused([](Bz2Block& b) { b.level = 0; }));
+  EXPECT_TRUE(refused([](Bz2Block& b) { b.uncompressed_size = 0; }));
 }
 
 // .tar.xz of many blocks (xz -T, and two such files concatenated): random access by block from

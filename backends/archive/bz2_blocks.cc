@@ -72,7 +72,9 @@ Status DecodeBz2Bits(const CompressedReadFn& read, uint64_t bit_offset, uint64_t
                      const std::string& name) {
   const std::string where = name + ": bzip2 block at bit " + Str(bit_offset) + ": ";
   if (level < 1 || level > 9) return Status(Code::kCorrupt, where + "bad block size");
-  if (bit_end <= bit_offset + 80) return Status(Code::kCorrupt, where + "shorter than its header");
+  if (bit_end <= bit_offset || bit_end - bit_offset <= 80 || bit_end > UINT64_MAX - 8) {
+    return Status(Code::kCorrupt, where + "shorter than its header");
+  }
   if (bit_end - bit_offset > kMaxBz2BlockBits) {
     return Status(Code::kCorrupt, where + "longer than any bzip2 block");
   }
@@ -170,12 +172,14 @@ bool Bz2StreamIndexer::StreamHeaderAt(uint64_t offset) {
   return true;
 }
 
-Result<std::optional<Bz2StreamIndexer::Marker>> Bz2StreamIndexer::NextMarker(uint64_t from) {
+Result<std::optional<Bz2StreamIndexer::Marker>> Bz2StreamIndexer::NextMarker(uint64_t from,
+                                                                             uint64_t limit) {
   // A magic starting at bit p ends in byte (p + 47) / 8; the 7 bytes ending there hold it.
   uint64_t w = 0;
   uint64_t j = (from + 47) / 8;
   const uint64_t prime = j >= 6 ? j - 6 : 0;
   for (uint64_t i = prime; i < size_; ++i) {
+    if (8 * i > limit + 48 + 8) break;  // every magic from here starts past `limit`
     if (i < buf_at_ || i >= buf_at_ + buf_.size()) {
       buf_at_ = i;
       buf_.resize(static_cast<size_t>(std::min<uint64_t>(kScanChunk, size_ - i)));
@@ -199,6 +203,7 @@ Result<std::optional<Bz2StreamIndexer::Marker>> Bz2StreamIndexer::NextMarker(uin
       if (8 * i + 8 < 48 + static_cast<uint64_t>(s)) continue;  // would start before the file
       const uint64_t p = 8 * i - 40 - static_cast<uint64_t>(s);
       if (p < from) continue;
+      if (p > limit) return std::optional<Marker>();
       return std::optional<Marker>(Marker{p, c == kBlockMagic});
     }
   }
@@ -215,7 +220,7 @@ Status Bz2StreamIndexer::Produce() {
       LogInfo(name_ + ": " + Str(bit_ >> 33) + " GiB of bzip2 data indexed");
       next_progress_ += uint64_t{1} << 30;
     }
-    Result<std::optional<Marker>> m = NextMarker(bit_);
+    Result<std::optional<Marker>> m = NextMarker(bit_, bit_);
     if (!m.ok()) return m.status();
     if (!*m || (*m)->bit != bit_) {
       return Corrupted("no bzip2 block or end of stream where one is due (bit " + Str(bit_) +
@@ -244,7 +249,7 @@ Status Bz2StreamIndexer::Produce() {
     Status first_error;
     uint64_t from = bit_ + 48;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      Result<std::optional<Marker>> end = NextMarker(from);
+      Result<std::optional<Marker>> end = NextMarker(from, bit_ + kMaxBz2BlockBits);
       if (!end.ok()) return end.status();
       if (!*end) {
         return first_error.ok()
@@ -257,8 +262,10 @@ Status Bz2StreamIndexer::Produce() {
       b.bit_end = (*end)->bit;
       b.level = level_;
       b.uncompressed_offset = out_total_;
-      Status s = DecodeBz2Bits(read_, b.bit_offset, b.bit_end, b.level, &cur_, &b.crc, name_);
+      std::vector<uint8_t> decoded;
+      Status s = DecodeBz2Bits(read_, b.bit_offset, b.bit_end, b.level, &decoded, &b.crc, name_);
       if (s.ok()) {
+        cur_.swap(decoded);
         b.uncompressed_size = cur_.size();
         out_total_ += cur_.size();
         blocks_.push_back(b);
@@ -267,9 +274,8 @@ Status Bz2StreamIndexer::Produce() {
       }
       if (s.code() != Code::kCorrupt) return s;
       if (first_error.ok()) first_error = s;
-      from = (*end)->bit + 48;
+      from = (*end)->bit + 1;  // a real magic may overlap a chance one
     }
-    cur_.clear();
     return first_error.ok() ? Corrupted("bzip2 block at bit " + Str(bit_) + ": no end found")
                             : first_error;
   }
@@ -278,12 +284,30 @@ Status Bz2StreamIndexer::Produce() {
 Result<size_t> Bz2StreamIndexer::Read(uint64_t offset, std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
-    if (!failed_.ok()) return failed_;
+    // After a failure: what was read before it first (a short read), the error next.
+    if (!failed_.ok()) return done > 0 ? Result<size_t>(done) : Result<size_t>(failed_);
     const uint64_t want = offset + done;
     const uint64_t start = out_total_ - cur_.size();
     if (want < start) {
-      return Invalid(name_ + ": bzip2 stream read backwards (offset " + Str(want) + ", at " +
-                     Str(start) + ")");
+      // An earlier block (the tar reader goes back for long metadata): decoded again alone.
+      auto it = std::upper_bound(
+          blocks_.begin(), blocks_.end(), want,
+          [](uint64_t off, const Bz2Block& b) { return off < b.uncompressed_offset; });
+      if (it == blocks_.begin()) return Invalid(name_ + ": bzip2 read before the data");
+      const Bz2Block& b = *(it - 1);
+      const size_t index = static_cast<size_t>(it - 1 - blocks_.begin());
+      if (back_index_ != index || back_.size() != b.uncompressed_size) {
+        back_.resize(b.uncompressed_size);
+        back_index_ = SIZE_MAX;
+        if (Status s = DecodeBz2Block(read_, b, back_, name_); !s.ok()) return s;
+        back_index_ = index;
+      }
+      const uint64_t in = want - b.uncompressed_offset;
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(b.uncompressed_size - in, out.size() - done));
+      std::memcpy(out.data() + done, back_.data() + in, n);
+      done += n;
+      continue;
     }
     if (want < out_total_) {
       const size_t n =

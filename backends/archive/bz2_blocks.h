@@ -26,6 +26,7 @@
 // Thread safety: DecodeBz2Block is reentrant; a Bz2StreamIndexer is used by one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -68,8 +69,9 @@ class Bz2StreamIndexer {
   // `size`: bytes of the file; `name` for messages.
   Bz2StreamIndexer(CompressedReadFn read, uint64_t size, std::string name);
 
-  // Output bytes [offset, offset + out.size()): forward only (an offset before the block being
-  // read is kInvalid); short at the end of the data.
+  // Output bytes [offset, offset + out.size()): short at the end of the data, and before a
+  // block that does not decode (the error comes with the next call). Reads go forward; one
+  // that goes back to an earlier block decodes that block again.
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out);
   // Decodes the rest; then blocks() is complete.
   Status Drain();
@@ -86,8 +88,8 @@ class Bz2StreamIndexer {
     bool block = false;  // a block magic; else an end-of-stream marker
   };
   Status Produce();  // decodes the next block (or reaches the end)
-  // The next magic starting at or after bit `from`, or none before the end of the file.
-  Result<std::optional<Marker>> NextMarker(uint64_t from);
+  // The next magic starting at bit `from` .. `limit`, or none.
+  Result<std::optional<Marker>> NextMarker(uint64_t from, uint64_t limit);
   // At byte `offset`: a stream header? Sets level_ and the position after it.
   bool StreamHeaderAt(uint64_t offset);
   Status Corrupted(const std::string& why) const;
@@ -104,6 +106,8 @@ class Bz2StreamIndexer {
   // The current block's output: [out_total_ - cur_.size(), out_total_).
   std::vector<uint8_t> cur_;
   uint64_t out_total_ = 0;
+  std::vector<uint8_t> back_;  // an earlier block decoded again for a read that went back
+  size_t back_index_ = SIZE_MAX;
   uint64_t next_progress_ = uint64_t{1} << 30;
   // Scan buffer: bytes [buf_at_, buf_at_ + buf_.size()) of the file.
   std::vector<uint8_t> buf_;
