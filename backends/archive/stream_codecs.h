@@ -1,8 +1,9 @@
-// Whole-stream decoders for the compressed tars that have no cheap random access here: .tar.xz
-// (liblzma), .tar.bz2 (libbz2) and .tar.lz4 (liblz4's frame format). The archive index decodes
-// such an archive once into a spill blob of the cache folder (inside the `disk` budget) and
-// serves it as a plain tar from there (archive_index.h); the saved index keeps the spill, so a
-// remount does not decode again.
+// Whole-stream decoders for the compressed tars that have no cheap random access here: one-block
+// .tar.xz (liblzma) and .tar.lz4 (liblz4's frame format); bzip2 (libbz2) too, though the archive
+// index reads .tar.bz2 by block (bz2_blocks.h). The archive index decodes such an archive once
+// into a spill blob of the cache folder (inside the `disk` budget) and serves it as a plain tar
+// from there (archive_index.h); the saved index keeps the spill, so a remount does not decode
+// again.
 //
 // Concatenated streams are decoded in turn, as the command-line tools do (pxz and `xz -T`
 // write one stream of many blocks; pbzip2 and lbzip2 concatenate bzip2 streams; lz4 frames may
