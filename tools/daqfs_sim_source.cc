@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "backends/common/tiff_header.h"
 #include "backends/hdf5/hdf5_backend.h"
 #include "fs/backend_env.h"
 #include "fs/invalidator.h"
@@ -28,8 +29,7 @@ bool IsHdf5(const std::string& path) { return Magic(path).rfind("\x89HDF\r\n\x1a
 
 bool IsTiff(const std::string& path) {
   std::string m = Magic(path);
-  return m.rfind("II*", 0) == 0 || m.rfind("MM\0*", 0) == 0 || m.rfind("II+", 0) == 0 ||
-         m.rfind(std::string("MM\0+", 4), 0) == 0;
+  return IsTiffSignature(std::span(reinterpret_cast<const uint8_t*>(m.data()), m.size()));
 }
 
 std::string Describe(const SimSource& s, const std::string& path) {

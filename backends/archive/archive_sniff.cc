@@ -12,6 +12,7 @@
 
 #include "backends/archive/stream_codecs.h"
 #include "backends/archive/tar_backend.h"
+#include "backends/common/tiff_header.h"
 #include "fs/unique_fd.h"
 
 namespace daqfs {
@@ -137,10 +138,7 @@ std::string DescribeFileHead(std::span<const uint8_t> head, uint64_t size) {
                                : "a tar archive";
   }
   if (StartsWith(head, {0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'})) return "an HDF5 file";
-  if (StartsWith(head, {'I', 'I', 42, 0}) || StartsWith(head, {'M', 'M', 0, 42}) ||
-      StartsWith(head, {'I', 'I', 43, 0}) || StartsWith(head, {'M', 'M', 0, 43})) {
-    return "a TIFF image";
-  }
+  if (IsTiffSignature(head)) return "a TIFF image";
   if (StartsWith(head, {0x1F, 0x8B})) return "gzip-compressed data (not a tar)";
   if (StartsWith(head, {'P', 'K', 3, 4})) return "a zip archive (not served)";
   if (StartsWith(head, {0x93, 'N', 'U', 'M', 'P', 'Y'})) return "a NumPy .npy file";

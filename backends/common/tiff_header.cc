@@ -4,6 +4,12 @@
 #include <vector>
 
 namespace daqfs {
+
+bool IsTiffSignature(std::span<const uint8_t> h) {
+  if (h.size() < 4) return false;
+  return (h[0] == 'I' && h[1] == 'I' && (h[2] == 42 || h[2] == 43) && h[3] == 0) ||
+         (h[0] == 'M' && h[1] == 'M' && h[2] == 0 && (h[3] == 42 || h[3] == 43));
+}
 namespace {
 
 // TIFF field types (TIFF 6.0 and BigTIFF) and their sizes.

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "backends/common/pixel_type.h"
 #include "fs/byte_source.h"
@@ -49,6 +50,10 @@ struct TiffFrameLayout {
 
   uint64_t FileSize() const { return head.size() + pixel_bytes + tail.size(); }
 };
+
+// True when `head` (a file's first bytes) starts with a TIFF or BigTIFF signature: II*\0,
+// MM\0*, II+\0 or MM\0+.
+bool IsTiffSignature(std::span<const uint8_t> head);
 
 // The largest file a classic TIFF can hold (every offset is a 32-bit LONG).
 inline constexpr uint64_t kClassicTiffMaxBytes = 0xFFFFFFFFu;

@@ -313,5 +313,19 @@ TEST(TiffHeaderTest, TiffinfoTifffileAndFabioReadOurFiles) {
   EXPECT_EQ(fabio_files, 30);
 }
 
+TEST(TiffHeaderTest, SignaturesOfTiffAndBigTiffInBothByteOrders) {
+  auto is = [](std::string_view h) {
+    return IsTiffSignature(std::span(reinterpret_cast<const uint8_t*>(h.data()), h.size()));
+  };
+  EXPECT_TRUE(is(std::string_view("II*\0", 4)));
+  EXPECT_TRUE(is(std::string_view("MM\0*", 4)));
+  EXPECT_TRUE(is(std::string_view("II+\0\x08\0", 6)));
+  EXPECT_TRUE(is(std::string_view("MM\0+", 4)));
+  EXPECT_FALSE(is(std::string_view("MM\0\x2b", 3)));  // cut short
+  EXPECT_FALSE(is("MMXY"));                           // "MM" alone is not a TIFF
+  EXPECT_FALSE(is(std::string_view("II*\x01", 4)));
+  EXPECT_FALSE(is(""));
+}
+
 }  // namespace
 }  // namespace daqfs

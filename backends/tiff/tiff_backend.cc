@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "backends/common/stack_views.h"
+#include "backends/common/tiff_header.h"
 #include "fs/backing_access.h"
 #include "fs/log.h"
 #include "fs/source_type.h"
@@ -39,10 +40,8 @@ bool IsTiffName(const std::string& name) {
 bool HasTiffSignature(const std::string& path) {
   Result<UniqueFd> fd = OpenReadOnly(path);
   if (!fd.ok()) return false;
-  unsigned char b[4];
-  if (pread(fd->get(), b, 4, 0) != 4) return false;
-  return (b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
-         (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43));
+  uint8_t b[4];
+  return pread(fd->get(), b, 4, 0) == 4 && IsTiffSignature(b);
 }
 
 Status CheckTiffSource(const std::string& path, size_t* count) {
