@@ -71,8 +71,10 @@ bool IsTiffName(const std::string& name);
 // True when the file at `path` starts with a TIFF or BigTIFF signature (II*\0, MM\0*, II+\0,
 // MM\0+).
 bool HasTiffSignature(const std::string& path);
-// What `path` holds for a TIFF source: Ok with the number of files that carry a TIFF signature
-// (`*count`), when there is one at least. Errors: the path cannot be listed (errno status);
+// What `path` holds for a TIFF source: Ok when one of the files it lists (a folder's *.tif and
+// *.tiff, a glob's matches, the file itself) carries a TIFF signature, looking no further than
+// the first that does; `*count` is then the number of files listed (the backend's scan
+// describes each and skips what libtiff rejects). Errors: the path cannot be listed (errno status);
 // kInvalid naming the path for a file that is no TIFF, or a folder or glob without one ("no TIFF
 // files in this folder").
 Status CheckTiffSource(const std::string& path, size_t* count);

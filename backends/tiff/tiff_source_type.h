@@ -34,7 +34,7 @@ class TiffSourceType final : public SourceType {
   // Accepts a TIFF file, or a folder or glob holding at least one (CheckTiffSource).
   Result<std::shared_ptr<SourceOptions>> Sniff(const std::string& path) const override;
   // CheckTiffSource; a folder or glob that is rescanned may be empty at start-up (a scan that
-  // has not begun): then a warning. Summary: "PATH: N TIFF files".
+  // has not begun): then a warning. Summary: "PATH: N TIFF files" (the files listed, by name).
   Result<SourceCheck> Check(const SourceSpec& spec) const override;
   // A TiffBackend describing its files in the background once started.
   Result<std::unique_ptr<Backend>> Create(const SourceSpec& spec) const override;
